@@ -1,0 +1,580 @@
+//! The `dunwell` command line: argument parsing and output formatting around the library.
+//! This is the binary's edge, so errors are `anyhow` here and typed everywhere below.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Result};
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::import;
+use crate::location::Problems;
+use crate::model::{parse_date, Customer, Invoice};
+use crate::plan::{self, Action, Subject};
+use crate::playbook::{PlaybookSet, PlaybookSource};
+use crate::sample;
+use crate::segment::{self, Segmentation};
+use crate::store::{Store, Table};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "dunwell",
+    version,
+    about = "Chases unpaid invoices: imports them, sorts customers by how they pay, and plans reminders per segment",
+    long_about = "dunwell imports invoices, customers and payments, sorts customers into segments by how \
+they pay (vip, standard, bad-payer), and plans the reminders of each segment's playbook: which step \
+goes to whom on which day, and why.\n\nConfiguration comes from --config, else ./dunwell.toml, else \
+built-in defaults (data in ./dunwell-data, playbooks from ./playbooks or the built-in set).",
+    after_help = "Typical first run:\n  dunwell sample --customers 200 --invoices 2000 --seed 1 export/\n  \
+dunwell import csv export/\n  dunwell segments\n  dunwell plan --days 14"
+)]
+pub struct Cli {
+    /// Configuration file (default: ./dunwell.toml when present, else built-in defaults).
+    #[arg(long, global = true, value_name = "PATH", env = "DUNWELL_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Import invoices, customers and payments into the store.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Write a realistic, deterministic sample export (customers.csv, invoices.csv, payments.csv).
+    Sample(SampleArgs),
+    /// Show each customer's segment and the figures behind it.
+    Segments(SegmentsArgs),
+    /// Validate the playbooks, templates and segment rules; non-zero exit on any problem.
+    Check(CheckArgs),
+    /// Show the reminder actions due from a date, and why each is due.
+    Plan(PlanArgs),
+    // LAW-CLI-VARIANTS
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// Import a spreadsheet export: a folder with customers.csv, invoices.csv and/or
+    /// payments.csv. All or nothing: on any bad row nothing is stored. Re-importing the same
+    /// files changes nothing.
+    Csv {
+        /// The folder holding the CSV files.
+        dir: PathBuf,
+        /// Output format of the summary.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct SampleArgs {
+    /// Number of customers.
+    #[arg(long, default_value_t = 200)]
+    pub customers: usize,
+    /// Number of invoices, spread over the 30 months before --as-of.
+    #[arg(long, default_value_t = 2000)]
+    pub invoices: usize,
+    /// Random seed: the same arguments always give byte-identical files.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The "today" of the sample: no invoice is issued and no payment made after it.
+    #[arg(long, value_name = "DATE", default_value = "2026-12-01", value_parser = date_arg)]
+    pub as_of: NaiveDate,
+    /// Folder to write the CSV files into (created if missing).
+    pub dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct SegmentsArgs {
+    /// Evaluate at this date (YYYY-MM-DD); default today in the configured time zone.
+    #[arg(long, value_name = "DATE", value_parser = date_arg)]
+    pub at: Option<NaiveDate>,
+    /// Only this customer.
+    #[arg(long, value_name = "ID")]
+    pub customer: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Playbooks folder to check (default: the configured one, else ./playbooks, else the built-in set).
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    /// First day of the plan (YYYY-MM-DD); default today in the configured time zone.
+    #[arg(long, value_name = "DATE", value_parser = date_arg)]
+    pub at: Option<NaiveDate>,
+    /// Also show what is due on the N days after --at, assuming nothing more is paid and
+    /// every step is carried out on its planned day.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub days: u32,
+    /// Only this customer's invoices.
+    #[arg(long, value_name = "ID")]
+    pub customer: Option<String>,
+    /// Leave out the reason line under each action (table format only).
+    #[arg(long)]
+    pub brief: bool,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A table for people.
+    Table,
+    /// JSON for scripts.
+    Json,
+}
+
+fn date_arg(s: &str) -> Result<NaiveDate, String> {
+    parse_date(s)
+}
+
+/// Runs the parsed command line, writing results to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
+    let config = Config::discover(cli.config.as_deref())?;
+    match cli.command {
+        Command::Import(ImportCommand::Csv { dir, format }) => {
+            import_csv(&config, &dir, format, out)
+        }
+        Command::Sample(args) => run_sample(&args, out),
+        Command::Segments(args) => run_segments(&config, &args, out),
+        Command::Check(args) => run_check(&config, &args, out),
+        Command::Plan(args) => run_plan(&config, &args, out),
+        // LAW-CLI-RUN
+    }
+}
+
+fn load_playbooks(config: &Config) -> Result<PlaybookSet> {
+    let source = PlaybookSource::resolve(config.playbooks_dir.as_deref());
+    PlaybookSet::load(source, config.default_language)
+        .map_err(|p| anyhow!("{p}\nthe playbooks have problems; fix them (see `dunwell check`)"))
+}
+
+fn open_store(config: &Config) -> Result<Store> {
+    Ok(Store::open(&config.database_path())?)
+}
+
+fn import_csv(config: &Config, dir: &Path, format: Format, out: &mut dyn Write) -> Result<()> {
+    let playbooks = load_playbooks(config)?;
+    let mut store = open_store(config)?;
+    let started = Instant::now();
+    tracing::info!(
+        "importing {} into {}",
+        dir.display(),
+        store.path().display()
+    );
+    let summary = match import::import_dir(&mut store, dir, &playbooks.segment_names()) {
+        Ok(s) => s,
+        Err(import::ImportError::Invalid(problems)) => {
+            bail!("{problems}\nnothing was imported; fix the rows above and run the import again")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for w in summary.warnings.iter().take(20) {
+        tracing::warn!("{w}");
+    }
+    if summary.warnings.len() > 20 {
+        tracing::warn!("... and {} more warnings", summary.warnings.len() - 20);
+    }
+    match format {
+        Format::Json => write_json(out, &summary)?,
+        Format::Table => {
+            writeln!(out, "{summary}")?;
+            writeln!(
+                out,
+                "imported {} in {:.1}s",
+                dir.display(),
+                started.elapsed().as_secs_f64()
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn run_sample(args: &SampleArgs, out: &mut dyn Write) -> Result<()> {
+    let opts = sample::SampleOptions {
+        customers: args.customers,
+        invoices: args.invoices,
+        seed: args.seed,
+        as_of: args.as_of,
+    };
+    let s = sample::generate(&opts, &args.dir)?;
+    writeln!(
+        out,
+        "wrote {} customers, {} invoices ({} open) and {} payments to {}",
+        s.customers,
+        s.invoices,
+        s.open_invoices,
+        s.payments,
+        args.dir.display()
+    )?;
+    Ok(())
+}
+
+/// Everything segmentation and planning read from the store.
+struct Snapshot {
+    customers: Vec<Customer>,
+    invoices: Vec<Invoice>,
+    broken_promises: Vec<(String, NaiveDate)>,
+}
+
+fn snapshot(config: &Config) -> Result<Snapshot> {
+    let store = open_store(config)?;
+    let started = Instant::now();
+    let snap = Snapshot {
+        customers: store.load_customers()?,
+        invoices: store.load_invoices()?,
+        broken_promises: store.broken_promises()?,
+    };
+    tracing::debug!(
+        "loaded {} customers and {} invoices in {:.2}s",
+        snap.customers.len(),
+        snap.invoices.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if snap.customers.is_empty() && store.count(Table::Imports)? == 0 {
+        tracing::warn!(
+            "the store at {} is empty; import data first with `dunwell import csv DIR`",
+            store.path().display()
+        );
+    }
+    Ok(snap)
+}
+
+#[derive(Serialize)]
+struct SegmentRow<'a> {
+    customer_id: &'a str,
+    name: &'a str,
+    segment: &'a str,
+    rule: segment::Rule,
+    indicators: &'a segment::Indicators,
+    reason: &'a str,
+}
+
+fn run_segments(config: &Config, args: &SegmentsArgs, out: &mut dyn Write) -> Result<()> {
+    let playbooks = load_playbooks(config)?;
+    let snap = snapshot(config)?;
+    let at = args.at.unwrap_or_else(|| config.today());
+    let segs = segment::segment_all(
+        at,
+        &playbooks.rules,
+        &snap.customers,
+        &snap.invoices,
+        &snap.broken_promises,
+    );
+    let rows: Vec<SegmentRow<'_>> = snap
+        .customers
+        .iter()
+        .zip(&segs)
+        .filter(|(c, _)| args.customer.as_ref().is_none_or(|id| &c.id == id))
+        .map(|(c, s)| SegmentRow {
+            customer_id: &c.id,
+            name: &c.name,
+            segment: &s.segment,
+            rule: s.rule,
+            indicators: &s.indicators,
+            reason: &s.reason,
+        })
+        .collect();
+    if let Some(id) = &args.customer {
+        if rows.is_empty() {
+            bail!("no customer with id `{id}` in the store");
+        }
+    }
+    let mut w = BufWriter::new(out);
+    match args.format {
+        Format::Json => write_json(&mut w, &rows)?,
+        Format::Table => {
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    let i = r.indicators;
+                    vec![
+                        r.customer_id.to_string(),
+                        truncate(r.name, 32),
+                        r.segment.to_string(),
+                        i.counting_invoices.to_string(),
+                        i.late_bad_payer.to_string(),
+                        i.late_vip.to_string(),
+                        i.broken_promises.to_string(),
+                        i.avg_days_late.map_or("-".into(), |v| v.to_string()),
+                        i.mean_invoice_total.map_or("-".into(), |v| v.to_string()),
+                    ]
+                })
+                .collect();
+            let reasons: Vec<&str> = rows.iter().map(|r| r.reason).collect();
+            write_table(
+                &mut w,
+                &[
+                    "CUSTOMER",
+                    "NAME",
+                    "SEGMENT",
+                    "COUNTING",
+                    "LATE>15",
+                    "LATE>0",
+                    "BROKEN",
+                    "AVG LATE",
+                    "MEAN TOTAL",
+                ],
+                &table,
+                Some(&reasons),
+            )?;
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for r in &rows {
+                *counts.entry(r.segment).or_default() += 1;
+            }
+            let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
+            writeln!(
+                w,
+                "\n{} customers at {at}: {}",
+                rows.len(),
+                parts.join(", ")
+            )?;
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn run_check(config: &Config, args: &CheckArgs, out: &mut dyn Write) -> Result<()> {
+    let source = PlaybookSource::resolve(args.dir.as_deref().or(config.playbooks_dir.as_deref()));
+    if let PlaybookSource::Dir(d) = &source {
+        if !d.is_dir() {
+            bail!(
+                "{}: no such folder; give the playbooks folder to check",
+                d.display()
+            );
+        }
+    }
+    match PlaybookSet::load(source.clone(), config.default_language) {
+        Ok(set) => {
+            let steps: usize = set.playbooks.values().map(|p| p.steps.len()).sum();
+            let names: Vec<&str> = set.playbooks.keys().map(String::as_str).collect();
+            let langs: Vec<&str> = set.languages.iter().map(|l| l.as_str()).collect();
+            writeln!(
+                out,
+                "{}: ok: {} playbooks ({}), {steps} steps, templates in {}",
+                source.display("").display(),
+                names.len(),
+                names.join(", "),
+                langs.join(", ")
+            )?;
+            Ok(())
+        }
+        Err(Problems(problems)) => {
+            let n = problems.len();
+            Err(anyhow!(
+                "{}\n{n} problem{} found",
+                Problems(problems),
+                if n == 1 { "" } else { "s" }
+            ))
+        }
+    }
+}
+
+fn run_plan(config: &Config, args: &PlanArgs, out: &mut dyn Write) -> Result<()> {
+    let playbooks = load_playbooks(config)?;
+    let snap = snapshot(config)?;
+    let at = args.at.unwrap_or_else(|| config.today());
+    let started = Instant::now();
+    let segs = segment::segment_all(
+        at,
+        &playbooks.rules,
+        &snap.customers,
+        &snap.invoices,
+        &snap.broken_promises,
+    );
+    let by_customer: std::collections::HashMap<&str, (&Customer, &Segmentation)> = snap
+        .customers
+        .iter()
+        .zip(&segs)
+        .map(|(c, s)| (c.id.as_str(), (c, s)))
+        .collect();
+    if let Some(id) = &args.customer {
+        if !by_customer.contains_key(id.as_str()) {
+            bail!("no customer with id `{id}` in the store");
+        }
+    }
+    let subjects = snap
+        .invoices
+        .iter()
+        .filter(|i| i.is_open())
+        .filter_map(|inv| {
+            if args
+                .customer
+                .as_ref()
+                .is_some_and(|id| *id != inv.customer_id)
+            {
+                return None;
+            }
+            let (customer, segmentation) = by_customer.get(inv.customer_id.as_str())?;
+            Some(Subject {
+                invoice: inv,
+                customer,
+                segmentation,
+                progress: None,
+            })
+        });
+    let result = plan::plan(
+        at,
+        args.days,
+        &config.calendar(),
+        &playbooks.playbooks,
+        subjects,
+    );
+    tracing::debug!(
+        "planned {} actions in {:.2}s",
+        result.actions.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for p in &result.problems {
+        tracing::warn!("{p}");
+    }
+    let mut w = BufWriter::new(out);
+    match args.format {
+        Format::Json => write_json(&mut w, &result.actions)?,
+        Format::Table => write_plan_table(&mut w, &result.actions, at, args.days, args.brief)?,
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn write_plan_table(
+    w: &mut dyn Write,
+    actions: &[Action],
+    at: NaiveDate,
+    days: u32,
+    brief: bool,
+) -> Result<()> {
+    let rows: Vec<Vec<String>> = actions
+        .iter()
+        .map(|a| {
+            vec![
+                a.date.to_string(),
+                a.invoice_number.clone(),
+                a.customer_id.clone(),
+                truncate(&a.customer_name, 28),
+                a.segment.clone(),
+                format!("{}/{}", a.step, a.steps_in_playbook),
+                a.channel.as_str().to_string(),
+                a.template.clone(),
+                format!("{} {}", a.open_amount, a.currency),
+                if a.requires_approval {
+                    "approval".into()
+                } else {
+                    String::new()
+                },
+            ]
+        })
+        .collect();
+    let reasons: Vec<&str> = actions.iter().map(|a| a.reason.as_str()).collect();
+    write_table(
+        w,
+        &[
+            "DATE", "INVOICE", "CUSTOMER", "NAME", "SEGMENT", "STEP", "CHANNEL", "TEMPLATE",
+            "OPEN", "",
+        ],
+        &rows,
+        (!brief).then_some(reasons.as_slice()),
+    )?;
+    let end = at + chrono::Days::new(u64::from(days));
+    let mut by_channel: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in actions {
+        *by_channel.entry(a.channel.as_str()).or_default() += 1;
+    }
+    let parts: Vec<String> = by_channel.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    let span = if days == 0 {
+        format!("on {at}")
+    } else {
+        format!("from {at} through {end}")
+    };
+    if actions.is_empty() {
+        writeln!(w, "nothing is due {span}")?;
+    } else {
+        writeln!(
+            w,
+            "\n{} actions {span}: {}",
+            actions.len(),
+            parts.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
+/// Serialises first, then writes, so an output error (a closed pipe) stays an `io::Error`
+/// that main recognises, rather than being folded into a serde error.
+fn write_json(w: &mut dyn Write, value: &impl Serialize) -> Result<()> {
+    let mut text = serde_json::to_vec_pretty(value)?;
+    text.push(b'\n');
+    w.write_all(&text)?;
+    Ok(())
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Left-aligned columns, widths from the content; an optional note line under each row.
+fn write_table(
+    w: &mut dyn Write,
+    header: &[&str],
+    rows: &[Vec<String>],
+    notes: Option<&[&str]>,
+) -> io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |w: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
+        let mut text = String::new();
+        for (i, cell) in cells.enumerate() {
+            if i > 0 {
+                text.push_str("  ");
+            }
+            text.push_str(cell);
+            text.extend(std::iter::repeat_n(
+                ' ',
+                widths[i].saturating_sub(cell.chars().count()),
+            ));
+        }
+        writeln!(w, "{}", text.trim_end())
+    };
+    line(w, &mut header.iter().copied())?;
+    for (i, row) in rows.iter().enumerate() {
+        line(w, &mut row.iter().map(String::as_str))?;
+        if let Some(notes) = notes {
+            writeln!(w, "    why: {}", notes[i])?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes the binary's error (with its chain) into the message users see.
+pub fn describe(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(&format!(": {c}"));
+        }
+    }
+    text
+}

@@ -1,0 +1,252 @@
+//! `dunwell.toml`: where the data and playbooks live, who the business is, and which law and
+//! calendar apply. Every key is optional: without a file the built-in defaults give a working
+//! setup in the current directory. Unknown keys and wrong types are errors with file, line and
+//! key, because a misspelt key silently ignored is a reminder sent under the wrong rules.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::calendar::{Calendar, Jurisdiction};
+use crate::location::{Location, Problem};
+use crate::model::{parse_date, Language};
+
+/// The name looked for in the current directory when `--config` is not given.
+pub const DEFAULT_FILE: &str = "dunwell.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(Problem),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Business {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub iban: String,
+    #[serde(default)]
+    pub vat_number: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    data_dir: Option<PathBuf>,
+    playbooks_dir: Option<PathBuf>,
+    default_language: Option<Language>,
+    time_zone: Option<toml::Spanned<String>>,
+    jurisdiction: Option<Jurisdiction>,
+    closing_days: Option<Vec<toml::Spanned<String>>>,
+    rates_file: Option<PathBuf>,
+    business: Option<Business>,
+}
+
+/// The resolved configuration. Relative paths in a file are taken relative to that file's
+/// folder, so a config works the same whatever directory systemd or a user starts from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this came from, if any.
+    pub source: Option<PathBuf>,
+    pub data_dir: PathBuf,
+    /// `None`: use `./playbooks` when it exists, else the defaults built into the binary.
+    pub playbooks_dir: Option<PathBuf>,
+    pub business: Business,
+    pub default_language: Language,
+    pub time_zone: chrono_tz::Tz,
+    pub jurisdiction: Jurisdiction,
+    pub closing_days: Vec<NaiveDate>,
+    pub rates_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            source: None,
+            data_dir: PathBuf::from("dunwell-data"),
+            playbooks_dir: None,
+            business: Business::default(),
+            default_language: Language::Nl,
+            time_zone: chrono_tz::Europe::Amsterdam,
+            jurisdiction: Jurisdiction::Nl,
+            closing_days: Vec::new(),
+            rates_file: None,
+        }
+    }
+}
+
+impl Config {
+    /// Loads `path`, or `./dunwell.toml` when it exists, or the defaults.
+    pub fn discover(path: Option<&Path>) -> Result<Config, ConfigError> {
+        match path {
+            Some(p) => Config::load(p),
+            None if Path::new(DEFAULT_FILE).is_file() => Config::load(Path::new(DEFAULT_FILE)),
+            None => Ok(Config::default()),
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let file: ConfigFile = toml::from_str(text)
+            .map_err(|e| ConfigError::Invalid(Problem::from_toml(path, text, &e)))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let defaults = Config::default();
+        let time_zone = match file.time_zone {
+            None => defaults.time_zone,
+            Some(tz) => tz.get_ref().parse::<chrono_tz::Tz>().map_err(|_| {
+                ConfigError::Invalid(Problem::new(
+                    Location::at_offset(path, text, tz.span().start),
+                    format!(
+                        "`{}` is not a time zone (key `time_zone`); use an IANA name like Europe/Amsterdam or Europe/Brussels",
+                        tz.get_ref()
+                    ),
+                ))
+            })?,
+        };
+        let mut closing_days = Vec::new();
+        for day in file.closing_days.unwrap_or_default() {
+            let date = parse_date(day.get_ref()).map_err(|msg| {
+                ConfigError::Invalid(Problem::new(
+                    Location::at_offset(path, text, day.span().start),
+                    format!("{msg} (key `closing_days`)"),
+                ))
+            })?;
+            closing_days.push(date);
+        }
+        Ok(Config {
+            source: Some(path.to_path_buf()),
+            data_dir: file
+                .data_dir
+                .map(resolve)
+                .unwrap_or_else(|| base.join(&defaults.data_dir)),
+            playbooks_dir: file.playbooks_dir.map(resolve),
+            business: file.business.unwrap_or_default(),
+            default_language: file.default_language.unwrap_or(defaults.default_language),
+            time_zone,
+            jurisdiction: file.jurisdiction.unwrap_or(defaults.jurisdiction),
+            closing_days,
+            rates_file: file.rates_file.map(resolve),
+        })
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("dunwell.db")
+    }
+
+    pub fn calendar(&self) -> Calendar {
+        Calendar::new(self.jurisdiction, self.closing_days.iter().copied())
+    }
+
+    /// Today in the business's time zone: a reminder run just after midnight UTC must not
+    /// count a day that has not started in Amsterdam.
+    pub fn today(&self) -> NaiveDate {
+        chrono::Utc::now()
+            .with_timezone(&self.time_zone)
+            .date_naive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/dunwell/dunwell.toml"), text)
+    }
+
+    fn problem(text: &str) -> String {
+        match parse(text) {
+            Err(ConfigError::Invalid(p)) => p.to_string(),
+            other => panic!("expected a problem, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_file_gives_defaults_relative_to_the_file() {
+        let c = parse("").unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/etc/dunwell/dunwell-data"));
+        assert_eq!(c.jurisdiction, Jurisdiction::Nl);
+        assert_eq!(c.time_zone, chrono_tz::Europe::Amsterdam);
+        assert_eq!(c.default_language, Language::Nl);
+    }
+
+    #[test]
+    fn full_file() {
+        let c = parse(
+            r#"
+data_dir = "/var/lib/dunwell"
+playbooks_dir = "playbooks"
+default_language = "fr"
+time_zone = "Europe/Brussels"
+jurisdiction = "be"
+closing_days = ["2026-12-24", "2026-12-31"]
+
+[business]
+name = "Atelier Janssens BV"
+address = "Meir 1, 2000 Antwerpen"
+iban = "BE68539007547034"
+vat_number = "BE0123456749"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/dunwell"));
+        assert_eq!(
+            c.playbooks_dir,
+            Some(PathBuf::from("/etc/dunwell/playbooks"))
+        );
+        assert_eq!(c.default_language, Language::Fr);
+        assert_eq!(c.jurisdiction, Jurisdiction::Be);
+        assert_eq!(c.time_zone, chrono_tz::Europe::Brussels);
+        assert_eq!(c.closing_days.len(), 2);
+        assert_eq!(c.business.name, "Atelier Janssens BV");
+        assert!(!c.calendar().is_working_day("2026-12-24".parse().unwrap()));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let p = problem("jurisdiction = \"nl\"\ntimezone = \"Europe/Amsterdam\"\n");
+        assert!(p.starts_with("/etc/dunwell/dunwell.toml:2:1: "), "{p}");
+        assert!(p.contains("unknown field `timezone`"), "{p}");
+        let p = problem("[business]\nname = \"x\"\nbic = \"y\"\n");
+        assert!(p.starts_with("/etc/dunwell/dunwell.toml:3:1: "), "{p}");
+        assert!(p.contains("`bic`"), "{p}");
+    }
+
+    #[test]
+    fn wrong_type_names_file_line_and_key() {
+        let p = problem("\n\ndata_dir = 5\n");
+        assert!(p.starts_with("/etc/dunwell/dunwell.toml:3:12: "), "{p}");
+        assert!(p.contains("data_dir"), "{p}");
+        let p = problem("jurisdiction = \"de\"\n");
+        assert!(p.starts_with("/etc/dunwell/dunwell.toml:1:16: "), "{p}");
+        assert!(p.contains("jurisdiction"), "{p}");
+    }
+
+    #[test]
+    fn bad_time_zone_and_closing_day() {
+        let p = problem("time_zone = \"Europe/Amsterdamm\"\n");
+        assert!(p.starts_with("/etc/dunwell/dunwell.toml:1:13: "), "{p}");
+        assert!(p.contains("time_zone"), "{p}");
+        let p = problem("closing_days = [\"2026-12-24\", \"2026-13-01\"]\n");
+        assert!(p.starts_with("/etc/dunwell/dunwell.toml:1:31: "), "{p}");
+        assert!(p.contains("closing_days"), "{p}");
+    }
+}

@@ -1,0 +1,14 @@
+//! dunwell: chases unpaid invoices. See ARCHITECTURE.md for the map of this crate.
+
+pub mod calendar;
+pub mod cli;
+pub mod config;
+pub mod import;
+pub mod location;
+pub mod model;
+pub mod plan;
+pub mod playbook;
+pub mod sample;
+pub mod segment;
+pub mod store;
+pub mod template;

@@ -1,0 +1,292 @@
+//! The planner: which step of which playbook is due for which invoice on which day, and why.
+//!
+//! `plan` is a pure function (data in, actions out, no I/O, no clock): the CLI's `plan`
+//! command, the daemon and the tests all call it with the same kind of inputs, so what
+//! `dunwell plan` shows is exactly what the daemon will do.
+//!
+//! Schedule rules, per invoice with an open amount above zero:
+//! - it follows the playbook of its customer's segment at its first step and keeps it
+//!   (`Progress::playbook`); without progress, the segment at the run date;
+//! - step k's target is `anchor + offset_k`, the anchor starting at the due date; its day is
+//!   the first working day on or after the target and after the day of step k-1;
+//! - a pre-due step (negative offset) whose target is before the run date is skipped;
+//! - any other step whose day is before the run date is done on the first working day on or
+//!   after the run date, and the anchor moves by that delay, so the rest of the schedule moves
+//!   with it: a late import catches up one step at a time, never jumps to a harsh step;
+//! - a step with `min_open_amount` above what is open is skipped.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Days, NaiveDate, Weekday};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::calendar::Calendar;
+use crate::model::{Customer, Invoice};
+use crate::playbook::{Channel, Playbook, Step};
+use crate::segment::Segmentation;
+
+/// How far an invoice already is in its playbook (recorded by the daemon as steps are done).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// The segment whose playbook the invoice follows.
+    pub playbook: String,
+    /// Steps already done or skipped: the next step is `steps_done + 1`.
+    pub steps_done: usize,
+    /// The due date plus every catch-up delay so far.
+    pub anchor: NaiveDate,
+    /// The day the last step was done, if any.
+    pub last_day: Option<NaiveDate>,
+}
+
+/// One invoice to plan, with what the planner needs to know about its customer.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub invoice: &'a Invoice,
+    pub customer: &'a Customer,
+    pub segmentation: &'a Segmentation,
+    pub progress: Option<&'a Progress>,
+}
+
+/// A step due on a day: what to send, to whom, and the sentence that explains it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Action {
+    pub date: NaiveDate,
+    pub customer_id: String,
+    pub customer_name: String,
+    pub invoice_number: String,
+    /// The segment whose playbook the invoice follows.
+    pub segment: String,
+    /// The customer's segment at the run date (differs when the invoice keeps an older playbook).
+    pub customer_segment: String,
+    /// 1-based position in the playbook.
+    pub step: u32,
+    pub steps_in_playbook: u32,
+    pub offset_days: i64,
+    pub channel: Channel,
+    pub template: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub open_amount: Decimal,
+    pub currency: String,
+    pub due_date: NaiveDate,
+    /// Days past the due date on `date` (negative before it).
+    pub days_overdue: i64,
+    /// The day the step aimed at before working days and catch-up moved it.
+    pub target_date: NaiveDate,
+    /// True when the step was due before the run date and is being caught up.
+    pub catch_up: bool,
+    pub requires_approval: bool,
+    pub reason: String,
+}
+
+/// The result of a planning run: the actions, and invoices that could not be planned.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    pub problems: Vec<String>,
+}
+
+/// Plans the actions due from `at` through `at + days`, assuming nothing more is paid and
+/// every planned step is carried out on its planned day.
+pub fn plan<'a>(
+    at: NaiveDate,
+    days: u32,
+    calendar: &Calendar,
+    playbooks: &BTreeMap<String, Playbook>,
+    subjects: impl IntoIterator<Item = Subject<'a>>,
+) -> Plan {
+    let end = at + Days::new(u64::from(days));
+    let mut out = Plan::default();
+    for s in subjects {
+        if !s.invoice.is_open() {
+            continue;
+        }
+        let segment = s
+            .progress
+            .map_or(s.segmentation.segment.as_str(), |p| p.playbook.as_str());
+        let Some(playbook) = playbooks.get(segment) else {
+            out.problems.push(format!(
+                "invoice {} of customer {} is not planned: segment `{segment}` has no playbook",
+                s.invoice.number, s.customer.id
+            ));
+            continue;
+        };
+        plan_invoice(at, end, calendar, playbook, &s, &mut out.actions);
+    }
+    out.actions.sort_by(|a, b| {
+        (a.date, &a.invoice_number, a.step).cmp(&(b.date, &b.invoice_number, b.step))
+    });
+    out
+}
+
+fn plan_invoice(
+    at: NaiveDate,
+    end: NaiveDate,
+    calendar: &Calendar,
+    playbook: &Playbook,
+    s: &Subject<'_>,
+    actions: &mut Vec<Action>,
+) {
+    let inv = s.invoice;
+    let (mut anchor, mut prev_day, first) = match s.progress {
+        Some(p) => (p.anchor, p.last_day, p.steps_done),
+        None => (inv.due_date, None, 0),
+    };
+    for step in playbook.steps.iter().skip(first) {
+        let target = add_days(anchor, step.offset_days);
+        if step.offset_days < 0 && target < at {
+            continue; // the moment for a preventive message has passed
+        }
+        if step
+            .min_open_amount
+            .is_some_and(|min| inv.open_amount < min)
+        {
+            continue;
+        }
+        let earliest = prev_day.map_or(target, |p| target.max(p + Days::new(1)));
+        let mut day = calendar.working_day_on_or_after(earliest);
+        let mut catch_up = None;
+        if day < at {
+            let done =
+                calendar.working_day_on_or_after(prev_day.map_or(at, |p| at.max(p + Days::new(1))));
+            let delay = (done - day).num_days();
+            anchor = add_days(anchor, delay);
+            catch_up = Some((day, delay));
+            day = done;
+        }
+        if day > end {
+            break;
+        }
+        let reason = explain(calendar, playbook, step, s, target, day, prev_day, catch_up);
+        actions.push(Action {
+            date: day,
+            customer_id: s.customer.id.clone(),
+            customer_name: s.customer.name.clone(),
+            invoice_number: inv.number.clone(),
+            segment: playbook.segment.clone(),
+            customer_segment: s.segmentation.segment.clone(),
+            step: step.number,
+            steps_in_playbook: playbook.steps.len() as u32,
+            offset_days: step.offset_days,
+            channel: step.channel,
+            template: step.template.clone(),
+            open_amount: inv.open_amount,
+            currency: inv.currency.clone(),
+            due_date: inv.due_date,
+            days_overdue: (day - inv.due_date).num_days(),
+            target_date: target,
+            catch_up: catch_up.is_some(),
+            requires_approval: step.requires_approval,
+            reason,
+        });
+        prev_day = Some(day);
+    }
+}
+
+fn add_days(date: NaiveDate, days: i64) -> NaiveDate {
+    if days >= 0 {
+        date + Days::new(days as u64)
+    } else {
+        date - Days::new(days.unsigned_abs())
+    }
+}
+
+fn offset_label(offset: i64) -> String {
+    if offset < 0 {
+        format!("J{offset}")
+    } else {
+        format!("J+{offset}")
+    }
+}
+
+fn why_closed(calendar: &Calendar, date: NaiveDate) -> String {
+    match calendar.closed_because(date) {
+        Some(name) => name.to_string(),
+        None if matches!(date.weekday(), Weekday::Sat | Weekday::Sun) => {
+            format!("a {}", weekday_name(date))
+        }
+        None => "not a working day".to_string(),
+    }
+}
+
+fn weekday_name(date: NaiveDate) -> &'static str {
+    match date.weekday() {
+        Weekday::Mon => "Monday",
+        Weekday::Tue => "Tuesday",
+        Weekday::Wed => "Wednesday",
+        Weekday::Thu => "Thursday",
+        Weekday::Fri => "Friday",
+        Weekday::Sat => "Saturday",
+        Weekday::Sun => "Sunday",
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn explain(
+    calendar: &Calendar,
+    playbook: &Playbook,
+    step: &Step,
+    s: &Subject<'_>,
+    target: NaiveDate,
+    day: NaiveDate,
+    prev_day: Option<NaiveDate>,
+    catch_up: Option<(NaiveDate, i64)>,
+) -> String {
+    let inv = s.invoice;
+    let overdue = (day - inv.due_date).num_days();
+    let when = match overdue {
+        0 => "falls due that day".to_string(),
+        1 => "is 1 day overdue".to_string(),
+        n if n > 1 => format!("is {n} days overdue"),
+        -1 => "falls due the next day".to_string(),
+        n => format!("falls due in {} days", -n),
+    };
+    let mut text = format!(
+        "{} playbook step {} of {} ({}, {}): invoice {} ({} {} open, due {}) {when} on {day}; ",
+        playbook.segment,
+        step.number,
+        playbook.steps.len(),
+        offset_label(step.offset_days),
+        step.channel.as_str(),
+        inv.number,
+        inv.open_amount,
+        inv.currency,
+        inv.due_date,
+    );
+    if s.progress.is_some() && playbook.segment != s.segmentation.segment {
+        text.push_str(&format!(
+            "it keeps the {} playbook it started on (customer now {}: {}).",
+            playbook.segment, s.segmentation.segment, s.segmentation.reason
+        ));
+    } else {
+        text.push_str(&format!(
+            "segment {} because {}.",
+            s.segmentation.segment, s.segmentation.reason
+        ));
+    }
+    if let Some((planned, delay)) = catch_up {
+        text.push_str(&format!(
+            " Catching up: it was due on {planned}, before this run, so it is done on the first working day of the run and the rest of the schedule moves {delay} day{} later.",
+            if delay == 1 { "" } else { "s" }
+        ));
+    } else if day != target {
+        let after_prev = prev_day.is_some_and(|p| target <= p);
+        if after_prev {
+            text.push_str(&format!(
+                " Target {target} is not after the previous step's day, so it moves to the next working day after it."
+            ));
+        } else {
+            text.push_str(&format!(
+                " Target {target} is {}, so it moves to the next working day.",
+                why_closed(calendar, target)
+            ));
+        }
+    }
+    if step.requires_approval {
+        text.push_str(" Needs approval before it is carried out.");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,470 @@
+//! Playbooks: one TOML file per segment in the playbooks folder, with the segmentation rules
+//! (`segments.toml`) and message templates (`templates/<language>/<name>.txt`) beside them.
+//!
+//! Loading validates everything a reminder run depends on and reports every problem at once,
+//! each with `file:line:column`, so `dunwell check` can be run in a git hook before a change
+//! to the playbooks reaches the daemon. The folder the binary ships with is embedded, so a
+//! fresh install works before anyone has copied the playbooks anywhere.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use include_dir::{include_dir, Dir};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize};
+use toml::Spanned;
+
+use crate::location::{Location, Problem, Problems};
+use crate::model::{parse_amount, Language};
+use crate::segment::SegmentRules;
+
+static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../playbooks");
+
+pub const SEGMENTS_FILE: &str = "segments.toml";
+
+/// How a step reaches the customer (or who acts on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Channel {
+    Email,
+    Sms,
+    Phone,
+    Letter,
+    RegisteredLetter,
+    Agency,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+            Channel::Phone => "phone",
+            Channel::Letter => "letter",
+            Channel::RegisteredLetter => "registered-letter",
+            Channel::Agency => "agency",
+        }
+    }
+}
+
+/// What a step does with statutory interest or collection costs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MoneyAction {
+    /// Not mentioned.
+    #[default]
+    None,
+    /// Named as what will be charged if the invoice stays unpaid.
+    Announce,
+    /// Charged: added to what the customer is asked to pay.
+    Apply,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// 1-based position in the playbook.
+    pub number: u32,
+    /// Calendar days from the due date; negative for steps before it.
+    pub offset_days: i64,
+    pub channel: Channel,
+    pub template: String,
+    pub description: Option<String>,
+    pub interest: MoneyAction,
+    pub costs: MoneyAction,
+    pub requires_approval: bool,
+    /// The step is skipped while less than this is open.
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub min_open_amount: Option<Decimal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Playbook {
+    pub segment: String,
+    pub goal: Option<String>,
+    pub tone: Option<String>,
+    pub steps: Vec<Step>,
+    pub file: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlaybookFile {
+    segment: Spanned<String>,
+    goal: Option<String>,
+    tone: Option<String>,
+    #[serde(default)]
+    steps: Vec<Spanned<StepFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepFile {
+    step: Spanned<i64>,
+    offset_days: Spanned<i64>,
+    channel: Channel,
+    template: Spanned<String>,
+    description: Option<String>,
+    #[serde(default)]
+    interest: MoneyAction,
+    #[serde(default)]
+    costs: MoneyAction,
+    #[serde(default)]
+    requires_approval: bool,
+    #[serde(default, deserialize_with = "amount")]
+    min_open_amount: Option<Decimal>,
+}
+
+/// An amount written as a string (`"50.00"`, exact) or a TOML integer.
+fn amount<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Int(i64),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Int(i) => Ok(Some(Decimal::from(i))),
+        Raw::Text(s) => parse_amount(&s).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Where playbooks are read from: a folder, or the copy built into the binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaybookSource {
+    Dir(PathBuf),
+    Builtin,
+}
+
+impl PlaybookSource {
+    /// The configured folder; else `./playbooks` when it holds a segments.toml; else the
+    /// built-in defaults.
+    pub fn resolve(configured: Option<&Path>) -> PlaybookSource {
+        match configured {
+            Some(p) => PlaybookSource::Dir(p.to_path_buf()),
+            None if Path::new("playbooks").join(SEGMENTS_FILE).is_file() => {
+                PlaybookSource::Dir(PathBuf::from("playbooks"))
+            }
+            None => PlaybookSource::Builtin,
+        }
+    }
+
+    /// How a file of this source is named in messages.
+    pub fn display(&self, rel: &str) -> PathBuf {
+        match self {
+            PlaybookSource::Dir(d) => d.join(rel),
+            PlaybookSource::Builtin => Path::new("<built-in playbooks>").join(rel),
+        }
+    }
+
+    fn read(&self, rel: &str) -> Result<Option<String>, String> {
+        match self {
+            PlaybookSource::Dir(d) => match std::fs::read(d.join(rel)) {
+                Ok(bytes) => String::from_utf8(bytes)
+                    .map(Some)
+                    .map_err(|_| "the file is not valid UTF-8; save it as UTF-8".to_string()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(format!("cannot read: {e}")),
+            },
+            PlaybookSource::Builtin => Ok(BUILTIN
+                .get_file(rel)
+                .and_then(|f| f.contents_utf8())
+                .map(str::to_string)),
+        }
+    }
+
+    /// The playbook files: every `*.toml` at the top level except segments.toml, sorted.
+    fn playbook_files(&self) -> Result<Vec<String>, String> {
+        let mut names: Vec<String> = match self {
+            PlaybookSource::Dir(d) => std::fs::read_dir(d)
+                .map_err(|e| format!("cannot list the playbooks folder: {e}"))?
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().is_file())
+                .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                .collect(),
+            PlaybookSource::Builtin => BUILTIN
+                .files()
+                .filter_map(|f| f.path().to_str().map(str::to_string))
+                .collect(),
+        };
+        names.retain(|n| n.ends_with(".toml") && n != SEGMENTS_FILE);
+        names.sort();
+        Ok(names)
+    }
+
+    /// The languages that have a `templates/<lang>/` folder.
+    fn template_languages(&self) -> Vec<Language> {
+        Language::ALL
+            .into_iter()
+            .filter(|l| match self {
+                PlaybookSource::Dir(d) => d.join("templates").join(l.as_str()).is_dir(),
+                PlaybookSource::Builtin => BUILTIN
+                    .get_dir(format!("templates/{}", l.as_str()))
+                    .is_some(),
+            })
+            .collect()
+    }
+
+    pub fn template_path(lang: Language, name: &str) -> String {
+        format!("templates/{}/{name}.txt", lang.as_str())
+    }
+
+    /// The source text of template `name` in `lang`.
+    pub fn read_template(&self, lang: Language, name: &str) -> Result<Option<String>, String> {
+        self.read(&Self::template_path(lang, name))
+    }
+}
+
+/// Everything the planner needs from the playbooks folder, validated.
+#[derive(Debug, Clone)]
+pub struct PlaybookSet {
+    pub source: PlaybookSource,
+    pub rules: SegmentRules,
+    /// By segment name.
+    pub playbooks: BTreeMap<String, Playbook>,
+    pub languages: Vec<Language>,
+}
+
+impl PlaybookSet {
+    /// Loads and checks the playbooks, templates and segment rules of `source`. Returns every
+    /// problem found, not just the first.
+    pub fn load(
+        source: PlaybookSource,
+        default_language: Language,
+    ) -> Result<PlaybookSet, Problems> {
+        let mut problems = Vec::new();
+        let rules_path = source.display(SEGMENTS_FILE);
+        let rules = match source.read(SEGMENTS_FILE) {
+            Ok(Some(text)) => SegmentRules::parse(&rules_path, &text)
+                .map_err(|p| problems.push(p))
+                .ok(),
+            Ok(None) => {
+                problems.push(Problem::new(
+                    Location::file(&rules_path),
+                    "missing: the playbooks folder needs a segments.toml with the segmentation rules",
+                ));
+                None
+            }
+            Err(msg) => {
+                problems.push(Problem::new(Location::file(&rules_path), msg));
+                None
+            }
+        };
+        let languages = source.template_languages();
+        if !languages.contains(&default_language) {
+            problems.push(Problem::new(
+                Location::file(source.display(&format!("templates/{}", default_language.as_str()))),
+                format!(
+                    "missing: templates for the default language `{default_language}` are needed"
+                ),
+            ));
+        }
+        let files = match source.playbook_files() {
+            Ok(f) => f,
+            Err(msg) => {
+                problems.push(Problem::new(Location::file(source.display("")), msg));
+                Vec::new()
+            }
+        };
+        let mut playbooks: BTreeMap<String, Playbook> = BTreeMap::new();
+        for name in files {
+            let path = source.display(&name);
+            let text = match source.read(&name) {
+                Ok(Some(t)) => t,
+                Ok(None) => continue,
+                Err(msg) => {
+                    problems.push(Problem::new(Location::file(&path), msg));
+                    continue;
+                }
+            };
+            let Some((playbook, segment_offset)) = parse_playbook(&path, &text, &mut problems)
+            else {
+                continue;
+            };
+            check_templates(&source, &languages, &playbook, &path, &text, &mut problems);
+            if let Some(prev) = playbooks.get(&playbook.segment) {
+                problems.push(Problem::new(
+                    Location::at_offset(&path, &text, segment_offset),
+                    format!(
+                        "segment `{}` already has a playbook in {}; a segment has exactly one",
+                        playbook.segment,
+                        prev.file.display()
+                    ),
+                ));
+                continue;
+            }
+            playbooks.insert(playbook.segment.clone(), playbook);
+        }
+        if let Some(rules) = &rules {
+            for segment in rules.segment_names() {
+                if !playbooks.contains_key(&segment) {
+                    problems.push(Problem::new(
+                        Location::file(&rules_path),
+                        format!("segment `{segment}` has no playbook; add a playbook file with segment = \"{segment}\""),
+                    ));
+                }
+            }
+        }
+        match (rules, problems.is_empty()) {
+            (Some(rules), true) => Ok(PlaybookSet {
+                source,
+                rules,
+                playbooks,
+                languages,
+            }),
+            _ => Err(Problems(problems)),
+        }
+    }
+
+    /// The segment names a customer may be put in by hand: those with a playbook.
+    pub fn segment_names(&self) -> BTreeSet<String> {
+        self.playbooks.keys().cloned().collect()
+    }
+}
+
+/// Parses one playbook file; also returns the byte offset of its `segment` value.
+fn parse_playbook(
+    path: &Path,
+    text: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<(Playbook, usize)> {
+    let file: PlaybookFile = match toml::from_str(text) {
+        Ok(f) => f,
+        Err(e) => {
+            problems.push(Problem::from_toml(path, text, &e));
+            return None;
+        }
+    };
+    let at = |offset: usize| Location::at_offset(path, text, offset);
+    let before = problems.len();
+    let segment = file.segment.get_ref().trim().to_string();
+    if segment.is_empty() {
+        problems.push(Problem::new(
+            at(file.segment.span().start),
+            "segment must name a segment",
+        ));
+    }
+    if file.steps.is_empty() {
+        problems.push(Problem::new(
+            Location::file(path),
+            "the playbook has no steps; add at least one [[steps]] table",
+        ));
+    }
+    let mut steps = Vec::with_capacity(file.steps.len());
+    let mut prev_offset: Option<i64> = None;
+    for (i, spanned) in file.steps.iter().enumerate() {
+        let s = spanned.get_ref();
+        let expected = i as i64 + 1;
+        if *s.step.get_ref() != expected {
+            problems.push(Problem::new(
+                at(s.step.span().start),
+                format!(
+                    "step = {} is out of order: this is step {expected}; number the steps 1, 2, 3, ... in the order they appear",
+                    s.step.get_ref()
+                ),
+            ));
+        }
+        let offset = *s.offset_days.get_ref();
+        if let Some(prev) = prev_offset {
+            if offset <= prev {
+                problems.push(Problem::new(
+                    at(s.offset_days.span().start),
+                    format!(
+                        "offset_days = {offset} is not after the previous step's {prev}; steps must go forward in time"
+                    ),
+                ));
+            }
+        }
+        prev_offset = Some(offset);
+        let template = s.template.get_ref().trim();
+        if template.is_empty()
+            || !template
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        {
+            problems.push(Problem::new(
+                at(s.template.span().start),
+                format!("template `{template}` must be a file name of lower-case letters, digits, - and _ (without .txt)"),
+            ));
+        }
+        steps.push(Step {
+            number: expected as u32,
+            offset_days: offset,
+            channel: s.channel,
+            template: template.to_string(),
+            description: s.description.clone(),
+            interest: s.interest,
+            costs: s.costs,
+            requires_approval: s.requires_approval,
+            min_open_amount: s.min_open_amount,
+        });
+    }
+    if problems.len() > before {
+        return None;
+    }
+    Some((
+        Playbook {
+            segment,
+            goal: file.goal,
+            tone: file.tone,
+            steps,
+            file: path.to_path_buf(),
+        },
+        file.segment.span().start,
+    ))
+}
+
+/// Every step's template must exist in every language folder, and parse.
+fn check_templates(
+    source: &PlaybookSource,
+    languages: &[Language],
+    playbook: &Playbook,
+    path: &Path,
+    text: &str,
+    problems: &mut Vec<Problem>,
+) {
+    // The template's line in the playbook, for pointing at it.
+    let template_location = |name: &str| {
+        let needle = format!("\"{name}\"");
+        match text.find(&needle) {
+            Some(offset) => Location::at_offset(path, text, offset),
+            None => Location::file(path),
+        }
+    };
+    let mut seen = BTreeSet::new();
+    for step in &playbook.steps {
+        if !seen.insert(step.template.as_str()) {
+            continue;
+        }
+        for &lang in languages {
+            match source.read_template(lang, &step.template) {
+                Ok(Some(body)) => {
+                    if let Err(e) = crate::template::check_syntax(&body, &step.template) {
+                        let file =
+                            source.display(&PlaybookSource::template_path(lang, &step.template));
+                        problems.push(Problem::new(
+                            Location::at(file, e.line().unwrap_or(0), 0),
+                            e.to_string(),
+                        ));
+                    }
+                }
+                Ok(None) => problems.push(Problem::new(
+                    template_location(&step.template),
+                    format!(
+                        "template `{}` (step {}) is missing for language `{lang}`: create {}",
+                        step.template,
+                        step.number,
+                        source
+                            .display(&PlaybookSource::template_path(lang, &step.template))
+                            .display()
+                    ),
+                )),
+                Err(msg) => problems.push(Problem::new(
+                    Location::file(
+                        source.display(&PlaybookSource::template_path(lang, &step.template)),
+                    ),
+                    msg,
+                )),
+            }
+        }
+    }
+}
