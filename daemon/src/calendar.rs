@@ -129,14 +129,8 @@ pub struct Calendar {
 }
 
 impl Calendar {
-    pub fn new(
-        jurisdiction: Jurisdiction,
-        closing_days: impl IntoIterator<Item = NaiveDate>,
-    ) -> Self {
-        Calendar {
-            jurisdiction,
-            closing_days: closing_days.into_iter().collect(),
-        }
+    pub fn new(jurisdiction: Jurisdiction, closing_days: impl IntoIterator<Item = NaiveDate>) -> Self {
+        Calendar { jurisdiction, closing_days: closing_days.into_iter().collect() }
     }
 
     pub fn jurisdiction(&self) -> Jurisdiction {
@@ -152,8 +146,7 @@ impl Calendar {
     }
 
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
-        !matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
-            && self.closed_because(date).is_none()
+        !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) && self.closed_because(date).is_none()
     }
 
     /// The first working day on or after `date`.
@@ -246,13 +239,7 @@ mod tests {
     fn nl_and_be_holidays_2026() {
         let nl = Calendar::new(Jurisdiction::Nl, []);
         let be = Calendar::new(Jurisdiction::Be, []);
-        for day in [
-            "2026-01-01",
-            "2026-04-06",
-            "2026-05-14",
-            "2026-05-25",
-            "2026-12-25",
-        ] {
+        for day in ["2026-01-01", "2026-04-06", "2026-05-14", "2026-05-25", "2026-12-25"] {
             assert!(!nl.is_working_day(d(day)), "{day} closed in nl");
             assert!(!be.is_working_day(d(day)), "{day} closed in be");
         }
@@ -263,13 +250,7 @@ mod tests {
         assert!(!nl.is_working_day(d("2025-12-26")));
         assert!(be.is_working_day(d("2025-12-26")));
         // BE only
-        for day in [
-            "2026-05-01",
-            "2026-07-21",
-            "2025-08-15",
-            "2024-11-01",
-            "2026-11-11",
-        ] {
+        for day in ["2026-05-01", "2026-07-21", "2025-08-15", "2024-11-01", "2026-11-11"] {
             assert!(!be.is_working_day(d(day)), "{day} closed in be");
             assert!(nl.is_working_day(d(day)), "{day} open in nl");
         }
@@ -290,23 +271,11 @@ mod tests {
     fn weekends_and_closing_days_shift_to_next_working_day() {
         let cal = Calendar::new(Jurisdiction::Nl, [d("2026-12-28")]);
         // Christmas 2026 is a Friday; Sat, Sun, then the configured closing day Monday.
-        assert_eq!(
-            cal.working_day_on_or_after(d("2026-12-25")),
-            d("2026-12-29")
-        );
-        assert_eq!(
-            cal.working_day_on_or_after(d("2026-11-28")),
-            d("2026-11-30")
-        );
-        assert_eq!(
-            cal.working_day_on_or_after(d("2026-11-26")),
-            d("2026-11-26")
-        );
+        assert_eq!(cal.working_day_on_or_after(d("2026-12-25")), d("2026-12-29"));
+        assert_eq!(cal.working_day_on_or_after(d("2026-11-28")), d("2026-11-30"));
+        assert_eq!(cal.working_day_on_or_after(d("2026-11-26")), d("2026-11-26"));
         // Easter weekend 2026: Sat 4, Sun 5, Mon 6 (Easter Monday).
-        assert_eq!(
-            cal.working_day_on_or_after(d("2026-04-04")),
-            d("2026-04-07")
-        );
+        assert_eq!(cal.working_day_on_or_after(d("2026-04-04")), d("2026-04-07"));
     }
 
     #[test]

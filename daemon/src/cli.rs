@@ -55,7 +55,10 @@ pub enum Command {
     Check(CheckArgs),
     /// Show the reminder actions due from a date, and why each is due.
     Plan(PlanArgs),
-    // LAW-CLI-VARIANTS
+    /// Compute statutory interest on a late payment, period by period.
+    Interest(crate::cli_law::InterestArgs),
+    /// Compute the collection costs that may be charged on a principal.
+    Costs(crate::cli_law::CostsArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -143,14 +146,13 @@ fn date_arg(s: &str) -> Result<NaiveDate, String> {
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
     let config = Config::discover(cli.config.as_deref())?;
     match cli.command {
-        Command::Import(ImportCommand::Csv { dir, format }) => {
-            import_csv(&config, &dir, format, out)
-        }
+        Command::Import(ImportCommand::Csv { dir, format }) => import_csv(&config, &dir, format, out),
         Command::Sample(args) => run_sample(&args, out),
         Command::Segments(args) => run_segments(&config, &args, out),
         Command::Check(args) => run_check(&config, &args, out),
         Command::Plan(args) => run_plan(&config, &args, out),
-        // LAW-CLI-RUN
+        Command::Interest(args) => crate::cli_law::run_interest(&args, out),
+        Command::Costs(args) => crate::cli_law::run_costs(&args, out),
     }
 }
 
@@ -168,11 +170,7 @@ fn import_csv(config: &Config, dir: &Path, format: Format, out: &mut dyn Write) 
     let playbooks = load_playbooks(config)?;
     let mut store = open_store(config)?;
     let started = Instant::now();
-    tracing::info!(
-        "importing {} into {}",
-        dir.display(),
-        store.path().display()
-    );
+    tracing::info!("importing {} into {}", dir.display(), store.path().display());
     let summary = match import::import_dir(&mut store, dir, &playbooks.segment_names()) {
         Ok(s) => s,
         Err(import::ImportError::Invalid(problems)) => {
@@ -190,12 +188,7 @@ fn import_csv(config: &Config, dir: &Path, format: Format, out: &mut dyn Write) 
         Format::Json => write_json(out, &summary)?,
         Format::Table => {
             writeln!(out, "{summary}")?;
-            writeln!(
-                out,
-                "imported {} in {:.1}s",
-                dir.display(),
-                started.elapsed().as_secs_f64()
-            )?;
+            writeln!(out, "imported {} in {:.1}s", dir.display(), started.elapsed().as_secs_f64())?;
         }
     }
     Ok(())
@@ -265,13 +258,8 @@ fn run_segments(config: &Config, args: &SegmentsArgs, out: &mut dyn Write) -> Re
     let playbooks = load_playbooks(config)?;
     let snap = snapshot(config)?;
     let at = args.at.unwrap_or_else(|| config.today());
-    let segs = segment::segment_all(
-        at,
-        &playbooks.rules,
-        &snap.customers,
-        &snap.invoices,
-        &snap.broken_promises,
-    );
+    let segs =
+        segment::segment_all(at, &playbooks.rules, &snap.customers, &snap.invoices, &snap.broken_promises);
     let rows: Vec<SegmentRow<'_>> = snap
         .customers
         .iter()
@@ -334,12 +322,7 @@ fn run_segments(config: &Config, args: &SegmentsArgs, out: &mut dyn Write) -> Re
                 *counts.entry(r.segment).or_default() += 1;
             }
             let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
-            writeln!(
-                w,
-                "\n{} customers at {at}: {}",
-                rows.len(),
-                parts.join(", ")
-            )?;
+            writeln!(w, "\n{} customers at {at}: {}", rows.len(), parts.join(", "))?;
         }
     }
     w.flush()?;
@@ -350,10 +333,7 @@ fn run_check(config: &Config, args: &CheckArgs, out: &mut dyn Write) -> Result<(
     let source = PlaybookSource::resolve(args.dir.as_deref().or(config.playbooks_dir.as_deref()));
     if let PlaybookSource::Dir(d) = &source {
         if !d.is_dir() {
-            bail!(
-                "{}: no such folder; give the playbooks folder to check",
-                d.display()
-            );
+            bail!("{}: no such folder; give the playbooks folder to check", d.display());
         }
     }
     match PlaybookSet::load(source.clone(), config.default_language) {
@@ -373,11 +353,7 @@ fn run_check(config: &Config, args: &CheckArgs, out: &mut dyn Write) -> Result<(
         }
         Err(Problems(problems)) => {
             let n = problems.len();
-            Err(anyhow!(
-                "{}\n{n} problem{} found",
-                Problems(problems),
-                if n == 1 { "" } else { "s" }
-            ))
+            Err(anyhow!("{}\n{n} problem{} found", Problems(problems), if n == 1 { "" } else { "s" }))
         }
     }
 }
@@ -387,56 +363,24 @@ fn run_plan(config: &Config, args: &PlanArgs, out: &mut dyn Write) -> Result<()>
     let snap = snapshot(config)?;
     let at = args.at.unwrap_or_else(|| config.today());
     let started = Instant::now();
-    let segs = segment::segment_all(
-        at,
-        &playbooks.rules,
-        &snap.customers,
-        &snap.invoices,
-        &snap.broken_promises,
-    );
-    let by_customer: std::collections::HashMap<&str, (&Customer, &Segmentation)> = snap
-        .customers
-        .iter()
-        .zip(&segs)
-        .map(|(c, s)| (c.id.as_str(), (c, s)))
-        .collect();
+    let segs =
+        segment::segment_all(at, &playbooks.rules, &snap.customers, &snap.invoices, &snap.broken_promises);
+    let by_customer: std::collections::HashMap<&str, (&Customer, &Segmentation)> =
+        snap.customers.iter().zip(&segs).map(|(c, s)| (c.id.as_str(), (c, s))).collect();
     if let Some(id) = &args.customer {
         if !by_customer.contains_key(id.as_str()) {
             bail!("no customer with id `{id}` in the store");
         }
     }
-    let subjects = snap
-        .invoices
-        .iter()
-        .filter(|i| i.is_open())
-        .filter_map(|inv| {
-            if args
-                .customer
-                .as_ref()
-                .is_some_and(|id| *id != inv.customer_id)
-            {
-                return None;
-            }
-            let (customer, segmentation) = by_customer.get(inv.customer_id.as_str())?;
-            Some(Subject {
-                invoice: inv,
-                customer,
-                segmentation,
-                progress: None,
-            })
-        });
-    let result = plan::plan(
-        at,
-        args.days,
-        &config.calendar(),
-        &playbooks.playbooks,
-        subjects,
-    );
-    tracing::debug!(
-        "planned {} actions in {:.2}s",
-        result.actions.len(),
-        started.elapsed().as_secs_f64()
-    );
+    let subjects = snap.invoices.iter().filter(|i| i.is_open()).filter_map(|inv| {
+        if args.customer.as_ref().is_some_and(|id| *id != inv.customer_id) {
+            return None;
+        }
+        let (customer, segmentation) = by_customer.get(inv.customer_id.as_str())?;
+        Some(Subject { invoice: inv, customer, segmentation, progress: None })
+    });
+    let result = plan::plan(at, args.days, &config.calendar(), &playbooks.playbooks, subjects);
+    tracing::debug!("planned {} actions in {:.2}s", result.actions.len(), started.elapsed().as_secs_f64());
     for p in &result.problems {
         tracing::warn!("{p}");
     }
@@ -469,21 +413,14 @@ fn write_plan_table(
                 a.channel.as_str().to_string(),
                 a.template.clone(),
                 format!("{} {}", a.open_amount, a.currency),
-                if a.requires_approval {
-                    "approval".into()
-                } else {
-                    String::new()
-                },
+                if a.requires_approval { "approval".into() } else { String::new() },
             ]
         })
         .collect();
     let reasons: Vec<&str> = actions.iter().map(|a| a.reason.as_str()).collect();
     write_table(
         w,
-        &[
-            "DATE", "INVOICE", "CUSTOMER", "NAME", "SEGMENT", "STEP", "CHANNEL", "TEMPLATE",
-            "OPEN", "",
-        ],
+        &["DATE", "INVOICE", "CUSTOMER", "NAME", "SEGMENT", "STEP", "CHANNEL", "TEMPLATE", "OPEN", ""],
         &rows,
         (!brief).then_some(reasons.as_slice()),
     )?;
@@ -493,20 +430,11 @@ fn write_plan_table(
         *by_channel.entry(a.channel.as_str()).or_default() += 1;
     }
     let parts: Vec<String> = by_channel.iter().map(|(c, n)| format!("{c} {n}")).collect();
-    let span = if days == 0 {
-        format!("on {at}")
-    } else {
-        format!("from {at} through {end}")
-    };
+    let span = if days == 0 { format!("on {at}") } else { format!("from {at} through {end}") };
     if actions.is_empty() {
         writeln!(w, "nothing is due {span}")?;
     } else {
-        writeln!(
-            w,
-            "\n{} actions {span}: {}",
-            actions.len(),
-            parts.join(", ")
-        )?;
+        writeln!(w, "\n{} actions {span}: {}", actions.len(), parts.join(", "))?;
     }
     Ok(())
 }
@@ -550,10 +478,7 @@ fn write_table(
                 text.push_str("  ");
             }
             text.push_str(cell);
-            text.extend(std::iter::repeat_n(
-                ' ',
-                widths[i].saturating_sub(cell.chars().count()),
-            ));
+            text.extend(std::iter::repeat_n(' ', widths[i].saturating_sub(cell.chars().count())));
         }
         writeln!(w, "{}", text.trim_end())
     };

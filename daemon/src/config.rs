@@ -18,10 +18,7 @@ pub const DEFAULT_FILE: &str = "dunwell.toml";
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read configuration file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Invalid(Problem),
 }
@@ -96,16 +93,14 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         Config::parse(path, &text)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let file: ConfigFile = toml::from_str(text)
-            .map_err(|e| ConfigError::Invalid(Problem::from_toml(path, text, &e)))?;
+        let file: ConfigFile =
+            toml::from_str(text).map_err(|e| ConfigError::Invalid(Problem::from_toml(path, text, &e)))?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         let defaults = Config::default();
@@ -133,10 +128,7 @@ impl Config {
         }
         Ok(Config {
             source: Some(path.to_path_buf()),
-            data_dir: file
-                .data_dir
-                .map(resolve)
-                .unwrap_or_else(|| base.join(&defaults.data_dir)),
+            data_dir: file.data_dir.map(resolve).unwrap_or_else(|| base.join(&defaults.data_dir)),
             playbooks_dir: file.playbooks_dir.map(resolve),
             business: file.business.unwrap_or_default(),
             default_language: file.default_language.unwrap_or(defaults.default_language),
@@ -158,9 +150,7 @@ impl Config {
     /// Today in the business's time zone: a reminder run just after midnight UTC must not
     /// count a day that has not started in Amsterdam.
     pub fn today(&self) -> NaiveDate {
-        chrono::Utc::now()
-            .with_timezone(&self.time_zone)
-            .date_naive()
+        chrono::Utc::now().with_timezone(&self.time_zone).date_naive()
     }
 }
 
@@ -208,10 +198,7 @@ vat_number = "BE0123456749"
         )
         .unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/var/lib/dunwell"));
-        assert_eq!(
-            c.playbooks_dir,
-            Some(PathBuf::from("/etc/dunwell/playbooks"))
-        );
+        assert_eq!(c.playbooks_dir, Some(PathBuf::from("/etc/dunwell/playbooks")));
         assert_eq!(c.default_language, Language::Fr);
         assert_eq!(c.jurisdiction, Jurisdiction::Be);
         assert_eq!(c.time_zone, chrono_tz::Europe::Brussels);

@@ -33,10 +33,7 @@ pub enum ImportError {
     #[error("{0}")]
     Invalid(Problems),
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{dir} holds none of customers.csv, invoices.csv, payments.csv; point `dunwell import csv` at the folder of the export")]
     NoFiles { dir: PathBuf },
     #[error(transparent)]
@@ -82,27 +79,11 @@ impl fmt::Display for ImportSummary {
         let c = &self.customers;
         let i = &self.invoices;
         let p = &self.payments;
-        writeln!(
-            f,
-            "customers: {} added, {} changed, {} unchanged",
-            c.added, c.changed, c.unchanged
-        )?;
-        writeln!(
-            f,
-            "invoices:  {} added, {} changed, {} unchanged",
-            i.added, i.changed, i.unchanged
-        )?;
-        write!(
-            f,
-            "payments:  {} added, {} removed, {} unchanged",
-            p.added, p.removed, p.unchanged
-        )?;
+        writeln!(f, "customers: {} added, {} changed, {} unchanged", c.added, c.changed, c.unchanged)?;
+        writeln!(f, "invoices:  {} added, {} changed, {} unchanged", i.added, i.changed, i.unchanged)?;
+        write!(f, "payments:  {} added, {} removed, {} unchanged", p.added, p.removed, p.unchanged)?;
         if self.settlements_updated > 0 {
-            write!(
-                f,
-                "\n{} other invoices' open amounts updated by payments",
-                self.settlements_updated
-            )?;
+            write!(f, "\n{} other invoices' open amounts updated by payments", self.settlements_updated)?;
         }
         Ok(())
     }
@@ -141,27 +122,19 @@ pub struct Export {
 /// a manual `segment` column may use.
 pub fn read_export(dir: &Path, segments: &BTreeSet<String>) -> Result<Export, ImportError> {
     let mut problems = Vec::new();
-    let mut export = Export {
-        dir: dir.to_path_buf(),
-        ..Export::default()
-    };
-    let mut any = false;
+    let mut export = Export { dir: dir.to_path_buf(), ..Export::default() };
+    let files = ["customers.csv", "invoices.csv", "payments.csv"];
+    if !files.iter().any(|f| dir.join(f).exists()) {
+        return Err(ImportError::NoFiles { dir: dir.to_path_buf() });
+    }
     if let Some(table) = read_table(dir, "customers.csv", CUSTOMER_COLUMNS, &mut problems)? {
-        any = true;
         export.customers = Some(parse_customers(&table, segments, &mut problems));
     }
     if let Some(table) = read_table(dir, "invoices.csv", INVOICE_COLUMNS, &mut problems)? {
-        any = true;
         export.invoices = Some(parse_invoices(&table, &mut problems));
     }
     if let Some(table) = read_table(dir, "payments.csv", PAYMENT_COLUMNS, &mut problems)? {
-        any = true;
         export.payments = Some(parse_payments(&table, &mut problems));
-    }
-    if !any {
-        return Err(ImportError::NoFiles {
-            dir: dir.to_path_buf(),
-        });
     }
     if problems.is_empty() {
         check_duplicates(&export, &mut problems);
@@ -194,12 +167,8 @@ fn write_export(tx: &WriteTx<'_>, export: &Export) -> Result<ImportSummary, Impo
     let file = |name: &str| export.dir.join(name);
 
     // Cross-file references, against the file first and the store second.
-    let file_customers: HashSet<&str> = export
-        .customers
-        .iter()
-        .flatten()
-        .map(|r| r.value.id.as_str())
-        .collect();
+    let file_customers: HashSet<&str> =
+        export.customers.iter().flatten().map(|r| r.value.id.as_str()).collect();
     let mut known_customers: HashSet<&str> = HashSet::new();
     for row in export.invoices.iter().flatten() {
         let id = row.value.invoice.customer_id.as_str();
@@ -215,12 +184,8 @@ fn write_export(tx: &WriteTx<'_>, export: &Export) -> Result<ImportSummary, Impo
             ));
         }
     }
-    let file_invoices: HashMap<&str, &InvoiceRow> = export
-        .invoices
-        .iter()
-        .flatten()
-        .map(|r| (r.value.invoice.number.as_str(), &r.value))
-        .collect();
+    let file_invoices: HashMap<&str, &InvoiceRow> =
+        export.invoices.iter().flatten().map(|r| (r.value.invoice.number.as_str(), &r.value)).collect();
     let mut stored_invoices: HashMap<&str, (Decimal, Option<Decimal>)> = HashMap::new();
     for row in export.payments.iter().flatten() {
         let n = row.value.invoice_number.as_str();
@@ -245,19 +210,13 @@ fn write_export(tx: &WriteTx<'_>, export: &Export) -> Result<ImportSummary, Impo
     // The payments each touched invoice has after this import: the file's own for invoices
     // payments.csv mentions (it is the full list for them), plus what other sources brought.
     let store_had_payments = tx.count(store::Table::Payments)? > 0;
-    let mut stored = if store_had_payments {
-        tx.payments_by_invoice()?
-    } else {
-        HashMap::new()
-    };
+    let mut stored = if store_had_payments { tx.payments_by_invoice()? } else { HashMap::new() };
     let mut file_payments: HashMap<&str, Vec<(NaiveDate, Decimal, String, Option<PaymentMethod>)>> =
         HashMap::new();
     let mut seen: HashMap<(&str, NaiveDate, Decimal), u32> = HashMap::new();
     for row in export.payments.iter().flatten() {
         let p = &row.value;
-        let n = seen
-            .entry((p.invoice_number.as_str(), p.date, p.amount))
-            .or_insert(0);
+        let n = seen.entry((p.invoice_number.as_str(), p.date, p.amount)).or_insert(0);
         *n += 1;
         let source_id = format!("{}|{}|{}|{}", p.invoice_number, p.date, p.amount, n);
         file_payments
@@ -277,60 +236,32 @@ fn write_export(tx: &WriteTx<'_>, export: &Export) -> Result<ImportSummary, Impo
         if let Some(list) = stored.get(number) {
             let from_file = file_payments.contains_key(number);
             dated.extend(
-                list.iter()
-                    .filter(|(src, _)| !(from_file && src == SOURCE))
-                    .map(|(_, p)| (p.date, p.amount)),
+                list.iter().filter(|(src, _)| !(from_file && src == SOURCE)).map(|(_, p)| (p.date, p.amount)),
             );
         }
-        settlement(
-            number,
-            total,
-            declared,
-            dated,
-            line_hint,
-            &file("invoices.csv"),
-            warnings,
-        )
+        settlement(number, total, declared, dated, line_hint, &file("invoices.csv"), warnings)
     };
 
     // Customers.
     for row in export.customers.iter().flatten() {
-        summary
-            .customers
-            .record(tx.upsert_customer(&row.value, SOURCE, &row.value.id)?);
+        summary.customers.record(tx.upsert_customer(&row.value, SOURCE, &row.value.id)?);
     }
     // Invoices, with their open amount and paid date derived from the payments.
     let known_new = tx.count(store::Table::Invoices)? == 0;
     for row in export.invoices.iter().flatten() {
         let r = &row.value;
         let mut inv = r.invoice.clone();
-        let (open, paid) = settle(
-            &inv.number,
-            inv.total,
-            r.declared_open,
-            Some(row.line),
-            &mut summary.warnings,
-        );
+        let (open, paid) =
+            settle(&inv.number, inv.total, r.declared_open, Some(row.line), &mut summary.warnings);
         inv.open_amount = open;
         inv.paid_date = paid;
-        summary.invoices.record(tx.upsert_invoice(
-            &inv,
-            r.declared_open,
-            SOURCE,
-            &inv.number,
-            known_new,
-        )?);
+        summary.invoices.record(tx.upsert_invoice(&inv, r.declared_open, SOURCE, &inv.number, known_new)?);
     }
     // Payments: per invoice mentioned, make the stored csv payments equal the file's.
     for (number, list) in &file_payments {
         let before: HashSet<&str> = stored
             .get(*number)
-            .map(|v| {
-                v.iter()
-                    .filter(|(src, _)| src == SOURCE)
-                    .map(|(_, p)| p.source_id.as_str())
-                    .collect()
-            })
+            .map(|v| v.iter().filter(|(src, _)| src == SOURCE).map(|(_, p)| p.source_id.as_str()).collect())
             .unwrap_or_default();
         let now: HashSet<&str> = list.iter().map(|(_, _, id, _)| id.as_str()).collect();
         for (date, amount, id, method) in list {
@@ -386,9 +317,7 @@ fn settlement(
         None => computed,
     };
     if total > Decimal::ZERO && paid_sum > total {
-        warnings.push(format!(
-            "invoice {number} is overpaid: payments {paid_sum} exceed the total {total}"
-        ));
+        warnings.push(format!("invoice {number} is overpaid: payments {paid_sum} exceed the total {total}"));
     }
     let paid_date = if open <= Decimal::ZERO {
         let mut remaining = total;
@@ -410,16 +339,10 @@ struct Column {
 }
 
 const fn req(name: &'static str) -> Column {
-    Column {
-        name,
-        required: true,
-    }
+    Column { name, required: true }
 }
 const fn opt(name: &'static str) -> Column {
-    Column {
-        name,
-        required: false,
-    }
+    Column { name, required: false }
 }
 
 const CUSTOMER_COLUMNS: &[Column] = &[
@@ -446,12 +369,7 @@ const INVOICE_COLUMNS: &[Column] = &[
     req("total"),
     opt("open_amount"),
 ];
-const PAYMENT_COLUMNS: &[Column] = &[
-    req("invoice_number"),
-    req("date"),
-    req("amount"),
-    opt("method"),
-];
+const PAYMENT_COLUMNS: &[Column] = &[req("invoice_number"), req("date"), req("amount"), opt("method")];
 
 /// A CSV file read into memory with its header mapped to our columns.
 struct CsvTable {
@@ -493,31 +411,16 @@ fn read_table(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(ImportError::Read { path, source }),
     };
-    let body = bytes
-        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
-        .unwrap_or(&bytes);
-    let expected = || {
-        columns
-            .iter()
-            .filter(|c| c.required)
-            .map(|c| c.name)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(&bytes);
+    let expected = || columns.iter().filter(|c| c.required).map(|c| c.name).collect::<Vec<_>>().join(", ");
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         problems.push(Problem::new(
             Location::at(&path, 1, 1),
-            format!(
-                "the file is empty; it needs a header row with at least the columns {}",
-                expected()
-            ),
+            format!("the file is empty; it needs a header row with at least the columns {}", expected()),
         ));
         return Ok(None);
     }
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(body);
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(body);
     let mut records = Vec::new();
     let mut rec = csv::ByteRecord::new();
     loop {
@@ -526,27 +429,17 @@ fn read_table(
             Ok(false) => break,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line() as usize);
-                problems.push(Problem::new(
-                    Location::at(&path, line, 0),
-                    format!("cannot read CSV: {e}"),
-                ));
+                problems.push(Problem::new(Location::at(&path, line, 0), format!("cannot read CSV: {e}")));
                 return Ok(None);
             }
         }
-        if rec.len() == 1
-            && rec
-                .get(0)
-                .is_some_and(|f| f.iter().all(u8::is_ascii_whitespace))
-        {
+        if rec.len() == 1 && rec.get(0).is_some_and(|f| f.iter().all(u8::is_ascii_whitespace)) {
             continue; // blank line
         }
         records.push(rec.clone());
     }
     if records.is_empty() {
-        problems.push(Problem::new(
-            Location::at(&path, 1, 1),
-            "the file has no header row".to_string(),
-        ));
+        problems.push(Problem::new(Location::at(&path, 1, 1), "the file has no header row".to_string()));
         return Ok(None);
     }
     let header = records.remove(0);
@@ -580,18 +473,12 @@ fn read_table(
     if !ok {
         return Ok(None);
     }
-    let names: Vec<String> = header
-        .iter()
-        .map(|f| String::from_utf8_lossy(f).trim().to_ascii_lowercase())
-        .collect();
+    let names: Vec<String> =
+        header.iter().map(|f| String::from_utf8_lossy(f).trim().to_ascii_lowercase()).collect();
     let mut positions = Vec::with_capacity(columns.len());
     for col in columns {
-        let found: Vec<usize> = names
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| *n == col.name)
-            .map(|(i, _)| i)
-            .collect();
+        let found: Vec<usize> =
+            names.iter().enumerate().filter(|(_, n)| *n == col.name).map(|(i, _)| i).collect();
         match found.as_slice() {
             [] if col.required => {
                 problems.push(Problem::new(
@@ -633,11 +520,7 @@ fn read_table(
             }
         }
     }
-    Ok(ok.then_some(CsvTable {
-        path,
-        positions,
-        records,
-    }))
+    Ok(ok.then_some(CsvTable { path, positions, records }))
 }
 
 /// Collects one row's problems; `get` returns `None` after recording what is wrong.
@@ -655,8 +538,7 @@ impl<'a> RowCheck<'a> {
 
     fn fail(&mut self, col: usize, message: String) {
         if self.problems.len() < MAX_PROBLEMS {
-            self.problems
-                .push(Problem::new(self.table.location(self.rec, col), message));
+            self.problems.push(Problem::new(self.table.location(self.rec, col), message));
         }
         self.ok = false;
     }
@@ -671,12 +553,7 @@ impl<'a> RowCheck<'a> {
         }
     }
 
-    fn parse<T>(
-        &mut self,
-        col: usize,
-        name: &str,
-        f: impl Fn(&str) -> Result<T, String>,
-    ) -> Option<T> {
+    fn parse<T>(&mut self, col: usize, name: &str, f: impl Fn(&str) -> Result<T, String>) -> Option<T> {
         let t = self.required(col, name)?;
         self.parse_value(col, name, t, f)
     }
@@ -734,9 +611,7 @@ fn parse_phone(s: &str) -> Result<String, String> {
     {
         Ok(s.to_string())
     } else {
-        Err(format!(
-            "`{s}` is not an E.164 phone number; write it like +31612345678"
-        ))
+        Err(format!("`{s}` is not an E.164 phone number; write it like +31612345678"))
     }
 }
 
@@ -744,9 +619,7 @@ fn parse_country(s: &str) -> Result<String, String> {
     if s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphabetic()) {
         Ok(s.to_ascii_uppercase())
     } else {
-        Err(format!(
-            "`{s}` is not an ISO 3166 alpha-2 country code; write it like NL or BE"
-        ))
+        Err(format!("`{s}` is not an ISO 3166 alpha-2 country code; write it like NL or BE"))
     }
 }
 
@@ -757,12 +630,7 @@ fn parse_customers(
 ) -> Vec<Row<Customer>> {
     let mut out = Vec::with_capacity(table.records.len());
     for rec in &table.records {
-        let mut c = RowCheck {
-            table,
-            rec,
-            problems: &mut *problems,
-            ok: true,
-        };
+        let mut c = RowCheck { table, rec, problems: &mut *problems, ok: true };
         let id = c.required(0, "customer_id");
         let name = c.required(1, "name");
         let kind = c.parse(2, "kind", |s| s.parse::<CustomerKind>());
@@ -778,11 +646,7 @@ fn parse_customers(
             } else {
                 Err(format!(
                     "`{s}` is not a segment with a playbook; use one of {}",
-                    segments
-                        .iter()
-                        .map(String::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    segments.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
                 ))
             }
         });
@@ -801,9 +665,8 @@ fn parse_customers(
             Some(since),
             Some(method),
             Some(segment),
-        ) = (
-            id, name, kind, language, email, phone, country, since, method, segment,
-        ) {
+        ) = (id, name, kind, language, email, phone, country, since, method, segment)
+        {
             out.push(Row {
                 line: CsvTable::line(rec),
                 value: Customer {
@@ -832,12 +695,7 @@ fn parse_customers(
 fn parse_invoices(table: &CsvTable, problems: &mut Vec<Problem>) -> Vec<Row<InvoiceRow>> {
     let mut out = Vec::with_capacity(table.records.len());
     for rec in &table.records {
-        let mut c = RowCheck {
-            table,
-            rec,
-            problems: &mut *problems,
-            ok: true,
-        };
+        let mut c = RowCheck { table, rec, problems: &mut *problems, ok: true };
         let number = c.required(0, "invoice_number");
         let customer = c.required(1, "customer_id");
         let issue = c.parse(2, "issue_date", parse_date);
@@ -852,12 +710,12 @@ fn parse_invoices(table: &CsvTable, problems: &mut Vec<Problem>) -> Vec<Row<Invo
         }
         if let (Some(total), Some(Some(open))) = (total, open) {
             if total >= Decimal::ZERO && (open < Decimal::ZERO || open > total) {
+                c.fail(6, format!("open_amount {open} must be between 0 and the total {total}"));
+            } else if total < Decimal::ZERO && (open > Decimal::ZERO || open < total) {
                 c.fail(
                     6,
-                    format!("open_amount {open} must be between 0 and the total {total}"),
+                    format!("open_amount {open} of a credit note must be between the total {total} and 0"),
                 );
-            } else if total < Decimal::ZERO && (open > Decimal::ZERO || open < total) {
-                c.fail(6, format!("open_amount {open} of a credit note must be between the total {total} and 0"));
             }
         }
         if !c.ok {
@@ -898,20 +756,13 @@ fn parse_invoices(table: &CsvTable, problems: &mut Vec<Problem>) -> Vec<Row<Invo
 fn parse_payments(table: &CsvTable, problems: &mut Vec<Problem>) -> Vec<Row<PaymentRow>> {
     let mut out = Vec::with_capacity(table.records.len());
     for rec in &table.records {
-        let mut c = RowCheck {
-            table,
-            rec,
-            problems: &mut *problems,
-            ok: true,
-        };
+        let mut c = RowCheck { table, rec, problems: &mut *problems, ok: true };
         let number = c.required(0, "invoice_number");
         let date = c.parse(1, "date", parse_date);
         let amount = c.parse(2, "amount", |s| {
             let a = parse_amount(s)?;
             if a <= Decimal::ZERO {
-                Err(format!(
-                    "`{s}` must be positive; a refund is a credit note, not a payment"
-                ))
+                Err(format!("`{s}` must be positive; a refund is a credit note, not a payment"))
             } else {
                 Ok(a)
             }
@@ -941,10 +792,7 @@ fn check_duplicates(export: &Export, problems: &mut Vec<Problem>) {
         if let Some(prev) = first.insert(row.value.id.as_str(), row.line) {
             problems.push(Problem::new(
                 Location::at(export.dir.join("customers.csv"), row.line, 0),
-                format!(
-                    "customer_id `{}` appears twice; first on line {prev}",
-                    row.value.id
-                ),
+                format!("customer_id `{}` appears twice; first on line {prev}", row.value.id),
             ));
         }
     }
@@ -953,10 +801,7 @@ fn check_duplicates(export: &Export, problems: &mut Vec<Problem>) {
         if let Some(prev) = first.insert(row.value.invoice.number.as_str(), row.line) {
             problems.push(Problem::new(
                 Location::at(export.dir.join("invoices.csv"), row.line, 0),
-                format!(
-                    "invoice_number `{}` appears twice; first on line {prev}",
-                    row.value.invoice.number
-                ),
+                format!("invoice_number `{}` appears twice; first on line {prev}", row.value.invoice.number),
             ));
         }
         if problems.len() >= MAX_PROBLEMS {

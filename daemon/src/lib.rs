@@ -2,8 +2,10 @@
 
 pub mod calendar;
 pub mod cli;
+pub mod cli_law;
 pub mod config;
 pub mod import;
+pub mod law;
 pub mod location;
 pub mod model;
 pub mod plan;

@@ -17,19 +17,11 @@ pub struct Location {
 
 impl Location {
     pub fn file(file: impl Into<PathBuf>) -> Self {
-        Location {
-            file: file.into(),
-            line: 0,
-            column: 0,
-        }
+        Location { file: file.into(), line: 0, column: 0 }
     }
 
     pub fn at(file: impl Into<PathBuf>, line: usize, column: usize) -> Self {
-        Location {
-            file: file.into(),
-            line,
-            column,
-        }
+        Location { file: file.into(), line, column }
     }
 
     /// The location of byte `offset` in `source`.
@@ -74,10 +66,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(location: Location, message: impl Into<String>) -> Self {
-        Problem {
-            location,
-            message: message.into(),
-        }
+        Problem { location, message: message.into() }
     }
 
     /// Turns a `toml` deserialisation error into a located problem. toml's own message is
@@ -96,10 +85,7 @@ impl Problem {
                 };
                 Problem { location, message }
             }
-            None => Problem {
-                location: Location::file(file),
-                message,
-            },
+            None => Problem { location: Location::file(file), message },
         }
     }
 }
@@ -114,9 +100,7 @@ impl fmt::Display for Problem {
 fn key_on_line(source: &str, offset: usize) -> Option<String> {
     let offset = offset.min(source.len());
     let start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let end = source[start..]
-        .find('\n')
-        .map_or(source.len(), |i| start + i);
+    let end = source[start..].find('\n').map_or(source.len(), |i| start + i);
     let line = &source[start..end];
     let (key, _) = line.split_once('=')?;
     let key = key.trim().trim_matches('"');

@@ -32,9 +32,7 @@ impl FromStr for CustomerKind {
         match s.trim().to_ascii_lowercase().as_str() {
             "b2b" => Ok(CustomerKind::B2b),
             "b2c" => Ok(CustomerKind::B2c),
-            other => Err(format!(
-                "`{other}` is not a customer kind; use `b2b` or `b2c`"
-            )),
+            other => Err(format!("`{other}` is not a customer kind; use `b2b` or `b2c`")),
         }
     }
 }
@@ -76,9 +74,7 @@ impl FromStr for Language {
             "fr" => Ok(Language::Fr),
             "en" => Ok(Language::En),
             "de" => Ok(Language::De),
-            other => Err(format!(
-                "`{other}` is not a supported language; use nl, fr, en or de"
-            )),
+            other => Err(format!("`{other}` is not a supported language; use nl, fr, en or de")),
         }
     }
 }
@@ -111,9 +107,9 @@ impl FromStr for PaymentMethod {
             "direct_debit" => Ok(PaymentMethod::DirectDebit),
             "card" => Ok(PaymentMethod::Card),
             "other" => Ok(PaymentMethod::Other),
-            other => Err(format!(
-                "`{other}` is not a payment method; use transfer, direct_debit, card or other"
-            )),
+            other => {
+                Err(format!("`{other}` is not a payment method; use transfer, direct_debit, card or other"))
+            }
         }
     }
 }
@@ -179,9 +175,7 @@ pub fn parse_currency(s: &str) -> Result<String, String> {
     if t.len() == 3 && t.bytes().all(|b| b.is_ascii_alphabetic()) {
         Ok(t.to_ascii_uppercase())
     } else {
-        Err(format!(
-            "`{t}` is not an ISO 4217 currency code (three letters, like EUR)"
-        ))
+        Err(format!("`{t}` is not an ISO 4217 currency code (three letters, like EUR)"))
     }
 }
 
@@ -215,20 +209,11 @@ pub fn parse_amount(s: &str) -> Result<Decimal, String> {
 pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
     let t = s.trim();
     let shaped = t.len() == 10
-        && t.bytes().enumerate().all(|(i, b)| {
-            if i == 4 || i == 7 {
-                b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        });
+        && t.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
     if !shaped {
-        return Err(format!(
-            "`{t}` is not a date; write YYYY-MM-DD, like 2026-03-31"
-        ));
+        return Err(format!("`{t}` is not a date; write YYYY-MM-DD, like 2026-03-31"));
     }
-    NaiveDate::parse_from_str(t, "%Y-%m-%d")
-        .map_err(|_| format!("`{t}` is not a valid calendar date"))
+    NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| format!("`{t}` is not a valid calendar date"))
 }
 
 #[cfg(test)]
@@ -240,9 +225,7 @@ mod tests {
         assert_eq!(parse_amount("1234.50").unwrap().to_string(), "1234.50");
         assert_eq!(parse_amount("-10").unwrap().to_string(), "-10");
         assert_eq!(parse_amount(" 0.1 ").unwrap().to_string(), "0.1");
-        for bad in [
-            "1,234.50", "1.234,50", "12e3", "", "-", ".5", "5.", "€5", "1 000", "0x10", "NaN",
-        ] {
+        for bad in ["1,234.50", "1.234,50", "12e3", "", "-", ".5", "5.", "€5", "1 000", "0x10", "NaN"] {
             assert!(parse_amount(bad).is_err(), "{bad} must be refused");
         }
         assert!(parse_amount("1234567890123456").is_err());
@@ -252,14 +235,7 @@ mod tests {
     #[test]
     fn dates_are_strict_iso() {
         assert_eq!(parse_date("2024-02-29").unwrap().to_string(), "2024-02-29");
-        for bad in [
-            "2023-02-29",
-            "2024-2-29",
-            "29-02-2024",
-            "2024/02/29",
-            "20240229",
-            "2024-13-01",
-        ] {
+        for bad in ["2023-02-29", "2024-2-29", "29-02-2024", "2024/02/29", "20240229", "2024-13-01"] {
             assert!(parse_date(bad).is_err(), "{bad} must be refused");
         }
     }
@@ -268,10 +244,7 @@ mod tests {
     fn enums_parse_case_insensitively() {
         assert_eq!("B2C".parse::<CustomerKind>(), Ok(CustomerKind::B2c));
         assert_eq!("FR".parse::<Language>(), Ok(Language::Fr));
-        assert_eq!(
-            "direct_debit".parse::<PaymentMethod>(),
-            Ok(PaymentMethod::DirectDebit)
-        );
+        assert_eq!("direct_debit".parse::<PaymentMethod>(), Ok(PaymentMethod::DirectDebit));
         assert!("consumer".parse::<CustomerKind>().is_err());
         assert_eq!(parse_currency("eur").unwrap(), "EUR");
         assert!(parse_currency("EURO").is_err());

@@ -101,9 +101,7 @@ pub fn plan<'a>(
         if !s.invoice.is_open() {
             continue;
         }
-        let segment = s
-            .progress
-            .map_or(s.segmentation.segment.as_str(), |p| p.playbook.as_str());
+        let segment = s.progress.map_or(s.segmentation.segment.as_str(), |p| p.playbook.as_str());
         let Some(playbook) = playbooks.get(segment) else {
             out.problems.push(format!(
                 "invoice {} of customer {} is not planned: segment `{segment}` has no playbook",
@@ -113,9 +111,7 @@ pub fn plan<'a>(
         };
         plan_invoice(at, end, calendar, playbook, &s, &mut out.actions);
     }
-    out.actions.sort_by(|a, b| {
-        (a.date, &a.invoice_number, a.step).cmp(&(b.date, &b.invoice_number, b.step))
-    });
+    out.actions.sort_by(|a, b| (a.date, &a.invoice_number, a.step).cmp(&(b.date, &b.invoice_number, b.step)));
     out
 }
 
@@ -137,18 +133,14 @@ fn plan_invoice(
         if step.offset_days < 0 && target < at {
             continue; // the moment for a preventive message has passed
         }
-        if step
-            .min_open_amount
-            .is_some_and(|min| inv.open_amount < min)
-        {
+        if step.min_open_amount.is_some_and(|min| inv.open_amount < min) {
             continue;
         }
         let earliest = prev_day.map_or(target, |p| target.max(p + Days::new(1)));
         let mut day = calendar.working_day_on_or_after(earliest);
         let mut catch_up = None;
         if day < at {
-            let done =
-                calendar.working_day_on_or_after(prev_day.map_or(at, |p| at.max(p + Days::new(1))));
+            let done = calendar.working_day_on_or_after(prev_day.map_or(at, |p| at.max(p + Days::new(1))));
             let delay = (done - day).num_days();
             anchor = add_days(anchor, delay);
             catch_up = Some((day, delay));
@@ -259,10 +251,7 @@ fn explain(
             playbook.segment, s.segmentation.segment, s.segmentation.reason
         ));
     } else {
-        text.push_str(&format!(
-            "segment {} because {}.",
-            s.segmentation.segment, s.segmentation.reason
-        ));
+        text.push_str(&format!("segment {} because {}.", s.segmentation.segment, s.segmentation.reason));
     }
     if let Some((planned, delay)) = catch_up {
         text.push_str(&format!(

@@ -165,10 +165,9 @@ impl PlaybookSource {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(format!("cannot read: {e}")),
             },
-            PlaybookSource::Builtin => Ok(BUILTIN
-                .get_file(rel)
-                .and_then(|f| f.contents_utf8())
-                .map(str::to_string)),
+            PlaybookSource::Builtin => {
+                Ok(BUILTIN.get_file(rel).and_then(|f| f.contents_utf8()).map(str::to_string))
+            }
         }
     }
 
@@ -181,10 +180,9 @@ impl PlaybookSource {
                 .filter(|e| e.path().is_file())
                 .filter_map(|e| e.file_name().to_str().map(str::to_string))
                 .collect(),
-            PlaybookSource::Builtin => BUILTIN
-                .files()
-                .filter_map(|f| f.path().to_str().map(str::to_string))
-                .collect(),
+            PlaybookSource::Builtin => {
+                BUILTIN.files().filter_map(|f| f.path().to_str().map(str::to_string)).collect()
+            }
         };
         names.retain(|n| n.ends_with(".toml") && n != SEGMENTS_FILE);
         names.sort();
@@ -197,9 +195,7 @@ impl PlaybookSource {
             .into_iter()
             .filter(|l| match self {
                 PlaybookSource::Dir(d) => d.join("templates").join(l.as_str()).is_dir(),
-                PlaybookSource::Builtin => BUILTIN
-                    .get_dir(format!("templates/{}", l.as_str()))
-                    .is_some(),
+                PlaybookSource::Builtin => BUILTIN.get_dir(format!("templates/{}", l.as_str())).is_some(),
             })
             .collect()
     }
@@ -227,16 +223,11 @@ pub struct PlaybookSet {
 impl PlaybookSet {
     /// Loads and checks the playbooks, templates and segment rules of `source`. Returns every
     /// problem found, not just the first.
-    pub fn load(
-        source: PlaybookSource,
-        default_language: Language,
-    ) -> Result<PlaybookSet, Problems> {
+    pub fn load(source: PlaybookSource, default_language: Language) -> Result<PlaybookSet, Problems> {
         let mut problems = Vec::new();
         let rules_path = source.display(SEGMENTS_FILE);
         let rules = match source.read(SEGMENTS_FILE) {
-            Ok(Some(text)) => SegmentRules::parse(&rules_path, &text)
-                .map_err(|p| problems.push(p))
-                .ok(),
+            Ok(Some(text)) => SegmentRules::parse(&rules_path, &text).map_err(|p| problems.push(p)).ok(),
             Ok(None) => {
                 problems.push(Problem::new(
                     Location::file(&rules_path),
@@ -253,9 +244,7 @@ impl PlaybookSet {
         if !languages.contains(&default_language) {
             problems.push(Problem::new(
                 Location::file(source.display(&format!("templates/{}", default_language.as_str()))),
-                format!(
-                    "missing: templates for the default language `{default_language}` are needed"
-                ),
+                format!("missing: templates for the default language `{default_language}` are needed"),
             ));
         }
         let files = match source.playbook_files() {
@@ -276,8 +265,7 @@ impl PlaybookSet {
                     continue;
                 }
             };
-            let Some((playbook, segment_offset)) = parse_playbook(&path, &text, &mut problems)
-            else {
+            let Some((playbook, segment_offset)) = parse_playbook(&path, &text, &mut problems) else {
                 continue;
             };
             check_templates(&source, &languages, &playbook, &path, &text, &mut problems);
@@ -305,12 +293,7 @@ impl PlaybookSet {
             }
         }
         match (rules, problems.is_empty()) {
-            (Some(rules), true) => Ok(PlaybookSet {
-                source,
-                rules,
-                playbooks,
-                languages,
-            }),
+            (Some(rules), true) => Ok(PlaybookSet { source, rules, playbooks, languages }),
             _ => Err(Problems(problems)),
         }
     }
@@ -322,11 +305,7 @@ impl PlaybookSet {
 }
 
 /// Parses one playbook file; also returns the byte offset of its `segment` value.
-fn parse_playbook(
-    path: &Path,
-    text: &str,
-    problems: &mut Vec<Problem>,
-) -> Option<(Playbook, usize)> {
+fn parse_playbook(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Option<(Playbook, usize)> {
     let file: PlaybookFile = match toml::from_str(text) {
         Ok(f) => f,
         Err(e) => {
@@ -338,10 +317,7 @@ fn parse_playbook(
     let before = problems.len();
     let segment = file.segment.get_ref().trim().to_string();
     if segment.is_empty() {
-        problems.push(Problem::new(
-            at(file.segment.span().start),
-            "segment must name a segment",
-        ));
+        problems.push(Problem::new(at(file.segment.span().start), "segment must name a segment"));
     }
     if file.steps.is_empty() {
         problems.push(Problem::new(
@@ -402,13 +378,7 @@ fn parse_playbook(
         return None;
     }
     Some((
-        Playbook {
-            segment,
-            goal: file.goal,
-            tone: file.tone,
-            steps,
-            file: path.to_path_buf(),
-        },
+        Playbook { segment, goal: file.goal, tone: file.tone, steps, file: path.to_path_buf() },
         file.segment.span().start,
     ))
 }
@@ -439,12 +409,9 @@ fn check_templates(
             match source.read_template(lang, &step.template) {
                 Ok(Some(body)) => {
                     if let Err(e) = crate::template::check_syntax(&body, &step.template) {
-                        let file =
-                            source.display(&PlaybookSource::template_path(lang, &step.template));
-                        problems.push(Problem::new(
-                            Location::at(file, e.line().unwrap_or(0), 0),
-                            e.to_string(),
-                        ));
+                        let file = source.display(&PlaybookSource::template_path(lang, &step.template));
+                        problems
+                            .push(Problem::new(Location::at(file, e.line().unwrap_or(0), 0), e.to_string()));
                     }
                 }
                 Ok(None) => problems.push(Problem::new(
@@ -453,15 +420,11 @@ fn check_templates(
                         "template `{}` (step {}) is missing for language `{lang}`: create {}",
                         step.template,
                         step.number,
-                        source
-                            .display(&PlaybookSource::template_path(lang, &step.template))
-                            .display()
+                        source.display(&PlaybookSource::template_path(lang, &step.template)).display()
                     ),
                 )),
                 Err(msg) => problems.push(Problem::new(
-                    Location::file(
-                        source.display(&PlaybookSource::template_path(lang, &step.template)),
-                    ),
+                    Location::file(source.display(&PlaybookSource::template_path(lang, &step.template))),
                     msg,
                 )),
             }

@@ -50,11 +50,7 @@ pub enum SampleError {
     #[error("cannot write {}: {source}", path.display())]
     Write { path: PathBuf, source: io::Error },
     #[error("cannot move {} into place as {}: {source}", from.display(), to.display())]
-    Rename {
-        from: PathBuf,
-        to: PathBuf,
-        source: io::Error,
-    },
+    Rename { from: PathBuf, to: PathBuf, source: io::Error },
 }
 
 /// Writes `customers.csv`, `invoices.csv` and `payments.csv` into `dir`.
@@ -64,10 +60,8 @@ pub enum SampleError {
 /// the real names, never a truncated export that an import would half-accept.
 pub fn generate(opts: &SampleOptions, dir: &Path) -> Result<SampleSummary, SampleError> {
     validate(opts)?;
-    std::fs::create_dir_all(dir).map_err(|source| SampleError::CreateDir {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    std::fs::create_dir_all(dir)
+        .map_err(|source| SampleError::CreateDir { path: dir.to_path_buf(), source })?;
     let files = ["customers.csv", "invoices.csv", "payments.csv"].map(|name| {
         let real = dir.join(name);
         let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
@@ -85,11 +79,7 @@ pub fn generate(opts: &SampleOptions, dir: &Path) -> Result<SampleSummary, Sampl
             for (tmp, _) in &files {
                 let _ = std::fs::remove_file(tmp);
             }
-            return Err(SampleError::Rename {
-                from: tmp.clone(),
-                to: real.clone(),
-                source,
-            });
+            return Err(SampleError::Rename { from: tmp.clone(), to: real.clone(), source });
         }
     }
     result
@@ -97,27 +87,17 @@ pub fn generate(opts: &SampleOptions, dir: &Path) -> Result<SampleSummary, Sampl
 
 fn validate(opts: &SampleOptions) -> Result<(), SampleError> {
     if opts.customers == 0 {
-        return Err(SampleError::Options(
-            "at least one customer is needed".into(),
-        ));
+        return Err(SampleError::Options("at least one customer is needed".into()));
     }
     if opts.invoices == 0 {
-        return Err(SampleError::Options(
-            "at least one invoice is needed".into(),
-        ));
+        return Err(SampleError::Options("at least one invoice is needed".into()));
     }
     if opts.customers > u32::MAX as usize || opts.invoices > u32::MAX as usize {
-        return Err(SampleError::Options(format!(
-            "at most {} customers and invoices",
-            u32::MAX
-        )));
+        return Err(SampleError::Options(format!("at most {} customers and invoices", u32::MAX)));
     }
     // Invoice numbers carry a four-digit year, and customers go back ten years.
     if !(1950..=9000).contains(&opts.as_of.year()) {
-        return Err(SampleError::Options(format!(
-            "as_of {} is outside the years 1950 to 9000",
-            opts.as_of
-        )));
+        return Err(SampleError::Options(format!("as_of {} is outside the years 1950 to 9000", opts.as_of)));
     }
     Ok(())
 }
@@ -136,39 +116,25 @@ fn rng_for(seed: u64, stream: u64) -> ChaCha8Rng {
 const BUFFER: usize = 1 << 18;
 
 fn csv_writer(path: &Path) -> Result<csv::Writer<File>, SampleError> {
-    let file = File::create(path).map_err(|source| SampleError::Write {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(csv::WriterBuilder::new()
-        .buffer_capacity(BUFFER)
-        .from_writer(file))
+    let file =
+        File::create(path).map_err(|source| SampleError::Write { path: path.to_path_buf(), source })?;
+    Ok(csv::WriterBuilder::new().buffer_capacity(BUFFER).from_writer(file))
 }
 
 fn write_err(path: &Path) -> impl Fn(csv::Error) -> SampleError + '_ {
-    move |e| SampleError::Write {
-        path: path.to_path_buf(),
-        source: io::Error::from(e),
-    }
+    move |e| SampleError::Write { path: path.to_path_buf(), source: io::Error::from(e) }
 }
 
 /// Flushes and syncs, so the rename that follows never publishes data still in the page cache
 /// only.
 fn finish(wtr: csv::Writer<File>, path: &Path) -> Result<(), SampleError> {
-    let file = wtr.into_inner().map_err(|e| SampleError::Write {
-        path: path.to_path_buf(),
-        source: e.into_error(),
-    })?;
-    file.sync_all().map_err(|source| SampleError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
+    let file = wtr
+        .into_inner()
+        .map_err(|e| SampleError::Write { path: path.to_path_buf(), source: e.into_error() })?;
+    file.sync_all().map_err(|source| SampleError::Write { path: path.to_path_buf(), source })
 }
 
-fn write_all(
-    opts: &SampleOptions,
-    files: &[(PathBuf, PathBuf); 3],
-) -> Result<SampleSummary, SampleError> {
+fn write_all(opts: &SampleOptions, files: &[(PathBuf, PathBuf); 3]) -> Result<SampleSummary, SampleError> {
     let (cust_path, inv_path, pay_path) = (&files[0].0, &files[1].0, &files[2].0);
 
     let mut wtr = csv_writer(cust_path)?;
@@ -254,15 +220,8 @@ const CUSTOMER_HEADER: [&str; 13] = [
     "payment_method",
     "segment",
 ];
-const INVOICE_HEADER: [&str; 7] = [
-    "invoice_number",
-    "customer_id",
-    "issue_date",
-    "due_date",
-    "currency",
-    "total",
-    "open_amount",
-];
+const INVOICE_HEADER: [&str; 7] =
+    ["invoice_number", "customer_id", "issue_date", "due_date", "currency", "total", "open_amount"];
 const PAYMENT_HEADER: [&str; 4] = ["invoice_number", "date", "amount", "method"];
 
 // ---------------------------------------------------------------------------------------------
@@ -299,7 +258,6 @@ enum Culture {
 #[derive(Debug, Clone)]
 struct Payer {
     kind: CustomerKind,
-    language: Language,
     country: Country,
     profile: Profile,
     method: PaymentMethod,
@@ -371,11 +329,7 @@ fn draw_customers(opts: &SampleOptions, mut row: impl FnMut(&CustomerText)) -> V
 }
 
 fn draw_customer(rng: &mut ChaCha8Rng, index: usize, as_of: i32, t: &mut CustomerText) -> Payer {
-    let kind = if chance(rng, 0.70) {
-        CustomerKind::B2b
-    } else {
-        CustomerKind::B2c
-    };
+    let kind = if chance(rng, 0.70) { CustomerKind::B2b } else { CustomerKind::B2c };
     let r = rng.gen::<f64>();
     let (language, culture, country) = if r < 0.60 {
         if chance(rng, 0.35) {
@@ -402,11 +356,7 @@ fn draw_customer(rng: &mut ChaCha8Rng, index: usize, as_of: i32, t: &mut Custome
     };
     // Customers who pay badly seldom sign a direct-debit mandate; consumers pay by card more.
     let dd = if profile == Profile::Bad { 0.05 } else { 0.15 };
-    let card = if kind == CustomerKind::B2c {
-        0.12
-    } else {
-        0.03
-    };
+    let card = if kind == CustomerKind::B2c { 0.12 } else { 0.03 };
     let r = rng.gen::<f64>();
     let method = if r < dd {
         PaymentMethod::DirectDebit
@@ -478,18 +428,7 @@ fn draw_customer(rng: &mut ChaCha8Rng, index: usize, as_of: i32, t: &mut Custome
     street(rng, city, &mut t.street);
     postal_code(rng, city, &mut t.postal_code);
 
-    Payer {
-        kind,
-        language,
-        country,
-        profile,
-        method,
-        term_days,
-        currency,
-        log_amount,
-        since,
-        weight,
-    }
+    Payer { kind, country, profile, method, term_days, currency, log_amount, since, weight }
 }
 
 struct City {
@@ -516,15 +455,7 @@ const fn city(
     weight: u32,
     codes: &'static [u16],
 ) -> City {
-    City {
-        name,
-        country,
-        french,
-        expat,
-        area,
-        weight,
-        codes,
-    }
+    City { name, country, french, expat, area, weight, codes }
 }
 
 use Country::{Be, Nl};
@@ -699,23 +630,12 @@ fn person(rng: &mut ChaCha8Rng, culture: Culture, country: Country, t: &mut Cust
     t.email.push('@');
     let domains: &[&str] = match (culture, country) {
         (Culture::English, _) => &["gmail.com", "outlook.com", "icloud.com", "hotmail.co.uk"],
-        (_, Country::Nl) => &[
-            "gmail.com",
-            "hotmail.com",
-            "outlook.com",
-            "ziggo.nl",
-            "kpnmail.nl",
-            "xs4all.nl",
-            "live.nl",
-        ],
-        (_, Country::Be) => &[
-            "gmail.com",
-            "hotmail.com",
-            "telenet.be",
-            "skynet.be",
-            "outlook.be",
-            "proximus.be",
-        ],
+        (_, Country::Nl) => {
+            &["gmail.com", "hotmail.com", "outlook.com", "ziggo.nl", "kpnmail.nl", "xs4all.nl", "live.nl"]
+        }
+        (_, Country::Be) => {
+            &["gmail.com", "hotmail.com", "telenet.be", "skynet.be", "outlook.be", "proximus.be"]
+        }
     };
     t.email.push_str(pick(rng, domains));
 }
@@ -806,12 +726,7 @@ fn company(rng: &mut ChaCha8Rng, culture: Culture, city: &City, t: &mut Customer
                 let other = pick(rng, names(culture).1);
                 let _ = write!(core, "{last} & {other} {}", pick(rng, NL_SPECIALTIES));
             } else {
-                let _ = write!(
-                    core,
-                    "{} {}",
-                    pick(rng, NL_PLACES),
-                    pick(rng, NL_SPECIALTIES)
-                );
+                let _ = write!(core, "{} {}", pick(rng, NL_PLACES), pick(rng, NL_SPECIALTIES));
             }
         }
         Culture::Walloon => {
@@ -962,11 +877,7 @@ fn street(rng: &mut ChaCha8Rng, city: &City, out: &mut String) {
         (Country::Be, true) => FR_STREETS,
     };
     out.push_str(pick(rng, list));
-    let number: u32 = if chance(rng, 0.7) {
-        rng.gen_range(1..=60)
-    } else {
-        rng.gen_range(1..=250)
-    };
+    let number: u32 = if chance(rng, 0.7) { rng.gen_range(1..=60) } else { rng.gen_range(1..=250) };
     let _ = write!(out, " {number}");
     if chance(rng, 0.08) {
         match city.country {
@@ -987,21 +898,14 @@ fn postal_code(rng: &mut ChaCha8Rng, city: &City, out: &mut String) {
         Country::Nl => {
             let digits = rng.gen_range(city.codes[0]..=city.codes[1]);
             let letters = loop {
-                let a = NL_POSTCODE_LETTERS
-                    [rng.gen_range(0..NL_POSTCODE_LETTERS.len() as u32) as usize];
-                let b = NL_POSTCODE_LETTERS
-                    [rng.gen_range(0..NL_POSTCODE_LETTERS.len() as u32) as usize];
+                let a = NL_POSTCODE_LETTERS[rng.gen_range(0..NL_POSTCODE_LETTERS.len() as u32) as usize];
+                let b = NL_POSTCODE_LETTERS[rng.gen_range(0..NL_POSTCODE_LETTERS.len() as u32) as usize];
                 // SA, SD and SS are never issued.
                 if !(a == b'S' && matches!(b, b'A' | b'D' | b'S')) {
                     break [a, b];
                 }
             };
-            let _ = write!(
-                out,
-                "{digits} {}{}",
-                char::from(letters[0]),
-                char::from(letters[1])
-            );
+            let _ = write!(out, "{digits} {}{}", char::from(letters[0]), char::from(letters[1]));
         }
         Country::Be => {
             let _ = write!(out, "{}", pick(rng, city.codes));
@@ -1069,10 +973,8 @@ fn draw_invoices(
 ) {
     let mut rng = rng_for(opts.seed, INVOICE_STREAM);
     let as_of = opts.as_of.num_days_from_ce();
-    let window_start = opts
-        .as_of
-        .checked_sub_months(Months::new(30))
-        .map_or(as_of - 913, |d| d.num_days_from_ce());
+    let window_start =
+        opts.as_of.checked_sub_months(Months::new(30)).map_or(as_of - 913, |d| d.num_days_from_ce());
     let first_day = |p: &Payer| p.since.max(window_start);
 
     // Busy customers get many invoices, most get a few; a customer who joined last year gets
@@ -1091,9 +993,7 @@ fn draw_invoices(
             i
         } else {
             let x = rng.gen::<f64>() * sum;
-            cumulative
-                .partition_point(|&w| w <= x)
-                .min(payers.len() - 1)
+            cumulative.partition_point(|&w| w <= x).min(payers.len() - 1)
         };
         let lo = first_day(&payers[c]);
         // Invoices go out on working days; redrawing (rather than moving weekend days to
@@ -1142,13 +1042,7 @@ fn draw_invoices(
                 break;
             }
             paid += Decimal::new(cents, 2);
-            pays.push(PaymentRow {
-                date: d,
-                year,
-                seq,
-                cents,
-                method: p.method,
-            });
+            pays.push(PaymentRow { date: d, year, seq, cents, method: p.method });
         }
         let show_open = !chance(&mut rng, 0.2);
         let mut row = InvoiceRow {
@@ -1278,10 +1172,10 @@ fn plan_payments(
 /// and always leaving at least a cent to pay.
 fn partial_amount(rng: &mut ChaCha8Rng, of: i64) -> i64 {
     let raw = (of as f64 * (0.3 + 0.3 * rng.gen::<f64>())) as i64;
-    let unit = if of > 200_00 {
-        10_00
-    } else if of > 20_00 {
-        1_00
+    let unit = if of > 20_000 {
+        1_000
+    } else if of > 2_000 {
+        100
     } else {
         1
     };
@@ -1398,12 +1292,7 @@ mod tests {
     use std::time::Instant;
 
     fn opts(customers: usize, invoices: usize, seed: u64) -> SampleOptions {
-        SampleOptions {
-            customers,
-            invoices,
-            seed,
-            as_of: NaiveDate::from_ymd_opt(2026, 3, 31).unwrap(),
-        }
+        SampleOptions { customers, invoices, seed, as_of: NaiveDate::from_ymd_opt(2026, 3, 31).unwrap() }
     }
 
     fn read(dir: &Path, name: &str) -> Vec<HashMap<String, String>> {
@@ -1412,11 +1301,7 @@ mod tests {
         rdr.records()
             .map(|r| {
                 let r = r.unwrap();
-                headers
-                    .iter()
-                    .zip(r.iter())
-                    .map(|(h, v)| (h.to_string(), v.to_string()))
-                    .collect()
+                headers.iter().zip(r.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()
             })
             .collect()
     }
@@ -1430,11 +1315,8 @@ mod tests {
 
     #[test]
     fn same_arguments_give_identical_bytes_and_another_seed_does_not() {
-        let (a, b, c) = (
-            tempfile::tempdir().unwrap(),
-            tempfile::tempdir().unwrap(),
-            tempfile::tempdir().unwrap(),
-        );
+        let (a, b, c) =
+            (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let sa = generate(&opts(300, 2_000, 7), a.path()).unwrap();
         let sb = generate(&opts(300, 2_000, 7), b.path()).unwrap();
         generate(&opts(300, 2_000, 8), c.path()).unwrap();
@@ -1469,10 +1351,7 @@ mod tests {
         assert_eq!(summary.customers, 400);
         assert_eq!(summary.invoices, 5_000);
 
-        let ids: HashSet<&str> = customers
-            .iter()
-            .map(|c| c["customer_id"].as_str())
-            .collect();
+        let ids: HashSet<&str> = customers.iter().map(|c| c["customer_id"].as_str()).collect();
         assert_eq!(ids.len(), 400);
         for c in &customers {
             assert!(matches!(c["kind"].as_str(), "b2b" | "b2c"));
@@ -1483,10 +1362,7 @@ mod tests {
             let phone = &c["phone"];
             if !phone.is_empty() {
                 let digits = &phone[1..];
-                assert!(
-                    phone.starts_with("+31") || phone.starts_with("+32"),
-                    "{phone}"
-                );
+                assert!(phone.starts_with("+31") || phone.starts_with("+32"), "{phone}");
                 assert!(digits.bytes().all(|b| b.is_ascii_digit()), "{phone}");
                 // NL: 31 + 9 digits; BE: 32 + 8 (landline, Liège's 04 included) or 9 (mobile).
                 let ok = if phone.starts_with("+31") {
@@ -1510,37 +1386,24 @@ mod tests {
                 other => panic!("country {other}"),
             }
             let email = &c["email"];
-            assert!(
-                email.is_empty() || (email.contains('@') && email.is_ascii()),
-                "{email}"
-            );
+            assert!(email.is_empty() || (email.contains('@') && email.is_ascii()), "{email}");
         }
 
         let mut numbers = HashSet::new();
         let mut totals = HashMap::new();
         for i in &invoices {
             assert!(numbers.insert(i["invoice_number"].clone()));
-            assert!(
-                ids.contains(i["customer_id"].as_str()),
-                "{}",
-                i["customer_id"]
-            );
+            assert!(ids.contains(i["customer_id"].as_str()), "{}", i["customer_id"]);
             let issue = parse_date(&i["issue_date"]).unwrap();
             let due = parse_date(&i["due_date"]).unwrap();
             assert!(issue <= o.as_of);
-            assert!(
-                issue.weekday().num_days_from_monday() < 5,
-                "issued on a weekend"
-            );
+            assert!(issue.weekday().num_days_from_monday() < 5, "issued on a weekend");
             assert!(i["invoice_number"].starts_with(&issue.year().to_string()));
             assert!(matches!((due - issue).num_days(), 14 | 30));
             let total = parse_amount(&i["total"]).unwrap();
             assert_eq!(total.scale(), 2, "{}", i["total"]);
-            assert!(total >= Decimal::new(25_00, 2) && total <= Decimal::new(25_000_00, 2));
-            totals.insert(
-                i["invoice_number"].clone(),
-                (issue, total, i["open_amount"].clone()),
-            );
+            assert!(total >= Decimal::new(2_500, 2) && total <= Decimal::new(2_500_000, 2));
+            totals.insert(i["invoice_number"].clone(), (issue, total, i["open_amount"].clone()));
         }
 
         let mut paid: HashMap<&str, Decimal> = HashMap::new();
@@ -1548,19 +1411,9 @@ mod tests {
         for p in &payments {
             let (issue, _, _) = totals[&p["invoice_number"]];
             let d = parse_date(&p["date"]).unwrap();
-            assert!(
-                d >= issue && d <= o.as_of,
-                "{d} outside {issue}..{}",
-                o.as_of
-            );
-            assert!(
-                d.weekday().num_days_from_monday() < 5,
-                "money arrives on working days"
-            );
-            assert!(
-                last_date.is_none_or(|l| l <= d),
-                "payments are sorted by date"
-            );
+            assert!(d >= issue && d <= o.as_of, "{d} outside {issue}..{}", o.as_of);
+            assert!(d.weekday().num_days_from_monday() < 5, "money arrives on working days");
+            assert!(last_date.is_none_or(|l| l <= d), "payments are sorted by date");
             last_date = Some(d);
             let amount = parse_amount(&p["amount"]).unwrap();
             assert!(amount > Decimal::ZERO);
@@ -1583,10 +1436,7 @@ mod tests {
         }
         assert_eq!(open, summary.open_invoices);
         let share = empty_open as f64 / invoices.len() as f64;
-        assert!(
-            (0.15..0.25).contains(&share),
-            "empty open_amount share {share}"
-        );
+        assert!((0.15..0.25).contains(&share), "empty open_amount share {share}");
     }
 
     #[test]
@@ -1594,32 +1444,27 @@ mod tests {
         let o = opts(2_000, 1, 3);
         let mut langs = HashMap::new();
         let mut b2b = 0;
+        let mut french_in_nl = 0;
         let payers = draw_customers(&o, |t| {
+            if t.language == "fr" && t.country != "BE" {
+                french_in_nl += 1;
+            }
             *langs.entry(t.language).or_insert(0) += 1;
             if t.kind == "b2b" {
                 b2b += 1;
             }
         });
-        let share = |p: Profile| {
-            payers.iter().filter(|x| x.profile == p).count() as f64 / payers.len() as f64
-        };
-        assert!(
-            (0.55..0.65).contains(&share(Profile::Good)),
-            "{}",
-            share(Profile::Good)
-        );
+        let share =
+            |p: Profile| payers.iter().filter(|x| x.profile == p).count() as f64 / payers.len() as f64;
+        assert!((0.55..0.65).contains(&share(Profile::Good)), "{}", share(Profile::Good));
         assert!((0.21..0.29).contains(&share(Profile::Average)));
         assert!((0.12..0.18).contains(&share(Profile::Bad)));
         for l in ["nl", "fr", "en"] {
             assert!(langs.get(l).copied().unwrap_or(0) > 100, "{l}: {langs:?}");
         }
         assert!((1_300..1_500).contains(&b2b), "{b2b}");
-        for p in &payers {
-            // French speakers live in Belgium; NL is only reached through nl and en.
-            if p.language == Language::Fr {
-                assert_eq!(p.country, Country::Be);
-            }
-        }
+        // French speakers live in Belgium; NL is only reached through nl and en.
+        assert!(french_in_nl == 0, "{french_in_nl}");
     }
 
     #[test]
@@ -1631,11 +1476,8 @@ mod tests {
         let mut paid: HashMap<String, Decimal> = HashMap::new();
         let mut partial_invoices: HashMap<String, usize> = HashMap::new();
         for p in read(dir.path(), "payments.csv") {
-            *paid.entry(p["invoice_number"].clone()).or_default() +=
-                parse_amount(&p["amount"]).unwrap();
-            *partial_invoices
-                .entry(p["invoice_number"].clone())
-                .or_default() += 1;
+            *paid.entry(p["invoice_number"].clone()).or_default() += parse_amount(&p["amount"]).unwrap();
+            *partial_invoices.entry(p["invoice_number"].clone()).or_default() += 1;
         }
         let mut overdue = HashMap::new();
         let mut not_yet_due = 0;
@@ -1652,10 +1494,7 @@ mod tests {
             }
         }
         for p in [Profile::Good, Profile::Average, Profile::Bad] {
-            assert!(
-                overdue.get(&p).copied().unwrap_or(0) > 0,
-                "{p:?}: {overdue:?}"
-            );
+            assert!(overdue.get(&p).copied().unwrap_or(0) > 0, "{p:?}: {overdue:?}");
         }
         assert!(not_yet_due > 100, "{not_yet_due}");
         let split = partial_invoices.values().filter(|&&n| n > 1).count();
@@ -1669,14 +1508,8 @@ mod tests {
         let s = generate(&opts(50, 3, 1), dir.path()).unwrap();
         assert_eq!(read(dir.path(), "invoices.csv").len(), 3);
         assert_eq!(s.customers, 50);
-        assert!(matches!(
-            generate(&opts(0, 3, 1), dir.path()),
-            Err(SampleError::Options(_))
-        ));
-        assert!(matches!(
-            generate(&opts(3, 0, 1), dir.path()),
-            Err(SampleError::Options(_))
-        ));
+        assert!(matches!(generate(&opts(0, 3, 1), dir.path()), Err(SampleError::Options(_))));
+        assert!(matches!(generate(&opts(3, 0, 1), dir.path()), Err(SampleError::Options(_))));
         // A file where the directory should be: the error names the path.
         let blocker = dir.path().join("blocker");
         std::fs::write(&blocker, b"x").unwrap();
@@ -1708,8 +1541,7 @@ mod tests {
     fn timing_100k_customers_1m_invoices() {
         // Set DUNWELL_SAMPLE_OUT to keep the files for a look.
         let tmp = tempfile::tempdir().unwrap();
-        let dir =
-            std::env::var_os("DUNWELL_SAMPLE_OUT").map_or(tmp.path().to_path_buf(), PathBuf::from);
+        let dir = std::env::var_os("DUNWELL_SAMPLE_OUT").map_or(tmp.path().to_path_buf(), PathBuf::from);
         let start = Instant::now();
         let s = generate(&opts(100_000, 1_000_000, 1), &dir).unwrap();
         println!("{s:?} in {:.2?}", start.elapsed());

@@ -84,44 +84,27 @@ impl Default for SegmentRules {
             window_months: 24,
             min_counting_invoices: 3,
             default: "standard".into(),
-            bad_payer: BadPayerRules {
-                late_days: 15,
-                late_share: Decimal::new(30, 2),
-                broken_promises: 2,
-            },
-            vip: VipRules {
-                customer_years: 3,
-                late_days: 0,
-                max_late_share: Decimal::new(10, 2),
-            },
+            bad_payer: BadPayerRules { late_days: 15, late_share: Decimal::new(30, 2), broken_promises: 2 },
+            vip: VipRules { customer_years: 3, late_days: 0, max_late_share: Decimal::new(10, 2) },
         }
     }
 }
 
 impl SegmentRules {
     pub fn parse(path: &Path, text: &str) -> Result<SegmentRules, Problem> {
-        let rules: SegmentRules =
-            toml::from_str(text).map_err(|e| Problem::from_toml(path, text, &e))?;
+        let rules: SegmentRules = toml::from_str(text).map_err(|e| Problem::from_toml(path, text, &e))?;
         if rules.window_months == 0 {
-            return Err(Problem::new(
-                Location::file(path),
-                "window_months must be at least 1",
-            ));
+            return Err(Problem::new(Location::file(path), "window_months must be at least 1"));
         }
         if rules.default.trim().is_empty() {
-            return Err(Problem::new(
-                Location::file(path),
-                "default must name a segment",
-            ));
+            return Err(Problem::new(Location::file(path), "default must name a segment"));
         }
         Ok(rules)
     }
 
     /// Every segment these rules can assign.
     pub fn segment_names(&self) -> BTreeSet<String> {
-        [self.default.clone(), BAD_PAYER.to_string(), VIP.to_string()]
-            .into_iter()
-            .collect()
+        [self.default.clone(), BAD_PAYER.to_string(), VIP.to_string()].into_iter().collect()
     }
 }
 
@@ -195,8 +178,7 @@ fn days_late(inv: &Invoice, at: NaiveDate) -> Option<i64> {
 }
 
 fn months_before(date: NaiveDate, months: u32) -> NaiveDate {
-    date.checked_sub_months(Months::new(months))
-        .unwrap_or(NaiveDate::MIN)
+    date.checked_sub_months(Months::new(months)).unwrap_or(NaiveDate::MIN)
 }
 
 fn percent(part: u32, whole: u32) -> String {
@@ -221,11 +203,7 @@ pub fn segment_all(
     broken_promises: &[(String, NaiveDate)],
 ) -> Vec<Segmentation> {
     let start = months_before(at, rules.window_months);
-    let index: HashMap<&str, usize> = customers
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.id.as_str(), i))
-        .collect();
+    let index: HashMap<&str, usize> = customers.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
     let mut acc = vec![Acc::default(); customers.len()];
     let (mut all_sum, mut all_count) = (Decimal::ZERO, 0u64);
     for inv in invoices {
@@ -281,15 +259,8 @@ pub fn segment_all(
                 customer_since: c.customer_since,
                 open_invoices: a.open,
             };
-            let (segment, rule, reason) =
-                decide(c, a, rules, vip_since, (all_sum, all_count), &indicators);
-            Segmentation {
-                customer_id: c.id.clone(),
-                segment,
-                rule,
-                indicators,
-                reason,
-            }
+            let (segment, rule, reason) = decide(c, a, rules, vip_since, (all_sum, all_count), &indicators);
+            Segmentation { customer_id: c.id.clone(), segment, rule, indicators, reason }
         })
         .collect()
 }
@@ -304,11 +275,7 @@ fn decide(
 ) -> (String, Rule, String) {
     let months = rules.window_months;
     if let Some(manual) = &c.segment {
-        return (
-            manual.clone(),
-            Rule::Manual,
-            format!("segment {manual} is set by hand on the customer"),
-        );
+        return (manual.clone(), Rule::Manual, format!("segment {manual} is set by hand on the customer"));
     }
     if a.counting < rules.min_counting_invoices {
         return (
@@ -341,10 +308,7 @@ fn decide(
         return (
             BAD_PAYER.into(),
             Rule::BadPayerPromises,
-            format!(
-                "{} broken payment promises ({} or more)",
-                a.promises, bp.broken_promises
-            ),
+            format!("{} broken payment promises ({} or more)", a.promises, bp.broken_promises),
         );
     }
     let v = &rules.vip;
@@ -355,9 +319,7 @@ fn decide(
         && a.total_sum * Decimal::from(all_count) > all_sum * Decimal::from(a.in_window);
     let punctual = Decimal::from(a.late_vip) <= v.max_late_share * Decimal::from(a.counting);
     let mean = ind.mean_invoice_total.map_or("-".into(), |m| m.to_string());
-    let portfolio = ind
-        .portfolio_mean_total
-        .map_or("-".into(), |m| m.to_string());
+    let portfolio = ind.portfolio_mean_total.map_or("-".into(), |m| m.to_string());
     let vip_late = format!(
         "{} of {} invoices ({}) paid more than {} days late",
         a.late_vip,
@@ -390,10 +352,7 @@ fn decide(
     (
         rules.default.clone(),
         Rule::Default,
-        format!(
-            "{late_text}, below {}; not vip: {why_not_vip}",
-            share_percent(bp.late_share)
-        ),
+        format!("{late_text}, below {}; not vip: {why_not_vip}", share_percent(bp.late_share)),
     )
 }
 
@@ -435,11 +394,7 @@ mod tests {
             due_date: due,
             currency: "EUR".into(),
             total: Decimal::from(total),
-            open_amount: if paid_after_due.is_some() {
-                Decimal::ZERO
-            } else {
-                Decimal::from(total)
-            },
+            open_amount: if paid_after_due.is_some() { Decimal::ZERO } else { Decimal::from(total) },
             paid_date: paid_after_due.map(|p| due + chrono::Duration::days(p)),
         }
     }
@@ -449,41 +404,19 @@ mod tests {
         invoices: &[Invoice],
         promises: &[(String, NaiveDate)],
     ) -> Vec<Segmentation> {
-        segment_all(
-            d(AT),
-            &SegmentRules::default(),
-            customers,
-            invoices,
-            promises,
-        )
+        segment_all(d(AT), &SegmentRules::default(), customers, invoices, promises)
     }
 
     /// `n` counting invoices for `c` of which `late` were paid `days` after due, the rest on time.
     fn history(c: &str, n: u32, late: u32, days: i64, total: i64) -> Vec<Invoice> {
-        (0..n)
-            .map(|i| {
-                inv(
-                    c,
-                    i,
-                    100 + i64::from(i),
-                    total,
-                    Some(if i < late { days } else { 0 }),
-                )
-            })
-            .collect()
+        (0..n).map(|i| inv(c, i, 100 + i64::from(i), total, Some(if i < late { days } else { 0 }))).collect()
     }
 
     #[test]
     fn shipped_segments_toml_equals_the_defaults() {
-        let path = Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../playbooks/segments.toml"
-        ));
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../playbooks/segments.toml"));
         let text = std::fs::read_to_string(path).unwrap();
-        assert_eq!(
-            SegmentRules::parse(path, &text).unwrap(),
-            SegmentRules::default()
-        );
+        assert_eq!(SegmentRules::parse(path, &text).unwrap(), SegmentRules::default());
     }
 
     #[test]
@@ -493,20 +426,10 @@ mod tests {
         let mut invoices = history("A", 10, 3, 16, 100);
         invoices.extend(history("B", 10, 2, 16, 100));
         let s = run(&c, &invoices, &[]);
-        assert_eq!(
-            (s[0].segment.as_str(), s[0].rule),
-            (BAD_PAYER, Rule::BadPayerLate)
-        );
+        assert_eq!((s[0].segment.as_str(), s[0].rule), (BAD_PAYER, Rule::BadPayerLate));
         assert_eq!(s[0].indicators.late_bad_payer, 3);
-        assert!(
-            s[0].reason.contains("3 of 10 invoices (30%)"),
-            "{}",
-            s[0].reason
-        );
-        assert_eq!(
-            (s[1].segment.as_str(), s[1].rule),
-            ("standard", Rule::Default)
-        );
+        assert!(s[0].reason.contains("3 of 10 invoices (30%)"), "{}", s[0].reason);
+        assert_eq!((s[1].segment.as_str(), s[1].rule), ("standard", Rule::Default));
     }
 
     #[test]
@@ -568,10 +491,7 @@ mod tests {
         invoices.extend(history("B", 3, 3, 60, 100));
         let promises = vec![("A".to_string(), d("2026-05-01")); 3];
         let s = run(&c, &invoices, &promises);
-        assert_eq!(
-            (s[0].segment.as_str(), s[0].rule),
-            ("standard", Rule::TooLittleHistory)
-        );
+        assert_eq!((s[0].segment.as_str(), s[0].rule), ("standard", Rule::TooLittleHistory));
         assert_eq!(s[0].indicators.invoices_in_window, 3);
         assert_eq!(s[0].indicators.counting_invoices, 2);
         assert_eq!(s[1].segment, BAD_PAYER);
@@ -588,11 +508,7 @@ mod tests {
 
     #[test]
     fn broken_promises_two_or_more() {
-        let c = [
-            customer("A", None),
-            customer("B", None),
-            customer("C", None),
-        ];
+        let c = [customer("A", None), customer("B", None), customer("C", None)];
         let mut invoices = history("A", 5, 0, 0, 100);
         invoices.extend(history("B", 5, 0, 0, 100));
         invoices.extend(history("C", 5, 0, 0, 100));
@@ -605,10 +521,7 @@ mod tests {
             ("C".to_string(), d("2024-06-15")),
         ];
         let s = run(&c, &invoices, &promises);
-        assert_eq!(
-            (s[0].segment.as_str(), s[0].rule),
-            (BAD_PAYER, Rule::BadPayerPromises)
-        );
+        assert_eq!((s[0].segment.as_str(), s[0].rule), (BAD_PAYER, Rule::BadPayerPromises));
         assert_eq!(s[1].segment, "standard");
         assert_eq!(s[2].indicators.broken_promises, 1);
         assert_eq!(s[2].segment, "standard");
@@ -656,11 +569,7 @@ mod tests {
         // Own mean 100 equals the portfolio mean 100 -> not above.
         let s = vip_case("2020-01-01", 100, 0);
         assert_eq!(s.segment, "standard");
-        assert!(
-            s.reason.contains("not above the portfolio mean"),
-            "{}",
-            s.reason
-        );
+        assert!(s.reason.contains("not above the portfolio mean"), "{}", s.reason);
     }
 
     #[test]
@@ -696,25 +605,15 @@ mod tests {
     #[test]
     fn shares_parse_exactly_and_are_checked() {
         let p = Path::new("segments.toml");
-        let base = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../playbooks/segments.toml"
-        ))
-        .unwrap();
-        let r = SegmentRules::parse(
-            p,
-            &base.replace("late_share = 0.30", "late_share = \"0.25\""),
-        )
-        .unwrap();
+        let base =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../playbooks/segments.toml"))
+                .unwrap();
+        let r = SegmentRules::parse(p, &base.replace("late_share = 0.30", "late_share = \"0.25\"")).unwrap();
         assert_eq!(r.bad_payer.late_share, Decimal::new(25, 2));
-        let err = SegmentRules::parse(p, &base.replace("late_share = 0.30", "late_share = 30"))
-            .unwrap_err();
+        let err = SegmentRules::parse(p, &base.replace("late_share = 0.30", "late_share = 30")).unwrap_err();
         assert!(err.to_string().contains("between 0 and 1"), "{err}");
-        let err = SegmentRules::parse(
-            p,
-            &base.replace("broken_promises = 2", "broken_promise = 2"),
-        )
-        .unwrap_err();
+        let err =
+            SegmentRules::parse(p, &base.replace("broken_promises = 2", "broken_promise = 2")).unwrap_err();
         assert!(err.to_string().starts_with("segments.toml:"), "{err}");
         assert!(err.to_string().contains("broken_promise"), "{err}");
     }

@@ -22,28 +22,16 @@ use crate::model::{Address, Customer, CustomerKind, Invoice, Language, PaymentMe
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot create data directory {path}: {source}")]
-    CreateDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    CreateDir { path: PathBuf, source: std::io::Error },
     #[error("cannot open database {path}: {source}")]
-    Open {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
+    Open { path: PathBuf, source: rusqlite::Error },
     #[error(
         "database {path} has schema version {found}, newer than this dunwell understands ({supported}); upgrade dunwell"
     )]
-    TooNew {
-        path: PathBuf,
-        found: i64,
-        supported: i64,
-    },
+    TooNew { path: PathBuf, found: i64, supported: i64 },
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
-    #[error(
-        "the database holds a value that is not valid ({what}: `{value}`); was it edited by hand?"
-    )]
+    #[error("the database holds a value that is not valid ({what}: `{value}`); was it edited by hand?")]
     Corrupt { what: &'static str, value: String },
 }
 
@@ -126,15 +114,11 @@ impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
         }
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let conn =
+            Connection::open(path).map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
         Store::init(conn, path.to_path_buf())
     }
 
@@ -155,16 +139,10 @@ impl Store {
 
     fn migrate(&mut self) -> Result<(), StoreError> {
         let supported = MIGRATIONS.len() as i64;
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > supported {
-            return Err(StoreError::TooNew {
-                path: self.path.clone(),
-                found: version,
-                supported,
-            });
+            return Err(StoreError::TooNew { path: self.path.clone(), found: version, supported });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(sql)?;
@@ -179,25 +157,17 @@ impl Store {
     }
 
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
     /// Starts the one transaction an import or sync writes in.
     pub fn begin(&mut self) -> Result<WriteTx<'_>, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         Ok(WriteTx { tx })
     }
 
     pub fn count(&self, table: Table) -> Result<u64, StoreError> {
-        Ok(self
-            .conn
-            .query_row(&format!("SELECT count(*) FROM {}", table.name()), [], |r| {
-                r.get(0)
-            })?)
+        Ok(self.conn.query_row(&format!("SELECT count(*) FROM {}", table.name()), [], |r| r.get(0))?)
     }
 
     pub fn load_customers(&self) -> Result<Vec<Customer>, StoreError> {
@@ -223,10 +193,7 @@ impl Store {
                     country: r.get(9)?,
                 },
                 customer_since: opt_date(r.get_ref(10)?.as_str_or_null()?)?,
-                payment_method: opt_col::<PaymentMethod>(
-                    r.get_ref(11)?.as_str_or_null()?,
-                    "payment method",
-                )?,
+                payment_method: opt_col::<PaymentMethod>(r.get_ref(11)?.as_str_or_null()?, "payment method")?,
                 segment: r.get(12)?,
             });
         }
@@ -259,9 +226,8 @@ impl Store {
 
     /// Broken promises as (customer id, promised date).
     pub fn broken_promises(&self) -> Result<Vec<(String, NaiveDate)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT customer_id, promised_date FROM promises WHERE status = 'broken'")?;
+        let mut stmt =
+            self.conn.prepare("SELECT customer_id, promised_date FROM promises WHERE status = 'broken'")?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
@@ -294,9 +260,7 @@ impl Store {
 
     /// Runs SQLite's own consistency check; `Ok(())` when the file is sound.
     pub fn integrity_check(&self) -> Result<String, StoreError> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+        Ok(self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
 }
 
@@ -343,49 +307,33 @@ pub struct WriteTx<'a> {
 
 impl WriteTx<'_> {
     pub fn count(&self, table: Table) -> Result<u64, StoreError> {
-        Ok(self
-            .tx
-            .query_row(&format!("SELECT count(*) FROM {}", table.name()), [], |r| {
-                r.get(0)
-            })?)
+        Ok(self.tx.query_row(&format!("SELECT count(*) FROM {}", table.name()), [], |r| r.get(0))?)
     }
 
     pub fn customer_exists(&self, id: &str) -> Result<bool, StoreError> {
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT 1 FROM customers WHERE id = ?1")?;
+        let mut stmt = self.tx.prepare_cached("SELECT 1 FROM customers WHERE id = ?1")?;
         Ok(stmt.exists([id])?)
     }
 
     /// The total and declared open amount of a stored invoice.
-    pub fn invoice_amounts(
-        &self,
-        number: &str,
-    ) -> Result<Option<(Decimal, Option<Decimal>)>, StoreError> {
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT total, declared_open FROM invoices WHERE number = ?1")?;
+    pub fn invoice_amounts(&self, number: &str) -> Result<Option<(Decimal, Option<Decimal>)>, StoreError> {
+        let mut stmt =
+            self.tx.prepare_cached("SELECT total, declared_open FROM invoices WHERE number = ?1")?;
         let row = stmt
-            .query_row([number], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-            })
+            .query_row([number], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))
             .optional()?;
         match row {
             None => Ok(None),
-            Some((total, declared)) => Ok(Some((
-                decimal_col(&total)?,
-                declared.as_deref().map(decimal_col).transpose()?,
-            ))),
+            Some((total, declared)) => {
+                Ok(Some((decimal_col(&total)?, declared.as_deref().map(decimal_col).transpose()?)))
+            }
         }
     }
 
     /// All stored payments of `source`, by invoice number.
-    pub fn payments_by_invoice(
-        &self,
-    ) -> Result<HashMap<String, Vec<(String, StoredPayment)>>, StoreError> {
-        let mut stmt = self
-            .tx
-            .prepare("SELECT invoice_number, date, amount, source, source_id FROM payments")?;
+    pub fn payments_by_invoice(&self) -> Result<HashMap<String, Vec<(String, StoredPayment)>>, StoreError> {
+        let mut stmt =
+            self.tx.prepare("SELECT invoice_number, date, amount, source, source_id FROM payments")?;
         let mut rows = stmt.query([])?;
         let mut out: HashMap<String, Vec<(String, StoredPayment)>> = HashMap::new();
         while let Some(r) = rows.next()? {
@@ -399,12 +347,7 @@ impl WriteTx<'_> {
         Ok(out)
     }
 
-    pub fn upsert_customer(
-        &self,
-        c: &Customer,
-        source: &str,
-        source_id: &str,
-    ) -> Result<Upsert, StoreError> {
+    pub fn upsert_customer(&self, c: &Customer, source: &str, source_id: &str) -> Result<Upsert, StoreError> {
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO customers (id, name, kind, language, email, phone, street, postal_code, city,
                                     country, customer_since, payment_method, segment, source, source_id)
@@ -470,9 +413,7 @@ impl WriteTx<'_> {
                         excluded.source, excluded.source_id)",
         )?;
         let exists = !known_new && {
-            let mut q = self
-                .tx
-                .prepare_cached("SELECT 1 FROM invoices WHERE number = ?1")?;
+            let mut q = self.tx.prepare_cached("SELECT 1 FROM invoices WHERE number = ?1")?;
             q.exists([&inv.number])?
         };
         let before = self.tx.total_changes();
@@ -503,11 +444,7 @@ impl WriteTx<'_> {
             "UPDATE invoices SET open_amount = ?2, paid_date = ?3
              WHERE number = ?1 AND (open_amount, paid_date) IS NOT (?2, ?3)",
         )?;
-        Ok(stmt.execute(params![
-            number,
-            open.to_string(),
-            paid_date.map(|d| d.to_string())
-        ])? > 0)
+        Ok(stmt.execute(params![number, open.to_string(), paid_date.map(|d| d.to_string())])? > 0)
     }
 
     pub fn insert_payment(
@@ -535,19 +472,12 @@ impl WriteTx<'_> {
     }
 
     pub fn delete_payment(&self, source: &str, source_id: &str) -> Result<(), StoreError> {
-        let mut stmt = self
-            .tx
-            .prepare_cached("DELETE FROM payments WHERE source = ?1 AND source_id = ?2")?;
+        let mut stmt = self.tx.prepare_cached("DELETE FROM payments WHERE source = ?1 AND source_id = ?2")?;
         stmt.execute(params![source, source_id])?;
         Ok(())
     }
 
-    pub fn log_import(
-        &self,
-        source: &str,
-        location: &str,
-        summary: &str,
-    ) -> Result<(), StoreError> {
+    pub fn log_import(&self, source: &str, location: &str, summary: &str) -> Result<(), StoreError> {
         self.tx.execute(
             "INSERT INTO imports (at, source, location, summary) VALUES (?1, ?2, ?3, ?4)",
             params![chrono::Utc::now().to_rfc3339(), source, location, summary],
@@ -570,10 +500,7 @@ fn classify(existed: bool, wrote: bool) -> Upsert {
 }
 
 fn date_col(s: &str) -> Result<NaiveDate, StoreError> {
-    parse_iso_date(s).ok_or_else(|| StoreError::Corrupt {
-        what: "date",
-        value: s.to_string(),
-    })
+    parse_iso_date(s).ok_or_else(|| StoreError::Corrupt { what: "date", value: s.to_string() })
 }
 
 /// `YYYY-MM-DD` without chrono's general-purpose format parser: loading a million invoices
@@ -584,9 +511,7 @@ fn parse_iso_date(s: &str) -> Option<NaiveDate> {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |acc, &c| {
-            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-        })
+        b[r].iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
     };
     NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }
@@ -596,17 +521,11 @@ fn opt_date(s: Option<&str>) -> Result<Option<NaiveDate>, StoreError> {
 }
 
 fn decimal_col(s: &str) -> Result<Decimal, StoreError> {
-    Decimal::from_str(s).map_err(|_| StoreError::Corrupt {
-        what: "amount",
-        value: s.to_string(),
-    })
+    Decimal::from_str(s).map_err(|_| StoreError::Corrupt { what: "amount", value: s.to_string() })
 }
 
 fn parse_col<T: FromStr>(s: &str, what: &'static str) -> Result<T, StoreError> {
-    s.parse().map_err(|_| StoreError::Corrupt {
-        what,
-        value: s.to_string(),
-    })
+    s.parse().map_err(|_| StoreError::Corrupt { what, value: s.to_string() })
 }
 
 fn opt_col<T: FromStr>(s: Option<&str>, what: &'static str) -> Result<Option<T>, StoreError> {
@@ -659,10 +578,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dunwell.db");
         drop(Store::open(&path).unwrap());
-        Connection::open(&path)
-            .unwrap()
-            .pragma_update(None, "user_version", 99)
-            .unwrap();
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
         let err = Store::open(&path).err().unwrap();
         assert!(err.to_string().contains("upgrade dunwell"), "{err}");
     }
@@ -673,15 +589,9 @@ mod tests {
         let tx = store.begin().unwrap();
         let mut c = customer("C1");
         assert_eq!(tx.upsert_customer(&c, "csv", "C1").unwrap(), Upsert::Added);
-        assert_eq!(
-            tx.upsert_customer(&c, "csv", "C1").unwrap(),
-            Upsert::Unchanged
-        );
+        assert_eq!(tx.upsert_customer(&c, "csv", "C1").unwrap(), Upsert::Unchanged);
         c.email = Some("a@b.nl".into());
-        assert_eq!(
-            tx.upsert_customer(&c, "csv", "C1").unwrap(),
-            Upsert::Changed
-        );
+        assert_eq!(tx.upsert_customer(&c, "csv", "C1").unwrap(), Upsert::Changed);
         let inv = Invoice {
             number: "F1".into(),
             customer_id: "C1".into(),
@@ -692,14 +602,8 @@ mod tests {
             open_amount: Decimal::new(12150, 2),
             paid_date: None,
         };
-        assert_eq!(
-            tx.upsert_invoice(&inv, None, "csv", "F1", false).unwrap(),
-            Upsert::Added
-        );
-        assert_eq!(
-            tx.upsert_invoice(&inv, None, "csv", "F1", false).unwrap(),
-            Upsert::Unchanged
-        );
+        assert_eq!(tx.upsert_invoice(&inv, None, "csv", "F1", false).unwrap(), Upsert::Added);
+        assert_eq!(tx.upsert_invoice(&inv, None, "csv", "F1", false).unwrap(), Upsert::Unchanged);
         tx.commit().unwrap();
         assert_eq!(store.load_invoices().unwrap(), vec![inv]);
         assert_eq!(store.load_customers().unwrap(), vec![c]);
@@ -717,10 +621,7 @@ mod tests {
 
     #[test]
     fn iso_dates_parse_fast_and_strictly() {
-        assert_eq!(
-            parse_iso_date("2024-02-29"),
-            NaiveDate::from_ymd_opt(2024, 2, 29)
-        );
+        assert_eq!(parse_iso_date("2024-02-29"), NaiveDate::from_ymd_opt(2024, 2, 29));
         assert_eq!(parse_iso_date("2023-02-29"), None);
         assert_eq!(parse_iso_date("2024-2-29"), None);
         assert_eq!(parse_iso_date("2024-0a-01"), None);

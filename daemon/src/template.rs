@@ -147,17 +147,9 @@ pub struct Rendered {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
     #[error("template {name}{}: syntax error: {message}", at_line(*.line))]
-    Syntax {
-        name: String,
-        line: Option<usize>,
-        message: String,
-    },
+    Syntax { name: String, line: Option<usize>, message: String },
     #[error("template {name}{}: {message}", at_line(*.line))]
-    Render {
-        name: String,
-        line: Option<usize>,
-        message: String,
-    },
+    Render { name: String, line: Option<usize>, message: String },
     /// The text rendered, but is not shaped the way its channel needs (e-mail without subject).
     #[error("template {name}: {message}")]
     Layout { name: String, message: String },
@@ -187,19 +179,16 @@ impl TemplateError {
     /// change, because the reader is a bookkeeper editing a text file, not a Rust developer.
     fn from_minijinja(name: &str, source: &str, err: minijinja::Error) -> TemplateError {
         let line = err.line();
-        let quoted = err.range().and_then(|r| snippet(source, r)).or_else(|| {
-            line.and_then(|l| source.lines().nth(l - 1))
-                .map(|t| t.trim().to_string())
-        });
+        let quoted = err
+            .range()
+            .and_then(|r| snippet(source, r))
+            .or_else(|| line.and_then(|l| source.lines().nth(l - 1)).map(|t| t.trim().to_string()));
         let detail = err.detail().unwrap_or("").to_string();
         let name = name.to_string();
         match err.kind() {
             ErrorKind::SyntaxError => {
-                let mut message = if detail.is_empty() {
-                    "the template does not parse".to_string()
-                } else {
-                    detail
-                };
+                let mut message =
+                    if detail.is_empty() { "the template does not parse".to_string() } else { detail };
                 if let Some(q) = quoted {
                     let _ = write!(message, " (in `{q}`)");
                 }
@@ -207,51 +196,30 @@ impl TemplateError {
                     "; check that every `{{` has a matching `}}`, every `{%` a matching `%}`, \
                      and every `{% if %}` / `{% for %}` its `{% endif %}` / `{% endfor %}`",
                 );
-                TemplateError::Syntax {
-                    name,
-                    line,
-                    message,
-                }
+                TemplateError::Syntax { name, line, message }
             }
             ErrorKind::UndefinedError => {
-                let what = quoted
-                    .map(|q| format!("`{q}`"))
-                    .unwrap_or_else(|| "a variable".to_string());
+                let what = quoted.map(|q| format!("`{q}`")).unwrap_or_else(|| "a variable".to_string());
                 let message = format!(
                     "{what} is not defined; check the spelling. Available: {VOCABULARY}. \
                      Use `{{% if x is defined %}}` only for values that may really be missing"
                 );
-                TemplateError::Render {
-                    name,
-                    line,
-                    message,
-                }
+                TemplateError::Render { name, line, message }
             }
             ErrorKind::UnknownFilter => {
                 let message = format!(
                     "{detail}; the message filters are `money` and `date` (plus minijinja's built-in \
                      filters such as `upper` and `default`)"
                 );
-                TemplateError::Render {
-                    name,
-                    line,
-                    message,
-                }
+                TemplateError::Render { name, line, message }
             }
             kind => {
-                let mut message = if detail.is_empty() {
-                    kind.to_string()
-                } else {
-                    format!("{kind}: {detail}")
-                };
+                let mut message =
+                    if detail.is_empty() { kind.to_string() } else { format!("{kind}: {detail}") };
                 if let Some(q) = quoted {
                     let _ = write!(message, " (in `{q}`)");
                 }
-                TemplateError::Render {
-                    name,
-                    line,
-                    message,
-                }
+                TemplateError::Render { name, line, message }
             }
         }
     }
@@ -328,11 +296,8 @@ fn value_to_date(value: &Value) -> Result<NaiveDate, minijinja::Error> {
         )),
         _ => {
             let s = value.as_str().map(str::trim).unwrap_or_default();
-            NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-                filter_error(format!(
-                    "`date` needs a date like 2026-03-03, got `{value}`"
-                ))
-            })
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| filter_error(format!("`date` needs a date like 2026-03-03, got `{value}`")))
         }
     }
 }
@@ -461,10 +426,9 @@ pub fn render(
     if ctx.channel == "email" && subject.as_deref().is_none_or(str::is_empty) {
         return Err(TemplateError::Layout {
             name: name.to_string(),
-            message:
-                "an e-mail template must start with a `Subject: ...` line (with text after the \
+            message: "an e-mail template must start with a `Subject: ...` line (with text after the \
                       colon), then one blank line, then the body"
-                    .into(),
+                .into(),
         });
     }
     if body.is_empty() {
@@ -486,9 +450,7 @@ fn render_text(
     let template = env
         .template_from_named_str(name, source)
         .map_err(|e| TemplateError::from_minijinja(name, source, e))?;
-    template
-        .render(ctx)
-        .map_err(|e| TemplateError::from_minijinja(name, source, e))
+    template.render(ctx).map_err(|e| TemplateError::from_minijinja(name, source, e))
 }
 
 /// Splits off a leading `Subject:` line. Leading blank lines of the body and trailing white
@@ -496,15 +458,9 @@ fn render_text(
 fn split_subject(text: &str) -> (Option<String>, String) {
     let text = text.trim_start_matches(['\n', '\r']);
     let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
-    let subject = first
-        .trim_end_matches('\r')
-        .strip_prefix("Subject:")
-        .map(|s| s.trim().to_string());
+    let subject = first.trim_end_matches('\r').strip_prefix("Subject:").map(|s| s.trim().to_string());
     let body = if subject.is_some() { rest } else { text };
-    (
-        subject,
-        body.trim_start_matches(['\n', '\r']).trim_end().to_string(),
-    )
+    (subject, body.trim_start_matches(['\n', '\r']).trim_end().to_string())
 }
 
 /// Checks a template before it is ever used to send: it must parse, and it must render against
@@ -514,8 +470,7 @@ fn split_subject(text: &str) -> (Option<String>, String) {
 /// checked; an `{% if %}` on something else can still hide a mistake.
 pub fn check_syntax(source: &str, name: &str) -> Result<(), TemplateError> {
     let env = environment(Language::En, "EUR");
-    env.template_from_named_str(name, source)
-        .map_err(|e| TemplateError::from_minijinja(name, source, e))?;
+    env.template_from_named_str(name, source).map_err(|e| TemplateError::from_minijinja(name, source, e))?;
     check_swallowed_line_breaks(source, name)?;
     for ctx in sample_variants() {
         render_text(source, name, Language::En, &ctx)?;
@@ -538,8 +493,7 @@ fn check_swallowed_line_breaks(source: &str, name: &str) -> Result<(), TemplateE
             in_raw = true;
         }
         if in_raw {
-            in_raw =
-                !(t.contains("endraw %}") || t.contains("endraw -%}") || t.contains("endraw +%}"));
+            in_raw = !(t.contains("endraw %}") || t.contains("endraw -%}") || t.contains("endraw +%}"));
             continue;
         }
         let ends_with_tag = t.ends_with("%}") && !t.ends_with("+%}") && !t.ends_with("-%}");
@@ -593,70 +547,23 @@ mod tests {
     fn money_is_formatted_per_language() {
         let cases: &[(&str, &str, [&str; 4])] = &[
             // amount, currency, [nl, fr, en, de]
-            (
-                "1234.56",
-                "EUR",
-                ["€ 1.234,56", "1 234,56 €", "€1,234.56", "1.234,56 €"],
-            ),
+            ("1234.56", "EUR", ["€ 1.234,56", "1 234,56 €", "€1,234.56", "1.234,56 €"]),
             ("2.005", "EUR", ["€ 2,01", "2,01 €", "€2.01", "2,01 €"]),
             ("2.004999", "EUR", ["€ 2,00", "2,00 €", "€2.00", "2,00 €"]),
             ("-2.005", "EUR", ["€ -2,01", "-2,01 €", "-€2.01", "-2,01 €"]),
-            (
-                "-1234.5",
-                "EUR",
-                ["€ -1.234,50", "-1 234,50 €", "-€1,234.50", "-1.234,50 €"],
-            ),
+            ("-1234.5", "EUR", ["€ -1.234,50", "-1 234,50 €", "-€1,234.50", "-1.234,50 €"]),
             ("0", "EUR", ["€ 0,00", "0,00 €", "€0.00", "0,00 €"]),
             ("-0.004", "EUR", ["€ 0,00", "0,00 €", "€0.00", "0,00 €"]),
-            (
-                "999.995",
-                "EUR",
-                ["€ 1.000,00", "1 000,00 €", "€1,000.00", "1.000,00 €"],
-            ),
-            (
-                "1234567.891",
-                "EUR",
-                [
-                    "€ 1.234.567,89",
-                    "1 234 567,89 €",
-                    "€1,234,567.89",
-                    "1.234.567,89 €",
-                ],
-            ),
-            (
-                "123456",
-                "EUR",
-                [
-                    "€ 123.456,00",
-                    "123 456,00 €",
-                    "€123,456.00",
-                    "123.456,00 €",
-                ],
-            ),
-            (
-                "1234.5",
-                "USD",
-                [
-                    "USD 1.234,50",
-                    "1 234,50 USD",
-                    "USD 1,234.50",
-                    "1.234,50 USD",
-                ],
-            ),
-            (
-                "-40",
-                "gbp",
-                ["GBP -40,00", "-40,00 GBP", "-GBP 40.00", "-40,00 GBP"],
-            ),
+            ("999.995", "EUR", ["€ 1.000,00", "1 000,00 €", "€1,000.00", "1.000,00 €"]),
+            ("1234567.891", "EUR", ["€ 1.234.567,89", "1 234 567,89 €", "€1,234,567.89", "1.234.567,89 €"]),
+            ("123456", "EUR", ["€ 123.456,00", "123 456,00 €", "€123,456.00", "123.456,00 €"]),
+            ("1234.5", "USD", ["USD 1.234,50", "1 234,50 USD", "USD 1,234.50", "1.234,50 USD"]),
+            ("-40", "gbp", ["GBP -40,00", "-40,00 GBP", "-GBP 40.00", "-40,00 GBP"]),
             ("40", "eur", ["€ 40,00", "40,00 €", "€40.00", "40,00 €"]),
         ];
         for (amount, currency, expected) in cases {
             for (lang, want) in Language::ALL.iter().zip(expected) {
-                assert_eq!(
-                    format_money(d(amount), currency, *lang),
-                    *want,
-                    "{amount} {currency} in {lang}"
-                );
+                assert_eq!(format_money(d(amount), currency, *lang), *want, "{amount} {currency} in {lang}");
             }
         }
     }
@@ -675,34 +582,23 @@ mod tests {
         assert_eq!(format_date(aug1, Language::De), "1. August 2025");
         let dec31 = day(2024, 12, 31);
         assert_eq!(format_date(dec31, Language::Fr), "31 décembre 2024");
-        assert_eq!(
-            format_date(day(2026, 2, 14), Language::Fr),
-            "14 février 2026"
-        );
+        assert_eq!(format_date(day(2026, 2, 14), Language::Fr), "14 février 2026");
     }
 
     #[test]
     fn filters_use_render_language_and_invoice_currency() {
         let mut ctx = MessageContext::sample();
         ctx.channel = "letter".into();
-        let src = "{{ invoice.open_amount | money }} / {{ costs | money }} / {{ \"40\" | money(\"USD\") }} / \
+        let src =
+            "{{ invoice.open_amount | money }} / {{ costs | money }} / {{ \"40\" | money(\"USD\") }} / \
                    {{ 7 | money }} / {{ invoice.due_date | date }}";
         let nl = render(src, "t", Language::Nl, &ctx).unwrap();
-        assert_eq!(
-            nl.body,
-            "€ 1.234,56 / € 185,18 / USD 40,00 / € 7,00 / 3 maart 2026"
-        );
+        assert_eq!(nl.body, "€ 1.234,56 / € 185,18 / USD 40,00 / € 7,00 / 3 maart 2026");
         let fr = render(src, "t", Language::Fr, &ctx).unwrap();
-        assert_eq!(
-            fr.body,
-            "1 234,56 € / 185,18 € / 40,00 USD / 7,00 € / 3 mars 2026"
-        );
+        assert_eq!(fr.body, "1 234,56 € / 185,18 € / 40,00 USD / 7,00 € / 3 mars 2026");
         ctx.invoice.currency = "CHF".into();
         let en = render(src, "t", Language::En, &ctx).unwrap();
-        assert_eq!(
-            en.body,
-            "CHF 1,234.56 / CHF 185.18 / USD 40.00 / CHF 7.00 / 3 March 2026"
-        );
+        assert_eq!(en.body, "CHF 1,234.56 / CHF 185.18 / USD 40.00 / CHF 7.00 / 3 March 2026");
     }
 
     #[test]
@@ -743,8 +639,7 @@ mod tests {
         assert!(matches!(err, TemplateError::Syntax { .. }), "{err}");
         assert!(err.line().is_some(), "{err}");
 
-        let unknown =
-            "Subject: x\n\nBeste {{ customer.name }},\n\nFactuur {{ invoice.numbr }} staat open.\n";
+        let unknown = "Subject: x\n\nBeste {{ customer.name }},\n\nFactuur {{ invoice.numbr }} staat open.\n";
         let err = check_syntax(unknown, "nl/typo.txt").unwrap_err();
         assert_eq!(err.line(), Some(5), "{err}");
         let msg = err.to_string();
@@ -770,11 +665,7 @@ mod tests {
         assert_eq!(err.line(), Some(2), "{err}");
         assert!(err.to_string().contains("is not none"), "{err}");
 
-        assert!(check_syntax(
-            "{% if costs is not none %}{{ costs | money }}{% endif %}",
-            "t"
-        )
-        .is_ok());
+        assert!(check_syntax("{% if costs is not none %}{{ costs | money }}{% endif %}", "t").is_ok());
 
         let joined = "Subject: x\n\nSoort: {% if customer.kind == \"b2c\" %}consument{% else %}zakelijk{% endif %}\n\nTekst";
         let err = check_syntax(joined, "t").unwrap_err();
@@ -784,22 +675,13 @@ mod tests {
         assert!(check_syntax(&kept, "t").is_ok());
         let mut ctx = MessageContext::sample();
         ctx.channel = "letter".into();
-        assert_eq!(
-            render(&kept, "t", Language::Nl, &ctx).unwrap().body,
-            "Soort: zakelijk\n\nTekst"
-        );
+        assert_eq!(render(&kept, "t", Language::Nl, &ctx).unwrap().body, "Soort: zakelijk\n\nTekst");
     }
 
     #[test]
     fn render_reports_errors_too() {
         let ctx = MessageContext::sample();
-        let err = render(
-            "Subject: a\n\n{{ invoice.number | money }}",
-            "t",
-            Language::Nl,
-            &ctx,
-        )
-        .unwrap_err();
+        let err = render("Subject: a\n\n{{ invoice.number | money }}", "t", Language::Nl, &ctx).unwrap_err();
         assert!(err.to_string().contains("`money` needs an amount"), "{err}");
         let err = render("Subject: a\n\n{{ 2.5 | money }}", "t", Language::Nl, &ctx).unwrap_err();
         assert!(err.to_string().contains("quoted string"), "{err}");
@@ -811,13 +693,7 @@ mod tests {
     fn text_is_not_html_escaped() {
         let mut ctx = MessageContext::sample();
         ctx.customer.name = "Smith & <Co>".into();
-        let r = render(
-            "Subject: {{ customer.name }}\n\nx",
-            "t.html",
-            Language::En,
-            &ctx,
-        )
-        .unwrap();
+        let r = render("Subject: {{ customer.name }}\n\nx", "t.html", Language::En, &ctx).unwrap();
         assert_eq!(r.subject.as_deref(), Some("Smith & <Co>"));
     }
 
@@ -849,10 +725,8 @@ mod tests {
         let mut out = Vec::new();
         for name in ["standard", "vip", "bad-payer"] {
             let path = playbooks_dir().join(format!("{name}.toml"));
-            let text = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let pb: Playbook =
-                toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let pb: Playbook = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             out.push(pb);
         }
         out
@@ -901,8 +775,7 @@ mod tests {
                     let source = match std::fs::read_to_string(&path) {
                         Ok(s) => s,
                         Err(e) => {
-                            failures
-                                .push(format!("{rel} ({} step {}): {e}", pb.segment, step.step));
+                            failures.push(format!("{rel} ({} step {}): {e}", pb.segment, step.step));
                             continue;
                         }
                     };
@@ -919,8 +792,7 @@ mod tests {
                                 continue;
                             }
                         };
-                        let all =
-                            format!("{}\n{}", out.subject.clone().unwrap_or_default(), out.body);
+                        let all = format!("{}\n{}", out.subject.clone().unwrap_or_default(), out.body);
                         if !all.contains(&ctx.invoice.number) {
                             failures.push(format!("{rel}: does not name the invoice number"));
                         }
@@ -932,51 +804,39 @@ mod tests {
                         }
                         let costs = step.costs.as_deref().unwrap_or("none");
                         if costs == "announce" || costs == "apply" {
-                            let want =
-                                format_money(ctx.costs.unwrap(), &ctx.invoice.currency, lang);
+                            let want = format_money(ctx.costs.unwrap(), &ctx.invoice.currency, lang);
                             if !all.contains(&want) {
-                                failures.push(format!(
-                                    "{rel}: costs = {costs} but {want} is not in the text"
-                                ));
+                                failures
+                                    .push(format!("{rel}: costs = {costs} but {want} is not in the text"));
                             }
                         }
                         if costs == "announce" {
                             let phrase = match lang {
-                                Language::Nl => {
-                                    "binnen 14 dagen na de dag van ontvangst van deze brief"
-                                }
+                                Language::Nl => "binnen 14 dagen na de dag van ontvangst van deze brief",
                                 Language::Fr => "dans les 14 jours suivant le jour de la réception",
                                 _ => "within 14 days of the day after you receive this letter",
                             };
                             if !all.contains(phrase) {
-                                failures.push(format!(
-                                    "{rel}: costs = announce but the 14-day term is missing"
-                                ));
+                                failures
+                                    .push(format!("{rel}: costs = announce but the 14-day term is missing"));
                             }
                         }
                         if step.interest.as_deref() == Some("apply") || costs == "apply" {
                             for amount in [ctx.invoice.open_amount, ctx.total_due.unwrap()] {
                                 let want = format_money(amount, &ctx.invoice.currency, lang);
                                 if !all.contains(&want) {
-                                    failures.push(format!(
-                                        "{rel}: applies money but {want} is not shown"
-                                    ));
+                                    failures.push(format!("{rel}: applies money but {want} is not shown"));
                                 }
                             }
                         }
                         if step.interest.as_deref() == Some("apply") {
-                            let want =
-                                format_money(ctx.interest.unwrap(), &ctx.invoice.currency, lang);
+                            let want = format_money(ctx.interest.unwrap(), &ctx.invoice.currency, lang);
                             if !all.contains(&want) {
-                                failures.push(format!(
-                                    "{rel}: interest = apply but {want} is not shown"
-                                ));
+                                failures.push(format!("{rel}: interest = apply but {want} is not shown"));
                             }
                         }
                         if all.contains("{{") || all.contains("{%") || all.contains("  \n") {
-                            failures.push(format!(
-                                "{rel}: leftover template syntax or trailing spaces"
-                            ));
+                            failures.push(format!("{rel}: leftover template syntax or trailing spaces"));
                         }
                         if step.channel == "sms" && out.body.chars().count() > 320 {
                             failures.push(format!("{rel}: SMS longer than two messages"));
@@ -985,35 +845,20 @@ mod tests {
                 }
             }
         }
-        assert_eq!(
-            seen.len(),
-            19,
-            "the default playbooks name 19 templates: {:?}",
-            seen.keys()
-        );
-        assert!(
-            failures.is_empty(),
-            "{} problems:\n{}",
-            failures.len(),
-            failures.join("\n")
-        );
+        assert_eq!(seen.len(), 19, "the default playbooks name 19 templates: {:?}", seen.keys());
+        assert!(failures.is_empty(), "{} problems:\n{}", failures.len(), failures.join("\n"));
     }
 
     #[test]
     fn no_orphan_template_files() {
-        let names: Vec<String> = shipped_playbooks()
-            .into_iter()
-            .flat_map(|p| p.steps.into_iter().map(|s| s.template))
-            .collect();
+        let names: Vec<String> =
+            shipped_playbooks().into_iter().flat_map(|p| p.steps.into_iter().map(|s| s.template)).collect();
         for lang in SHIPPED_LANGUAGES {
             let dir = playbooks_dir().join("templates").join(lang.as_str());
             for entry in std::fs::read_dir(&dir).unwrap() {
                 let file = entry.unwrap().file_name().to_string_lossy().into_owned();
                 let stem = file.strip_suffix(".txt").unwrap_or(&file);
-                assert!(
-                    names.iter().any(|n| n == stem),
-                    "{lang}/{file} is not used by any playbook"
-                );
+                assert!(names.iter().any(|n| n == stem), "{lang}/{file} is not used by any playbook");
             }
         }
     }

@@ -1,1 +1,86 @@
+//! End-to-end tests: they run the real `dunwell` binary in a temporary folder, with its own
+//! configuration and database, and look at its output, exit code and store.
 
+mod check;
+mod import;
+mod plan;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A scratch installation: a folder with a dunwell.toml pointing at its own data dir and at
+/// the repository's playbooks.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env::with_config("")
+    }
+
+    pub fn with_config(extra: &str) -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = format!(
+            "data_dir = \"data\"\nplaybooks_dir = \"{}\"\n{extra}",
+            repo().join("playbooks").display()
+        );
+        std::fs::write(dir.path().join("dunwell.toml"), config).expect("write config");
+        Env { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.path().join("data/dunwell.db")
+    }
+
+    /// Runs dunwell with this env's config; returns the raw output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_dunwell"))
+            .arg("--config")
+            .arg(self.path().join("dunwell.toml"))
+            .args(args)
+            .current_dir(self.path())
+            .env("DUNWELL_LOG", "warn")
+            .output()
+            .expect("run dunwell")
+    }
+
+    /// Runs dunwell and insists on success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "dunwell {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// Runs dunwell and insists on failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "dunwell {args:?} should fail but printed:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+pub fn testdata(name: &str) -> PathBuf {
+    repo().join("tests/testdata").join(name)
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}

@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::rates::{BeConsumerRules, BikScale, Rates, Region};
-use super::{percent, round_cents, ser_4dp, ser_cents, LawError};
+use super::{percent, round_cents, ser_4dp, ser_money, LawError};
 use crate::calendar::Jurisdiction;
 use crate::model::CustomerKind;
 
@@ -35,7 +35,12 @@ pub struct CostsOptions {
 
 impl Default for CostsOptions {
     fn default() -> Self {
-        CostsOptions { vat_not_deductible: false, vat_rate: default_vat_rate(), later_reminders: 0, postage: Decimal::ZERO }
+        CostsOptions {
+            vat_not_deductible: false,
+            vat_rate: default_vat_rate(),
+            later_reminders: 0,
+            postage: Decimal::ZERO,
+        }
     }
 }
 
@@ -51,15 +56,15 @@ pub struct CostLine {
 pub struct CostsResult {
     pub jurisdiction: Jurisdiction,
     pub kind: CustomerKind,
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub principal: Decimal,
     /// The costs, rounded half-up to cents.
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub costs: Decimal,
     /// Which rule applied, in words.
     pub rule: String,
     /// VAT included in `costs` (zero when none was added).
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub vat: Decimal,
     pub breakdown: Vec<CostLine>,
     pub notes: Vec<String>,
@@ -78,7 +83,10 @@ pub fn bik_scale(scale: &BikScale, principal: Decimal) -> (Decimal, Vec<CostLine
         let part = top - b.from;
         let amount = part * b.rate;
         total += amount;
-        lines.push(CostLine { label: format!("{} of {} (the part from {} to {})", percent(b.rate), part, b.from, top), amount });
+        lines.push(CostLine {
+            label: format!("{} of {} (the part from {} to {})", percent(b.rate), part, b.from, top),
+            amount,
+        });
     }
     (total, lines)
 }
@@ -104,6 +112,22 @@ pub fn be_consumer_damages_cap(rules: &BeConsumerRules, balance: Decimal) -> (De
         }
     }
     (amount, label)
+}
+
+fn describe_band(b: &super::rates::DamagesBand) -> String {
+    let range = match b.balance_to {
+        Some(to) => format!("balance {} to {}", b.balance_from, to),
+        None => format!("balance from {}", b.balance_from),
+    };
+    let mut s = if b.rate.is_zero() {
+        format!("{range}: {}", b.fixed)
+    } else {
+        format!("{range}: {} + {} of the part above {}", b.fixed, percent(b.rate), b.over)
+    };
+    if let Some(cap) = b.cap {
+        s.push_str(&format!(", at most {cap}"));
+    }
+    s
 }
 
 /// The most a BE trader may charge for one reminder after the free first one.
@@ -147,27 +171,45 @@ pub fn collection_costs(
             if amount < scale.minimum {
                 amount = scale.minimum;
                 applied = format!(", raised to the minimum of {}", scale.minimum);
-                breakdown.push(CostLine { label: format!("scale total {} is below the minimum", raw), amount: scale.minimum - raw });
+                breakdown.push(CostLine {
+                    label: format!("scale total {} is below the minimum", raw),
+                    amount: scale.minimum - raw,
+                });
             } else if amount > scale.maximum {
                 amount = scale.maximum;
                 applied = format!(", capped at the maximum of {}", scale.maximum);
-                breakdown.push(CostLine { label: format!("scale total {} is above the maximum", raw), amount: scale.maximum - raw });
+                breakdown.push(CostLine {
+                    label: format!("scale total {} is above the maximum", raw),
+                    amount: scale.maximum - raw,
+                });
             }
             if opts.vat_not_deductible {
                 vat = amount * opts.vat_rate;
-                breakdown.push(CostLine { label: format!("VAT {} (the creditor cannot deduct VAT)", percent(opts.vat_rate)), amount: vat });
+                breakdown.push(CostLine {
+                    label: format!("VAT {} (the creditor cannot deduct VAT)", percent(opts.vat_rate)),
+                    amount: vat,
+                });
                 amount += vat;
-                applied.push_str(&format!(", plus {} VAT because the creditor cannot deduct it (art. 2 lid 3)", percent(opts.vat_rate)));
+                applied.push_str(&format!(
+                    ", plus {} VAT because the creditor cannot deduct it (art. 2 lid 3)",
+                    percent(opts.vat_rate)
+                ));
             }
             costs = round_cents(amount);
             vat = round_cents(vat);
+            let steps = scale
+                .brackets
+                .iter()
+                .map(|b| percent(b.rate).trim_end_matches('%').to_string())
+                .collect::<Vec<_>>()
+                .join("/");
             rule = match kind {
                 CustomerKind::B2c => format!(
-                    "NL consumer: BIK scale (Besluit BIK art. 2: 15/10/5/1/0.5% of the principal, minimum {}, maximum {}){applied}; chargeable only after a 14-day letter that names this amount (art. 6:96 lid 6 BW)",
+                    "NL consumer: BIK scale (Besluit BIK art. 2: {steps}% of the principal, minimum {}, maximum {}){applied}; chargeable only after a 14-day letter that names this amount (art. 6:96 lid 6 BW)",
                     scale.minimum, scale.maximum
                 ),
                 CustomerKind::B2b => format!(
-                    "NL business: BIK scale (Besluit BIK art. 2, the default for businesses, HR 10-07-2015), minimum {}, maximum {}{applied}; never less than the {} fixed compensation (art. 6:96 BW, Directive 2011/7 art. 6)",
+                    "NL business: BIK scale (Besluit BIK art. 2: {steps}% of the principal, the default for businesses, HR 10-07-2015), minimum {}, maximum {}{applied}; never less than the {} fixed compensation (art. 6:96 BW, Directive 2011/7 art. 6)",
                     scale.minimum,
                     scale.maximum,
                     rates.fixed_compensation_for(Region::Nl).unwrap_or(scale.minimum)
@@ -178,7 +220,16 @@ pub fn collection_costs(
                     if costs < fixed {
                         // Only reachable with an override whose BIK minimum is below the €40.
                         notes.push(format!("raised to the fixed compensation of {fixed}"));
-                        return Ok(CostsResult { jurisdiction, kind, principal, costs: round_cents(fixed), rule, vat, breakdown, notes });
+                        return Ok(CostsResult {
+                            jurisdiction,
+                            kind,
+                            principal,
+                            costs: round_cents(fixed),
+                            rule,
+                            vat,
+                            breakdown,
+                            notes,
+                        });
                     }
                 }
             }
@@ -187,10 +238,11 @@ pub fn collection_costs(
             }
         }
         (Jurisdiction::Be, CustomerKind::B2b) => {
-            let fixed = rates
-                .fixed_compensation_for(Region::Be)
-                .ok_or_else(|| LawError::Invalid("the rate tables have no BE or EU fixed compensation".into()))?;
-            breakdown = vec![CostLine { label: "fixed compensation for recovery costs".into(), amount: fixed }];
+            let fixed = rates.fixed_compensation_for(Region::Be).ok_or_else(|| {
+                LawError::Invalid("the rate tables have no BE or EU fixed compensation".into())
+            })?;
+            breakdown =
+                vec![CostLine { label: "fixed compensation for recovery costs".into(), amount: fixed }];
             costs = round_cents(fixed);
             rule = format!(
                 "BE business: fixed compensation of {fixed} for recovery costs (Wet 2 augustus 2002 art. 6, Directive 2011/7 art. 6), due without a reminder; higher proven costs may be claimed on top"
@@ -225,8 +277,9 @@ pub fn collection_costs(
                 );
             }
             costs = round_cents(amount);
+            let bands = rules.damages_bands.iter().map(describe_band).collect::<Vec<_>>().join("; ");
             rule = format!(
-                "BE consumer: legal maximum of the damages (Boek XIX WER): balance up to 150.00: 20.00; 150.01 to 500.00: 30.00 + 10% of the part above 150.00; above 500.00: 65.00 + 5% of the part above 500.00, at most 2000.00{fees}; only if the contract stipulates it reciprocally, and only after the free first reminder and its 14-day wait"
+                "BE consumer: legal maximum of the damages (Boek XIX WER): {bands}{fees}; only if the contract stipulates it reciprocally, and only after the free first reminder and its 14-day wait"
             );
             if opts.vat_not_deductible {
                 notes.push("the VAT gross-up is a rule of the NL BIK decree; damages are not subject to VAT, so none was added".into());
@@ -247,13 +300,23 @@ mod tests {
         Rates::shipped().unwrap()
     }
     fn nl(principal: &str, kind: CustomerKind) -> Decimal {
-        collection_costs(&rates(), Jurisdiction::Nl, kind, dec(principal), &CostsOptions::default()).unwrap().costs
+        collection_costs(&rates(), Jurisdiction::Nl, kind, dec(principal), &CostsOptions::default())
+            .unwrap()
+            .costs
     }
     fn bik(principal: &str) -> Decimal {
         nl(principal, CustomerKind::B2c)
     }
     fn be_c(principal: &str) -> Decimal {
-        collection_costs(&rates(), Jurisdiction::Be, CustomerKind::B2c, dec(principal), &CostsOptions::default()).unwrap().costs
+        collection_costs(
+            &rates(),
+            Jurisdiction::Be,
+            CustomerKind::B2c,
+            dec(principal),
+            &CostsOptions::default(),
+        )
+        .unwrap()
+        .costs
     }
 
     #[test]
@@ -275,16 +338,28 @@ mod tests {
     fn v9_vat_added_when_not_deductible() {
         // V9 [M]: 150.00 x 1.21 = 181.50
         let opts = CostsOptions { vat_not_deductible: true, ..CostsOptions::default() };
-        let r = collection_costs(&rates(), Jurisdiction::Nl, CustomerKind::B2c, dec("1000.00"), &opts).unwrap();
+        let r =
+            collection_costs(&rates(), Jurisdiction::Nl, CustomerKind::B2c, dec("1000.00"), &opts).unwrap();
         assert_eq!(r.costs, dec("181.50"));
         assert_eq!(r.vat, dec("31.50"));
         assert!(r.rule.contains("VAT"));
         // VAT comes after the minimum and the maximum.
-        assert_eq!(collection_costs(&rates(), Jurisdiction::Nl, CustomerKind::B2c, dec("10"), &opts).unwrap().costs, dec("48.40"));
-        assert_eq!(collection_costs(&rates(), Jurisdiction::Nl, CustomerKind::B2c, dec("5000000"), &opts).unwrap().costs, dec("8197.75"));
+        assert_eq!(
+            collection_costs(&rates(), Jurisdiction::Nl, CustomerKind::B2c, dec("10"), &opts).unwrap().costs,
+            dec("48.40")
+        );
+        assert_eq!(
+            collection_costs(&rates(), Jurisdiction::Nl, CustomerKind::B2c, dec("5000000"), &opts)
+                .unwrap()
+                .costs,
+            dec("8197.75")
+        );
         // Configurable rate (e.g. 9%).
         let low = CostsOptions { vat_not_deductible: true, vat_rate: dec("0.09"), ..CostsOptions::default() };
-        assert_eq!(collection_costs(&rates(), Jurisdiction::Nl, CustomerKind::B2c, dec("1000"), &low).unwrap().costs, dec("163.50"));
+        assert_eq!(
+            collection_costs(&rates(), Jurisdiction::Nl, CustomerKind::B2c, dec("1000"), &low).unwrap().costs,
+            dec("163.50")
+        );
         let bad = CostsOptions { vat_rate: dec("21"), ..CostsOptions::default() };
         assert!(collection_costs(&rates(), Jurisdiction::Nl, CustomerKind::B2c, dec("1000"), &bad).is_err());
     }
@@ -309,21 +384,42 @@ mod tests {
         // maximum at exactly 1,000,000
         assert_eq!(bik("999998.00"), dec("6774.99"));
         assert_eq!(bik("1000002.00"), dec("6775.00"));
-        assert!(collection_costs(&rates(), Jurisdiction::Nl, CustomerKind::B2c, dec("0"), &CostsOptions::default()).is_err());
+        assert!(collection_costs(
+            &rates(),
+            Jurisdiction::Nl,
+            CustomerKind::B2c,
+            dec("0"),
+            &CostsOptions::default()
+        )
+        .is_err());
     }
 
     #[test]
     fn nl_business_scale_with_40_minimum() {
         assert_eq!(nl("100", CustomerKind::B2b), dec("40.00"));
         assert_eq!(nl("3000", CustomerKind::B2b), dec("425.00"));
-        let r = collection_costs(&rates(), Jurisdiction::Nl, CustomerKind::B2b, dec("100"), &CostsOptions::default()).unwrap();
+        let r = collection_costs(
+            &rates(),
+            Jurisdiction::Nl,
+            CustomerKind::B2b,
+            dec("100"),
+            &CostsOptions::default(),
+        )
+        .unwrap();
         assert!(r.rule.contains("fixed compensation"), "{}", r.rule);
     }
 
     #[test]
     fn v18_be_business_fixed_40() {
         // V18 [M]: interest 56.42 + 40 fixed = 96.42 total extra
-        let r = collection_costs(&rates(), Jurisdiction::Be, CustomerKind::B2b, dec("1000.00"), &CostsOptions::default()).unwrap();
+        let r = collection_costs(
+            &rates(),
+            Jurisdiction::Be,
+            CustomerKind::B2b,
+            dec("1000.00"),
+            &CostsOptions::default(),
+        )
+        .unwrap();
         assert_eq!(r.costs, dec("40.00"));
         let interest = crate::law::compute_interest(
             &rates(),

@@ -17,7 +17,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::rates::{Confidence, RateKind, Rates, Region, SeriesKey, BE_NEW_CONTRACTS, BE_OLD_CONTRACTS};
-use super::{percent, round_cents, ser_4dp, ser_cents, LawError};
+use super::{percent, round_cents, ser_4dp, ser_money, LawError};
 use crate::calendar::Jurisdiction;
 
 /// Commercial (B2B) or consumer (non-commercial) interest.
@@ -92,8 +92,12 @@ impl InterestBasis {
     /// The rate series in force on `day`.
     pub fn series_on(&self, day: NaiveDate) -> SeriesKey {
         match (self.jurisdiction, self.kind) {
-            (Jurisdiction::Nl, InterestKind::Commercial) => SeriesKey::new(Region::Nl, RateKind::StatutoryCommercial, None),
-            (Jurisdiction::Nl, InterestKind::Consumer) => SeriesKey::new(Region::Nl, RateKind::StatutoryConsumer, None),
+            (Jurisdiction::Nl, InterestKind::Commercial) => {
+                SeriesKey::new(Region::Nl, RateKind::StatutoryCommercial, None)
+            }
+            (Jurisdiction::Nl, InterestKind::Consumer) => {
+                SeriesKey::new(Region::Nl, RateKind::StatutoryConsumer, None)
+            }
             (Jurisdiction::Be, _) => {
                 let old_contract = self.contract_date.is_some_and(|c| c < ymd(BE_REGIME_CHANGE));
                 let old = day < ymd(BE_REGIME_CHANGE) || (old_contract && day <= ymd(BE_OLD_REGIME_END));
@@ -132,7 +136,7 @@ pub struct Period {
     pub days: i64,
     /// Yearly rate as a fraction.
     pub rate: Decimal,
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub base: Decimal,
     /// Unrounded (`base * rate * days / 365`); JSON shows 4 decimals.
     #[serde(serialize_with = "ser_4dp")]
@@ -144,9 +148,9 @@ pub struct Period {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Capitalisation {
     pub date: NaiveDate,
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub amount: Decimal,
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub new_base: Decimal,
 }
 
@@ -155,14 +159,14 @@ pub struct InterestResult {
     pub jurisdiction: Jurisdiction,
     pub kind: InterestKind,
     pub rule: String,
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub principal: Decimal,
     pub due_date: NaiveDate,
     pub paid_date: NaiveDate,
     /// Number of interest days (`paid_date - due_date`, at least 0).
     pub days: i64,
     /// Total interest, rounded half-up to cents.
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub interest: Decimal,
     pub periods: Vec<Period>,
     pub capitalisations: Vec<Capitalisation>,
@@ -173,9 +177,7 @@ pub struct InterestResult {
 /// The n-th anniversary of `start` (n >= 1). A year that starts on 29 February ends on
 /// 28 February, so its anniversary in a common year is 1 March.
 pub fn anniversary(start: NaiveDate, n: u32) -> NaiveDate {
-    let a = start
-        .checked_add_months(Months::new(12 * n))
-        .expect("anniversary within chrono's date range");
+    let a = start.checked_add_months(Months::new(12 * n)).expect("anniversary within chrono's date range");
     if a.day() != start.day() {
         a.succ_opt().expect("date within range")
     } else {
@@ -208,7 +210,15 @@ pub(crate) struct Accrual<'r> {
 
 impl<'r> Accrual<'r> {
     pub fn new(rates: &'r Rates, basis: InterestBasis, first_day: NaiveDate) -> Self {
-        Accrual { rates, basis, first_day, cursor: first_day, years_done: 0, periods: Vec::new(), warnings: BTreeSet::new() }
+        Accrual {
+            rates,
+            basis,
+            first_day,
+            cursor: first_day,
+            years_done: 0,
+            periods: Vec::new(),
+            warnings: BTreeSet::new(),
+        }
     }
 
     fn next_anniversary(&self) -> Option<NaiveDate> {
@@ -253,13 +263,28 @@ impl<'r> Accrual<'r> {
             let amount = base * period.rate * Decimal::from(days) / days_per_year;
             *acc += amount;
             self.note_caveats(&key, period.start, period.confidence, period.rate, to);
-            self.periods.push(Period { from: day, to, days, rate: period.rate, base, amount, confidence: period.confidence });
+            self.periods.push(Period {
+                from: day,
+                to,
+                days,
+                rate: period.rate,
+                base,
+                amount,
+                confidence: period.confidence,
+            });
             self.cursor = to.succ_opt().expect("date within range");
         }
         Ok(Stop::Done)
     }
 
-    fn note_caveats(&mut self, key: &SeriesKey, start: NaiveDate, confidence: Confidence, rate: Decimal, to: NaiveDate) {
+    fn note_caveats(
+        &mut self,
+        key: &SeriesKey,
+        start: NaiveDate,
+        confidence: Confidence,
+        rate: Decimal,
+        to: NaiveDate,
+    ) {
         if confidence == Confidence::Low {
             self.warnings.insert(format!(
                 "the {key} rate of {} from {start} is low confidence (derived or from a single unverified source); check it before relying on the amount",
@@ -361,10 +386,18 @@ mod tests {
         Rates::shipped().unwrap()
     }
     fn nl_c(principal: &str, due: &str, paid: &str) -> InterestResult {
-        compute_interest(&rates(), Jurisdiction::Nl, InterestKind::Commercial, dec(principal), d(due), d(paid)).unwrap()
+        compute_interest(
+            &rates(),
+            Jurisdiction::Nl,
+            InterestKind::Commercial,
+            dec(principal),
+            d(due),
+            d(paid),
+        )
+        .unwrap()
     }
 
-    /// Rates with a flat 8% NL commercial series and a flat 4% consumer series from 2000, for
+    /// Rates with a flat 8% NL commercial series from 2000, for
     /// convention tests that should not depend on the real table.
     fn flat_rates() -> Rates {
         let over = r#"
@@ -435,9 +468,20 @@ source = "test"
     #[test]
     fn v13_nl_consumer_capitalised_with_rate_changes_and_leap_year() {
         // Vector V13 [M]: yr 1 29.92 -> 1,029.92; yr 2 67.10; total 97.02 (act/365, 2024 has 366 days of 1/365)
-        let r = compute_interest(&rates(), Jurisdiction::Nl, InterestKind::Consumer, dec("1000.00"), d("2022-06-30"), d("2024-06-30")).unwrap();
+        let r = compute_interest(
+            &rates(),
+            Jurisdiction::Nl,
+            InterestKind::Consumer,
+            dec("1000.00"),
+            d("2022-06-30"),
+            d("2024-06-30"),
+        )
+        .unwrap();
         let days: Vec<(i64, Decimal)> = r.periods.iter().map(|p| (p.days, p.rate)).collect();
-        assert_eq!(days, vec![(184, dec("0.02")), (181, dec("0.04")), (184, dec("0.06")), (182, dec("0.07"))]);
+        assert_eq!(
+            days,
+            vec![(184, dec("0.02")), (181, dec("0.04")), (184, dec("0.06")), (182, dec("0.07"))]
+        );
         assert_eq!(r.capitalisations.len(), 1);
         assert_eq!(r.capitalisations[0].amount, dec("29.92"));
         assert_eq!(r.capitalisations[0].new_base, dec("1029.92"));
@@ -447,7 +491,15 @@ source = "test"
     #[test]
     fn v18_be_commercial_simple() {
         // Vector V18 [M]: 91 d x 10.5% + 92 d x 12.0% = 26.1781 + 30.2466 = 56.4247 -> 56.42
-        let r = compute_interest(&rates(), Jurisdiction::Be, InterestKind::Commercial, dec("1000.00"), d("2023-03-31"), d("2023-09-30")).unwrap();
+        let r = compute_interest(
+            &rates(),
+            Jurisdiction::Be,
+            InterestKind::Commercial,
+            dec("1000.00"),
+            d("2023-03-31"),
+            d("2023-09-30"),
+        )
+        .unwrap();
         assert_eq!(r.periods.len(), 2);
         assert_eq!((r.periods[0].days, r.periods[1].days), (91, 92));
         assert_eq!(round_4(r.periods[0].amount), dec("26.1781"));
@@ -469,7 +521,17 @@ source = "test"
     #[test]
     fn capitalisation_anniversary_day_before_and_after() {
         let r = flat_rates();
-        let run = |paid: &str| compute_interest(&r, Jurisdiction::Nl, InterestKind::Commercial, dec("10000"), d("2016-06-30"), d(paid)).unwrap();
+        let run = |paid: &str| {
+            compute_interest(
+                &r,
+                Jurisdiction::Nl,
+                InterestKind::Commercial,
+                dec("10000"),
+                d("2016-06-30"),
+                d(paid),
+            )
+            .unwrap()
+        };
         // Day before the anniversary: a full year, not capitalised, 800.00.
         let before = run("2017-06-30");
         assert!(before.capitalisations.is_empty());
@@ -487,12 +549,20 @@ source = "test"
     #[test]
     fn leap_year_days_earn_one_365th() {
         let r = flat_rates();
-        // 2024-01-01 .. 2024-12-31 is 366 days at 8%/365 on 10,000: 801.9178 -> 801.92
-        let res = compute_interest(&r, Jurisdiction::Nl, InterestKind::Commercial, dec("10000"), d("2023-12-31"), d("2024-12-31")).unwrap();
+        // 2024-01-01 .. 2024-12-31 is 366 days at 8%/365 on 10,000: 802.1918 -> 802.19
+        let res = compute_interest(
+            &r,
+            Jurisdiction::Nl,
+            InterestKind::Commercial,
+            dec("10000"),
+            d("2023-12-31"),
+            d("2024-12-31"),
+        )
+        .unwrap();
         assert_eq!(res.days, 366);
         // The anniversary is 2025-01-01, after the payment: no capitalisation, no 1/366 basis.
         assert!(res.capitalisations.is_empty());
-        assert_eq!(res.interest, dec("801.92"));
+        assert_eq!(res.interest, dec("802.19"));
     }
 
     #[test]
@@ -501,10 +571,21 @@ source = "test"
         assert_eq!(anniversary(d("2024-02-29"), 4), d("2028-02-29"));
         assert_eq!(anniversary(d("2016-07-01"), 2), d("2018-07-01"));
         let r = flat_rates();
-        let res = compute_interest(&r, Jurisdiction::Nl, InterestKind::Commercial, dec("10000"), d("2024-02-28"), d("2025-03-01")).unwrap();
+        let res = compute_interest(
+            &r,
+            Jurisdiction::Nl,
+            InterestKind::Commercial,
+            dec("10000"),
+            d("2024-02-28"),
+            d("2025-03-01"),
+        )
+        .unwrap();
         assert_eq!(res.capitalisations[0].date, d("2025-03-01"));
-        // 2024-02-29 .. 2025-02-28 is 366 days: 801.92 capitalised, then 1 day on 10,801.92.
-        assert_eq!(res.capitalisations[0].amount, dec("801.92"));
+        // 2024-02-29 .. 2025-02-28 is 366 days: 802.19 capitalised, then 1 day on 10,802.19.
+        assert_eq!(res.capitalisations[0].amount, dec("802.19"));
+        assert_eq!(res.periods[0].days, 366);
+        // 802.19 + 10802.19 x 0.08 / 365 (2.3676) = 804.56
+        assert_eq!(res.interest, dec("804.56"));
     }
 
     #[test]
@@ -522,12 +603,25 @@ source = "test"
 
     #[test]
     fn be_old_contracts_keep_old_series_until_15_march_2015() {
-        let basis = InterestBasis { jurisdiction: Jurisdiction::Be, kind: InterestKind::Commercial, contract_date: Some(d("2012-05-01")) };
-        let res = compute_interest_with(&rates(), &basis, dec("1000"), d("2015-03-14"), d("2015-03-17")).unwrap();
+        let basis = InterestBasis {
+            jurisdiction: Jurisdiction::Be,
+            kind: InterestKind::Commercial,
+            contract_date: Some(d("2012-05-01")),
+        };
+        let res =
+            compute_interest_with(&rates(), &basis, dec("1000"), d("2015-03-14"), d("2015-03-17")).unwrap();
         let rates_used: Vec<Decimal> = res.periods.iter().map(|p| p.rate).collect();
         assert_eq!(rates_used, vec![dec("0.075"), dec("0.085")]);
         assert_eq!(res.periods[0].to, d("2015-03-15"));
-        let new = compute_interest(&rates(), Jurisdiction::Be, InterestKind::Commercial, dec("1000"), d("2015-03-14"), d("2015-03-17")).unwrap();
+        let new = compute_interest(
+            &rates(),
+            Jurisdiction::Be,
+            InterestKind::Commercial,
+            dec("1000"),
+            d("2015-03-14"),
+            d("2015-03-17"),
+        )
+        .unwrap();
         assert_eq!(new.periods.len(), 1);
         assert_eq!(new.periods[0].rate, dec("0.085"));
     }
@@ -539,10 +633,32 @@ source = "test"
         assert!(r.periods.is_empty());
         let late = nl_c("1000.00", "2025-12-31", "2026-08-01");
         assert!(late.warnings.iter().any(|w| w.contains("low confidence")), "{:?}", late.warnings);
-        assert!(late.warnings.iter().any(|w| w.contains("no NL statutory_commercial rate for days from 2026-07-01")), "{:?}", late.warnings);
-        let err = compute_interest(&rates(), Jurisdiction::Nl, InterestKind::Commercial, dec("1"), d("2005-01-01"), d("2005-02-01")).unwrap_err();
+        assert!(
+            late.warnings
+                .iter()
+                .any(|w| w.contains("no NL statutory_commercial rate for days from 2026-07-01")),
+            "{:?}",
+            late.warnings
+        );
+        let err = compute_interest(
+            &rates(),
+            Jurisdiction::Nl,
+            InterestKind::Commercial,
+            dec("1"),
+            d("2005-01-01"),
+            d("2005-02-01"),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("no NL statutory_commercial rate is known for 2005-01-02"), "{err}");
-        assert!(compute_interest(&rates(), Jurisdiction::Nl, InterestKind::Commercial, dec("-1"), d("2025-01-01"), d("2025-02-01")).is_err());
+        assert!(compute_interest(
+            &rates(),
+            Jurisdiction::Nl,
+            InterestKind::Commercial,
+            dec("-1"),
+            d("2025-01-01"),
+            d("2025-02-01")
+        )
+        .is_err());
     }
 
     #[test]

@@ -72,7 +72,17 @@ pub(crate) fn ser_4dp<S: serde::Serializer>(d: &Decimal, s: S) -> Result<S::Ok, 
     s.serialize_str(&round_4(*d).to_string())
 }
 
-/// Serde helper: an amount in cents, as a string with two decimals.
-pub(crate) fn ser_cents<S: serde::Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&round_cents(*d).to_string())
+/// Shows an amount with at least two decimals (`1000` -> `1000.00`), never rounding away
+/// sub-cent digits of an input amount.
+pub fn show_money(d: Decimal) -> String {
+    let mut r = d;
+    if r.scale() < 2 {
+        r.rescale(2);
+    }
+    r.to_string()
+}
+
+/// Serde helper: an amount as a string with at least two decimals (see [`show_money`]).
+pub(crate) fn ser_money<S: serde::Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&show_money(*d))
 }

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use super::interest::{Accrual, Capitalisation, InterestBasis, InterestKind, Period, Stop};
 use super::rates::Rates;
-use super::{round_cents, ser_cents, LawError};
+use super::{round_cents, ser_money, LawError};
 use crate::calendar::Jurisdiction;
 use crate::model::{CustomerKind, Payment};
 
@@ -54,8 +54,22 @@ pub struct OwedInput {
 
 impl OwedInput {
     /// A claim with statutory interest from the day after the due date and no costs yet.
-    pub fn new(principal: Decimal, due_date: NaiveDate, jurisdiction: Jurisdiction, kind: CustomerKind) -> Self {
-        OwedInput { principal, due_date, jurisdiction, kind, charge_interest: true, interest_from: None, contract_date: None, costs: None }
+    pub fn new(
+        principal: Decimal,
+        due_date: NaiveDate,
+        jurisdiction: Jurisdiction,
+        kind: CustomerKind,
+    ) -> Self {
+        OwedInput {
+            principal,
+            due_date,
+            jurisdiction,
+            kind,
+            charge_interest: true,
+            interest_from: None,
+            contract_date: None,
+            costs: None,
+        }
     }
 }
 
@@ -63,27 +77,27 @@ impl OwedInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Allocation {
     pub date: NaiveDate,
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub amount: Decimal,
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub to_costs: Decimal,
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub to_interest: Decimal,
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub to_principal: Decimal,
     /// More than was due at that moment.
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub overpaid: Decimal,
 }
 
 /// What is still open, by kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Outstanding {
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub principal: Decimal,
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub interest: Decimal,
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub costs: Decimal,
 }
 
@@ -92,21 +106,21 @@ pub struct Outstanding {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Owed {
     pub on: NaiveDate,
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub principal: Decimal,
     /// All interest up to and including `on`, paid or not.
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub interest: Decimal,
     /// Costs chargeable on `on`.
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub costs: Decimal,
     /// Payments up to and including `on`.
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub paid: Decimal,
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub total_due: Decimal,
     /// What was paid beyond everything due (to refund or to keep as credit).
-    #[serde(serialize_with = "ser_cents")]
+    #[serde(serialize_with = "ser_money")]
     pub overpaid: Decimal,
     pub outstanding: Outstanding,
     pub allocations: Vec<Allocation>,
@@ -196,27 +210,28 @@ pub fn owed(rates: &Rates, input: &OwedInput, payments: &[Payment], on: NaiveDat
     let mut overpaid_total = Decimal::ZERO;
     let mut paid_total = Decimal::ZERO;
 
-    let mut accrue = |through: NaiveDate, st: &mut State, caps: &mut Vec<Capitalisation>| -> Result<(), LawError> {
-        if !input.charge_interest {
-            return Ok(());
-        }
-        loop {
-            let base = st.base(compounds);
-            match accrual.run(through, base, &mut st.exact)? {
-                Stop::Done => return Ok(()),
-                Stop::Anniversary(date) => {
-                    let r = round_cents(st.exact);
-                    st.interest_total += r;
-                    let added = st.accrued_cents + r;
-                    st.capitalised += added;
-                    st.accrued_cents = Decimal::ZERO;
-                    st.exact = Decimal::ZERO;
-                    caps.push(Capitalisation { date, amount: added, new_base: st.base(compounds) });
-                    accrual.capitalised();
+    let mut accrue =
+        |through: NaiveDate, st: &mut State, caps: &mut Vec<Capitalisation>| -> Result<(), LawError> {
+            if !input.charge_interest {
+                return Ok(());
+            }
+            loop {
+                let base = st.base(compounds);
+                match accrual.run(through, base, &mut st.exact)? {
+                    Stop::Done => return Ok(()),
+                    Stop::Anniversary(date) => {
+                        let r = round_cents(st.exact);
+                        st.interest_total += r;
+                        let added = st.accrued_cents + r;
+                        st.capitalised += added;
+                        st.accrued_cents = Decimal::ZERO;
+                        st.exact = Decimal::ZERO;
+                        caps.push(Capitalisation { date, amount: added, new_base: st.base(compounds) });
+                        accrual.capitalised();
+                    }
                 }
             }
-        }
-    };
+        };
 
     for p in pays {
         accrue(p.date, &mut st, &mut capitalisations)?;
@@ -240,7 +255,14 @@ pub fn owed(rates: &Rates, input: &OwedInput, payments: &[Payment], on: NaiveDat
         let overpaid = left;
         overpaid_total += overpaid;
         paid_total += p.amount;
-        allocations.push(Allocation { date: p.date, amount: p.amount, to_costs, to_interest, to_principal, overpaid });
+        allocations.push(Allocation {
+            date: p.date,
+            amount: p.amount,
+            to_costs,
+            to_interest,
+            to_principal,
+            overpaid,
+        });
     }
     accrue(on, &mut st, &mut capitalisations)?;
     st.settle_exact();
@@ -330,11 +352,11 @@ mod tests {
         assert_eq!(o.outstanding.principal, dec("4950.14"));
         assert_eq!(o.total_due, dec("4950.14"));
         check_invariants(&o);
-        // Interest keeps running on what remains: 10 more days at 10.15% on 4,950.14 = 13.7647
+        // Interest keeps running on what remains: 10 more days at 10.15% on 4,950.14 = 13.7655
         let later = owed(&rates(), &i, &[pay("2025-12-29", "800.00")], d("2026-01-08")).unwrap();
-        assert_eq!(later.outstanding.interest, dec("13.76"));
-        assert_eq!(later.total_due, dec("4963.90"));
-        assert_eq!(later.interest, dec("138.90"));
+        assert_eq!(later.outstanding.interest, dec("13.77"));
+        assert_eq!(later.total_due, dec("4963.91"));
+        assert_eq!(later.interest, dec("138.91"));
         check_invariants(&later);
     }
 

@@ -263,7 +263,10 @@ impl Rates {
                         return Err(RatesError::Invalid {
                             file: name.to_string(),
                             line,
-                            message: format!("`end` {end} is before `start` {} of this {key} row", period.start),
+                            message: format!(
+                                "`end` {end} is before `start` {} of this {key} row",
+                                period.start
+                            ),
                         });
                     }
                 }
@@ -332,7 +335,15 @@ impl Rates {
         let bik = raw_bik.validate(&bik_file, bik_line)?;
         let be_consumer = raw_be.validate(&be_file, be_line)?;
 
-        let rates = Rates { compiled, reliable_through, series: out_series, bik, be_consumer, fixed_compensation: fixed, files };
+        let rates = Rates {
+            compiled,
+            reliable_through,
+            series: out_series,
+            bik,
+            be_consumer,
+            fixed_compensation: fixed,
+            files,
+        };
         for key in [
             SeriesKey::new(Region::Nl, RateKind::StatutoryConsumer, None),
             SeriesKey::new(Region::Nl, RateKind::StatutoryCommercial, None),
@@ -445,7 +456,9 @@ fn parse_error(file: &str, text: &str, e: &toml::de::Error) -> RatesError {
             let (line, column) = line_col(text, span.start);
             let src_line = text.lines().nth(line - 1).unwrap_or("");
             let key = match src_line.split_once('=') {
-                Some((k, _)) if !k.trim().is_empty() && !k.trim_start().starts_with('[') => Some(k.trim().to_string()),
+                Some((k, _)) if !k.trim().is_empty() && !k.trim_start().starts_with('[') => {
+                    Some(k.trim().to_string())
+                }
                 _ => {
                     let t = src_line.trim();
                     (t.starts_with('[')).then(|| t.trim_matches(['[', ']']).to_string())
@@ -638,8 +651,11 @@ impl RawBik {
         if self.bracket.is_empty() {
             return Err(invalid("`[nl_bik]` has no `[[nl_bik.bracket]]` rows".into()));
         }
-        if self.minimum > self.maximum {
-            return Err(invalid(format!("`[nl_bik]` minimum {} is above its maximum {}", self.minimum.0, self.maximum.0)));
+        if self.minimum.0 > self.maximum.0 {
+            return Err(invalid(format!(
+                "`[nl_bik]` minimum {} is above its maximum {}",
+                self.minimum.0, self.maximum.0
+            )));
         }
         let mut expected_from = Decimal::ZERO;
         let n = self.bracket.len();
@@ -654,11 +670,19 @@ impl RawBik {
             }
             match b.to {
                 Some(to) if to.0 <= b.from.0 => {
-                    return Err(invalid(format!("BIK bracket {} ends at {} which is not above its start {}", i + 1, to.0, b.from.0)))
+                    return Err(invalid(format!(
+                        "BIK bracket {} ends at {} which is not above its start {}",
+                        i + 1,
+                        to.0,
+                        b.from.0
+                    )))
                 }
                 Some(to) => expected_from = to.0,
                 None if i + 1 != n => {
-                    return Err(invalid(format!("BIK bracket {} has no `to` but is not the last bracket", i + 1)))
+                    return Err(invalid(format!(
+                        "BIK bracket {} has no `to` but is not the last bracket",
+                        i + 1
+                    )))
                 }
                 None => {}
             }
@@ -695,10 +719,16 @@ impl RawBeB2c {
             }
             match b.balance_to {
                 None if i + 1 != n => {
-                    return Err(invalid(format!("damages band {} has no `balance_to` but is not the last band", i + 1)))
+                    return Err(invalid(format!(
+                        "damages band {} has no `balance_to` but is not the last band",
+                        i + 1
+                    )))
                 }
                 Some(t) if i + 1 == n => {
-                    return Err(invalid(format!("the last damages band ends at {} ; leave out `balance_to` so every balance has a band", t.0)))
+                    return Err(invalid(format!(
+                    "the last damages band ends at {} ; leave out `balance_to` so every balance has a band",
+                    t.0
+                )))
                 }
                 _ => {}
             }
@@ -833,7 +863,8 @@ source = "operator"
     #[test]
     fn errors_name_file_line_and_key() {
         let bad = "\n[[rate]]\njurisdiction = \"NL\"\nkind = \"statutory_commercial\"\nstart = \"2026-07-01\"\nrate = \"10.40\"\nconfidence = \"low\"\nsource = \"x\"\n";
-        let err = Rates::from_sources(&[(SHIPPED_RATES_NAME, SHIPPED_RATES), ("over.toml", bad)]).unwrap_err();
+        let err =
+            Rates::from_sources(&[(SHIPPED_RATES_NAME, SHIPPED_RATES), ("over.toml", bad)]).unwrap_err();
         match &err {
             RatesError::Parse { file, line, key, message, .. } => {
                 assert_eq!(file, "over.toml");
@@ -846,19 +877,27 @@ source = "operator"
         assert!(err.to_string().starts_with("over.toml:6:"), "{err}");
 
         let bad_date = "[[rate]]\njurisdiction = \"NL\"\nkind = \"statutory_commercial\"\nstart = \"2026-13-01\"\nrate = \"0.1\"\nconfidence = \"low\"\nsource = \"x\"\n";
-        let err = Rates::from_sources(&[(SHIPPED_RATES_NAME, SHIPPED_RATES), ("o.toml", bad_date)]).unwrap_err().to_string();
+        let err = Rates::from_sources(&[(SHIPPED_RATES_NAME, SHIPPED_RATES), ("o.toml", bad_date)])
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("o.toml:4:") && err.contains("`start`"), "{err}");
 
         let bad_kind = "[[rate]]\njurisdiction = \"NL\"\nkind = \"handelsrente\"\nstart = \"2026-01-01\"\nrate = \"0.1\"\nconfidence = \"low\"\nsource = \"x\"\n";
-        let err = Rates::from_sources(&[(SHIPPED_RATES_NAME, SHIPPED_RATES), ("o.toml", bad_kind)]).unwrap_err().to_string();
+        let err = Rates::from_sources(&[(SHIPPED_RATES_NAME, SHIPPED_RATES), ("o.toml", bad_kind)])
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("o.toml:3:") && err.contains("kind"), "{err}");
 
         let syntax = "[[rate]\n";
-        let err = Rates::from_sources(&[(SHIPPED_RATES_NAME, SHIPPED_RATES), ("o.toml", syntax)]).unwrap_err().to_string();
+        let err = Rates::from_sources(&[(SHIPPED_RATES_NAME, SHIPPED_RATES), ("o.toml", syntax)])
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("o.toml:1:"), "{err}");
 
         let dup = "[[rate]]\njurisdiction = \"NL\"\nkind = \"statutory_commercial\"\nstart = \"2027-01-01\"\nrate = \"0.1\"\nconfidence = \"low\"\nsource = \"x\"\n\n[[rate]]\njurisdiction = \"NL\"\nkind = \"statutory_commercial\"\nstart = \"2027-01-01\"\nrate = \"0.1\"\nconfidence = \"low\"\nsource = \"y\"\n";
-        let err = Rates::from_sources(&[(SHIPPED_RATES_NAME, SHIPPED_RATES), ("o.toml", dup)]).unwrap_err().to_string();
+        let err = Rates::from_sources(&[(SHIPPED_RATES_NAME, SHIPPED_RATES), ("o.toml", dup)])
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("o.toml:9:") && err.contains("line 1"), "{err}");
     }
 

@@ -115,20 +115,12 @@ fn run(
         days,
         cal,
         pbs,
-        invoices.iter().map(|i| Subject {
-            invoice: i,
-            customer: &c,
-            segmentation: &s,
-            progress: None,
-        }),
+        invoices.iter().map(|i| Subject { invoice: i, customer: &c, segmentation: &s, progress: None }),
     )
 }
 
 fn days_and_steps(p: &Plan) -> Vec<(String, u32)> {
-    p.actions
-        .iter()
-        .map(|a| (a.date.to_string(), a.step))
-        .collect()
+    p.actions.iter().map(|a| (a.date.to_string(), a.step)).collect()
 }
 
 fn pairs(list: &[(&str, u32)]) -> Vec<(String, u32)> {
@@ -138,14 +130,7 @@ fn pairs(list: &[(&str, u32)]) -> Vec<(String, u32)> {
 #[test]
 fn full_schedule_moves_weekend_targets_to_monday() {
     let pbs = books(vec![playbook("standard", STANDARD)]);
-    let p = run(
-        "2026-11-20",
-        60,
-        &nl(),
-        &pbs,
-        &[invoice("F1", "2026-12-01", 100)],
-        "standard",
-    );
+    let p = run("2026-11-20", 60, &nl(), &pbs, &[invoice("F1", "2026-12-01", 100)], "standard");
     // -3: Sat 11-28 -> Mon 11-30; +5: Sun 12-06 -> Mon 12-07; +15 Wed 12-16; +20 Mon 12-21;
     // +30 Thu 12-31; +40 Sun 2027-01-10 -> Mon 01-11; +54 Sun 01-24 is past the horizon (01-19).
     assert_eq!(
@@ -162,25 +147,9 @@ fn full_schedule_moves_weekend_targets_to_monday() {
     let first = &p.actions[0];
     assert_eq!(first.target_date, d("2026-11-28"));
     assert_eq!(first.days_overdue, -1);
-    assert!(
-        first.reason.contains("Target 2026-11-28 is a Saturday"),
-        "{}",
-        first.reason
-    );
-    assert!(
-        first
-            .reason
-            .contains("standard playbook step 1 of 7 (J-3, email)"),
-        "{}",
-        first.reason
-    );
-    assert!(
-        first
-            .reason
-            .contains("segment standard because test reason"),
-        "{}",
-        first.reason
-    );
+    assert!(first.reason.contains("Target 2026-11-28 is a Saturday"), "{}", first.reason);
+    assert!(first.reason.contains("standard playbook step 1 of 7 (J-3, email)"), "{}", first.reason);
+    assert!(first.reason.contains("segment standard because test reason"), "{}", first.reason);
     assert!(!first.catch_up);
 }
 
@@ -188,20 +157,9 @@ fn full_schedule_moves_weekend_targets_to_monday() {
 fn christmas_and_boxing_day_are_skipped() {
     let pbs = books(vec![playbook("standard", &[5])]);
     // Due Sun 12-20, +5 = Fri 12-25 (Christmas), Sat 26 (Boxing Day), Sun 27 -> Mon 12-28.
-    let p = run(
-        "2026-12-01",
-        60,
-        &nl(),
-        &pbs,
-        &[invoice("F1", "2026-12-20", 100)],
-        "standard",
-    );
+    let p = run("2026-12-01", 60, &nl(), &pbs, &[invoice("F1", "2026-12-20", 100)], "standard");
     assert_eq!(days_and_steps(&p), pairs(&[("2026-12-28", 1)]));
-    assert!(
-        p.actions[0].reason.contains("is Christmas Day"),
-        "{}",
-        p.actions[0].reason
-    );
+    assert!(p.actions[0].reason.contains("is Christmas Day"), "{}", p.actions[0].reason);
 }
 
 #[test]
@@ -240,33 +198,12 @@ fn pre_due_step_with_target_before_run_date_is_skipped() {
     let pbs = books(vec![playbook("standard", STANDARD)]);
     // Run Mon 11-30. Due Wed 12-02: -3 targets Sun 11-29, before the run: skipped, even though
     // its working day would have been the run date itself.
-    let p = run(
-        "2026-11-30",
-        0,
-        &nl(),
-        &pbs,
-        &[invoice("F1", "2026-12-02", 100)],
-        "standard",
-    );
+    let p = run("2026-11-30", 0, &nl(), &pbs, &[invoice("F1", "2026-12-02", 100)], "standard");
     assert!(p.actions.is_empty(), "{:?}", days_and_steps(&p));
-    let p = run(
-        "2026-11-30",
-        10,
-        &nl(),
-        &pbs,
-        &[invoice("F1", "2026-12-02", 100)],
-        "standard",
-    );
+    let p = run("2026-11-30", 10, &nl(), &pbs, &[invoice("F1", "2026-12-02", 100)], "standard");
     assert_eq!(days_and_steps(&p), pairs(&[("2026-12-07", 2)]));
     // Due Thu 12-03: -3 targets Mon 11-30, the run date: kept.
-    let p = run(
-        "2026-11-30",
-        0,
-        &nl(),
-        &pbs,
-        &[invoice("F1", "2026-12-03", 100)],
-        "standard",
-    );
+    let p = run("2026-11-30", 0, &nl(), &pbs, &[invoice("F1", "2026-12-03", 100)], "standard");
     assert_eq!(days_and_steps(&p), pairs(&[("2026-11-30", 1)]));
     assert_eq!(p.actions[0].days_overdue, -3);
 }
@@ -278,14 +215,7 @@ fn invoice_100_days_overdue_starts_with_first_reminder_and_schedule_moves() {
     // +5 targets Sun 08-23 -> planned Mon 08-24, before the run: done Thu 11-26, a delay of
     // 94 days; the anchor becomes 11-20. +15 -> Sat 12-05 -> Mon 12-07; +20 -> Thu 12-10;
     // +30 -> Sun 12-20 -> Mon 12-21; +40 -> Wed 12-30; +54 -> Wed 2027-01-13.
-    let p = run(
-        "2026-11-26",
-        60,
-        &nl(),
-        &pbs,
-        &[invoice("F1", "2026-08-18", 100)],
-        "standard",
-    );
+    let p = run("2026-11-26", 60, &nl(), &pbs, &[invoice("F1", "2026-08-18", 100)], "standard");
     assert_eq!(
         days_and_steps(&p),
         pairs(&[
@@ -300,16 +230,8 @@ fn invoice_100_days_overdue_starts_with_first_reminder_and_schedule_moves() {
     let first = &p.actions[0];
     assert!(first.catch_up);
     assert_eq!(first.days_overdue, 100);
-    assert!(
-        first.reason.contains("it was due on 2026-08-24"),
-        "{}",
-        first.reason
-    );
-    assert!(
-        first.reason.contains("moves 94 days later"),
-        "{}",
-        first.reason
-    );
+    assert!(first.reason.contains("it was due on 2026-08-24"), "{}", first.reason);
+    assert!(first.reason.contains("moves 94 days later"), "{}", first.reason);
     assert!(p.actions[1..].iter().all(|a| !a.catch_up));
 }
 
@@ -318,18 +240,8 @@ fn catch_up_on_a_weekend_run_happens_on_monday() {
     let pbs = books(vec![playbook("standard", &[5, 15])]);
     // Due Mon 11-02: +5 = Sat 11-07 -> Mon 11-09, before the run (Sat 11-28): done Mon 11-30,
     // delay 21 days, anchor 11-23; +15 -> Tue 12-08.
-    let p = run(
-        "2026-11-28",
-        30,
-        &nl(),
-        &pbs,
-        &[invoice("F1", "2026-11-02", 100)],
-        "standard",
-    );
-    assert_eq!(
-        days_and_steps(&p),
-        pairs(&[("2026-11-30", 1), ("2026-12-08", 2)])
-    );
+    let p = run("2026-11-28", 30, &nl(), &pbs, &[invoice("F1", "2026-11-02", 100)], "standard");
+    assert_eq!(days_and_steps(&p), pairs(&[("2026-11-30", 1), ("2026-12-08", 2)]));
 }
 
 #[test]
@@ -337,25 +249,9 @@ fn one_step_per_invoice_per_day() {
     let pbs = books(vec![playbook("standard", &[5, 6])]);
     // Due Mon 11-23: +5 Sat 11-28 -> Mon 11-30; +6 Sun 11-29 would also be Mon 11-30, but must
     // come after step 1's day: Tue 12-01.
-    let p = run(
-        "2026-11-20",
-        30,
-        &nl(),
-        &pbs,
-        &[invoice("F1", "2026-11-23", 100)],
-        "standard",
-    );
-    assert_eq!(
-        days_and_steps(&p),
-        pairs(&[("2026-11-30", 1), ("2026-12-01", 2)])
-    );
-    assert!(
-        p.actions[1]
-            .reason
-            .contains("not after the previous step's day"),
-        "{}",
-        p.actions[1].reason
-    );
+    let p = run("2026-11-20", 30, &nl(), &pbs, &[invoice("F1", "2026-11-23", 100)], "standard");
+    assert_eq!(days_and_steps(&p), pairs(&[("2026-11-30", 1), ("2026-12-01", 2)]));
+    assert!(p.actions[1].reason.contains("not after the previous step's day"), "{}", p.actions[1].reason);
 }
 
 #[test]
@@ -364,18 +260,8 @@ fn catch_up_of_two_overdue_steps_does_only_the_first_today() {
     // Due Mon 11-02; +1 Tue 11-03 and +2 Wed 11-04 both before the run (Thu 11-26).
     // Step 1 done 11-26 (delay 23, anchor 11-25); step 2 targets 11-27 (Fri); step 3 12-25 is
     // Christmas -> Mon 12-28.
-    let p = run(
-        "2026-11-26",
-        40,
-        &nl(),
-        &pbs,
-        &[invoice("F1", "2026-11-02", 100)],
-        "standard",
-    );
-    assert_eq!(
-        days_and_steps(&p),
-        pairs(&[("2026-11-26", 1), ("2026-11-27", 2), ("2026-12-28", 3)])
-    );
+    let p = run("2026-11-26", 40, &nl(), &pbs, &[invoice("F1", "2026-11-02", 100)], "standard");
+    assert_eq!(days_and_steps(&p), pairs(&[("2026-11-26", 1), ("2026-11-27", 2), ("2026-12-28", 3)]));
 }
 
 #[test]
@@ -388,11 +274,8 @@ fn partial_payment_shows_open_amount_and_min_open_amount_skips() {
     let full = invoice("F2", "2026-12-01", 100);
     let p = run("2026-11-20", 30, &nl(), &pbs, &[partly, full], "standard");
     // F1 (40 open) gets step 1 only; F2 gets both. Sorted by date, then invoice.
-    let got: Vec<(String, String, u32)> = p
-        .actions
-        .iter()
-        .map(|a| (a.date.to_string(), a.invoice_number.clone(), a.step))
-        .collect();
+    let got: Vec<(String, String, u32)> =
+        p.actions.iter().map(|a| (a.date.to_string(), a.invoice_number.clone(), a.step)).collect();
     assert_eq!(
         got,
         vec![
@@ -409,23 +292,13 @@ fn paid_and_credit_invoices_are_not_planned() {
     let pbs = books(vec![playbook("standard", STANDARD)]);
     let mut credit = invoice("CN1", "2026-11-01", -50);
     credit.total = Decimal::from(-50);
-    let p = run(
-        "2026-11-26",
-        60,
-        &nl(),
-        &pbs,
-        &[invoice("F1", "2026-11-01", 0), credit],
-        "standard",
-    );
+    let p = run("2026-11-26", 60, &nl(), &pbs, &[invoice("F1", "2026-11-01", 0), credit], "standard");
     assert!(p.actions.is_empty());
 }
 
 #[test]
 fn invoice_keeps_the_playbook_it_started_on() {
-    let pbs = books(vec![
-        playbook("vip", &[10, 15, 25]),
-        playbook("standard", STANDARD),
-    ]);
+    let pbs = books(vec![playbook("vip", &[10, 15, 25]), playbook("standard", STANDARD)]);
     let c = customer();
     let s = segmentation("standard");
     let inv = invoice("F1", "2026-11-02", 100);
@@ -441,41 +314,23 @@ fn invoice_keeps_the_playbook_it_started_on() {
         30,
         &nl(),
         &pbs,
-        [Subject {
-            invoice: &inv,
-            customer: &c,
-            segmentation: &s,
-            progress: Some(&progress),
-        }],
+        [Subject { invoice: &inv, customer: &c, segmentation: &s, progress: Some(&progress) }],
     );
     // +15 -> Tue 11-17; +25 -> Fri 11-27.
-    assert_eq!(
-        days_and_steps(&p),
-        pairs(&[("2026-11-17", 2), ("2026-11-27", 3)])
-    );
+    assert_eq!(days_and_steps(&p), pairs(&[("2026-11-17", 2), ("2026-11-27", 3)]));
     assert_eq!(p.actions[0].segment, "vip");
     assert_eq!(p.actions[0].customer_segment, "standard");
-    assert!(
-        p.actions[0].reason.contains("keeps the vip playbook"),
-        "{}",
-        p.actions[0].reason
-    );
+    assert!(p.actions[0].reason.contains("keeps the vip playbook"), "{}", p.actions[0].reason);
 }
 
 #[test]
 fn horizon_of_zero_days_is_the_run_date_only() {
     let pbs = books(vec![playbook("standard", STANDARD)]);
-    let invoices = [
-        invoice("F1", "2026-11-21", 100),
-        invoice("F2", "2026-11-29", 100),
-    ];
+    let invoices = [invoice("F1", "2026-11-21", 100), invoice("F2", "2026-11-29", 100)];
     // F1: +5 = Thu 11-26 (the run date). F2: -3 = Thu 11-26 too.
     let p = run("2026-11-26", 0, &nl(), &pbs, &invoices, "standard");
     assert_eq!(
-        p.actions
-            .iter()
-            .map(|a| (a.invoice_number.as_str(), a.step))
-            .collect::<Vec<_>>(),
+        p.actions.iter().map(|a| (a.invoice_number.as_str(), a.step)).collect::<Vec<_>>(),
         vec![("F1", 2), ("F2", 1)]
     );
 }
@@ -483,35 +338,17 @@ fn horizon_of_zero_days_is_the_run_date_only() {
 #[test]
 fn unknown_playbook_is_reported_not_silently_dropped() {
     let pbs = books(vec![playbook("standard", STANDARD)]);
-    let p = run(
-        "2026-11-26",
-        0,
-        &nl(),
-        &pbs,
-        &[invoice("F1", "2026-11-21", 100)],
-        "gold",
-    );
+    let p = run("2026-11-26", 0, &nl(), &pbs, &[invoice("F1", "2026-11-21", 100)], "gold");
     assert!(p.actions.is_empty());
     assert_eq!(p.problems.len(), 1);
-    assert!(
-        p.problems[0].contains("segment `gold` has no playbook"),
-        "{}",
-        p.problems[0]
-    );
+    assert!(p.problems[0].contains("segment `gold` has no playbook"), "{}", p.problems[0]);
 }
 
 #[test]
 fn planning_is_deterministic_whatever_the_input_order() {
     let pbs = books(vec![playbook("standard", STANDARD)]);
-    let mut invoices: Vec<Invoice> = (0..40)
-        .map(|i| {
-            invoice(
-                &format!("F{i:02}"),
-                &format!("2026-11-{:02}", 1 + i % 28),
-                100,
-            )
-        })
-        .collect();
+    let mut invoices: Vec<Invoice> =
+        (0..40).map(|i| invoice(&format!("F{i:02}"), &format!("2026-11-{:02}", 1 + i % 28), 100)).collect();
     let a = run("2026-11-26", 30, &nl(), &pbs, &invoices, "standard");
     invoices.reverse();
     let b = run("2026-11-26", 30, &nl(), &pbs, &invoices, "standard");

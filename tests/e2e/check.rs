@@ -1,0 +1,139 @@
+//! `dunwell check`: validates a playbooks folder; each broken variant must be reported with
+//! its file, line and column and a non-zero exit.
+
+use std::path::Path;
+
+use crate::{repo, s, Env};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A copy of the shipped playbooks with `edit` applied; returns the check's stderr.
+fn check_broken(edit: impl FnOnce(&Path)) -> String {
+    let env = Env::new();
+    let dir = env.path().join("playbooks");
+    copy_dir(&repo().join("playbooks"), &dir);
+    edit(&dir);
+    env.fails(&["check", s(&dir)])
+}
+
+fn replace(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from} not in {}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// The 1-based line of the first occurrence of `needle` in the file.
+fn line_of(path: &Path, needle: &str) -> usize {
+    std::fs::read_to_string(path).unwrap().lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn shipped_playbooks_pass() {
+    let env = Env::new();
+    let out = env.ok(&["check", s(&repo().join("playbooks"))]);
+    assert!(out.contains("ok: 3 playbooks (bad-payer, standard, vip)"), "{out}");
+    assert!(out.contains("templates in nl, fr, en"), "{out}");
+    // Without a folder the configured one is checked.
+    assert!(env.ok(&["check"]).contains("ok: 3 playbooks"));
+}
+
+#[test]
+fn unknown_key_in_a_step() {
+    let err =
+        check_broken(|d| replace(&d.join("vip.toml"), "requires_approval = true", "requires_aproval = true"));
+    assert!(err.contains("vip.toml:"), "{err}");
+    assert!(err.contains("unknown field `requires_aproval`"), "{err}");
+}
+
+#[test]
+fn offsets_out_of_order() {
+    let mut line = 0;
+    let err = check_broken(|d| {
+        replace(&d.join("standard.toml"), "offset_days = 20", "offset_days = 12");
+        line = line_of(&d.join("standard.toml"), "offset_days = 12");
+    });
+    assert!(
+        err.contains(&format!(
+            "standard.toml:{line}:15: offset_days = 12 is not after the previous step's 15"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_channel() {
+    let mut line = 0;
+    let err = check_broken(|d| {
+        replace(&d.join("bad-payer.toml"), "channel = \"registered-letter\"", "channel = \"fax\"");
+        line = line_of(&d.join("bad-payer.toml"), "\"fax\"");
+    });
+    assert!(err.contains(&format!("bad-payer.toml:{line}:11: unknown variant `fax`")), "{err}");
+}
+
+#[test]
+fn missing_template_names_the_language_and_file() {
+    let err = check_broken(|d| std::fs::remove_file(d.join("templates/fr/vip-call-2.txt")).unwrap());
+    assert!(err.contains("template `vip-call-2` (step 4) is missing for language `fr`"), "{err}");
+    assert!(err.contains("templates/fr/vip-call-2.txt"), "{err}");
+}
+
+#[test]
+fn segment_without_a_playbook() {
+    let err = check_broken(|d| std::fs::remove_file(d.join("vip.toml")).unwrap());
+    assert!(err.contains("segments.toml: segment `vip` has no playbook"), "{err}");
+}
+
+#[test]
+fn step_numbers_must_run_1_to_n() {
+    let mut line = 0;
+    let err = check_broken(|d| {
+        replace(&d.join("standard.toml"), "step = 2\n", "step = 3\n");
+        line = line_of(&d.join("standard.toml"), "step = 3");
+    });
+    assert!(
+        err.contains(&format!("standard.toml:{line}:8: step = 3 is out of order: this is step 2")),
+        "{err}"
+    );
+}
+
+#[test]
+fn template_syntax_error_has_a_line() {
+    let err = check_broken(|d| {
+        let p = d.join("templates/en/standard-call.txt");
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        text.push_str("\n{% if customer.name %}unclosed\n");
+        std::fs::write(p, text).unwrap();
+    });
+    assert!(err.contains("templates/en/standard-call.txt:"), "{err}");
+}
+
+#[test]
+fn bad_segments_toml_and_all_problems_at_once() {
+    let err = check_broken(|d| {
+        replace(&d.join("segments.toml"), "window_months = 24", "window_month = 24");
+        replace(&d.join("standard.toml"), "channel = \"phone\"", "channel = \"telefax\"");
+    });
+    assert!(err.contains("segments.toml:"), "{err}");
+    assert!(err.contains("window_month"), "{err}");
+    assert!(err.contains("unknown variant `telefax`"), "{err}");
+    assert!(err.contains("problems found"), "{err}");
+}
+
+#[test]
+fn broken_config_names_file_line_and_key() {
+    let env = Env::with_config("time_zone = 3\n");
+    let err = env.fails(&["check"]);
+    assert!(err.contains("dunwell.toml:3:13:"), "{err}");
+    assert!(err.contains("time_zone"), "{err}");
+}

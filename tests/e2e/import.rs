@@ -1,0 +1,209 @@
+//! `dunwell import csv`: the broken-input corpus, idempotence, updates, quirks, and a crash.
+
+use std::collections::BTreeMap;
+
+use dunwell::store::Store;
+
+use crate::{s, testdata, Env};
+
+/// Everything in the store, as comparable text.
+fn dump(env: &Env) -> String {
+    let store = Store::open(&env.db()).expect("open store");
+    format!(
+        "{:?}\n{:?}\n{}",
+        store.load_customers().unwrap(),
+        store.load_invoices().unwrap(),
+        store.count(dunwell::store::Table::Payments).unwrap()
+    )
+}
+
+#[test]
+fn good_export_imports_and_reimport_changes_nothing() {
+    let env = Env::new();
+    let good = testdata("good");
+    let first = env.ok(&["import", "csv", s(&good)]);
+    assert!(first.contains("customers: 3 added, 0 changed, 0 unchanged"), "{first}");
+    assert!(first.contains("invoices:  5 added, 0 changed, 0 unchanged"), "{first}");
+    assert!(first.contains("payments:  3 added, 0 removed, 0 unchanged"), "{first}");
+    let before = dump(&env);
+    let second = env.ok(&["import", "csv", s(&good)]);
+    assert!(second.contains("customers: 0 added, 0 changed, 3 unchanged"), "{second}");
+    assert!(second.contains("invoices:  0 added, 0 changed, 5 unchanged"), "{second}");
+    assert!(second.contains("payments:  0 added, 0 removed, 3 unchanged"), "{second}");
+    assert_eq!(before, dump(&env));
+}
+
+#[test]
+fn open_amounts_and_paid_dates_follow_the_payments() {
+    let env = Env::new();
+    env.ok(&["import", "csv", s(&testdata("good"))]);
+    let store = Store::open(&env.db()).unwrap();
+    let invoices: BTreeMap<String, _> =
+        store.load_invoices().unwrap().into_iter().map(|i| (i.number.clone(), i)).collect();
+    // No open_amount column value: total minus payments.
+    assert_eq!(invoices["2026-001"].open_amount.to_string(), "1210.00");
+    assert_eq!(invoices["2026-003"].open_amount.to_string(), "49.95");
+    assert_eq!(invoices["2026-003"].paid_date, None);
+    // Paid in full: the date of the payment that brought it to zero.
+    assert_eq!(invoices["2026-005"].open_amount.to_string(), "0.00");
+    assert_eq!(invoices["2026-005"].paid_date.unwrap().to_string(), "2026-09-14");
+    // open_amount column 0 with a matching payment.
+    assert_eq!(invoices["2026-002"].paid_date.unwrap().to_string(), "2026-11-12");
+}
+
+#[test]
+fn changed_file_updates_only_what_changed() {
+    let env = Env::new();
+    env.ok(&["import", "csv", s(&testdata("good"))]);
+    let dir = env.path().join("update");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("invoices.csv"),
+        "invoice_number,customer_id,issue_date,due_date,total\n\
+         2026-001,C1,2026-10-01,2026-10-31,1210.00\n\
+         2026-003,C2,2026-11-01,2026-11-29,99.95\n\
+         2026-006,C3,2026-11-20,2026-12-20,80.00\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("payments.csv"),
+        "invoice_number,date,amount\n2026-003,2026-11-21,49.95\n2026-001,2026-11-02,210.00\n",
+    )
+    .unwrap();
+    let out = env.ok(&["import", "csv", s(&dir)]);
+    // 2026-001 changes (a payment lowers its open amount), 2026-003 changes (new due date and
+    // its payments are now the file's: the old 50.00 is removed, 49.95 added), 2026-006 is new.
+    assert!(out.contains("invoices:  1 added, 2 changed, 0 unchanged"), "{out}");
+    assert!(out.contains("payments:  2 added, 1 removed, 0 unchanged"), "{out}");
+    let store = Store::open(&env.db()).unwrap();
+    let invoices: BTreeMap<String, _> =
+        store.load_invoices().unwrap().into_iter().map(|i| (i.number.clone(), i)).collect();
+    assert_eq!(invoices["2026-001"].open_amount.to_string(), "1000.00");
+    assert_eq!(invoices["2026-003"].open_amount.to_string(), "50.00");
+    assert_eq!(invoices["2026-003"].due_date.to_string(), "2026-11-29");
+    assert_eq!(invoices.len(), 6);
+    // Untouched invoices keep their payments.
+    assert_eq!(invoices["2026-005"].paid_date.unwrap().to_string(), "2026-09-14");
+}
+
+#[test]
+fn payments_only_import_updates_stored_invoices() {
+    let env = Env::new();
+    env.ok(&["import", "csv", s(&testdata("good"))]);
+    let dir = env.path().join("pay");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("payments.csv"), "invoice_number,date,amount\n2026-001,2026-11-25,1210.00\n")
+        .unwrap();
+    let out = env.ok(&["import", "csv", s(&dir)]);
+    assert!(out.contains("1 other invoices' open amounts updated"), "{out}");
+    let store = Store::open(&env.db()).unwrap();
+    let inv = store.load_invoices().unwrap().into_iter().find(|i| i.number == "2026-001").unwrap();
+    assert_eq!(inv.open_amount.to_string(), "0.00");
+    assert_eq!(inv.paid_date.unwrap().to_string(), "2026-11-25");
+}
+
+#[test]
+fn every_broken_input_is_reported_and_leaves_the_store_unchanged() {
+    let env = Env::new();
+    env.ok(&["import", "csv", s(&testdata("good"))]);
+    let before = dump(&env);
+    let mut cases: Vec<_> =
+        std::fs::read_dir(testdata("broken")).unwrap().map(|e| e.unwrap().path()).collect();
+    cases.sort();
+    assert!(cases.len() >= 20, "the corpus has {} cases", cases.len());
+    for case in cases {
+        let expect = std::fs::read_to_string(case.join("expect")).unwrap();
+        let err = env.fails(&["import", "csv", s(&case)]);
+        for line in expect.lines().filter(|l| !l.is_empty()) {
+            assert!(err.contains(line), "case {}: expected `{line}` in:\n{err}", case.display());
+        }
+        assert!(err.starts_with("error: "), "case {}: {err}", case.display());
+        assert_eq!(before, dump(&env), "case {} changed the store", case.display());
+    }
+}
+
+#[test]
+fn huge_field_is_refused_with_its_place() {
+    let env = Env::new();
+    env.ok(&["import", "csv", s(&testdata("good"))]);
+    let before = dump(&env);
+    let dir = env.path().join("huge");
+    std::fs::create_dir(&dir).unwrap();
+    let name = "x".repeat(100_000);
+    std::fs::write(dir.join("customers.csv"), format!("customer_id,name,kind\nC9,{name},b2b\n")).unwrap();
+    let err = env.fails(&["import", "csv", s(&dir)]);
+    assert!(err.contains("customers.csv:2:2: field is 100000 bytes long, the limit is 4096"), "{err}");
+    // An unclosed quote swallows the rest of the file into one field.
+    let rest = (0..2000).map(|i| format!("C{i},Name {i},b2b\n")).collect::<String>();
+    std::fs::write(dir.join("customers.csv"), format!("customer_id,name,kind\nC9,\"Open quote,b2b\n{rest}"))
+        .unwrap();
+    let err = env.fails(&["import", "csv", s(&dir)]);
+    assert!(err.contains("customers.csv:2:2: field is"), "{err}");
+    assert!(err.contains("is a quote left open on this line?"), "{err}");
+    assert_eq!(before, dump(&env));
+}
+
+#[test]
+fn spreadsheet_quirks_are_accepted() {
+    let env = Env::new();
+    let out = env.ok(&["import", "csv", s(&testdata("quirks"))]);
+    assert!(out.contains("customers: 2 added"), "{out}");
+    let store = Store::open(&env.db()).unwrap();
+    let customers = store.load_customers().unwrap();
+    assert_eq!(customers[0].name, "Van Dam, Hout & Co");
+    assert_eq!(customers[1].name, "Anaïs Lévêque");
+    assert_eq!(customers[1].kind, dunwell::model::CustomerKind::B2c);
+    let invoices = store.load_invoices().unwrap();
+    assert_eq!(invoices[0].total.to_string(), "150.00");
+    assert_eq!(invoices[0].currency, "EUR");
+}
+
+#[test]
+fn json_summary_for_scripts() {
+    let env = Env::new();
+    let out = env.ok(&["import", "csv", s(&testdata("good")), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["invoices"]["added"], 5);
+    assert_eq!(v["payments"]["added"], 3);
+}
+
+/// Kills an import part-way through, at several moments: the store must hold either nothing
+/// of it or all of it, and be sound.
+#[test]
+fn killed_import_leaves_all_or_nothing() {
+    let env = Env::new();
+    let export = env.path().join("big");
+    env.ok(&["sample", "--customers", "2000", "--invoices", "20000", "--seed", "7", s(&export)]);
+    let mut outcomes = Vec::new();
+    for delay_ms in [100u64, 250, 400, 600, 1500] {
+        let _ = std::fs::remove_dir_all(env.path().join("data"));
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dunwell"))
+            .arg("--config")
+            .arg(env.path().join("dunwell.toml"))
+            .args(["import", "csv", s(&export)])
+            .current_dir(env.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL: no chance to clean up
+        let status = child.wait().unwrap();
+        if !env.db().exists() {
+            outcomes.push("no database yet");
+            continue;
+        }
+        let store = Store::open(&env.db()).unwrap();
+        assert_eq!(store.integrity_check().unwrap(), "ok");
+        let customers = store.count(dunwell::store::Table::Customers).unwrap();
+        let invoices = store.count(dunwell::store::Table::Invoices).unwrap();
+        assert!(
+            (customers, invoices) == (0, 0) || (customers, invoices) == (2000, 20000),
+            "after kill at {delay_ms} ms ({status}): {customers} customers, {invoices} invoices"
+        );
+        outcomes.push(if invoices == 0 { "nothing" } else { "everything" });
+    }
+    eprintln!("outcomes of the kills: {outcomes:?}");
+    // And the import still works afterwards.
+    env.ok(&["import", "csv", s(&export)]);
+}

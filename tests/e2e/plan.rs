@@ -1,0 +1,176 @@
+//! `dunwell plan` and `dunwell segments` on the small good export, with hand-computed days.
+//!
+//! At 2026-11-26 (Thu): C1 and C2 have 2 counting invoices each (too little history:
+//! standard); C3 is vip by hand. Open: 2026-001 (C1, due Sat 10-31, 1210.00), 2026-003 (C2,
+//! due Sun 11-15, 49.95 after a partial payment), 2026-004 (C3, due Thu 12-10, 4840.00).
+
+use serde_json::Value;
+
+use crate::{s, testdata, Env};
+
+fn env_with_good_data(config: &str) -> Env {
+    let env = Env::with_config(config);
+    env.ok(&["import", "csv", s(&testdata("good"))]);
+    env
+}
+
+fn rows(json: &str) -> Vec<(String, String, u64)> {
+    let v: Value = serde_json::from_str(json).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["date"].as_str().unwrap().to_string(),
+                a["invoice_number"].as_str().unwrap().to_string(),
+                a["step"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn expect(list: &[(&str, &str, u64)]) -> Vec<(String, String, u64)> {
+    list.iter().map(|(d, i, s)| (d.to_string(), i.to_string(), *s)).collect()
+}
+
+#[test]
+fn thirty_day_projection_matches_hand_computed_days() {
+    let env = env_with_good_data("");
+    let out = env.ok(&["plan", "--at", "2026-11-26", "--days", "30", "--format", "json"]);
+    // 2026-001: -3 skipped (pre-due, past); +5 = Thu 11-05 caught up on 11-26 (delay 21, anchor
+    // 11-21); +15 Sun 12-06 -> Mon 12-07; +20 Fri 12-11; +30 Mon 12-21; +40 12-31 is past 12-26.
+    // 2026-003: +5 = Fri 11-20 caught up on 11-26 (delay 6, anchor 11-21): same days.
+    // 2026-004 (vip): +10 Sun 12-20 -> Mon 12-21; +15 Christmas -> Mon 12-28, past the horizon.
+    assert_eq!(
+        rows(&out),
+        expect(&[
+            ("2026-11-26", "2026-001", 2),
+            ("2026-11-26", "2026-003", 2),
+            ("2026-12-07", "2026-001", 3),
+            ("2026-12-07", "2026-003", 3),
+            ("2026-12-11", "2026-001", 4),
+            ("2026-12-11", "2026-003", 4),
+            ("2026-12-21", "2026-001", 5),
+            ("2026-12-21", "2026-003", 5),
+            ("2026-12-21", "2026-004", 1),
+        ])
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let first = &v[0];
+    for field in [
+        "date",
+        "customer_id",
+        "invoice_number",
+        "segment",
+        "step",
+        "offset_days",
+        "channel",
+        "template",
+        "open_amount",
+        "currency",
+        "reason",
+    ] {
+        assert!(!first[field].is_null(), "field {field} missing in {first}");
+    }
+    assert_eq!(first["customer_id"], "C1");
+    assert_eq!(first["segment"], "standard");
+    assert_eq!(first["offset_days"], 5);
+    assert_eq!(first["channel"], "email");
+    assert_eq!(first["template"], "standard-reminder-1");
+    assert_eq!(first["open_amount"], "1210.00");
+    assert_eq!(first["currency"], "EUR");
+    assert_eq!(first["catch_up"], true);
+    let reason = first["reason"].as_str().unwrap();
+    assert!(reason.contains("is 26 days overdue on 2026-11-26"), "{reason}");
+    assert!(reason.contains("too little history"), "{reason}");
+    // The partly paid invoice shows what is still open.
+    assert_eq!(v[1]["open_amount"], "49.95");
+    assert_eq!(v[8]["segment"], "vip");
+    assert_eq!(v[8]["channel"], "email");
+}
+
+#[test]
+fn weekend_run_catches_up_on_monday() {
+    let env = env_with_good_data("");
+    let out = env.ok(&["plan", "--at", "2026-11-28", "--days", "2", "--format", "json"]);
+    assert_eq!(rows(&out), expect(&[("2026-11-30", "2026-001", 2), ("2026-11-30", "2026-003", 2)]));
+    let out = env.ok(&["plan", "--at", "2026-11-28", "--format", "json"]);
+    assert_eq!(rows(&out), expect(&[]));
+}
+
+#[test]
+fn closing_days_from_the_config_move_steps() {
+    // The office is closed on Mon 12-07: step 3 (target Sun 12-06) moves to Tue 12-08.
+    let env = env_with_good_data("closing_days = [\"2026-12-07\"]\n");
+    let out = env.ok(&["plan", "--at", "2026-11-26", "--days", "12", "--format", "json", "--customer", "C1"]);
+    assert_eq!(rows(&out), expect(&[("2026-11-26", "2026-001", 2), ("2026-12-08", "2026-001", 3)]));
+}
+
+#[test]
+fn table_output_shows_reasons_and_a_summary() {
+    let env = env_with_good_data("");
+    let out = env.ok(&["plan", "--at", "2026-11-26"]);
+    assert!(out.starts_with("DATE"), "{out}");
+    assert!(out.contains("2026-11-26  2026-001"), "{out}");
+    assert!(out.contains("    why: standard playbook step 2 of 7 (J+5, email)"), "{out}");
+    assert!(out.contains("2 actions on 2026-11-26: email 2"), "{out}");
+    let brief = env.ok(&["plan", "--at", "2026-11-26", "--brief"]);
+    assert!(!brief.contains("why:"), "{brief}");
+    let none = env.ok(&["plan", "--at", "2026-11-28"]);
+    assert!(none.contains("nothing is due on 2026-11-28"), "{none}");
+}
+
+#[test]
+fn segments_list_indicators_and_reasons() {
+    let env = env_with_good_data("");
+    let out = env.ok(&["segments", "--at", "2026-11-26", "--format", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[0]["customer_id"], "C1");
+    assert_eq!(list[0]["segment"], "standard");
+    assert_eq!(list[0]["rule"], "too-little-history");
+    assert_eq!(list[0]["indicators"]["counting_invoices"], 2);
+    assert_eq!(list[0]["indicators"]["invoices_in_window"], 2);
+    assert_eq!(list[2]["segment"], "vip");
+    assert_eq!(list[2]["rule"], "manual");
+    let table = env.ok(&["segments", "--at", "2026-11-26"]);
+    assert!(table.contains("3 customers at 2026-11-26: standard 2, vip 1"), "{table}");
+    let err = env.fails(&["segments", "--customer", "nobody"]);
+    assert!(err.contains("no customer with id `nobody`"), "{err}");
+}
+
+#[test]
+fn sample_export_round_trip_and_is_deterministic() {
+    let env = Env::new();
+    let a = env.path().join("a");
+    let b = env.path().join("b");
+    env.ok(&["sample", "--customers", "300", "--invoices", "3000", "--seed", "42", s(&a)]);
+    env.ok(&["sample", "--customers", "300", "--invoices", "3000", "--seed", "42", s(&b)]);
+    for f in ["customers.csv", "invoices.csv", "payments.csv"] {
+        assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap(), "{f} differs");
+    }
+    let out = env.ok(&["import", "csv", s(&a)]);
+    assert!(out.contains("customers: 300 added"), "{out}");
+    assert!(out.contains("invoices:  3000 added"), "{out}");
+    let seg = env.ok(&["segments", "--at", "2026-12-01", "--format", "json"]);
+    let v: Value = serde_json::from_str(&seg).unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for c in v.as_array().unwrap() {
+        *counts.entry(c["segment"].as_str().unwrap().to_string()).or_insert(0) += 1;
+    }
+    // A realistic mix: every segment is represented.
+    for segment in ["vip", "standard", "bad-payer"] {
+        assert!(counts.get(segment).copied().unwrap_or(0) > 0, "no {segment} in {counts:?}");
+    }
+    let plan = env.ok(&["plan", "--at", "2026-12-01", "--days", "14", "--format", "json"]);
+    let actions: Value = serde_json::from_str(&plan).unwrap();
+    assert!(!actions.as_array().unwrap().is_empty());
+}
+
+#[test]
+fn empty_store_plans_nothing() {
+    let env = Env::new();
+    let out = env.ok(&["plan", "--at", "2026-11-26", "--format", "json"]);
+    assert_eq!(out.trim(), "[]");
+}
