@@ -151,8 +151,14 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         Command::Segments(args) => run_segments(&config, &args, out),
         Command::Check(args) => run_check(&config, &args, out),
         Command::Plan(args) => run_plan(&config, &args, out),
-        Command::Interest(args) => crate::cli_law::run_interest(&args, out),
-        Command::Costs(args) => crate::cli_law::run_costs(&args, out),
+        Command::Interest(mut args) => {
+            args.rates = args.rates.or_else(|| config.rates_file.clone());
+            crate::cli_law::run_interest(&args, out)
+        }
+        Command::Costs(mut args) => {
+            args.rates = args.rates.or_else(|| config.rates_file.clone());
+            crate::cli_law::run_costs(&args, out)
+        }
     }
 }
 
@@ -335,6 +341,11 @@ fn run_check(config: &Config, args: &CheckArgs, out: &mut dyn Write) -> Result<(
         if !d.is_dir() {
             bail!("{}: no such folder; give the playbooks folder to check", d.display());
         }
+    }
+    // Rate tables: a broken override file is an error, an outdated series a warning.
+    let rates = crate::law::rates::Rates::load(config.rates_file.as_deref())?;
+    for warning in rates.stale_series(config.today()) {
+        writeln!(out, "warning: {warning}")?;
     }
     match PlaybookSet::load(source.clone(), config.default_language) {
         Ok(set) => {

@@ -5,7 +5,11 @@
 //! write transaction, and any problem rolls the whole import back. Re-importing the same files
 //! changes nothing: rows are upserted by key and only real differences are written.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
+
+// Fx hashing: the keys are a user's own invoice numbers, not attacker-chosen, and SipHash
+// over millions of keys is a visible share of a large import.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -127,15 +131,34 @@ pub fn read_export(dir: &Path, segments: &BTreeSet<String>) -> Result<Export, Im
     if !files.iter().any(|f| dir.join(f).exists()) {
         return Err(ImportError::NoFiles { dir: dir.to_path_buf() });
     }
-    if let Some(table) = read_table(dir, "customers.csv", CUSTOMER_COLUMNS, &mut problems)? {
-        export.customers = Some(parse_customers(&table, segments, &mut problems));
-    }
-    if let Some(table) = read_table(dir, "invoices.csv", INVOICE_COLUMNS, &mut problems)? {
-        export.invoices = Some(parse_invoices(&table, &mut problems));
-    }
-    if let Some(table) = read_table(dir, "payments.csv", PAYMENT_COLUMNS, &mut problems)? {
-        export.payments = Some(parse_payments(&table, &mut problems));
-    }
+    // The three files are independent until their cross-references are checked: read them
+    // on separate threads.
+    let (customers, invoices, payments) = std::thread::scope(|scope| {
+        let customers = scope.spawn(|| {
+            let mut problems = Vec::new();
+            let rows = read_table(dir, "customers.csv", CUSTOMER_COLUMNS, &mut problems)
+                .map(|t| t.map(|t| parse_customers(&t, segments, &mut problems)));
+            (rows, problems)
+        });
+        let invoices = scope.spawn(|| {
+            let mut problems = Vec::new();
+            let rows = read_table(dir, "invoices.csv", INVOICE_COLUMNS, &mut problems)
+                .map(|t| t.map(|t| parse_invoices(&t, &mut problems)));
+            (rows, problems)
+        });
+        let mut problems = Vec::new();
+        let rows = read_table(dir, "payments.csv", PAYMENT_COLUMNS, &mut problems)
+            .map(|t| t.map(|t| parse_payments(&t, &mut problems)));
+        let customers = customers.join().expect("the customers.csv reader panicked");
+        let invoices = invoices.join().expect("the invoices.csv reader panicked");
+        (customers, invoices, (rows, problems))
+    });
+    export.customers = customers.0?;
+    problems.extend(customers.1);
+    export.invoices = invoices.0?;
+    problems.extend(invoices.1);
+    export.payments = payments.0?;
+    problems.extend(payments.1);
     if problems.is_empty() {
         check_duplicates(&export, &mut problems);
     }
@@ -153,10 +176,19 @@ pub fn import_dir(
     dir: &Path,
     segments: &BTreeSet<String>,
 ) -> Result<ImportSummary, ImportError> {
+    let started = std::time::Instant::now();
     let export = read_export(dir, segments)?;
+    tracing::info!(
+        "read and checked {} customers, {} invoices, {} payments in {:.1}s; writing",
+        export.customers.as_ref().map_or(0, Vec::len),
+        export.invoices.as_ref().map_or(0, Vec::len),
+        export.payments.as_ref().map_or(0, Vec::len),
+        started.elapsed().as_secs_f64()
+    );
     let tx = store.begin()?;
     let summary = write_export(&tx, &export)?;
     tx.log_import(SOURCE, &dir.display().to_string(), &summary.to_string())?;
+    tracing::info!("written in {:.1}s; committing", started.elapsed().as_secs_f64());
     tx.commit()?;
     Ok(summary)
 }
@@ -169,7 +201,7 @@ fn write_export(tx: &WriteTx<'_>, export: &Export) -> Result<ImportSummary, Impo
     // Cross-file references, against the file first and the store second.
     let file_customers: HashSet<&str> =
         export.customers.iter().flatten().map(|r| r.value.id.as_str()).collect();
-    let mut known_customers: HashSet<&str> = HashSet::new();
+    let mut known_customers: HashSet<&str> = HashSet::default();
     for row in export.invoices.iter().flatten() {
         let id = row.value.invoice.customer_id.as_str();
         if file_customers.contains(id) || known_customers.contains(id) {
@@ -184,12 +216,12 @@ fn write_export(tx: &WriteTx<'_>, export: &Export) -> Result<ImportSummary, Impo
             ));
         }
     }
-    let file_invoices: HashMap<&str, &InvoiceRow> =
-        export.invoices.iter().flatten().map(|r| (r.value.invoice.number.as_str(), &r.value)).collect();
-    let mut stored_invoices: HashMap<&str, (Decimal, Option<Decimal>)> = HashMap::new();
+    let file_invoices: HashSet<&str> =
+        export.invoices.iter().flatten().map(|r| r.value.invoice.number.as_str()).collect();
+    let mut stored_invoices: HashMap<&str, (Decimal, Option<Decimal>)> = HashMap::default();
     for row in export.payments.iter().flatten() {
         let n = row.value.invoice_number.as_str();
-        if file_invoices.contains_key(n) || stored_invoices.contains_key(n) {
+        if file_invoices.contains(n) || stored_invoices.contains_key(n) {
             continue;
         }
         match tx.invoice_amounts(n)? {
@@ -210,19 +242,21 @@ fn write_export(tx: &WriteTx<'_>, export: &Export) -> Result<ImportSummary, Impo
     // The payments each touched invoice has after this import: the file's own for invoices
     // payments.csv mentions (it is the full list for them), plus what other sources brought.
     let store_had_payments = tx.count(store::Table::Payments)? > 0;
-    let mut stored = if store_had_payments { tx.payments_by_invoice()? } else { HashMap::new() };
-    let mut file_payments: HashMap<&str, Vec<(NaiveDate, Decimal, String, Option<PaymentMethod>)>> =
-        HashMap::new();
-    let mut seen: HashMap<(&str, NaiveDate, Decimal), u32> = HashMap::new();
+    let mut stored = if store_had_payments { tx.payments_by_invoice()? } else { Default::default() };
+    // Per invoice, in file order (so the payments index is written in key order).
+    let mut file_payments: Vec<(&str, Vec<(NaiveDate, Decimal, String, Option<PaymentMethod>)>)> = Vec::new();
+    let mut position: HashMap<&str, usize> = HashMap::default();
     for row in export.payments.iter().flatten() {
         let p = &row.value;
-        let n = seen.entry((p.invoice_number.as_str(), p.date, p.amount)).or_insert(0);
-        *n += 1;
-        let source_id = format!("{}|{}|{}|{}", p.invoice_number, p.date, p.amount, n);
-        file_payments
-            .entry(p.invoice_number.as_str())
-            .or_default()
-            .push((p.date, p.amount, source_id, p.method));
+        let i = *position.entry(p.invoice_number.as_str()).or_insert_with(|| {
+            file_payments.push((p.invoice_number.as_str(), Vec::new()));
+            file_payments.len() - 1
+        });
+        let list = &mut file_payments[i].1;
+        // The key of a csv payment: its date, amount and occurrence among equal ones on its
+        // invoice (an invoice has a handful of payments, so counting by scanning is cheap).
+        let n = 1 + list.iter().filter(|(d, a, _, _)| *d == p.date && *a == p.amount).count();
+        list.push((p.date, p.amount, format!("{}|{}|{}", p.date, p.amount, n), p.method));
     }
     let settle = |number: &str,
                   total: Decimal,
@@ -230,11 +264,12 @@ fn write_export(tx: &WriteTx<'_>, export: &Export) -> Result<ImportSummary, Impo
                   line_hint: Option<usize>,
                   warnings: &mut Vec<String>| {
         let mut dated: Vec<(NaiveDate, Decimal)> = Vec::new();
-        if let Some(list) = file_payments.get(number) {
+        let from_file = position.get(number).map(|&i| &file_payments[i].1);
+        if let Some(list) = from_file {
             dated.extend(list.iter().map(|(d, a, _, _)| (*d, *a)));
         }
         if let Some(list) = stored.get(number) {
-            let from_file = file_payments.contains_key(number);
+            let from_file = from_file.is_some();
             dated.extend(
                 list.iter().filter(|(src, _)| !(from_file && src == SOURCE)).map(|(_, p)| (p.date, p.amount)),
             );
@@ -243,11 +278,14 @@ fn write_export(tx: &WriteTx<'_>, export: &Export) -> Result<ImportSummary, Impo
     };
 
     // Customers.
+    let mut customers = tx.customer_writer()?;
     for row in export.customers.iter().flatten() {
-        summary.customers.record(tx.upsert_customer(&row.value, SOURCE, &row.value.id)?);
+        summary.customers.record(customers.upsert(&row.value, SOURCE, &row.value.id)?);
     }
+    drop(customers);
+    let t = std::time::Instant::now();
     // Invoices, with their open amount and paid date derived from the payments.
-    let known_new = tx.count(store::Table::Invoices)? == 0;
+    let mut invoices = tx.invoice_writer(tx.count(store::Table::Invoices)? == 0)?;
     for row in export.invoices.iter().flatten() {
         let r = &row.value;
         let mut inv = r.invoice.clone();
@@ -255,8 +293,12 @@ fn write_export(tx: &WriteTx<'_>, export: &Export) -> Result<ImportSummary, Impo
             settle(&inv.number, inv.total, r.declared_open, Some(row.line), &mut summary.warnings);
         inv.open_amount = open;
         inv.paid_date = paid;
-        summary.invoices.record(tx.upsert_invoice(&inv, r.declared_open, SOURCE, &inv.number, known_new)?);
+        summary.invoices.record(invoices.upsert(&inv, r.declared_open, SOURCE, &inv.number)?);
     }
+    drop(invoices);
+    tracing::debug!("invoices written in {:.1}s", t.elapsed().as_secs_f64());
+    let t = std::time::Instant::now();
+    let mut payments = tx.payment_writer()?;
     // Payments: per invoice mentioned, make the stored csv payments equal the file's.
     for (number, list) in &file_payments {
         let before: HashSet<&str> = stored
@@ -268,15 +310,17 @@ fn write_export(tx: &WriteTx<'_>, export: &Export) -> Result<ImportSummary, Impo
             if before.contains(id.as_str()) {
                 summary.payments.unchanged += 1;
             } else {
-                tx.insert_payment(number, *date, *amount, *method, SOURCE, id)?;
+                payments.insert(number, *date, *amount, *method, SOURCE, id)?;
                 summary.payments.added += 1;
             }
         }
         for id in before.difference(&now) {
-            tx.delete_payment(SOURCE, id)?;
+            payments.delete(number, SOURCE, id)?;
             summary.payments.removed += 1;
         }
     }
+    drop(payments);
+    tracing::debug!("payments written in {:.1}s", t.elapsed().as_secs_f64());
     for (number, (total, declared)) in &stored_invoices {
         let (open, paid) = settle(number, *total, *declared, None, &mut summary.warnings);
         if tx.set_settlement(number, open, paid)? {
@@ -787,7 +831,7 @@ fn parse_payments(table: &CsvTable, problems: &mut Vec<Problem>) -> Vec<Row<Paym
 }
 
 fn check_duplicates(export: &Export, problems: &mut Vec<Problem>) {
-    let mut first: HashMap<&str, usize> = HashMap::new();
+    let mut first: HashMap<&str, usize> = HashMap::default();
     for row in export.customers.iter().flatten() {
         if let Some(prev) = first.insert(row.value.id.as_str(), row.line) {
             problems.push(Problem::new(

@@ -79,9 +79,9 @@ CREATE TABLE payments (
     method         TEXT,
     source         TEXT NOT NULL,
     source_id      TEXT NOT NULL,
-    UNIQUE (source, source_id)
+    -- one index serves both the look-up by invoice and the uniqueness of a source's key
+    UNIQUE (invoice_number, source, source_id)
 );
-CREATE INDEX payments_by_invoice ON payments (invoice_number);
 
 -- promises to pay, recorded by an operator; broken ones weigh in segmentation
 CREATE TABLE promises (
@@ -347,90 +347,36 @@ impl WriteTx<'_> {
         Ok(out)
     }
 
-    pub fn upsert_customer(&self, c: &Customer, source: &str, source_id: &str) -> Result<Upsert, StoreError> {
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO customers (id, name, kind, language, email, phone, street, postal_code, city,
-                                    country, customer_since, payment_method, segment, source, source_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-             ON CONFLICT (id) DO UPDATE SET
-                name = excluded.name, kind = excluded.kind, language = excluded.language,
-                email = excluded.email, phone = excluded.phone, street = excluded.street,
-                postal_code = excluded.postal_code, city = excluded.city, country = excluded.country,
-                customer_since = excluded.customer_since, payment_method = excluded.payment_method,
-                segment = excluded.segment, source = excluded.source, source_id = excluded.source_id
-             WHERE (name, kind, language, email, phone, street, postal_code, city, country,
-                    customer_since, payment_method, segment, source, source_id)
-                IS NOT (excluded.name, excluded.kind, excluded.language, excluded.email, excluded.phone,
-                        excluded.street, excluded.postal_code, excluded.city, excluded.country,
-                        excluded.customer_since, excluded.payment_method, excluded.segment,
-                        excluded.source, excluded.source_id)",
-        )?;
-        let before = self.tx.total_changes();
-        let exists = self.customer_exists(&c.id)?;
-        stmt.execute(params![
-            c.id,
-            c.name,
-            c.kind.as_str(),
-            c.language.map(Language::as_str),
-            c.email,
-            c.phone,
-            c.address.street,
-            c.address.postal_code,
-            c.address.city,
-            c.address.country,
-            c.customer_since.map(|d| d.to_string()),
-            c.payment_method.map(PaymentMethod::as_str),
-            c.segment,
-            source,
-            source_id,
-        ])?;
-        Ok(classify(exists, self.tx.total_changes() > before))
+    /// A writer for many customers, with its statements prepared once.
+    pub fn customer_writer(&self) -> Result<CustomerWriter<'_>, StoreError> {
+        Ok(CustomerWriter {
+            exists: self.tx.prepare("SELECT 1 FROM customers WHERE id = ?1")?,
+            upsert: self.tx.prepare(UPSERT_CUSTOMER)?,
+            tx: &self.tx,
+        })
     }
 
-    /// Writes an invoice; `declared_open` is what the source stated (kept so a later payment
-    /// import can tell a stated amount from a derived one).
-    pub fn upsert_invoice(
-        &self,
-        inv: &Invoice,
-        declared_open: Option<Decimal>,
-        source: &str,
-        source_id: &str,
-        known_new: bool,
-    ) -> Result<Upsert, StoreError> {
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO invoices (number, customer_id, issue_date, due_date, currency, total,
-                                   declared_open, open_amount, paid_date, source, source_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-             ON CONFLICT (number) DO UPDATE SET
-                customer_id = excluded.customer_id, issue_date = excluded.issue_date,
-                due_date = excluded.due_date, currency = excluded.currency, total = excluded.total,
-                declared_open = excluded.declared_open, open_amount = excluded.open_amount,
-                paid_date = excluded.paid_date, source = excluded.source, source_id = excluded.source_id
-             WHERE (customer_id, issue_date, due_date, currency, total, declared_open, open_amount,
-                    paid_date, source, source_id)
-                IS NOT (excluded.customer_id, excluded.issue_date, excluded.due_date, excluded.currency,
-                        excluded.total, excluded.declared_open, excluded.open_amount, excluded.paid_date,
-                        excluded.source, excluded.source_id)",
-        )?;
-        let exists = !known_new && {
-            let mut q = self.tx.prepare_cached("SELECT 1 FROM invoices WHERE number = ?1")?;
-            q.exists([&inv.number])?
-        };
-        let before = self.tx.total_changes();
-        stmt.execute(params![
-            inv.number,
-            inv.customer_id,
-            inv.issue_date.to_string(),
-            inv.due_date.to_string(),
-            inv.currency,
-            inv.total.to_string(),
-            declared_open.map(|d| d.to_string()),
-            inv.open_amount.to_string(),
-            inv.paid_date.map(|d| d.to_string()),
-            source,
-            source_id,
-        ])?;
-        Ok(classify(exists, self.tx.total_changes() > before))
+    /// A writer for many invoices. `known_new`: the table was empty, skip existence checks.
+    pub fn invoice_writer(&self, known_new: bool) -> Result<InvoiceWriter<'_>, StoreError> {
+        Ok(InvoiceWriter {
+            exists: self.tx.prepare("SELECT 1 FROM invoices WHERE number = ?1")?,
+            // Into an empty table a plain insert does: nothing can conflict.
+            upsert: self.tx.prepare(if known_new { INSERT_INVOICE } else { UPSERT_INVOICE })?,
+            tx: &self.tx,
+            known_new,
+        })
+    }
+
+    pub fn payment_writer(&self) -> Result<PaymentWriter<'_>, StoreError> {
+        Ok(PaymentWriter {
+            insert: self.tx.prepare(
+                "INSERT INTO payments (invoice_number, date, amount, method, source, source_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?,
+            delete: self.tx.prepare(
+                "DELETE FROM payments WHERE invoice_number = ?1 AND source = ?2 AND source_id = ?3",
+            )?,
+        })
     }
 
     /// Updates what is open on an invoice after its payments changed.
@@ -471,12 +417,6 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    pub fn delete_payment(&self, source: &str, source_id: &str) -> Result<(), StoreError> {
-        let mut stmt = self.tx.prepare_cached("DELETE FROM payments WHERE source = ?1 AND source_id = ?2")?;
-        stmt.execute(params![source, source_id])?;
-        Ok(())
-    }
-
     pub fn log_import(&self, source: &str, location: &str, summary: &str) -> Result<(), StoreError> {
         self.tx.execute(
             "INSERT INTO imports (at, source, location, summary) VALUES (?1, ?2, ?3, ?4)",
@@ -488,6 +428,166 @@ impl WriteTx<'_> {
     pub fn commit(self) -> Result<(), StoreError> {
         self.tx.commit()?;
         Ok(())
+    }
+}
+
+const UPSERT_CUSTOMER: &str =
+    "INSERT INTO customers (id, name, kind, language, email, phone, street, postal_code,
+        city, country, customer_since, payment_method, segment, source, source_id)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+     ON CONFLICT (id) DO UPDATE SET
+        name = excluded.name, kind = excluded.kind, language = excluded.language,
+        email = excluded.email, phone = excluded.phone, street = excluded.street,
+        postal_code = excluded.postal_code, city = excluded.city, country = excluded.country,
+        customer_since = excluded.customer_since, payment_method = excluded.payment_method,
+        segment = excluded.segment, source = excluded.source, source_id = excluded.source_id
+     WHERE (name, kind, language, email, phone, street, postal_code, city, country,
+            customer_since, payment_method, segment, source, source_id)
+        IS NOT (excluded.name, excluded.kind, excluded.language, excluded.email, excluded.phone,
+                excluded.street, excluded.postal_code, excluded.city, excluded.country,
+                excluded.customer_since, excluded.payment_method, excluded.segment,
+                excluded.source, excluded.source_id)";
+
+const INSERT_INVOICE: &str =
+    "INSERT INTO invoices (number, customer_id, issue_date, due_date, currency, total,
+        declared_open, open_amount, paid_date, source, source_id)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
+const UPSERT_INVOICE: &str =
+    "INSERT INTO invoices (number, customer_id, issue_date, due_date, currency, total,
+        declared_open, open_amount, paid_date, source, source_id)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+     ON CONFLICT (number) DO UPDATE SET
+        customer_id = excluded.customer_id, issue_date = excluded.issue_date,
+        due_date = excluded.due_date, currency = excluded.currency, total = excluded.total,
+        declared_open = excluded.declared_open, open_amount = excluded.open_amount,
+        paid_date = excluded.paid_date, source = excluded.source, source_id = excluded.source_id
+     WHERE (customer_id, issue_date, due_date, currency, total, declared_open, open_amount,
+            paid_date, source, source_id)
+        IS NOT (excluded.customer_id, excluded.issue_date, excluded.due_date, excluded.currency,
+                excluded.total, excluded.declared_open, excluded.open_amount, excluded.paid_date,
+                excluded.source, excluded.source_id)";
+
+/// Upserts customers with statements prepared once: an import writes a hundred thousand.
+pub struct CustomerWriter<'t> {
+    exists: rusqlite::Statement<'t>,
+    upsert: rusqlite::Statement<'t>,
+    tx: &'t Transaction<'t>,
+}
+
+impl CustomerWriter<'_> {
+    pub fn upsert(&mut self, c: &Customer, source: &str, source_id: &str) -> Result<Upsert, StoreError> {
+        let existed = self.exists.exists([&c.id])?;
+        let before = self.tx.total_changes();
+        self.upsert.execute(params![
+            c.id,
+            c.name,
+            c.kind.as_str(),
+            c.language.map(Language::as_str),
+            c.email,
+            c.phone,
+            c.address.street,
+            c.address.postal_code,
+            c.address.city,
+            c.address.country,
+            c.customer_since.map(|d| d.to_string()),
+            c.payment_method.map(PaymentMethod::as_str),
+            c.segment,
+            source,
+            source_id,
+        ])?;
+        Ok(classify(existed, self.tx.total_changes() > before))
+    }
+}
+
+/// Upserts invoices with statements prepared once: an import writes a million.
+pub struct InvoiceWriter<'t> {
+    exists: rusqlite::Statement<'t>,
+    upsert: rusqlite::Statement<'t>,
+    tx: &'t Transaction<'t>,
+    known_new: bool,
+}
+
+impl InvoiceWriter<'_> {
+    /// Writes an invoice; `declared_open` is what the source stated (kept so a later payment
+    /// import can tell a stated amount from a derived one).
+    pub fn upsert(
+        &mut self,
+        inv: &Invoice,
+        declared_open: Option<Decimal>,
+        source: &str,
+        source_id: &str,
+    ) -> Result<Upsert, StoreError> {
+        let existed = !self.known_new && self.exists.exists([&inv.number])?;
+        let before = self.tx.total_changes();
+        let mut issue = DateText::default();
+        let mut due = DateText::default();
+        let mut paid = DateText::default();
+        self.upsert.execute(params![
+            inv.number,
+            inv.customer_id,
+            issue.of(inv.issue_date),
+            due.of(inv.due_date),
+            inv.currency,
+            inv.total.to_string(),
+            declared_open.map(|d| d.to_string()),
+            inv.open_amount.to_string(),
+            inv.paid_date.map(|d| paid.of(d)),
+            source,
+            source_id,
+        ])?;
+        Ok(classify(existed, self.tx.total_changes() > before))
+    }
+}
+
+pub struct PaymentWriter<'t> {
+    insert: rusqlite::Statement<'t>,
+    delete: rusqlite::Statement<'t>,
+}
+
+impl PaymentWriter<'_> {
+    pub fn insert(
+        &mut self,
+        invoice_number: &str,
+        date: NaiveDate,
+        amount: Decimal,
+        method: Option<PaymentMethod>,
+        source: &str,
+        source_id: &str,
+    ) -> Result<(), StoreError> {
+        let mut d = DateText::default();
+        self.insert.execute(params![
+            invoice_number,
+            d.of(date),
+            amount.to_string(),
+            method.map(PaymentMethod::as_str),
+            source,
+            source_id
+        ])?;
+        Ok(())
+    }
+
+    pub fn delete(&mut self, invoice_number: &str, source: &str, source_id: &str) -> Result<(), StoreError> {
+        self.delete.execute(params![invoice_number, source, source_id])?;
+        Ok(())
+    }
+}
+
+/// `YYYY-MM-DD` formatted into a stack buffer: chrono's `to_string` allocates, and a
+/// million-row import formats three million dates.
+#[derive(Default)]
+struct DateText([u8; 10]);
+
+impl DateText {
+    fn of(&mut self, date: NaiveDate) -> &str {
+        use chrono::Datelike;
+        let (y, m, d) = (date.year().clamp(0, 9999) as u32, date.month(), date.day());
+        let digits = [y / 1000, y / 100 % 10, y / 10 % 10, y % 10, 10, m / 10, m % 10, 10, d / 10, d % 10];
+        for (slot, v) in self.0.iter_mut().zip(digits) {
+            *slot = if v == 10 { b'-' } else { b'0' + v as u8 };
+        }
+        // Only ASCII digits and dashes were written.
+        std::str::from_utf8(&self.0).unwrap_or("0000-00-00")
     }
 }
 
@@ -588,10 +688,6 @@ mod tests {
         let mut store = Store::open_in_memory().unwrap();
         let tx = store.begin().unwrap();
         let mut c = customer("C1");
-        assert_eq!(tx.upsert_customer(&c, "csv", "C1").unwrap(), Upsert::Added);
-        assert_eq!(tx.upsert_customer(&c, "csv", "C1").unwrap(), Upsert::Unchanged);
-        c.email = Some("a@b.nl".into());
-        assert_eq!(tx.upsert_customer(&c, "csv", "C1").unwrap(), Upsert::Changed);
         let inv = Invoice {
             number: "F1".into(),
             customer_id: "C1".into(),
@@ -600,13 +696,34 @@ mod tests {
             currency: "EUR".into(),
             total: Decimal::new(12150, 2),
             open_amount: Decimal::new(12150, 2),
-            paid_date: None,
+            paid_date: Some("2026-02-03".parse().unwrap()),
         };
-        assert_eq!(tx.upsert_invoice(&inv, None, "csv", "F1", false).unwrap(), Upsert::Added);
-        assert_eq!(tx.upsert_invoice(&inv, None, "csv", "F1", false).unwrap(), Upsert::Unchanged);
+        {
+            let mut cw = tx.customer_writer().unwrap();
+            assert_eq!(cw.upsert(&c, "csv", "C1").unwrap(), Upsert::Added);
+            assert_eq!(cw.upsert(&c, "csv", "C1").unwrap(), Upsert::Unchanged);
+            c.email = Some("a@b.nl".into());
+            assert_eq!(cw.upsert(&c, "csv", "C1").unwrap(), Upsert::Changed);
+            let mut iw = tx.invoice_writer(false).unwrap();
+            assert_eq!(iw.upsert(&inv, None, "csv", "F1").unwrap(), Upsert::Added);
+            assert_eq!(iw.upsert(&inv, None, "csv", "F1").unwrap(), Upsert::Unchanged);
+            let mut pw = tx.payment_writer().unwrap();
+            pw.insert("F1", "2026-02-03".parse().unwrap(), Decimal::new(12150, 2), None, "csv", "p1")
+                .unwrap();
+            assert!(pw.insert("F1", "2026-02-03".parse().unwrap(), Decimal::ONE, None, "csv", "p1").is_err());
+        }
         tx.commit().unwrap();
         assert_eq!(store.load_invoices().unwrap(), vec![inv]);
         assert_eq!(store.load_customers().unwrap(), vec![c]);
+        assert_eq!(store.count(Table::Payments).unwrap(), 1);
+    }
+
+    #[test]
+    fn date_text_formats_like_chrono() {
+        for s in ["2026-01-01", "1999-12-31", "0042-07-04"] {
+            let d: NaiveDate = s.parse().unwrap();
+            assert_eq!(DateText::default().of(d), d.to_string());
+        }
     }
 
     #[test]
@@ -614,7 +731,7 @@ mod tests {
         let mut store = Store::open_in_memory().unwrap();
         {
             let tx = store.begin().unwrap();
-            tx.upsert_customer(&customer("C1"), "csv", "C1").unwrap();
+            tx.customer_writer().unwrap().upsert(&customer("C1"), "csv", "C1").unwrap();
         }
         assert_eq!(store.count(Table::Customers).unwrap(), 0);
     }

@@ -30,10 +30,15 @@ pub mod reference;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
+pub use consumer::{
+    check_consumer_playbook, earliest_costs_date, earliest_interest_date, Delivery, Letter, StepView,
+    Violation,
+};
 pub use costs::{collection_costs, CostsOptions, CostsResult};
 pub use interest::{compute_interest, InterestKind, InterestResult, Period};
 pub use owed::{owed, ChargedCosts, Owed, OwedInput};
-pub use rates::{Rates, RatesError};
+pub use rates::{Rates, RatesError, Warning};
+pub use reference::{BeStructured, PaymentReference, ReferenceError, RfReference};
 
 /// Errors of the law computations; each says what to fix.
 #[derive(Debug, thiserror::Error)]

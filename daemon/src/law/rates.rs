@@ -242,6 +242,7 @@ impl Rates {
         for (name, text) in sources {
             files.push(name.to_string());
             let raw: RawFile = toml::from_str(text).map_err(|e| parse_error(name, text, &e))?;
+            check_top_level_keys(name, text)?;
             if let Some(meta) = raw.meta {
                 compiled = meta.compiled.map(|d| d.0).or(compiled);
                 reliable_through = meta.reliable_through.map(|d| d.0).or(reliable_through);
@@ -440,14 +441,9 @@ impl Rates {
 
 // ----- parsing --------------------------------------------------------------------------------
 
-/// 1-based line and column of a byte offset.
+/// 1-based line and column (in characters) of a byte offset.
 pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
+    crate::location::line_column(text, offset)
 }
 
 fn parse_error(file: &str, text: &str, e: &toml::de::Error) -> RatesError {
@@ -469,6 +465,36 @@ fn parse_error(file: &str, text: &str, e: &toml::de::Error) -> RatesError {
         None => (1, 1, None),
     };
     RatesError::Parse { file: file.to_string(), line, column, key, message: e.message().trim().to_string() }
+}
+
+const TOP_LEVEL_KEYS: [&str; 7] =
+    ["meta", "rules", "rate", "nl_bik", "be_b2c", "fixed_compensation", "holiday"];
+
+/// Refuses unknown top-level tables (a `[[rates]]` typo would otherwise be silently ignored).
+fn check_top_level_keys(file: &str, text: &str) -> Result<(), RatesError> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| parse_error(file, text, &e))?;
+    for key in table.keys() {
+        if TOP_LEVEL_KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        let line = text
+            .lines()
+            .position(|l| {
+                let l = l.trim_start().trim_start_matches('[').trim_start();
+                l.strip_prefix(key.as_str())
+                    .is_some_and(|rest| rest.trim_start().starts_with(['=', ']', '.']))
+            })
+            .map_or(1, |i| i + 1);
+        return Err(RatesError::Invalid {
+            file: file.to_string(),
+            line,
+            message: format!(
+                "unknown table or key `{key}`; a rate file may contain {}",
+                TOP_LEVEL_KEYS.join(", ")
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// A date written as a `"YYYY-MM-DD"` string.
@@ -887,6 +913,12 @@ source = "operator"
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("o.toml:3:") && err.contains("kind"), "{err}");
+
+        let typo = "\n[[rates]]\njurisdiction = \"NL\"\n";
+        let err = Rates::from_sources(&[(SHIPPED_RATES_NAME, SHIPPED_RATES), ("o.toml", typo)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("o.toml:2:") && err.contains("`rates`"), "{err}");
 
         let syntax = "[[rate]\n";
         let err = Rates::from_sources(&[(SHIPPED_RATES_NAME, SHIPPED_RATES), ("o.toml", syntax)])
