@@ -393,30 +393,6 @@ impl WriteTx<'_> {
         Ok(stmt.execute(params![number, open.to_string(), paid_date.map(|d| d.to_string())])? > 0)
     }
 
-    pub fn insert_payment(
-        &self,
-        invoice_number: &str,
-        date: NaiveDate,
-        amount: Decimal,
-        method: Option<PaymentMethod>,
-        source: &str,
-        source_id: &str,
-    ) -> Result<(), StoreError> {
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO payments (invoice_number, date, amount, method, source, source_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        stmt.execute(params![
-            invoice_number,
-            date.to_string(),
-            amount.to_string(),
-            method.map(PaymentMethod::as_str),
-            source,
-            source_id
-        ])?;
-        Ok(())
-    }
-
     pub fn log_import(&self, source: &str, location: &str, summary: &str) -> Result<(), StoreError> {
         self.tx.execute(
             "INSERT INTO imports (at, source, location, summary) VALUES (?1, ?2, ?3, ?4)",
