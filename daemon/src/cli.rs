@@ -164,7 +164,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
 
 fn load_playbooks(config: &Config) -> Result<PlaybookSet> {
     let source = PlaybookSource::resolve(config.playbooks_dir.as_deref());
-    PlaybookSet::load(source, config.default_language)
+    PlaybookSet::load(source, config.default_language, &config.law_settings())
         .map_err(|p| anyhow!("{p}\nthe playbooks have problems; fix them (see `dunwell check`)"))
 }
 
@@ -342,12 +342,15 @@ fn run_check(config: &Config, args: &CheckArgs, out: &mut dyn Write) -> Result<(
             bail!("{}: no such folder; give the playbooks folder to check", d.display());
         }
     }
-    // Rate tables: a broken override file is an error, an outdated series a warning.
+    // Rate tables: a broken override file is an error, an outdated series of the business's
+    // jurisdiction a warning.
     let rates = crate::law::rates::Rates::load(config.rates_file.as_deref())?;
-    for warning in rates.stale_series(config.today()) {
+    let ours =
+        |w: &crate::law::Warning| w.series.to_ascii_lowercase().starts_with(config.jurisdiction.as_str());
+    for warning in rates.stale_series(config.today()).iter().filter(|w| ours(w)) {
         writeln!(out, "warning: {warning}")?;
     }
-    match PlaybookSet::load(source.clone(), config.default_language) {
+    match PlaybookSet::load(source.clone(), config.default_language, &config.law_settings()) {
         Ok(set) => {
             let steps: usize = set.playbooks.values().map(|p| p.steps.len()).sum();
             let names: Vec<&str> = set.playbooks.keys().map(String::as_str).collect();
@@ -383,14 +386,28 @@ fn run_plan(config: &Config, args: &PlanArgs, out: &mut dyn Write) -> Result<()>
             bail!("no customer with id `{id}` in the store");
         }
     }
+    let payments = open_store(config)?.load_payments_of_open_invoices()?;
+    let by_invoice: std::collections::HashMap<&str, &[crate::model::Payment]> = payments
+        .chunk_by(|a, b| a.invoice_number == b.invoice_number)
+        .map(|chunk| (chunk[0].invoice_number.as_str(), chunk))
+        .collect();
     let subjects = snap.invoices.iter().filter(|i| i.is_open()).filter_map(|inv| {
         if args.customer.as_ref().is_some_and(|id| *id != inv.customer_id) {
             return None;
         }
         let (customer, segmentation) = by_customer.get(inv.customer_id.as_str())?;
-        Some(Subject { invoice: inv, customer, segmentation, progress: None })
+        let payments = by_invoice.get(inv.number.as_str()).copied().unwrap_or(&[]);
+        Some(Subject { invoice: inv, customer, segmentation, progress: None, payments })
     });
-    let result = plan::plan(at, args.days, &config.calendar(), &playbooks.playbooks, subjects);
+    let rates = crate::law::Rates::load(config.rates_file.as_deref())?;
+    let costs = crate::law::CostsOptions { vat_not_deductible: !config.vat_deductible, ..Default::default() };
+    let calendar = config.calendar();
+    let rules = plan::Rules {
+        calendar: &calendar,
+        playbooks: &playbooks.playbooks,
+        law: Some(plan::Law { rates: &rates, costs: &costs }),
+    };
+    let result = plan::plan(at, args.days, &rules, subjects);
     tracing::debug!("planned {} actions in {:.2}s", result.actions.len(), started.elapsed().as_secs_f64());
     for p in &result.problems {
         tracing::warn!("{p}");

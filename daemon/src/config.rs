@@ -46,6 +46,8 @@ struct ConfigFile {
     jurisdiction: Option<Jurisdiction>,
     closing_days: Option<Vec<toml::Spanned<String>>>,
     rates_file: Option<PathBuf>,
+    post_delay_days: Option<u32>,
+    vat_deductible: Option<bool>,
     business: Option<Business>,
 }
 
@@ -64,6 +66,11 @@ pub struct Config {
     pub jurisdiction: Jurisdiction,
     pub closing_days: Vec<NaiveDate>,
     pub rates_file: Option<PathBuf>,
+    /// Calendar days a letter takes by post before it counts as received (the consumer terms
+    /// run from receipt).
+    pub post_delay_days: u32,
+    /// Whether the business can deduct VAT; when it cannot, VAT is added to NL collection costs.
+    pub vat_deductible: bool,
 }
 
 impl Default for Config {
@@ -78,6 +85,8 @@ impl Default for Config {
             jurisdiction: Jurisdiction::Nl,
             closing_days: Vec::new(),
             rates_file: None,
+            post_delay_days: 2,
+            vat_deductible: true,
         }
     }
 }
@@ -136,11 +145,20 @@ impl Config {
             jurisdiction: file.jurisdiction.unwrap_or(defaults.jurisdiction),
             closing_days,
             rates_file: file.rates_file.map(resolve),
+            post_delay_days: file.post_delay_days.unwrap_or(defaults.post_delay_days),
+            vat_deductible: file.vat_deductible.unwrap_or(defaults.vat_deductible),
         })
     }
 
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("dunwell.db")
+    }
+
+    pub fn law_settings(&self) -> crate::playbook::LawSettings {
+        crate::playbook::LawSettings {
+            jurisdiction: self.jurisdiction,
+            post_delay_days: self.post_delay_days,
+        }
     }
 
     pub fn calendar(&self) -> Calendar {

@@ -22,8 +22,10 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::calendar::Calendar;
-use crate::model::{Customer, Invoice};
-use crate::playbook::{Channel, Playbook, Step};
+use crate::law::consumer::{earliest_interest_date, Delivery, Letter};
+use crate::law::{collection_costs, owed, ChargedCosts, CostsOptions, OwedInput, PaymentReference, Rates};
+use crate::model::{Customer, CustomerKind, Invoice, Payment};
+use crate::playbook::{Channel, MoneyAction, Playbook, Step};
 use crate::segment::Segmentation;
 
 /// How far an invoice already is in its playbook (recorded by the daemon as steps are done).
@@ -37,6 +39,25 @@ pub struct Progress {
     pub anchor: NaiveDate,
     /// The day the last step was done, if any.
     pub last_day: Option<NaiveDate>,
+    /// The first reminder sent after the due date (Belgian consumers: interest and costs only
+    /// after the 14-day wait that follows it).
+    pub first_reminder: Option<(NaiveDate, Delivery)>,
+}
+
+/// What the planner works with besides the invoices: the calendar, the playbooks and, to put
+/// amounts on the actions, the law.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    pub calendar: &'a Calendar,
+    pub playbooks: &'a BTreeMap<String, Playbook>,
+    /// `None`: actions carry no interest, costs or total due.
+    pub law: Option<Law<'a>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Law<'a> {
+    pub rates: &'a Rates,
+    pub costs: &'a CostsOptions,
 }
 
 /// One invoice to plan, with what the planner needs to know about its customer.
@@ -46,6 +67,8 @@ pub struct Subject<'a> {
     pub customer: &'a Customer,
     pub segmentation: &'a Segmentation,
     pub progress: Option<&'a Progress>,
+    /// The invoice's payments so far (interest runs on what remains; art. 6:44 allocation).
+    pub payments: &'a [Payment],
 }
 
 /// A step due on a day: what to send, to whom, and the sentence that explains it.
@@ -76,6 +99,19 @@ pub struct Action {
     /// True when the step was due before the run date and is being caught up.
     pub catch_up: bool,
     pub requires_approval: bool,
+    /// Statutory interest outstanding on `date`, where the step announces or applies it.
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub interest: Option<Decimal>,
+    /// The collection costs, where the step announces or applies them.
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub costs: Option<Decimal>,
+    /// What the customer is asked to pay on `date`: the open principal plus what the step
+    /// applies (announced amounts are not included).
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub total_due: Option<Decimal>,
+    /// The structured reference to pay with (BE `+++…+++` or ISO 11649 RF), generated from
+    /// the invoice number.
+    pub payment_reference: Option<String>,
     pub reason: String,
 }
 
@@ -91,8 +127,7 @@ pub struct Plan {
 pub fn plan<'a>(
     at: NaiveDate,
     days: u32,
-    calendar: &Calendar,
-    playbooks: &BTreeMap<String, Playbook>,
+    rules: &Rules<'_>,
     subjects: impl IntoIterator<Item = Subject<'a>>,
 ) -> Plan {
     let end = at + Days::new(u64::from(days));
@@ -102,14 +137,14 @@ pub fn plan<'a>(
             continue;
         }
         let segment = s.progress.map_or(s.segmentation.segment.as_str(), |p| p.playbook.as_str());
-        let Some(playbook) = playbooks.get(segment) else {
+        let Some(playbook) = rules.playbooks.get(segment) else {
             out.problems.push(format!(
                 "invoice {} of customer {} is not planned: segment `{segment}` has no playbook",
                 s.invoice.number, s.customer.id
             ));
             continue;
         };
-        plan_invoice(at, end, calendar, playbook, &s, &mut out.actions);
+        plan_invoice(at, end, rules, playbook, &s, &mut out);
     }
     out.actions.sort_by(|a, b| (a.date, &a.invoice_number, a.step).cmp(&(b.date, &b.invoice_number, b.step)));
     out
@@ -118,16 +153,19 @@ pub fn plan<'a>(
 fn plan_invoice(
     at: NaiveDate,
     end: NaiveDate,
-    calendar: &Calendar,
+    rules: &Rules<'_>,
     playbook: &Playbook,
     s: &Subject<'_>,
-    actions: &mut Vec<Action>,
+    out: &mut Plan,
 ) {
+    let calendar = rules.calendar;
     let inv = s.invoice;
-    let (mut anchor, mut prev_day, first) = match s.progress {
-        Some(p) => (p.anchor, p.last_day, p.steps_done),
-        None => (inv.due_date, None, 0),
+    let (mut anchor, mut prev_day, first, mut first_reminder) = match s.progress {
+        Some(p) => (p.anchor, p.last_day, p.steps_done, p.first_reminder),
+        None => (inv.due_date, None, 0, None),
     };
+    let jurisdiction = calendar.jurisdiction();
+    let reference = PaymentReference::for_invoice(jurisdiction, &inv.number).ok().map(|r| r.to_string());
     for step in playbook.steps.iter().skip(first) {
         let target = add_days(anchor, step.offset_days);
         if step.offset_days < 0 && target < at {
@@ -149,8 +187,20 @@ fn plan_invoice(
         if day > end {
             break;
         }
-        let reason = explain(calendar, playbook, step, s, target, day, prev_day, catch_up);
-        actions.push(Action {
+        if first_reminder.is_none() && day > inv.due_date {
+            first_reminder = step.channel.delivery().map(|d| (day, d));
+        }
+        let amounts = match rules.law {
+            Some(law) => amounts(law, jurisdiction, step, s, day, first_reminder).unwrap_or_else(|e| {
+                out.problems
+                    .push(format!("invoice {}: no amounts for step {}: {e}", inv.number, step.number));
+                Amounts::default()
+            }),
+            None => Amounts::default(),
+        };
+        let mut reason = explain(calendar, playbook, step, s, target, day, prev_day, catch_up);
+        amounts.explain(step, s.customer.kind, &inv.currency, &mut reason);
+        out.actions.push(Action {
             date: day,
             customer_id: s.customer.id.clone(),
             customer_name: s.customer.name.clone(),
@@ -169,10 +219,89 @@ fn plan_invoice(
             target_date: target,
             catch_up: catch_up.is_some(),
             requires_approval: step.requires_approval,
+            interest: amounts.interest,
+            costs: amounts.costs,
+            total_due: amounts.total_due,
+            payment_reference: reference.clone(),
             reason,
         });
         prev_day = Some(day);
     }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Amounts {
+    interest: Option<Decimal>,
+    costs: Option<Decimal>,
+    total_due: Option<Decimal>,
+}
+
+impl Amounts {
+    fn explain(&self, step: &Step, kind: CustomerKind, currency: &str, text: &mut String) {
+        let (interest, costs) = step.money_for(kind);
+        let verb = |a: MoneyAction| if a == MoneyAction::Apply { "applied" } else { "announced" };
+        let mut parts = Vec::new();
+        if let Some(i) = self.interest {
+            parts.push(format!("interest {i} {currency} ({})", verb(interest)));
+        }
+        if let Some(c) = self.costs {
+            parts.push(format!("collection costs {c} {currency} ({})", verb(costs)));
+        }
+        if let Some(t) = self.total_due {
+            parts.push(format!("total due {t} {currency}"));
+        }
+        if !parts.is_empty() {
+            text.push_str(&format!(" Amounts: {}.", parts.join(", ")));
+        }
+    }
+}
+
+/// Interest, costs and the total due on `day` for a step that announces or applies them.
+///
+/// The projection assumes nothing more is paid. Interest runs on the whole invoice with its
+/// payments allocated costs, interest, principal (art. 6:44 BW); for Belgian consumers it only
+/// starts after the wait that follows the first reminder. Costs are the statutory amount for the
+/// open principal (the scales are in euro, so other currencies get none).
+fn amounts(
+    law: Law<'_>,
+    jurisdiction: crate::calendar::Jurisdiction,
+    step: &Step,
+    s: &Subject<'_>,
+    day: NaiveDate,
+    first_reminder: Option<(NaiveDate, Delivery)>,
+) -> Result<Amounts, crate::law::LawError> {
+    let (interest_action, costs_action) = step.money_for(s.customer.kind);
+    if interest_action == MoneyAction::None && costs_action == MoneyAction::None {
+        return Ok(Amounts::default());
+    }
+    let inv = s.invoice;
+    let kind = s.customer.kind;
+    let letter = first_reminder.map(|(sent, delivery)| Letter { sent, delivery, names_exact_costs: false });
+    let interest_from = earliest_interest_date(jurisdiction, kind, inv.due_date, letter);
+    let costs = if costs_action != MoneyAction::None && inv.currency == "EUR" {
+        Some(collection_costs(law.rates, jurisdiction, kind, inv.open_amount, law.costs)?.costs)
+    } else {
+        None
+    };
+    let claim = |charge_interest: bool| OwedInput {
+        principal: inv.total,
+        due_date: inv.due_date,
+        jurisdiction,
+        kind,
+        charge_interest: charge_interest && interest_from.is_some(),
+        interest_from,
+        contract_date: None,
+        costs: costs
+            .filter(|_| costs_action == MoneyAction::Apply)
+            .map(|amount| ChargedCosts { amount, from: day }),
+    };
+    let applied = owed(law.rates, &claim(interest_action == MoneyAction::Apply), s.payments, day)?;
+    let interest = match interest_action {
+        MoneyAction::None => None,
+        MoneyAction::Apply => Some(applied.outstanding.interest),
+        MoneyAction::Announce => Some(owed(law.rates, &claim(true), s.payments, day)?.outstanding.interest),
+    };
+    Ok(Amounts { interest, costs, total_due: Some(applied.total_due) })
 }
 
 fn add_days(date: NaiveDate, days: i64) -> NaiveDate {

@@ -14,8 +14,10 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
 use toml::Spanned;
 
+use crate::calendar::Jurisdiction;
+use crate::law::consumer::{check_consumer_playbook, Delivery, StepView};
 use crate::location::{Location, Problem, Problems};
-use crate::model::{parse_amount, Language};
+use crate::model::{parse_amount, CustomerKind, Language};
 use crate::segment::SegmentRules;
 
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../playbooks");
@@ -71,10 +73,24 @@ pub struct Step {
     pub description: Option<String>,
     pub interest: MoneyAction,
     pub costs: MoneyAction,
+    /// What the step does with interest and costs for consumers, where the law is stricter
+    /// (defaults to `interest` and `costs`).
+    pub consumer_interest: MoneyAction,
+    pub consumer_costs: MoneyAction,
     pub requires_approval: bool,
     /// The step is skipped while less than this is open.
     #[serde(with = "rust_decimal::serde::str_option")]
     pub min_open_amount: Option<Decimal>,
+}
+
+impl Step {
+    /// The (interest, costs) actions of this step for a customer of `kind`.
+    pub fn money_for(&self, kind: CustomerKind) -> (MoneyAction, MoneyAction) {
+        match kind {
+            CustomerKind::B2b => (self.interest, self.costs),
+            CustomerKind::B2c => (self.consumer_interest, self.consumer_costs),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -108,10 +124,19 @@ struct StepFile {
     interest: MoneyAction,
     #[serde(default)]
     costs: MoneyAction,
+    /// Overrides for consumers: `consumer = { interest = "announce" }`.
+    consumer: Option<ConsumerFile>,
     #[serde(default)]
     requires_approval: bool,
     #[serde(default, deserialize_with = "amount")]
     min_open_amount: Option<Decimal>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsumerFile {
+    interest: Option<MoneyAction>,
+    costs: Option<MoneyAction>,
 }
 
 /// An amount written as a string (`"50.00"`, exact) or a TOML integer.
@@ -223,7 +248,11 @@ pub struct PlaybookSet {
 impl PlaybookSet {
     /// Loads and checks the playbooks, templates and segment rules of `source`. Returns every
     /// problem found, not just the first.
-    pub fn load(source: PlaybookSource, default_language: Language) -> Result<PlaybookSet, Problems> {
+    pub fn load(
+        source: PlaybookSource,
+        default_language: Language,
+        law: &LawSettings,
+    ) -> Result<PlaybookSet, Problems> {
         let mut problems = Vec::new();
         let rules_path = source.display(SEGMENTS_FILE);
         let rules = match source.read(SEGMENTS_FILE) {
@@ -265,10 +294,12 @@ impl PlaybookSet {
                     continue;
                 }
             };
-            let Some((playbook, segment_offset)) = parse_playbook(&path, &text, &mut problems) else {
+            let Some((playbook, segment_offset, step_offsets)) = parse_playbook(&path, &text, &mut problems)
+            else {
                 continue;
             };
             check_templates(&source, &languages, &playbook, &path, &text, &mut problems);
+            check_consumer_rules(law, &playbook, &step_offsets, &path, &text, &mut problems);
             if let Some(prev) = playbooks.get(&playbook.segment) {
                 problems.push(Problem::new(
                     Location::at_offset(&path, &text, segment_offset),
@@ -304,8 +335,13 @@ impl PlaybookSet {
     }
 }
 
-/// Parses one playbook file; also returns the byte offset of its `segment` value.
-fn parse_playbook(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Option<(Playbook, usize)> {
+/// Parses one playbook file; also returns the byte offsets of its `segment` value and of each
+/// step table, for pointing at them later.
+fn parse_playbook(
+    path: &Path,
+    text: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<(Playbook, usize, Vec<usize>)> {
     let file: PlaybookFile = match toml::from_str(text) {
         Ok(f) => f,
         Err(e) => {
@@ -370,6 +406,8 @@ fn parse_playbook(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Optio
             description: s.description.clone(),
             interest: s.interest,
             costs: s.costs,
+            consumer_interest: s.consumer.as_ref().and_then(|c| c.interest).unwrap_or(s.interest),
+            consumer_costs: s.consumer.as_ref().and_then(|c| c.costs).unwrap_or(s.costs),
             requires_approval: s.requires_approval,
             min_open_amount: s.min_open_amount,
         });
@@ -377,10 +415,75 @@ fn parse_playbook(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Optio
     if problems.len() > before {
         return None;
     }
+    let step_offsets = file.steps.iter().map(|s| s.span().start).collect();
     Some((
         Playbook { segment, goal: file.goal, tone: file.tone, steps, file: path.to_path_buf() },
         file.segment.span().start,
+        step_offsets,
     ))
+}
+
+/// What the consumer-protection check needs to know about the business.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LawSettings {
+    pub jurisdiction: Jurisdiction,
+    /// Calendar days a letter takes by post before it counts as received.
+    pub post_delay_days: u32,
+}
+
+impl Channel {
+    /// How a message on this channel reaches the debtor; `None` for a call or a handoff.
+    pub fn delivery(self) -> Option<Delivery> {
+        match self {
+            Channel::Email | Channel::Sms => Some(Delivery::Electronic),
+            Channel::Letter | Channel::RegisteredLetter => Some(Delivery::Post),
+            Channel::Phone | Channel::Agency => None,
+        }
+    }
+}
+
+/// Any playbook may reach consumers (segments do not split by kind), so every playbook is
+/// checked against the consumer rules of the business's jurisdiction, using what each step does
+/// for consumers.
+fn check_consumer_rules(
+    law: &LawSettings,
+    playbook: &Playbook,
+    step_offsets: &[usize],
+    path: &Path,
+    text: &str,
+    problems: &mut Vec<Problem>,
+) {
+    let name = |s: &Step| format!("{} ({})", s.number, s.template);
+    let views: Vec<StepView> = playbook
+        .steps
+        .iter()
+        .map(|s| {
+            let (interest, costs) = s.money_for(CustomerKind::B2c);
+            StepView {
+                name: name(s),
+                offset_days: s.offset_days,
+                delivery: s.channel.delivery(),
+                names_exact_costs: costs != MoneyAction::None,
+                applies_costs: costs == MoneyAction::Apply,
+                applies_interest: interest == MoneyAction::Apply,
+                charges_fee: false,
+            }
+        })
+        .collect();
+    for v in check_consumer_playbook(law.jurisdiction, &views, law.post_delay_days) {
+        let at = playbook.steps.iter().position(|s| name(s) == v.step).and_then(|i| step_offsets.get(i));
+        let location = match at {
+            Some(&offset) => Location::at_offset(path, text, offset),
+            None => Location::file(path),
+        };
+        problems.push(Problem::new(
+            location,
+            format!(
+                "step {} breaks a consumer rule: {}; charge later, or set `consumer = {{ interest = \"announce\", costs = \"announce\" }}` on this step",
+                v.step, v.rule
+            ),
+        ));
+    }
 }
 
 /// Every step's template must exist in every language folder, and parse.

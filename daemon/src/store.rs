@@ -17,7 +17,7 @@ use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use rust_decimal::Decimal;
 
-use crate::model::{Address, Customer, CustomerKind, Invoice, Language, PaymentMethod};
+use crate::model::{Address, Customer, CustomerKind, Invoice, Language, Payment, PaymentMethod};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -219,6 +219,29 @@ impl Store {
                 total: decimal_col(r.get_ref(5)?.as_str()?)?,
                 open_amount: decimal_col(r.get_ref(6)?.as_str()?)?,
                 paid_date: opt_date(r.get_ref(7)?.as_str_or_null()?)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The payments of invoices that are still open, ordered by invoice and date: what interest
+    /// and allocation need for planning. (The REAL cast only narrows the load; which invoices
+    /// are open is decided on the exact decimals.)
+    pub fn load_payments_of_open_invoices(&self) -> Result<Vec<Payment>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT p.invoice_number, p.date, p.amount, p.method
+             FROM payments p JOIN invoices i ON i.number = p.invoice_number
+             WHERE CAST(i.open_amount AS REAL) > 0
+             ORDER BY p.invoice_number, p.date",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(Payment {
+                invoice_number: r.get_ref(0)?.as_str()?.to_owned(),
+                date: date_col(r.get_ref(1)?.as_str()?)?,
+                amount: decimal_col(r.get_ref(2)?.as_str()?)?,
+                method: opt_col::<PaymentMethod>(r.get_ref(3)?.as_str_or_null()?, "payment method")?,
             });
         }
         Ok(out)

@@ -137,3 +137,38 @@ fn broken_config_names_file_line_and_key() {
     assert!(err.contains("dunwell.toml:3:13:"), "{err}");
     assert!(err.contains("time_zone"), "{err}");
 }
+
+#[test]
+fn consumer_costs_before_the_14_day_letter_term_are_rejected() {
+    // The standard playbook names the costs at J+15; charging them at the J+20 call is too early
+    // for Dutch consumers (the 14-day term runs from the day after receipt).
+    let mut line = 0;
+    let err = check_broken(|d| {
+        let p = d.join("standard.toml");
+        replace(
+            &p,
+            "channel = \"phone\"\ntemplate = \"standard-call\"",
+            "channel = \"phone\"\ntemplate = \"standard-call\"\ncosts = \"apply\"",
+        );
+        line = line_of(&p, "step = 4") - 1;
+    });
+    assert!(
+        err.contains(&format!(
+            "standard.toml:{line}:1: step 4 (standard-call) breaks a consumer rule: NL consumers"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("art. 6:96 lid 6 BW"), "{err}");
+}
+
+#[test]
+fn belgian_rules_accept_the_shipped_playbooks_and_reject_an_early_charge() {
+    let env = Env::with_config("jurisdiction = \"be\"\n");
+    assert!(env.ok(&["check"]).contains("ok: 3 playbooks"));
+    let dir = env.path().join("playbooks");
+    copy_dir(&repo().join("playbooks"), &dir);
+    replace(&dir.join("bad-payer.toml"), "consumer = { interest = \"announce\" }\n", "");
+    let err = env.fails(&["check", s(&dir)]);
+    assert!(err.contains("step 3 (bad-payer-reminder-2) breaks a consumer rule: BE consumers"), "{err}");
+    assert!(err.contains("Boek XIX WER"), "{err}");
+}

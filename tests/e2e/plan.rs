@@ -85,6 +85,18 @@ fn thirty_day_projection_matches_hand_computed_days() {
     assert!(reason.contains("too little history"), "{reason}");
     // The partly paid invoice shows what is still open.
     assert_eq!(v[1]["open_amount"], "49.95");
+    // Step 2 moves no money; step 3 (J+15) announces interest and costs (the 14-day letter).
+    assert!(v[0]["interest"].is_null() && v[0]["costs"].is_null() && v[0]["total_due"].is_null(), "{}", v[0]);
+    let step3 = &v[2];
+    assert_eq!((step3["invoice_number"].as_str(), step3["step"].as_u64()), (Some("2026-001"), Some(3)));
+    // C1 is a business: commercial interest 1210.00 x 10.15% x 37/365 (11-01..12-07) = 12.45;
+    // BIK 15% of 1210.00 = 181.50; announced amounts stay out of the total.
+    assert_eq!(step3["interest"], "12.45");
+    assert_eq!(step3["costs"], "181.50");
+    assert_eq!(step3["total_due"], "1210.00");
+    assert!(step3["payment_reference"].as_str().unwrap().starts_with("RF"), "{step3}");
+    // C2 is a consumer with 49.95 open: 15% would be 7.49, the minimum is 40.00.
+    assert_eq!(v[3]["costs"], "40.00");
     assert_eq!(v[8]["segment"], "vip");
     assert_eq!(v[8]["channel"], "email");
 }

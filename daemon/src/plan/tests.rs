@@ -4,7 +4,8 @@
 
 use super::*;
 use crate::calendar::Jurisdiction;
-use crate::model::{Address, CustomerKind};
+use crate::law::{CostsOptions, Rates};
+use crate::model::{Address, CustomerKind, Payment};
 use crate::playbook::MoneyAction;
 use crate::segment::{Indicators, Rule};
 
@@ -36,6 +37,8 @@ fn playbook(segment: &str, offsets: &[i64]) -> Playbook {
                 description: None,
                 interest: MoneyAction::None,
                 costs: MoneyAction::None,
+                consumer_interest: MoneyAction::None,
+                consumer_costs: MoneyAction::None,
                 requires_approval: false,
                 min_open_amount: None,
             })
@@ -110,12 +113,18 @@ fn run(
 ) -> Plan {
     let c = customer();
     let s = segmentation(seg);
+    let rules = Rules { calendar: cal, playbooks: pbs, law: None };
     plan(
         d(at),
         days,
-        cal,
-        pbs,
-        invoices.iter().map(|i| Subject { invoice: i, customer: &c, segmentation: &s, progress: None }),
+        &rules,
+        invoices.iter().map(|i| Subject {
+            invoice: i,
+            customer: &c,
+            segmentation: &s,
+            progress: None,
+            payments: &[],
+        }),
     )
 }
 
@@ -308,13 +317,15 @@ fn invoice_keeps_the_playbook_it_started_on() {
         steps_done: 1,
         anchor: d("2026-11-02"),
         last_day: Some(d("2026-11-12")),
+        first_reminder: None,
     };
+    let cal = nl();
+    let rules = Rules { calendar: &cal, playbooks: &pbs, law: None };
     let p = plan(
         d("2026-11-13"),
         30,
-        &nl(),
-        &pbs,
-        [Subject { invoice: &inv, customer: &c, segmentation: &s, progress: Some(&progress) }],
+        &rules,
+        [Subject { invoice: &inv, customer: &c, segmentation: &s, progress: Some(&progress), payments: &[] }],
     );
     // +15 -> Tue 11-17; +25 -> Fri 11-27.
     assert_eq!(days_and_steps(&p), pairs(&[("2026-11-17", 2), ("2026-11-27", 3)]));
@@ -357,4 +368,172 @@ fn planning_is_deterministic_whatever_the_input_order() {
         .actions
         .windows(2)
         .all(|w| (w[0].date, &w[0].invoice_number) <= (w[1].date, &w[1].invoice_number)));
+}
+
+// ---- amounts: interest, costs and total due on the actions ----
+
+fn money_step(offset: i64, interest: MoneyAction, costs: MoneyAction) -> Step {
+    Step {
+        number: 1,
+        offset_days: offset,
+        channel: Channel::Email,
+        template: "t".into(),
+        description: None,
+        interest,
+        costs,
+        consumer_interest: interest,
+        consumer_costs: costs,
+        requires_approval: false,
+        min_open_amount: None,
+    }
+}
+
+fn with_steps(steps: Vec<Step>) -> BTreeMap<String, Playbook> {
+    let mut pb = playbook("standard", &[]);
+    pb.steps = steps
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut s)| {
+            s.number = i as u32 + 1;
+            s
+        })
+        .collect();
+    books(vec![pb])
+}
+
+fn plan_with_law(
+    at: &str,
+    cal: &Calendar,
+    pbs: &BTreeMap<String, Playbook>,
+    inv: &Invoice,
+    kind: CustomerKind,
+    payments: &[Payment],
+) -> Plan {
+    let rates = Rates::shipped().unwrap();
+    let costs = CostsOptions::default();
+    let rules = Rules { calendar: cal, playbooks: pbs, law: Some(Law { rates: &rates, costs: &costs }) };
+    let mut c = customer();
+    c.kind = kind;
+    let s = segmentation("standard");
+    plan(
+        d(at),
+        60,
+        &rules,
+        [Subject { invoice: inv, customer: &c, segmentation: &s, progress: None, payments }],
+    )
+}
+
+fn dec(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+#[test]
+fn applied_interest_and_costs_match_the_worked_vectors() {
+    // legal-reference.md §6: NL commercial interest on 5000.00 due 2025-09-30 through
+    // 2025-12-29 is 125.14 (V10); BIK on 5000.00 is 15% of 2500 + 10% of 2500 = 625.00.
+    // J+90 = Mon 2025-12-29.
+    let pbs = with_steps(vec![money_step(90, MoneyAction::Apply, MoneyAction::Apply)]);
+    let mut inv = invoice("F1", "2025-09-30", 5000);
+    inv.total = Decimal::from(5000);
+    let p = plan_with_law("2025-12-29", &nl(), &pbs, &inv, CustomerKind::B2b, &[]);
+    let a = &p.actions[0];
+    assert_eq!(a.date, d("2025-12-29"));
+    assert_eq!(a.interest, Some(dec("125.14")));
+    assert_eq!(a.costs, Some(dec("625.00")));
+    assert_eq!(a.total_due, Some(dec("5750.14")));
+    assert!(a.reason.contains("Amounts: interest 125.14 EUR (applied), collection costs 625.00 EUR (applied), total due 5750.14 EUR."), "{}", a.reason);
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+}
+
+#[test]
+fn announced_amounts_are_named_but_not_added_to_the_total() {
+    let pbs = with_steps(vec![money_step(90, MoneyAction::Announce, MoneyAction::Announce)]);
+    let mut inv = invoice("F1", "2025-09-30", 5000);
+    inv.total = Decimal::from(5000);
+    let a = &plan_with_law("2025-12-29", &nl(), &pbs, &inv, CustomerKind::B2b, &[]).actions[0];
+    assert_eq!(
+        (a.interest, a.costs, a.total_due),
+        (Some(dec("125.14")), Some(dec("625.00")), Some(dec("5000")))
+    );
+}
+
+#[test]
+fn steps_without_money_carry_no_amounts() {
+    let pbs = with_steps(vec![money_step(90, MoneyAction::None, MoneyAction::None)]);
+    let a =
+        &plan_with_law("2025-12-29", &nl(), &pbs, &invoice("F1", "2025-09-30", 100), CustomerKind::B2b, &[])
+            .actions[0];
+    assert_eq!((a.interest, a.costs, a.total_due), (None, None, None));
+    assert!(a.payment_reference.as_deref().is_some_and(|r| r.starts_with("RF")));
+}
+
+#[test]
+fn partial_payment_goes_to_interest_first_and_interest_runs_on_the_rest() {
+    // 5000.00 due 2025-09-30 at 10.15%; 1000.00 paid on 2025-10-30.
+    // 2025-10-01..10-30: 5000 x 0.1015 x 30/365 = 41.7123 -> 41.71 at the payment, which takes
+    // 41.71 of interest and 958.29 of principal (art. 6:44 BW), leaving 4041.71.
+    // 2025-10-31..12-29 (60 days): 4041.71 x 0.1015 x 60/365 = 67.4357 -> 67.44.
+    // Costs on the open amount 4000.00: 375.00 + 150.00 = 525.00.
+    // Total due: 4041.71 + 67.44 + 525.00 = 4634.15.
+    let pbs = with_steps(vec![money_step(90, MoneyAction::Apply, MoneyAction::Apply)]);
+    let mut inv = invoice("F1", "2025-09-30", 4000);
+    inv.total = Decimal::from(5000);
+    let payments = [Payment {
+        invoice_number: "F1".into(),
+        date: d("2025-10-30"),
+        amount: Decimal::from(1000),
+        method: None,
+    }];
+    let a = &plan_with_law("2025-12-29", &nl(), &pbs, &inv, CustomerKind::B2b, &payments).actions[0];
+    assert_eq!(a.interest, Some(dec("67.44")));
+    assert_eq!(a.costs, Some(dec("525.00")));
+    assert_eq!(a.total_due, Some(dec("4634.15")));
+}
+
+#[test]
+fn belgian_consumer_interest_starts_after_the_wait_that_follows_the_first_reminder() {
+    // Due Mon 2026-03-02. Step 1 (+5, e-mail) Sat 03-07 -> Mon 03-09: the free first reminder.
+    // The 14-day wait runs 03-10..03-23, so interest counts from 03-24. Step 2 (+30) is Wed
+    // 04-01: 9 days of interest (03-24..04-01). A business customer: 30 days (03-03..04-01).
+    let pbs = with_steps(vec![
+        money_step(5, MoneyAction::None, MoneyAction::None),
+        money_step(30, MoneyAction::Apply, MoneyAction::None),
+    ]);
+    let inv = invoice("F1", "2026-03-02", 1000);
+    let rates = Rates::shipped().unwrap();
+    let expect = |from: &str| {
+        crate::law::compute_interest(
+            &rates,
+            crate::calendar::Jurisdiction::Be,
+            crate::law::InterestKind::Commercial,
+            Decimal::from(100),
+            d(from),
+            d("2026-04-01"),
+        )
+        .unwrap()
+    };
+    let consumer = plan_with_law("2026-03-01", &be(), &pbs, &inv, CustomerKind::B2c, &[]);
+    assert_eq!(days_and_steps(&consumer), pairs(&[("2026-03-09", 1), ("2026-04-01", 2)]));
+    let nine_days = expect("2026-03-23");
+    assert_eq!(nine_days.periods.iter().map(|p| p.days).sum::<i64>(), 9);
+    assert_eq!(consumer.actions[1].interest, Some(nine_days.interest));
+    let business = plan_with_law("2026-03-01", &be(), &pbs, &inv, CustomerKind::B2b, &[]);
+    assert_eq!(business.actions[1].interest, Some(expect("2026-03-02").interest));
+    assert!(business.actions[1].interest > consumer.actions[1].interest);
+    assert!(consumer.actions[1].payment_reference.as_deref().is_some_and(|r| r.starts_with("+++")));
+}
+
+#[test]
+fn consumer_overrides_change_what_a_step_does() {
+    let mut step = money_step(90, MoneyAction::Apply, MoneyAction::Apply);
+    step.consumer_interest = MoneyAction::Announce;
+    step.consumer_costs = MoneyAction::None;
+    let pbs = with_steps(vec![step]);
+    let mut inv = invoice("F1", "2025-09-30", 5000);
+    inv.total = Decimal::from(5000);
+    let a = &plan_with_law("2025-12-29", &nl(), &pbs, &inv, CustomerKind::B2c, &[]).actions[0];
+    // NL consumers get the 6:119 statutory rate, lower than the commercial one.
+    assert!(a.interest.is_some_and(|i| i > Decimal::ZERO && i < dec("125.14")), "{:?}", a.interest);
+    assert_eq!(a.costs, None);
+    assert_eq!(a.total_due, Some(dec("5000")));
 }

@@ -1,0 +1,135 @@
+//! `[plugins.<name>]` in dunwell.toml: where a connector's component is, what it may reach, and
+//! its limits. Read by `config`; used by the host for every run.
+//!
+//! ```toml
+//! [plugins.moneybird]
+//! path = "connectors/moneybird.wasm"
+//! allowed_hosts = ["moneybird.com"]       # "host" (any port) or "host:port"; "*.example.com"
+//! memory_mb = 64                          # per linear memory
+//! cpu_ms = 5000                           # guest CPU time per run
+//! timeout_s = 60                          # wall-clock time per run, HTTP waits included
+//! max_requests = 200                      # HTTP requests per run
+//! max_response_mb = 10                    # per response body
+//! [plugins.moneybird.config]
+//! administration_id = "123456789"
+//! [plugins.moneybird.secrets]
+//! token = "..."                           # never logged
+//!
+//! [plugins.ubl]
+//! path = "connectors/ubl.wasm"
+//! directory = "inbox/ubl"                 # mounted read-only at /input
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// One plugin's section, as written.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSection {
+    pub path: PathBuf,
+    #[serde(default)]
+    pub directory: Option<PathBuf>,
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    #[serde(default)]
+    pub memory_mb: Option<u32>,
+    #[serde(default)]
+    pub cpu_ms: Option<u64>,
+    #[serde(default)]
+    pub timeout_s: Option<u64>,
+    #[serde(default)]
+    pub max_requests: Option<u32>,
+    #[serde(default)]
+    pub max_response_mb: Option<u32>,
+    #[serde(default)]
+    pub page_size: Option<u32>,
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// Limits of one run of a plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub memory_bytes: usize,
+    pub cpu: Duration,
+    pub timeout: Duration,
+    pub max_requests: u32,
+    pub max_response_bytes: u64,
+    pub page_size: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 64 << 20,
+            cpu: Duration::from_secs(5),
+            timeout: Duration::from_secs(60),
+            max_requests: 200,
+            max_response_bytes: 10 << 20,
+            page_size: 100,
+        }
+    }
+}
+
+/// A plugin's resolved settings (paths absolute, defaults applied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginSettings {
+    pub name: String,
+    pub path: PathBuf,
+    pub directory: Option<PathBuf>,
+    pub allowed_hosts: Vec<String>,
+    pub limits: Limits,
+    pub config: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, String>,
+}
+
+impl PluginSettings {
+    /// Settings for running a file directly (`dunwell plugin run`): nothing granted beyond
+    /// what is passed.
+    pub fn for_file(path: PathBuf) -> PluginSettings {
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "plugin".into());
+        PluginSettings {
+            name,
+            path,
+            directory: None,
+            allowed_hosts: Vec::new(),
+            limits: Limits::default(),
+            config: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+        }
+    }
+
+    /// Resolves a section; `resolve` makes paths relative to the config file absolute.
+    pub fn from_section(name: &str, s: PluginSection, resolve: impl Fn(PathBuf) -> PathBuf) -> PluginSettings {
+        let d = Limits::default();
+        PluginSettings {
+            name: name.to_string(),
+            path: resolve(s.path),
+            directory: s.directory.map(&resolve),
+            allowed_hosts: s.allowed_hosts,
+            limits: Limits {
+                memory_bytes: s.memory_mb.map_or(d.memory_bytes, |m| (m as usize) << 20),
+                cpu: s.cpu_ms.map_or(d.cpu, Duration::from_millis),
+                timeout: s.timeout_s.map_or(d.timeout, Duration::from_secs),
+                max_requests: s.max_requests.unwrap_or(d.max_requests),
+                max_response_bytes: s.max_response_mb.map_or(d.max_response_bytes, |m| u64::from(m) << 20),
+                page_size: s.page_size.unwrap_or(d.page_size).clamp(1, 10_000),
+            },
+            config: s.config,
+            secrets: s.secrets,
+        }
+    }
+}
+
+/// Whether `name` is a usable plugin name: lower-case letters, digits, `-` and `_`.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 40
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}

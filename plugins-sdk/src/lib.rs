@@ -1,0 +1,243 @@
+//! The dunwell plugin SDK: write a connector as ordinary Rust, build it to a WebAssembly
+//! component, and dunwell runs it in a sandbox.
+//!
+//! A connector implements [`Connector`] and calls [`export_connector!`] once:
+//!
+//! ```ignore
+//! use dunwell_plugin_sdk::prelude::*;
+//!
+//! struct Acme;
+//! impl Connector for Acme {
+//!     fn describe() -> Info { info("acme", env!("CARGO_PKG_VERSION"), "Acme Books").http_host("api.acme.example") }
+//!     fn pull_invoices(req: PageRequest) -> Result<InvoicePage, ConnectorError> { /* ... */ }
+//! }
+//! export_connector!(Acme);
+//! ```
+//!
+//! Everything the host grants goes through this crate: [`log`] lines, [`config`] values and
+//! [`secret`]s, and the [`http`] client (which reaches only hosts the operator allowed).
+//! Amounts cross the boundary as exact decimal text: use [`decimal`] to read and write them.
+//!
+//! Outside WebAssembly (`cargo test` on your machine) the host functions are served by
+//! [`testing`], so connector logic can be unit-tested natively with canned HTTP responses.
+
+#![deny(missing_docs)]
+
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "wit/connector@0.1.0",
+        world: "connector",
+        pub_export_macro: true,
+        export_macro_name: "__export_world",
+        default_bindings_module: "dunwell_plugin_sdk::bindings",
+    });
+}
+
+pub mod decimal;
+pub mod http;
+pub mod testing;
+
+/// The exact decimal type amounts are parsed into.
+pub use rust_decimal::Decimal;
+
+pub use bindings::dunwell::connector::host::Level;
+pub use bindings::dunwell::connector::types::{
+    Address, ConnectorError, Customer, CustomerKind, CustomerPage, DocumentKind, Invoice, InvoicePage,
+    InvoiceStatus, PageRequest, Payment, PaymentPage,
+};
+pub use bindings::exports::dunwell::connector::source::{ConfigKey, Info};
+
+/// The version of the WIT contract this SDK speaks.
+pub const WIT_VERSION: &str = "0.1.0";
+/// The version of this SDK, reported in [`Info::sdk_version`].
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Where the host mounts the one read-only directory of a file connector.
+pub const INPUT_DIR: &str = "/input";
+
+/// Everything a connector usually needs, in one `use`.
+pub mod prelude {
+    pub use crate::decimal::{format_amount, parse_amount};
+    pub use crate::http::{self, Response};
+    pub use crate::{
+        config, export_connector, info, log, page, require_config, secret, Address, ConfigKey, Connector,
+        ConnectorError, Customer, CustomerKind, CustomerPage, DocumentKind, Info, InfoExt, Invoice,
+        InvoicePage, InvoiceStatus, Level, PageRequest, Payment, PaymentPage, INPUT_DIR,
+    };
+}
+
+/// A connector: describe yourself, and pull what changed since a cursor, one page at a time.
+///
+/// The cursor is yours: whatever string you return as `next_cursor` comes back on the next
+/// call (and the next sync). `None` means "from the beginning". Every pull has a default that
+/// provides nothing, so implement only what your source has.
+pub trait Connector {
+    /// Name, version, what the connector needs (hosts, directory, config keys).
+    fn describe() -> Info;
+
+    /// Customers changed since `request.cursor`.
+    fn pull_customers(request: PageRequest) -> Result<CustomerPage, ConnectorError> {
+        Ok(CustomerPage { items: Vec::new(), next_cursor: request.cursor, more: false })
+    }
+
+    /// Invoices and credit notes changed since `request.cursor`.
+    fn pull_invoices(request: PageRequest) -> Result<InvoicePage, ConnectorError> {
+        Ok(InvoicePage { items: Vec::new(), next_cursor: request.cursor, more: false })
+    }
+
+    /// Payments received since `request.cursor`.
+    fn pull_payments(request: PageRequest) -> Result<PaymentPage, ConnectorError> {
+        Ok(PaymentPage { items: Vec::new(), next_cursor: request.cursor, more: false })
+    }
+}
+
+/// Exports a [`Connector`] implementation as the component's `source` interface. Call it once,
+/// at the top level of your crate. On native targets (unit tests) it expands to nothing.
+#[macro_export]
+macro_rules! export_connector {
+    ($t:ty) => {
+        // Only in WebAssembly: the component export names are not valid native symbol names.
+        #[cfg(target_arch = "wasm32")]
+        #[doc(hidden)]
+        pub struct __DunwellExport;
+
+        #[cfg(target_arch = "wasm32")]
+        impl $crate::bindings::exports::dunwell::connector::source::Guest for __DunwellExport {
+            fn describe() -> $crate::Info {
+                <$t as $crate::Connector>::describe()
+            }
+            fn pull_customers(
+                request: $crate::PageRequest,
+            ) -> ::core::result::Result<$crate::CustomerPage, $crate::ConnectorError> {
+                <$t as $crate::Connector>::pull_customers(request)
+            }
+            fn pull_invoices(
+                request: $crate::PageRequest,
+            ) -> ::core::result::Result<$crate::InvoicePage, $crate::ConnectorError> {
+                <$t as $crate::Connector>::pull_invoices(request)
+            }
+            fn pull_payments(
+                request: $crate::PageRequest,
+            ) -> ::core::result::Result<$crate::PaymentPage, $crate::ConnectorError> {
+                <$t as $crate::Connector>::pull_payments(request)
+            }
+        }
+
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::__export_world!(__DunwellExport with_types_in $crate::bindings);
+    };
+}
+
+/// Starts an [`Info`] with the SDK version filled in and nothing requested; add what you
+/// need with the [`InfoExt`] methods.
+pub fn info(name: &str, version: &str, description: &str) -> Info {
+    Info {
+        name: name.to_string(),
+        version: version.to_string(),
+        sdk_version: SDK_VERSION.to_string(),
+        description: description.to_string(),
+        http_hosts: Vec::new(),
+        reads_directory: false,
+        config_keys: Vec::new(),
+        provides_customers: false,
+        provides_invoices: false,
+        provides_payments: false,
+    }
+}
+
+/// Builder methods for [`Info`].
+pub trait InfoExt {
+    /// Asks for a host the operator must allow (`api.example.com`).
+    fn http_host(self, host: &str) -> Self;
+    /// Asks for the read-only directory at [`INPUT_DIR`].
+    fn reads_directory(self) -> Self;
+    /// Declares a configuration key (read with [`config`]).
+    fn config_key(self, name: &str, required: bool, description: &str) -> Self;
+    /// Declares a secret (read with [`secret`]).
+    fn secret_key(self, name: &str, required: bool, description: &str) -> Self;
+    /// Declares what the connector provides.
+    fn provides(self, customers: bool, invoices: bool, payments: bool) -> Self;
+}
+
+impl InfoExt for Info {
+    fn http_host(mut self, host: &str) -> Self {
+        self.http_hosts.push(host.to_string());
+        self
+    }
+    fn reads_directory(mut self) -> Self {
+        self.reads_directory = true;
+        self
+    }
+    fn config_key(mut self, name: &str, required: bool, description: &str) -> Self {
+        self.config_keys.push(ConfigKey {
+            name: name.into(),
+            secret: false,
+            required,
+            description: description.into(),
+        });
+        self
+    }
+    fn secret_key(mut self, name: &str, required: bool, description: &str) -> Self {
+        self.config_keys.push(ConfigKey {
+            name: name.into(),
+            secret: true,
+            required,
+            description: description.into(),
+        });
+        self
+    }
+    fn provides(mut self, customers: bool, invoices: bool, payments: bool) -> Self {
+        self.provides_customers = customers;
+        self.provides_invoices = invoices;
+        self.provides_payments = payments;
+        self
+    }
+}
+
+/// Writes a log line; the host attributes it to your connector. Never log secrets.
+pub fn log(level: Level, message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    bindings::dunwell::connector::host::log(level, message);
+    #[cfg(not(target_arch = "wasm32"))]
+    testing::log(level, message);
+}
+
+/// A value from the connector's section in `dunwell.toml`.
+pub fn config(key: &str) -> Option<String> {
+    #[cfg(target_arch = "wasm32")]
+    return bindings::dunwell::connector::host::config(key);
+    #[cfg(not(target_arch = "wasm32"))]
+    return testing::config(key);
+}
+
+/// A configuration value that must be present.
+pub fn require_config(key: &str) -> Result<String, ConnectorError> {
+    config(key).ok_or_else(|| ConnectorError::InvalidConfig(format!("the config value `{key}` is missing")))
+}
+
+/// A secret (API token) from the connector's section in `dunwell.toml`.
+pub fn secret(key: &str) -> Option<String> {
+    #[cfg(target_arch = "wasm32")]
+    return bindings::dunwell::connector::host::secret(key);
+    #[cfg(not(target_arch = "wasm32"))]
+    return testing::secret(key);
+}
+
+/// Offset paging over a list you hold in full (files in a folder, a full export): returns the
+/// page of `all` after `request.cursor` (an offset written by an earlier call), the cursor of
+/// the next page and whether more follow.
+pub fn page<T>(all: Vec<T>, request: &PageRequest) -> Result<(Vec<T>, Option<String>, bool), ConnectorError> {
+    let start: usize = match &request.cursor {
+        None => 0,
+        Some(c) => c
+            .strip_prefix("offset:")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| ConnectorError::InvalidData(format!("`{c}` is not a cursor of this connector")))?,
+    };
+    let limit = (request.limit as usize).max(1);
+    let total = all.len();
+    let items: Vec<T> = all.into_iter().skip(start).take(limit).collect();
+    let end = start.saturating_add(items.len());
+    Ok((items, Some(format!("offset:{end}")), end < total))
+}
