@@ -59,6 +59,11 @@ pub enum Command {
     Interest(crate::cli_law::InterestArgs),
     /// Compute the collection costs that may be charged on a principal.
     Costs(crate::cli_law::CostsArgs),
+    /// Run one sync of the connector plugins now (or of one) and print what changed.
+    Sync(crate::cli_plugin::SyncArgs),
+    /// Inspect and try out connector plugins (WebAssembly components).
+    #[command(subcommand)]
+    Plugin(crate::cli_plugin::PluginCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -155,6 +160,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             args.rates = args.rates.or_else(|| config.rates_file.clone());
             crate::cli_law::run_interest(&args, out)
         }
+        Command::Sync(args) => crate::cli_plugin::run_sync(&config, &args, out),
+        Command::Plugin(command) => crate::cli_plugin::run_plugin(&config, &command, out),
         Command::Costs(mut args) => {
             args.rates = args.rates.or_else(|| config.rates_file.clone());
             crate::cli_law::run_costs(&args, out)
@@ -467,12 +474,15 @@ fn write_plan_table(
     Ok(())
 }
 
-/// Serialises first, then writes, so an output error (a closed pipe) stays an `io::Error`
-/// that main recognises, rather than being folded into a serde error.
+/// Streams pretty JSON; an output error (a closed pipe) comes back as the `io::Error` main
+/// recognises, not folded into a serde error.
 fn write_json(w: &mut dyn Write, value: &impl Serialize) -> Result<()> {
-    let mut text = serde_json::to_vec_pretty(value)?;
-    text.push(b'\n');
-    w.write_all(&text)?;
+    let mut w = BufWriter::new(w);
+    serde_json::to_writer_pretty(&mut w, value).map_err(|e| {
+        e.io_error_kind().map_or_else(|| anyhow::Error::from(e), |k| io::Error::from(k).into())
+    })?;
+    writeln!(w)?;
+    w.flush()?;
     Ok(())
 }
 

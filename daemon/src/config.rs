@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::calendar::{Calendar, Jurisdiction};
 use crate::location::{Location, Problem};
 use crate::model::{parse_date, Language};
+use crate::plugin::settings::PluginSection;
 
 /// The name looked for in the current directory when `--config` is not given.
 pub const DEFAULT_FILE: &str = "dunwell.toml";
@@ -49,6 +50,7 @@ struct ConfigFile {
     post_delay_days: Option<u32>,
     vat_deductible: Option<bool>,
     business: Option<Business>,
+    plugins: Option<std::collections::BTreeMap<toml::Spanned<String>, PluginSection>>,
 }
 
 /// The resolved configuration. Relative paths in a file are taken relative to that file's
@@ -71,6 +73,8 @@ pub struct Config {
     pub post_delay_days: u32,
     /// Whether the business can deduct VAT; when it cannot, VAT is added to NL collection costs.
     pub vat_deductible: bool,
+    /// Connector plugins by name (`[plugins.<name>]`).
+    pub plugins: std::collections::BTreeMap<String, crate::plugin::PluginSettings>,
 }
 
 impl Default for Config {
@@ -87,6 +91,7 @@ impl Default for Config {
             rates_file: None,
             post_delay_days: 2,
             vat_deductible: true,
+            plugins: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -135,6 +140,20 @@ impl Config {
             })?;
             closing_days.push(date);
         }
+        let mut plugins = std::collections::BTreeMap::new();
+        for (name, section) in file.plugins.unwrap_or_default() {
+            if !crate::plugin::settings::valid_name(name.get_ref()) {
+                return Err(ConfigError::Invalid(Problem::new(
+                    Location::at_offset(path, text, name.span().start),
+                    format!(
+                        "`{}` is not a plugin name (key `plugins`); use lower-case letters, digits, - and _",
+                        name.get_ref()
+                    ),
+                )));
+            }
+            let settings = crate::plugin::PluginSettings::from_section(name.get_ref(), section, resolve);
+            plugins.insert(name.into_inner(), settings);
+        }
         Ok(Config {
             source: Some(path.to_path_buf()),
             data_dir: file.data_dir.map(resolve).unwrap_or_else(|| base.join(&defaults.data_dir)),
@@ -147,6 +166,7 @@ impl Config {
             rates_file: file.rates_file.map(resolve),
             post_delay_days: file.post_delay_days.unwrap_or(defaults.post_delay_days),
             vat_deductible: file.vat_deductible.unwrap_or(defaults.vat_deductible),
+            plugins,
         })
     }
 

@@ -3,6 +3,7 @@
 pub mod calendar;
 pub mod cli;
 pub mod cli_law;
+pub mod cli_plugin;
 pub mod config;
 pub mod import;
 pub mod law;
@@ -10,7 +11,9 @@ pub mod location;
 pub mod model;
 pub mod plan;
 pub mod playbook;
+pub mod plugin;
 pub mod sample;
 pub mod segment;
 pub mod store;
+pub mod sync;
 pub mod template;

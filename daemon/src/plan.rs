@@ -166,6 +166,8 @@ fn plan_invoice(
     };
     let jurisdiction = calendar.jurisdiction();
     let reference = PaymentReference::for_invoice(jurisdiction, &inv.number).ok().map(|r| r.to_string());
+    // The costs depend only on the invoice and the customer: computed once per invoice.
+    let mut costs_cache = None;
     for step in playbook.steps.iter().skip(first) {
         let target = add_days(anchor, step.offset_days);
         if step.offset_days < 0 && target < at {
@@ -191,11 +193,12 @@ fn plan_invoice(
             first_reminder = step.channel.delivery().map(|d| (day, d));
         }
         let amounts = match rules.law {
-            Some(law) => amounts(law, jurisdiction, step, s, day, first_reminder).unwrap_or_else(|e| {
-                out.problems
-                    .push(format!("invoice {}: no amounts for step {}: {e}", inv.number, step.number));
-                Amounts::default()
-            }),
+            Some(law) => amounts(law, jurisdiction, step, s, day, first_reminder, &mut costs_cache)
+                .unwrap_or_else(|e| {
+                    out.problems
+                        .push(format!("invoice {}: no amounts for step {}: {e}", inv.number, step.number));
+                    Amounts::default()
+                }),
             None => Amounts::default(),
         };
         let mut reason = explain(calendar, playbook, step, s, target, day, prev_day, catch_up);
@@ -261,7 +264,8 @@ impl Amounts {
 /// The projection assumes nothing more is paid. Interest runs on the whole invoice with its
 /// payments allocated costs, interest, principal (art. 6:44 BW); for Belgian consumers it only
 /// starts after the wait that follows the first reminder. Costs are the statutory amount for the
-/// open principal (the scales are in euro, so other currencies get none).
+/// open principal (the scales are in euro, so other currencies get none). Announced amounts are
+/// named but not added: the total due is then the open amount plus what is applied.
 fn amounts(
     law: Law<'_>,
     jurisdiction: crate::calendar::Jurisdiction,
@@ -269,6 +273,7 @@ fn amounts(
     s: &Subject<'_>,
     day: NaiveDate,
     first_reminder: Option<(NaiveDate, Delivery)>,
+    costs_cache: &mut Option<Option<Decimal>>,
 ) -> Result<Amounts, crate::law::LawError> {
     let (interest_action, costs_action) = step.money_for(s.customer.kind);
     if interest_action == MoneyAction::None && costs_action == MoneyAction::None {
@@ -276,32 +281,47 @@ fn amounts(
     }
     let inv = s.invoice;
     let kind = s.customer.kind;
+    let costs = match costs_action {
+        MoneyAction::None => None,
+        _ => match costs_cache {
+            Some(cached) => *cached,
+            None => {
+                let c = if inv.currency == "EUR" {
+                    Some(collection_costs(law.rates, jurisdiction, kind, inv.open_amount, law.costs)?.costs)
+                } else {
+                    None
+                };
+                *costs_cache = Some(c);
+                c
+            }
+        },
+    };
+    let applied_costs = costs.filter(|_| costs_action == MoneyAction::Apply);
+    if interest_action == MoneyAction::None {
+        return Ok(Amounts {
+            interest: None,
+            costs,
+            total_due: Some(inv.open_amount + applied_costs.unwrap_or_default()),
+        });
+    }
     let letter = first_reminder.map(|(sent, delivery)| Letter { sent, delivery, names_exact_costs: false });
     let interest_from = earliest_interest_date(jurisdiction, kind, inv.due_date, letter);
-    let costs = if costs_action != MoneyAction::None && inv.currency == "EUR" {
-        Some(collection_costs(law.rates, jurisdiction, kind, inv.open_amount, law.costs)?.costs)
-    } else {
-        None
-    };
-    let claim = |charge_interest: bool| OwedInput {
+    let claim = OwedInput {
         principal: inv.total,
         due_date: inv.due_date,
         jurisdiction,
         kind,
-        charge_interest: charge_interest && interest_from.is_some(),
+        charge_interest: interest_from.is_some(),
         interest_from,
         contract_date: None,
-        costs: costs
-            .filter(|_| costs_action == MoneyAction::Apply)
-            .map(|amount| ChargedCosts { amount, from: day }),
+        costs: applied_costs.map(|amount| ChargedCosts { amount, from: day }),
     };
-    let applied = owed(law.rates, &claim(interest_action == MoneyAction::Apply), s.payments, day)?;
-    let interest = match interest_action {
-        MoneyAction::None => None,
-        MoneyAction::Apply => Some(applied.outstanding.interest),
-        MoneyAction::Announce => Some(owed(law.rates, &claim(true), s.payments, day)?.outstanding.interest),
+    let owed = owed(law.rates, &claim, s.payments, day)?;
+    let total_due = match interest_action {
+        MoneyAction::Apply => owed.total_due,
+        _ => inv.open_amount + applied_costs.unwrap_or_default(),
     };
-    Ok(Amounts { interest, costs, total_due: Some(applied.total_due) })
+    Ok(Amounts { interest: Some(owed.outstanding.interest), costs, total_due: Some(total_due) })
 }
 
 fn add_days(date: NaiveDate, days: i64) -> NaiveDate {

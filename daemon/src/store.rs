@@ -36,7 +36,8 @@ pub enum StoreError {
 }
 
 /// Numbered schema migrations; index + 1 is the `user_version` after applying it.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE customers (
     id             TEXT PRIMARY KEY,
     name           TEXT NOT NULL,
@@ -103,7 +104,43 @@ CREATE TABLE imports (
     location TEXT NOT NULL,
     summary  TEXT NOT NULL
 );
-"#];
+"#,
+    // 2: connector sync (issue 3): cursors, per-plugin status with back-off, payment references
+    // for bank matching, and bank payments that matched no invoice yet.
+    r#"
+ALTER TABLE invoices ADD COLUMN payment_reference TEXT;
+CREATE INDEX invoices_by_source ON invoices (source, source_id);
+
+CREATE TABLE sync_cursors (
+    plugin TEXT NOT NULL,
+    entity TEXT NOT NULL CHECK (entity IN ('customers', 'invoices', 'payments')),
+    cursor TEXT NOT NULL,
+    PRIMARY KEY (plugin, entity)
+) WITHOUT ROWID;
+
+CREATE TABLE sync_status (
+    plugin        TEXT PRIMARY KEY,
+    last_success  TEXT,
+    last_failure  TEXT,
+    failures      INTEGER NOT NULL DEFAULT 0,
+    next_attempt  TEXT,
+    last_error    TEXT
+) WITHOUT ROWID;
+
+CREATE TABLE unmatched_payments (
+    source      TEXT NOT NULL,
+    source_id   TEXT NOT NULL,
+    date        TEXT NOT NULL,
+    amount      TEXT NOT NULL,
+    currency    TEXT NOT NULL,
+    reference   TEXT,
+    free_text   TEXT,
+    payer_name  TEXT,
+    payer_iban  TEXT,
+    PRIMARY KEY (source, source_id)
+) WITHOUT ROWID;
+"#,
+];
 
 pub struct Store {
     conn: Connection,
@@ -226,11 +263,12 @@ impl Store {
 
     /// The payments of invoices that are still open, ordered by invoice and date: what interest
     /// and allocation need for planning. (The REAL cast only narrows the load; which invoices
-    /// are open is decided on the exact decimals.)
+    /// are open is decided on the exact decimals. CROSS JOIN keeps SQLite's loop order: scan the
+    /// invoices, then look their few payments up by index, instead of probing every payment.)
     pub fn load_payments_of_open_invoices(&self) -> Result<Vec<Payment>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT p.invoice_number, p.date, p.amount, p.method
-             FROM payments p JOIN invoices i ON i.number = p.invoice_number
+             FROM invoices i CROSS JOIN payments p ON p.invoice_number = i.number
              WHERE CAST(i.open_amount AS REAL) > 0
              ORDER BY p.invoice_number, p.date",
         )?;
@@ -741,5 +779,262 @@ mod tests {
         assert_eq!(parse_iso_date("2023-02-29"), None);
         assert_eq!(parse_iso_date("2024-2-29"), None);
         assert_eq!(parse_iso_date("2024-0a-01"), None);
+    }
+}
+
+// ---- sync (connectors) ----
+
+/// A plugin's sync health: failures in a row and when to try again.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SyncStatus {
+    pub plugin: String,
+    pub last_success: Option<String>,
+    pub last_failure: Option<String>,
+    pub failures: u32,
+    /// RFC 3339; a scheduler waits until then after a failure.
+    pub next_attempt: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// An open invoice as bank matching sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchCandidate {
+    pub number: String,
+    pub currency: String,
+    pub open_amount: Decimal,
+    pub payment_reference: Option<String>,
+}
+
+/// A bank payment no invoice could be found for.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UnmatchedPayment {
+    pub source: String,
+    pub source_id: String,
+    pub date: NaiveDate,
+    pub amount: Decimal,
+    pub currency: String,
+    pub reference: Option<String>,
+    pub free_text: Option<String>,
+    pub payer_name: Option<String>,
+    pub payer_iban: Option<String>,
+}
+
+impl Store {
+    pub fn sync_cursor(&self, plugin: &str, entity: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT cursor FROM sync_cursors WHERE plugin = ?1 AND entity = ?2",
+                [plugin, entity],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn sync_status(&self, plugin: &str) -> Result<Option<SyncStatus>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT plugin, last_success, last_failure, failures, next_attempt, last_error
+                 FROM sync_status WHERE plugin = ?1",
+                [plugin],
+                |r| {
+                    Ok(SyncStatus {
+                        plugin: r.get(0)?,
+                        last_success: r.get(1)?,
+                        last_failure: r.get(2)?,
+                        failures: r.get(3)?,
+                        next_attempt: r.get(4)?,
+                        last_error: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Records a failed sync in its own small transaction: failures + 1, next attempt after
+    /// `backoff`.
+    pub fn record_sync_failure(
+        &mut self,
+        plugin: &str,
+        at: chrono::DateTime<chrono::Utc>,
+        backoff: impl Fn(u32) -> chrono::Duration,
+        error: &str,
+    ) -> Result<SyncStatus, StoreError> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let failures: u32 = tx
+            .query_row("SELECT failures FROM sync_status WHERE plugin = ?1", [plugin], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0)
+            + 1;
+        let next = (at + backoff(failures)).to_rfc3339();
+        tx.execute(
+            "INSERT INTO sync_status (plugin, last_failure, failures, next_attempt, last_error)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (plugin) DO UPDATE SET last_failure = excluded.last_failure,
+                failures = excluded.failures, next_attempt = excluded.next_attempt,
+                last_error = excluded.last_error",
+            params![plugin, at.to_rfc3339(), failures, next, error],
+        )?;
+        tx.commit()?;
+        Ok(self.sync_status(plugin)?.unwrap_or(SyncStatus {
+            plugin: plugin.into(),
+            last_success: None,
+            last_failure: Some(at.to_rfc3339()),
+            failures,
+            next_attempt: Some(next),
+            last_error: Some(error.into()),
+        }))
+    }
+
+    pub fn unmatched_payments(&self) -> Result<Vec<UnmatchedPayment>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT source, source_id, date, amount, currency, reference, free_text, payer_name, payer_iban
+             FROM unmatched_payments ORDER BY date, source, source_id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(UnmatchedPayment {
+                source: r.get(0)?,
+                source_id: r.get(1)?,
+                date: date_col(r.get_ref(2)?.as_str()?)?,
+                amount: decimal_col(r.get_ref(3)?.as_str()?)?,
+                currency: r.get(4)?,
+                reference: r.get(5)?,
+                free_text: r.get(6)?,
+                payer_name: r.get(7)?,
+                payer_iban: r.get(8)?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl WriteTx<'_> {
+    pub fn set_sync_cursor(&self, plugin: &str, entity: &str, cursor: &str) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO sync_cursors (plugin, entity, cursor) VALUES (?1, ?2, ?3)
+             ON CONFLICT (plugin, entity) DO UPDATE SET cursor = excluded.cursor",
+            params![plugin, entity, cursor],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a sync as successful: failures reset, no waiting.
+    pub fn record_sync_success(
+        &self,
+        plugin: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO sync_status (plugin, last_success, failures) VALUES (?1, ?2, 0)
+             ON CONFLICT (plugin) DO UPDATE SET last_success = excluded.last_success, failures = 0,
+                next_attempt = NULL, last_error = NULL",
+            params![plugin, at.to_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// The invoice number and source of an invoice, by number.
+    pub fn invoice_source(&self, number: &str) -> Result<Option<(String, String)>, StoreError> {
+        let mut stmt = self.tx.prepare_cached("SELECT source, source_id FROM invoices WHERE number = ?1")?;
+        Ok(stmt.query_row([number], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
+    }
+
+    /// The number of the invoice a source knows by `source_id`.
+    pub fn invoice_by_source(&self, source: &str, source_id: &str) -> Result<Option<String>, StoreError> {
+        let mut stmt =
+            self.tx.prepare_cached("SELECT number FROM invoices WHERE source = ?1 AND source_id = ?2")?;
+        Ok(stmt.query_row([source, source_id], |r| r.get(0)).optional()?)
+    }
+
+    pub fn set_payment_reference(&self, number: &str, reference: Option<&str>) -> Result<(), StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "UPDATE invoices SET payment_reference = ?2 WHERE number = ?1 AND payment_reference IS NOT ?2",
+        )?;
+        stmt.execute(params![number, reference])?;
+        Ok(())
+    }
+
+    /// Deletes an invoice and its payments; `true` when it existed.
+    pub fn delete_invoice(&self, number: &str) -> Result<bool, StoreError> {
+        self.tx.execute("DELETE FROM payments WHERE invoice_number = ?1", [number])?;
+        Ok(self.tx.execute("DELETE FROM invoices WHERE number = ?1", [number])? > 0)
+    }
+
+    /// Deletes a customer of `source` that no invoice refers to; `true` when deleted.
+    pub fn delete_unused_customer(&self, id: &str, source: &str) -> Result<bool, StoreError> {
+        Ok(self.tx.execute(
+            "DELETE FROM customers WHERE id = ?1 AND source = ?2
+               AND NOT EXISTS (SELECT 1 FROM invoices WHERE customer_id = ?1)",
+            [id, source],
+        )? > 0)
+    }
+
+    /// Invoices with something open, for matching bank payments.
+    pub fn match_candidates(&self) -> Result<Vec<MatchCandidate>, StoreError> {
+        let mut stmt = self.tx.prepare(
+            "SELECT number, currency, open_amount, payment_reference FROM invoices ORDER BY number",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(MatchCandidate {
+                number: r.get(0)?,
+                currency: r.get(1)?,
+                open_amount: decimal_col(r.get_ref(2)?.as_str()?)?,
+                payment_reference: r.get(3)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Which invoice a source's payment is stored on, if any.
+    pub fn payment_invoice(&self, source: &str, source_id: &str) -> Result<Option<String>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT invoice_number FROM payments WHERE source = ?1 AND source_id = ?2 LIMIT 1",
+        )?;
+        Ok(stmt.query_row([source, source_id], |r| r.get(0)).optional()?)
+    }
+
+    /// The payments stored on one invoice, as (date, amount).
+    pub fn invoice_payments(&self, number: &str) -> Result<Vec<(NaiveDate, Decimal)>, StoreError> {
+        let mut stmt =
+            self.tx.prepare_cached("SELECT date, amount FROM payments WHERE invoice_number = ?1")?;
+        let mut rows = stmt.query([number])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push((date_col(r.get_ref(0)?.as_str()?)?, decimal_col(r.get_ref(1)?.as_str()?)?));
+        }
+        Ok(out)
+    }
+
+    pub fn record_unmatched(&self, p: &UnmatchedPayment) -> Result<bool, StoreError> {
+        Ok(self.tx.execute(
+            "INSERT INTO unmatched_payments (source, source_id, date, amount, currency, reference,
+                 free_text, payer_name, payer_iban)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (source, source_id) DO NOTHING",
+            params![
+                p.source,
+                p.source_id,
+                p.date.to_string(),
+                p.amount.to_string(),
+                p.currency,
+                p.reference,
+                p.free_text,
+                p.payer_name,
+                p.payer_iban
+            ],
+        )? > 0)
+    }
+
+    pub fn delete_unmatched(&self, source: &str, source_id: &str) -> Result<(), StoreError> {
+        self.tx.execute(
+            "DELETE FROM unmatched_payments WHERE source = ?1 AND source_id = ?2",
+            [source, source_id],
+        )?;
+        Ok(())
     }
 }

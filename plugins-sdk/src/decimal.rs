@@ -25,9 +25,10 @@ pub fn parse_amount(text: &str) -> Result<Decimal, ConnectorError> {
     Decimal::from_str_exact(unsigned).map_err(|e| ConnectorError::InvalidData(format!("`{t}`: {e}")))
 }
 
-/// Formats an amount for the host: plain decimal text, `.` point, no exponent.
+/// Formats an amount for the host: plain decimal text, `.` point, no exponent, the scale kept
+/// (`227.00` stays `227.00`).
 pub fn format_amount(amount: Decimal) -> String {
-    amount.normalize().to_string()
+    amount.to_string()
 }
 
 #[cfg(test)]
@@ -38,7 +39,7 @@ mod tests {
     fn exact_or_refused() {
         assert_eq!(parse_amount("363.0").unwrap().to_string(), "363.0");
         assert_eq!(parse_amount("-0.10").unwrap().to_string(), "-0.10");
-        assert_eq!(format_amount(parse_amount("1210.500").unwrap()), "1210.5");
+        assert_eq!(format_amount(parse_amount("1210.500").unwrap()), "1210.500");
         for bad in ["1,5", "1e3", "", ".5", "1.", "NaN", "1 000", "12.3.4"] {
             assert!(parse_amount(bad).is_err(), "{bad}");
         }

@@ -4,6 +4,7 @@
 mod check;
 mod import;
 mod plan;
+mod plugins;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

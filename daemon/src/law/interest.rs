@@ -205,7 +205,32 @@ pub(crate) struct Accrual<'r> {
     cursor: NaiveDate,
     years_done: u32,
     pub periods: Vec<Period>,
-    warnings: BTreeSet<String>,
+    /// Caveats about the rates used, kept as facts and worded only when asked for: the planner
+    /// runs this hundreds of thousands of times and rarely shows the words.
+    caveats: BTreeSet<Caveat>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Caveat {
+    LowConfidence { key: SeriesKey, start: NaiveDate, rate: Decimal },
+    BeyondTable { key: SeriesKey, covered: NaiveDate, newest_start: NaiveDate, rate: Decimal },
+}
+
+impl fmt::Display for Caveat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Caveat::LowConfidence { key, start, rate } => write!(
+                f,
+                "the {key} rate of {} from {start} is low confidence (derived or from a single unverified source); check it before relying on the amount",
+                percent(*rate)
+            ),
+            Caveat::BeyondTable { key, covered, newest_start, rate } => write!(
+                f,
+                "the table has no {key} rate for days from {covered}; the rate from {newest_start} ({}) was used. Add the newer rate to a rate override file",
+                percent(*rate)
+            ),
+        }
+    }
 }
 
 impl<'r> Accrual<'r> {
@@ -217,7 +242,7 @@ impl<'r> Accrual<'r> {
             cursor: first_day,
             years_done: 0,
             periods: Vec::new(),
-            warnings: BTreeSet::new(),
+            caveats: BTreeSet::new(),
         }
     }
 
@@ -231,7 +256,7 @@ impl<'r> Accrual<'r> {
     }
 
     pub fn warnings(&self) -> Vec<String> {
-        self.warnings.iter().cloned().collect()
+        self.caveats.iter().map(ToString::to_string).collect()
     }
 
     /// Accrues interest on `base` for the days from the cursor through `through`, adding the
@@ -286,20 +311,19 @@ impl<'r> Accrual<'r> {
         to: NaiveDate,
     ) {
         if confidence == Confidence::Low {
-            self.warnings.insert(format!(
-                "the {key} rate of {} from {start} is low confidence (derived or from a single unverified source); check it before relying on the amount",
-                percent(rate)
-            ));
+            self.caveats.insert(Caveat::LowConfidence { key: key.clone(), start, rate });
         }
         let newest = self.rates.periods(key).last().map(|p| (p.start, p.end));
         if let Some((newest_start, None)) = newest {
             if start == newest_start {
                 if let Some(covered) = newest_start.checked_add_months(Months::new(6)) {
                     if to >= covered {
-                        self.warnings.insert(format!(
-                            "the table has no {key} rate for days from {covered}; the rate from {newest_start} ({}) was used. Add the newer rate to a rate override file",
-                            percent(rate)
-                        ));
+                        self.caveats.insert(Caveat::BeyondTable {
+                            key: key.clone(),
+                            covered,
+                            newest_start,
+                            rate,
+                        });
                     }
                 }
             }

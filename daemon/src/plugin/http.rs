@@ -38,14 +38,19 @@ const METHODS: [&str; 6] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
 impl Policy {
     /// Checks a URL; returns the parsed URI when the plugin may request it.
     pub fn check(&self, url: &str) -> Result<Uri, HttpFailure> {
-        let uri: Uri = url.parse().map_err(|_| HttpFailure::Denied(format!("`{url}` is not an absolute URL")))?;
+        let uri: Uri =
+            url.parse().map_err(|_| HttpFailure::Denied(format!("`{url}` is not an absolute URL")))?;
         let host = uri.host().ok_or_else(|| HttpFailure::Denied(format!("`{url}` has no host")))?;
         let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
         let loopback = host == "127.0.0.1";
         match uri.scheme_str() {
             Some("https") => {}
             Some("http") if loopback => {}
-            _ => return Err(HttpFailure::Denied(format!("`{url}`: only https is allowed (plain http only to 127.0.0.1)"))),
+            _ => {
+                return Err(HttpFailure::Denied(format!(
+                    "`{url}`: only https is allowed (plain http only to 127.0.0.1)"
+                )))
+            }
         }
         if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
             return Err(HttpFailure::Denied(format!("`{url}`: credentials in URLs are not allowed")));
@@ -64,7 +69,10 @@ impl Policy {
                 }
             } else if let Ok(addrs) = (host.as_str(), port).to_socket_addrs() {
                 if let Some(a) = addrs.into_iter().find(|a| private(a.ip())) {
-                    return Err(HttpFailure::Denied(format!("`{host}` resolves to a private or local address ({})", a.ip())));
+                    return Err(HttpFailure::Denied(format!(
+                        "`{host}` resolves to a private or local address ({})",
+                        a.ip()
+                    )));
                 }
             }
         }
@@ -93,7 +101,8 @@ impl Policy {
         let mut body = body.map(<[u8]>::to_vec);
         for _hop in 0..=MAX_REDIRECTS {
             count()?;
-            let left = budget.checked_sub(started.elapsed()).filter(|d| !d.is_zero()).ok_or(HttpFailure::Timeout)?;
+            let left =
+                budget.checked_sub(started.elapsed()).filter(|d| !d.is_zero()).ok_or(HttpFailure::Timeout)?;
             let agent: ureq::Agent = ureq::Agent::config_builder()
                 .max_redirects(0)
                 .http_status_as_error(false)
@@ -124,7 +133,9 @@ impl Policy {
                     let next_uri = self.check(&next)?;
                     let next_host = next_uri.host().unwrap_or_default().to_ascii_lowercase();
                     if next_host != first_host {
-                        return Err(HttpFailure::Denied(format!("redirect from `{first_host}` to another host `{next_host}`")));
+                        return Err(HttpFailure::Denied(format!(
+                            "redirect from `{first_host}` to another host `{next_host}`"
+                        )));
                     }
                     if status == 303 || ((status == 301 || status == 302) && method == "POST") {
                         method = "GET".into();

@@ -93,7 +93,8 @@ impl PluginSettings {
     /// Settings for running a file directly (`dunwell plugin run`): nothing granted beyond
     /// what is passed.
     pub fn for_file(path: PathBuf) -> PluginSettings {
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "plugin".into());
+        let name =
+            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "plugin".into());
         PluginSettings {
             name,
             path,
@@ -106,7 +107,11 @@ impl PluginSettings {
     }
 
     /// Resolves a section; `resolve` makes paths relative to the config file absolute.
-    pub fn from_section(name: &str, s: PluginSection, resolve: impl Fn(PathBuf) -> PathBuf) -> PluginSettings {
+    pub fn from_section(
+        name: &str,
+        s: PluginSection,
+        resolve: impl Fn(PathBuf) -> PathBuf,
+    ) -> PluginSettings {
         let d = Limits::default();
         PluginSettings {
             name: name.to_string(),

@@ -1,0 +1,561 @@
+//! The connector plugin host: loads WebAssembly components built against
+//! `dunwell:connector@0.1.x` (`plugins-sdk/wit/`) and runs them in a sandbox.
+//!
+//! - One [`Host`] per process: one wasmtime `Engine` with epoch interruption and a ticker
+//!   thread (every 10 ms).
+//! - One [`Plugin`] per connector: the component compiled once and pre-instantiated.
+//! - One [`Run`] per sync: a fresh `Store` with its own memory limit (`StoreLimits`), CPU
+//!   budget (epoch callback counting guest time), wall-clock timeout (the same callback plus a
+//!   tokio timeout around every call, so a guest blocked in a host call is stopped too), and
+//!   an HTTP client that only reaches the operator's allowed hosts. WASI gets nothing but
+//!   clocks, random and, for file connectors, one read-only directory at `/input`; stdout and
+//!   stderr are discarded, environment and sockets withheld.
+//!
+//! **Invariant:** nothing a plugin does can end the daemon: every failure comes back as a
+//! [`PluginError`] naming the plugin. A `Run` whose call failed is not used again.
+
+pub mod http;
+pub mod settings;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
+
+pub use settings::{Limits, PluginSettings};
+
+#[allow(missing_docs, clippy::all)]
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../plugins-sdk/wit/connector@0.1.0",
+        world: "connector",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        additional_derives: [serde::Serialize],
+    });
+}
+
+use bindings::dunwell::connector::host::{self as wit_host, HttpError, HttpRequest, HttpResponse, Level};
+use bindings::dunwell::connector::types::{
+    ConnectorError, CustomerPage, InvoicePage, PageRequest, PaymentPage,
+};
+use bindings::exports::dunwell::connector::source::Info;
+
+/// The WIT package this host speaks, and its version.
+pub const WIT_PACKAGE: &str = "dunwell:connector";
+pub const WIT_VERSION: &str = "0.1.0";
+
+const TICK: Duration = Duration::from_millis(10);
+const MAX_LOG_BYTES: usize = 64 << 10;
+const MAX_LOG_LINE: usize = 2 << 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("plugin {plugin}: cannot read {path}: {source}")]
+    Read { plugin: String, path: std::path::PathBuf, source: std::io::Error },
+    #[error("plugin {plugin}: {path} is not a WebAssembly component{hint}")]
+    NotAComponent { plugin: String, path: std::path::PathBuf, hint: String },
+    #[error(
+        "plugin {plugin} was built against {found}, but this dunwell speaks {WIT_PACKAGE}@{WIT_VERSION}; rebuild it with a matching dunwell-plugin-sdk (0.1.x)"
+    )]
+    WrongVersion { plugin: String, found: String },
+    #[error("plugin {plugin} cannot be loaded: {message}")]
+    Load { plugin: String, message: String },
+    #[error("plugin {plugin}: its directory {path} cannot be opened: {message}")]
+    Directory { plugin: String, path: std::path::PathBuf, message: String },
+    #[error("plugin {plugin} was stopped: {reason}")]
+    Stopped { plugin: String, reason: String },
+    #[error("plugin {plugin} failed: {message}")]
+    Failed { plugin: String, message: String },
+    #[error("plugin {plugin} could not pull {what}: {message}")]
+    Reported { plugin: String, what: String, message: String },
+}
+
+impl PluginError {
+    pub fn plugin(&self) -> &str {
+        match self {
+            PluginError::Read { plugin, .. }
+            | PluginError::NotAComponent { plugin, .. }
+            | PluginError::WrongVersion { plugin, .. }
+            | PluginError::Load { plugin, .. }
+            | PluginError::Directory { plugin, .. }
+            | PluginError::Stopped { plugin, .. }
+            | PluginError::Failed { plugin, .. }
+            | PluginError::Reported { plugin, .. } => plugin,
+        }
+    }
+}
+
+/// The engine all plugins share.
+#[derive(Clone)]
+pub struct Host {
+    engine: Engine,
+    linker: Arc<Linker<RunState>>,
+}
+
+impl Host {
+    pub fn new() -> Result<Host, PluginError> {
+        let load = |e: wasmtime::Error| PluginError::Load { plugin: "-".into(), message: format!("{e:#}") };
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        config.max_wasm_stack(1 << 20);
+        config.wasm_component_model(true);
+        let engine = Engine::new(&config).map_err(load)?;
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("wasm-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(TICK);
+                }
+            })
+            .map_err(|e| PluginError::Load {
+                plugin: "-".into(),
+                message: format!("cannot start the epoch thread: {e}"),
+            })?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(load)?;
+        bindings::Connector::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)
+            .map_err(load)?;
+        Ok(Host { engine, linker: Arc::new(linker) })
+    }
+
+    /// Compiles and pre-instantiates a plugin's component.
+    pub fn load(&self, settings: PluginSettings) -> Result<Plugin, PluginError> {
+        let bytes = std::fs::read(&settings.path).map_err(|source| PluginError::Read {
+            plugin: settings.name.clone(),
+            path: settings.path.clone(),
+            source,
+        })?;
+        self.load_bytes(settings, &bytes)
+    }
+
+    pub fn load_bytes(&self, settings: PluginSettings, bytes: &[u8]) -> Result<Plugin, PluginError> {
+        let plugin = settings.name.clone();
+        match bytes.get(..8) {
+            Some([0, b'a', b's', b'm', 0x0d, 0, 1, 0]) => {}
+            Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => {
+                return Err(PluginError::NotAComponent {
+                    plugin,
+                    path: settings.path,
+                    hint: " but a core module; build it with `cargo build --release --target wasm32-wasip2`"
+                        .into(),
+                })
+            }
+            _ => return Err(PluginError::NotAComponent { plugin, path: settings.path, hint: String::new() }),
+        }
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|e| PluginError::Load { plugin: plugin.clone(), message: format!("{e:#}") })?;
+        // A plugin built against another version of the contract: say so plainly.
+        let ty = component.component_type();
+        let names = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .chain(ty.imports(&self.engine).map(|(n, _)| n.to_string()))
+            .collect::<Vec<_>>();
+        if let Some(found) = names.iter().find_map(|n| foreign_version(n)) {
+            return Err(PluginError::WrongVersion { plugin, found });
+        }
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(bindings::ConnectorPre::new)
+            .map_err(|e| PluginError::Load { plugin: plugin.clone(), message: format!("{e:#}") })?;
+        if let Some(dir) = &settings.directory {
+            if !dir.is_dir() {
+                return Err(PluginError::Directory {
+                    plugin,
+                    path: dir.clone(),
+                    message: "not a folder".into(),
+                });
+            }
+        }
+        Ok(Plugin { settings: Arc::new(settings), pre, engine: self.engine.clone() })
+    }
+}
+
+/// `dunwell:connector/source@2.0.0` with another major (or 0.x minor) than ours → its version.
+fn foreign_version(name: &str) -> Option<String> {
+    let rest = name.strip_prefix(WIT_PACKAGE)?.strip_prefix('/')?;
+    let (_, version) = rest.split_once('@')?;
+    let mut ours = WIT_VERSION.split('.');
+    let mut theirs = version.split('.');
+    let (om, on) = (ours.next()?, ours.next()?);
+    let (tm, tn) = (theirs.next()?, theirs.next().unwrap_or("0"));
+    let same = om == tm && (om != "0" || on == tn);
+    (!same).then(|| format!("{WIT_PACKAGE}@{version}"))
+}
+
+/// A loaded plugin, ready to run.
+#[derive(Clone)]
+pub struct Plugin {
+    settings: Arc<PluginSettings>,
+    pre: bindings::ConnectorPre<RunState>,
+    engine: Engine,
+}
+
+/// Why a run was stopped by the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Cpu,
+    Timeout,
+}
+
+/// What a store carries for one run.
+pub struct RunState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    settings: Arc<PluginSettings>,
+    policy: http::Policy,
+    started: Instant,
+    /// Time spent in host calls (not guest CPU).
+    host_time: Duration,
+    stop: Option<Stop>,
+    requests: u32,
+    log_bytes: usize,
+    memory_exceeded: bool,
+}
+
+impl WasiView for RunState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl RunState {
+    fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in self.settings.secrets.values().filter(|s| s.len() >= 4) {
+            out = out.replace(secret.as_str(), "***");
+        }
+        out
+    }
+
+    fn remaining(&self) -> Duration {
+        self.settings.limits.timeout.saturating_sub(self.started.elapsed())
+    }
+}
+
+impl bindings::dunwell::connector::types::Host for RunState {}
+
+impl wit_host::Host for RunState {
+    async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        if self.log_bytes >= MAX_LOG_BYTES {
+            return Ok(());
+        }
+        let mut message = self.redact(&message);
+        if message.len() > MAX_LOG_LINE {
+            let mut cut = MAX_LOG_LINE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push_str(" [...]");
+        }
+        self.log_bytes += message.len();
+        let plugin = self.settings.name.as_str();
+        match level {
+            Level::Trace => tracing::trace!(plugin, "{message}"),
+            Level::Debug => tracing::debug!(plugin, "{message}"),
+            Level::Info => tracing::info!(plugin, "{message}"),
+            Level::Warn => tracing::warn!(plugin, "{message}"),
+            Level::Error => tracing::error!(plugin, "{message}"),
+        }
+        if self.log_bytes >= MAX_LOG_BYTES {
+            tracing::warn!(
+                plugin,
+                "log limit of {MAX_LOG_BYTES} bytes reached; further lines of this run dropped"
+            );
+        }
+        Ok(())
+    }
+
+    async fn config(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.settings.config.get(&key).cloned())
+    }
+
+    async fn secret(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.settings.secrets.get(&key).cloned())
+    }
+
+    async fn send(&mut self, request: HttpRequest) -> wasmtime::Result<Result<HttpResponse, HttpError>> {
+        let begun = Instant::now();
+        let budget = self.remaining();
+        let max = self.settings.limits.max_requests;
+        let mut requests = self.requests;
+        let policy = self.policy.clone();
+        let plugin = self.settings.name.clone();
+        let url = request.url.clone();
+        // ureq blocks: run it off the async thread, bounded by the run's remaining time.
+        let result = tokio::task::spawn_blocking(move || {
+            let r = policy.send(
+                &request.method,
+                &request.url,
+                &request.headers,
+                request.body.as_deref(),
+                budget,
+                || {
+                    if requests >= max {
+                        return Err(http::HttpFailure::Denied(format!(
+                            "request limit of {max} per run reached"
+                        )));
+                    }
+                    requests += 1;
+                    Ok(())
+                },
+            );
+            (r, requests)
+        })
+        .await;
+        self.host_time += begun.elapsed();
+        let (result, used) = result.map_err(|e| wasmtime::format_err!("HTTP worker failed: {e}"))?;
+        let hit_limit = used >= max
+            && matches!(&result, Err(http::HttpFailure::Denied(m)) if m.starts_with("request limit"));
+        self.requests = used;
+        let shown = self.redact(&url);
+        Ok(match result {
+            Ok(a) => {
+                tracing::debug!(plugin, "{} {shown} -> {} ({} bytes)", "HTTP", a.status, a.body.len());
+                Ok(HttpResponse { status: a.status, headers: a.headers, body: a.body })
+            }
+            Err(f) => {
+                tracing::warn!(plugin, "HTTP request to {shown} refused or failed: {f:?}");
+                Err(match f {
+                    _ if hit_limit => HttpError::RequestLimit(max),
+                    http::HttpFailure::Denied(m) => HttpError::Denied(m),
+                    http::HttpFailure::Timeout => HttpError::Timeout,
+                    http::HttpFailure::TooLarge(n) => HttpError::TooLarge(n),
+                    http::HttpFailure::Transport(m) => HttpError::Transport(m),
+                })
+            }
+        })
+    }
+}
+
+impl Plugin {
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    pub fn settings(&self) -> &PluginSettings {
+        &self.settings
+    }
+
+    /// Starts a run: a fresh store and instance, with this plugin's limits.
+    pub fn start(&self) -> Result<Run, PluginError> {
+        let s = &self.settings;
+        let mut wasi = WasiCtx::builder();
+        if let Some(dir) = &s.directory {
+            wasi.preopened_dir(dir, "/input", FsPerms::ReadOnly).map_err(|e| PluginError::Directory {
+                plugin: s.name.clone(),
+                path: dir.clone(),
+                message: format!("{e:#}"),
+            })?;
+        }
+        let state = RunState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(s.limits.memory_bytes)
+                .table_elements(100_000)
+                .instances(64)
+                .tables(64)
+                .memories(8)
+                .trap_on_grow_failure(true)
+                .build(),
+            settings: self.settings.clone(),
+            policy: http::Policy {
+                allowed: s.allowed_hosts.clone(),
+                max_response_bytes: s.limits.max_response_bytes,
+            },
+            started: Instant::now(),
+            host_time: Duration::ZERO,
+            stop: None,
+            requests: 0,
+            log_bytes: 0,
+            memory_exceeded: false,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            let s = ctx.data_mut();
+            let wall = s.started.elapsed();
+            if wall >= s.settings.limits.timeout {
+                s.stop = Some(Stop::Timeout);
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            if wall.saturating_sub(s.host_time) >= s.settings.limits.cpu {
+                s.stop = Some(Stop::Cpu);
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().map_err(|e| {
+            PluginError::Failed { plugin: s.name.clone(), message: format!("cannot start a runtime: {e}") }
+        })?;
+        let pre = self.pre.clone();
+        let instance = runtime.block_on(async { pre.instantiate_async(&mut store).await });
+        let mut run = Run { store, runtime, connector: None, name: s.name.clone(), failed: false };
+        let connector = instance.map_err(|e| run.fault(e))?;
+        run.connector = Some(Arc::new(connector));
+        Ok(run)
+    }
+}
+
+/// One run of a plugin: a fresh instance that serves calls until one fails.
+pub struct Run {
+    store: Store<RunState>,
+    runtime: tokio::runtime::Runtime,
+    connector: Option<Arc<bindings::Connector>>,
+    name: String,
+    failed: bool,
+}
+
+macro_rules! call {
+    ($self:ident, $method:ident $(, $arg:expr)*) => {{
+        if $self.failed {
+            return Err(PluginError::Failed { plugin: $self.name.clone(), message: "an earlier call of this run failed".into() });
+        }
+        let Some(connector) = $self.connector.clone() else {
+            return Err(PluginError::Failed { plugin: $self.name.clone(), message: "not instantiated".into() });
+        };
+        let timeout = $self.store.data().remaining() + Duration::from_millis(200);
+        let store = &mut $self.store;
+        let result = $self.runtime.block_on(async move {
+            tokio::time::timeout(timeout, connector.dunwell_connector_source().$method(&mut *store $(, $arg)*)).await
+        });
+        match result {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err($self.fault(e)),
+            Err(_) => {
+                $self.store.data_mut().stop = Some(Stop::Timeout);
+                Err($self.fault(wasmtime::format_err!("wall-clock timeout")))
+            }
+        }
+    }};
+}
+
+impl Run {
+    pub fn plugin(&self) -> &str {
+        &self.name
+    }
+
+    /// HTTP requests made so far in this run.
+    pub fn requests(&self) -> u32 {
+        self.store.data().requests
+    }
+
+    pub fn describe(&mut self) -> Result<Info, PluginError> {
+        call!(self, call_describe)
+    }
+
+    pub fn pull_customers(&mut self, request: &PageRequest) -> Result<CustomerPage, PluginError> {
+        let result = call!(self, call_pull_customers, request)?;
+        result.map_err(|e| self.reported("customers", e))
+    }
+
+    pub fn pull_invoices(&mut self, request: &PageRequest) -> Result<InvoicePage, PluginError> {
+        let result = call!(self, call_pull_invoices, request)?;
+        result.map_err(|e| self.reported("invoices", e))
+    }
+
+    pub fn pull_payments(&mut self, request: &PageRequest) -> Result<PaymentPage, PluginError> {
+        let result = call!(self, call_pull_payments, request)?;
+        result.map_err(|e| self.reported("payments", e))
+    }
+
+    /// An error the connector itself reported.
+    fn reported(&mut self, what: &str, e: ConnectorError) -> PluginError {
+        let message = match e {
+            ConnectorError::InvalidConfig(m) => format!("invalid configuration: {m}"),
+            ConnectorError::Auth(m) => format!("the source refused the credentials: {m}"),
+            ConnectorError::RateLimited(Some(s)) => format!("rate limited by the source; retry in {s}s"),
+            ConnectorError::RateLimited(None) => "rate limited by the source".to_string(),
+            ConnectorError::Remote(m) => format!("the source failed: {m}"),
+            ConnectorError::InvalidData(m) => format!("unreadable data: {m}"),
+            ConnectorError::Unsupported(m) => format!("unsupported: {m}"),
+            ConnectorError::Internal(m) => format!("internal error: {m}"),
+        };
+        let err = PluginError::Reported {
+            plugin: self.name.clone(),
+            what: what.to_string(),
+            message: self.store.data().redact(&message),
+        };
+        tracing::error!(plugin = self.name.as_str(), "{err}");
+        err
+    }
+
+    /// Classifies a failure, logs it with the plugin's name, and retires this run.
+    fn fault(&mut self, e: wasmtime::Error) -> PluginError {
+        self.failed = true;
+        let state = self.store.data();
+        let limits = &state.settings.limits;
+        let reason = match (state.stop, e.downcast_ref::<Trap>()) {
+            (Some(Stop::Timeout), _) => {
+                Some(format!("wall-clock timeout of {}s exceeded", limits.timeout.as_secs()))
+            }
+            (Some(Stop::Cpu), _) => {
+                Some(format!("CPU budget of {} ms exceeded (endless loop?)", limits.cpu.as_millis()))
+            }
+            (None, Some(Trap::StackOverflow)) => Some("stack overflow".to_string()),
+            (None, Some(Trap::UnreachableCodeReached)) => {
+                Some("it panicked (wasm `unreachable`)".to_string())
+            }
+            (None, Some(Trap::Interrupt)) => Some("interrupted".to_string()),
+            (None, Some(Trap::OutOfFuel)) => Some("out of fuel".to_string()),
+            _ => None,
+        };
+        let text = format!("{e:#}");
+        let memory = text.contains("memory") && (text.contains("limit") || text.contains("grow"));
+        let err = match reason {
+            Some(reason) => PluginError::Stopped { plugin: self.name.clone(), reason },
+            None if memory || state.memory_exceeded => PluginError::Stopped {
+                plugin: self.name.clone(),
+                reason: format!("memory limit of {} MiB exceeded", limits.memory_bytes >> 20),
+            },
+            None => PluginError::Failed { plugin: self.name.clone(), message: text },
+        };
+        tracing::error!(plugin = self.name.as_str(), "{err}");
+        err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wit_majors() {
+        assert_eq!(foreign_version("dunwell:connector/source@0.1.0"), None);
+        assert_eq!(foreign_version("dunwell:connector/host@0.1.7"), None);
+        assert_eq!(
+            foreign_version("dunwell:connector/source@0.2.0").as_deref(),
+            Some("dunwell:connector@0.2.0")
+        );
+        assert_eq!(
+            foreign_version("dunwell:connector/source@1.0.0").as_deref(),
+            Some("dunwell:connector@1.0.0")
+        );
+        assert_eq!(foreign_version("wasi:cli/environment@0.2.0"), None);
+    }
+
+    /// The published contract is frozen: 0.1.0 must never change. A change needs a new
+    /// version directory (and a minor or major bump, see plugins-sdk/README.md).
+    #[test]
+    fn wit_0_1_0_is_frozen() {
+        use sha2::Digest;
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins-sdk/wit/connector@0.1.0/connector.wit");
+        let text = std::fs::read(path).expect("the WIT file");
+        let hash = format!("{:x}", sha2::Sha256::digest(&text));
+        assert_eq!(
+            hash, "ef16153747e5e00341a92daae52b0f889404469a1f7a9cef93d07e949a023d64",
+            "plugins-sdk/wit/connector@0.1.0 changed; published WIT is immutable"
+        );
+    }
+}

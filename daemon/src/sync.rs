@@ -1,0 +1,730 @@
+//! Sync: pulls what a connector plugin has changed since its cursors and stores it in the same
+//! store the spreadsheet import writes, in one transaction.
+//!
+//! - **All or nothing per run**: every page of customers, invoices and payments is pulled and
+//!   checked (exact decimals, strict dates, known customers) before the write transaction
+//!   opens. A plugin that traps, loops, runs out of memory or returns garbage leaves the store
+//!   as it was, and its failure is recorded with a back-off.
+//! - Records keep their origin: `source` is `plugin:<name>`, `source_id` the plugin's id.
+//! - Incremental: the cursors move only when the run is committed.
+//! - Removed at the source: invoices are deleted, customers too when no invoice refers to them;
+//!   paid invoices get their new open amount.
+//! - Credit notes are stored as invoices with a negative total under `CN-<number>` (their
+//!   numbers may repeat an invoice's); one that names the invoice it corrects is deducted from
+//!   it (a payment with source id `credit:<id>`).
+//! - Bank payments without an invoice are matched: structured reference, then an invoice number
+//!   in the free text, then a unique open invoice of exactly that amount; the rest is kept in
+//!   `unmatched_payments` and matched again on later syncs.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::law::reference::PaymentReference;
+use crate::model::{
+    parse_amount, parse_currency, parse_date, Address, Customer, CustomerKind, Invoice, Language,
+};
+use crate::plugin::bindings::dunwell::connector::types as wit;
+use crate::plugin::{Plugin, PluginError};
+use crate::store::{MatchCandidate, Store, StoreError, SyncStatus, UnmatchedPayment, Upsert};
+
+/// Pages per entity and run before the host stops believing `more`.
+const MAX_PAGES: usize = 10_000;
+/// Records per entity and run.
+const MAX_RECORDS: usize = 2_000_000;
+/// Longest text field accepted from a plugin.
+const MAX_FIELD: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    #[error("plugin {plugin} returned unusable data: {message}; nothing of this run was stored")]
+    Invalid { plugin: String, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub added: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    pub removed: u64,
+}
+
+impl Counts {
+    fn record(&mut self, u: Upsert) {
+        match u {
+            Upsert::Added => self.added += 1,
+            Upsert::Changed => self.changed += 1,
+            Upsert::Unchanged => self.unchanged += 1,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct SyncSummary {
+    pub plugin: String,
+    pub customers: Counts,
+    pub invoices: Counts,
+    pub payments: Counts,
+    /// Bank payments matched to an invoice, by rule.
+    pub matched_by_reference: u64,
+    pub matched_by_number: u64,
+    pub matched_by_amount: u64,
+    pub unmatched: u64,
+    pub warnings: Vec<String>,
+}
+
+impl fmt::Display for SyncSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let line = |c: &Counts| {
+            format!(
+                "{} added, {} changed, {} unchanged, {} removed",
+                c.added, c.changed, c.unchanged, c.removed
+            )
+        };
+        writeln!(f, "{}:", self.plugin)?;
+        writeln!(f, "customers: {}", line(&self.customers))?;
+        writeln!(f, "invoices:  {}", line(&self.invoices))?;
+        write!(f, "payments:  {}", line(&self.payments))?;
+        let matched = self.matched_by_reference + self.matched_by_number + self.matched_by_amount;
+        if matched + self.unmatched > 0 {
+            write!(
+                f,
+                "\nmatched:   {} by reference, {} by invoice number, {} by amount; {} unmatched",
+                self.matched_by_reference, self.matched_by_number, self.matched_by_amount, self.unmatched
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Back-off after `failures` failed runs in a row: 1, 2, 4 ... minutes, at most 6 hours.
+pub fn backoff(failures: u32) -> chrono::Duration {
+    chrono::Duration::minutes(1i64 << failures.saturating_sub(1).min(9)).min(chrono::Duration::hours(6))
+}
+
+/// Whether a plugin's back-off has passed.
+pub fn due(status: Option<&SyncStatus>, now: DateTime<Utc>) -> bool {
+    status
+        .and_then(|s| s.next_attempt.as_deref())
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .is_none_or(|t| t.with_timezone(&Utc) <= now)
+}
+
+/// What one run pulled, checked.
+#[derive(Debug, Default)]
+pub struct Pulled {
+    pub customers: Vec<SyncedCustomer>,
+    pub invoices: Vec<SyncedInvoice>,
+    pub payments: Vec<SyncedPayment>,
+    pub cursors: BTreeMap<&'static str, String>,
+}
+
+#[derive(Debug)]
+pub struct SyncedCustomer {
+    pub source_id: String,
+    pub customer: Customer,
+    pub removed: bool,
+}
+
+#[derive(Debug)]
+pub struct SyncedInvoice {
+    pub source_id: String,
+    pub invoice: Invoice,
+    pub declared_open: Option<Decimal>,
+    pub credit_note: bool,
+    pub corrects: Option<String>,
+    pub payment_reference: Option<String>,
+    pub removed: bool,
+}
+
+#[derive(Debug)]
+pub struct SyncedPayment {
+    pub source_id: String,
+    pub date: NaiveDate,
+    pub amount: Decimal,
+    pub currency: String,
+    pub invoice_number: Option<String>,
+    pub invoice_id: Option<String>,
+    pub reference: Option<String>,
+    pub free_text: Option<String>,
+    pub payer_name: Option<String>,
+    pub payer_iban: Option<String>,
+    pub removed: bool,
+}
+
+/// Runs one sync of `plugin` into `store`. On failure nothing is stored, and the failure is
+/// recorded (with back-off) in the plugin's sync status.
+pub fn sync(store: &mut Store, plugin: &Plugin, now: DateTime<Utc>) -> Result<SyncSummary, SyncError> {
+    let name = plugin.name().to_string();
+    let result = pull(store, plugin).and_then(|pulled| write(store, &name, pulled, now));
+    if let Err(e) = &result {
+        let message = e.to_string();
+        tracing::error!(plugin = name.as_str(), "sync failed: {message}");
+        let status = store.record_sync_failure(&name, now, backoff, &message)?;
+        tracing::warn!(
+            plugin = name.as_str(),
+            "{} failure(s) in a row; next attempt not before {}",
+            status.failures,
+            status.next_attempt.as_deref().unwrap_or("-")
+        );
+    }
+    result
+}
+
+fn invalid(plugin: &str, message: String) -> SyncError {
+    SyncError::Invalid { plugin: plugin.to_string(), message }
+}
+
+/// Pulls every page of what changed, and checks it.
+pub fn pull(store: &Store, plugin: &Plugin) -> Result<Pulled, SyncError> {
+    let name = plugin.name();
+    let mut run = plugin.start()?;
+    let info = run.describe()?;
+    let limit = plugin.settings().limits.page_size;
+    let mut pulled = Pulled::default();
+
+    macro_rules! pages {
+        ($entity:literal, $method:ident, $check:ident, $into:expr) => {{
+            let mut cursor = store.sync_cursor(name, $entity)?;
+            let mut records = 0usize;
+            for page_no in 0.. {
+                if page_no >= MAX_PAGES {
+                    return Err(invalid(name, format!("more than {MAX_PAGES} pages of {}", $entity)));
+                }
+                let page = run.$method(&wit::PageRequest { cursor: cursor.clone(), limit })?;
+                records += page.items.len();
+                if records > MAX_RECORDS {
+                    return Err(invalid(name, format!("more than {MAX_RECORDS} {}", $entity)));
+                }
+                if page.items.len() > limit as usize {
+                    return Err(invalid(
+                        name,
+                        format!("a page of {} {} exceeds the limit of {limit}", page.items.len(), $entity),
+                    ));
+                }
+                for item in page.items {
+                    $into.push($check(item).map_err(|m| invalid(name, format!("{}: {m}", $entity)))?);
+                }
+                if let Some(next) = page.next_cursor {
+                    check_text("cursor", &next).map_err(|m| invalid(name, m))?;
+                    cursor = Some(next);
+                }
+                if !page.more {
+                    break;
+                }
+            }
+            if let Some(c) = cursor {
+                pulled.cursors.insert($entity, c);
+            }
+        }};
+    }
+    if info.provides_customers {
+        pages!("customers", pull_customers, check_customer, pulled.customers);
+    }
+    if info.provides_invoices {
+        pages!("invoices", pull_invoices, check_invoice, pulled.invoices);
+    }
+    if info.provides_payments {
+        pages!("payments", pull_payments, check_payment, pulled.payments);
+    }
+    tracing::info!(
+        plugin = name,
+        "pulled {} customers, {} invoices, {} payments with {} HTTP requests",
+        pulled.customers.len(),
+        pulled.invoices.len(),
+        pulled.payments.len(),
+        run.requests()
+    );
+    Ok(pulled)
+}
+
+fn check_text(what: &str, s: &str) -> Result<(), String> {
+    if s.len() > MAX_FIELD {
+        return Err(format!("{what} is longer than {MAX_FIELD} bytes"));
+    }
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(format!("{what} `{}` holds control characters", s.escape_debug()));
+    }
+    Ok(())
+}
+
+fn required(what: &str, s: String) -> Result<String, String> {
+    check_text(what, &s)?;
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(format!("{what} is empty"));
+    }
+    Ok(t.to_string())
+}
+
+fn optional(what: &str, s: Option<String>) -> Result<Option<String>, String> {
+    match s {
+        None => Ok(None),
+        Some(s) => {
+            check_text(what, &s)?;
+            let t = s.trim();
+            Ok((!t.is_empty()).then(|| t.to_string()))
+        }
+    }
+}
+
+fn amount(what: &str, id: &str, s: &str) -> Result<Decimal, String> {
+    parse_amount(s).map_err(|m| format!("{id}: {what}: {m}"))
+}
+
+fn date(what: &str, id: &str, s: &str) -> Result<NaiveDate, String> {
+    parse_date(s).map_err(|m| format!("{id}: {what}: {m}"))
+}
+
+fn check_customer(c: wit::Customer) -> Result<SyncedCustomer, String> {
+    let source_id = required("customer id", c.id)?;
+    let key = required("customer key", c.key)?;
+    let id = &source_id;
+    let language = match optional("language", c.language)? {
+        None => None,
+        Some(l) => Some(l.parse::<Language>().map_err(|m| format!("{id}: {m}"))?),
+    };
+    let country = optional("country", c.address.country)?.map(|c| c.to_ascii_uppercase());
+    if let Some(cc) = &country {
+        if cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(format!("{id}: country `{cc}` is not an ISO 3166 alpha-2 code"));
+        }
+    }
+    let customer = Customer {
+        id: key,
+        name: required("customer name", c.name)?,
+        kind: match c.kind {
+            Some(wit::CustomerKind::B2c) => CustomerKind::B2c,
+            _ => CustomerKind::B2b,
+        },
+        language,
+        email: optional("email", c.email)?,
+        phone: optional("phone", c.phone)?,
+        address: Address {
+            street: optional("street", c.address.street)?,
+            postal_code: optional("postal code", c.address.postal_code)?,
+            city: optional("city", c.address.city)?,
+            country,
+        },
+        customer_since: None,
+        payment_method: None,
+        segment: None,
+    };
+    Ok(SyncedCustomer { source_id, customer, removed: c.removed })
+}
+
+fn check_invoice(i: wit::Invoice) -> Result<SyncedInvoice, String> {
+    let source_id = required("invoice id", i.id)?;
+    let id = &source_id;
+    let number = required("invoice number", i.number)?;
+    let credit_note = matches!(i.kind, wit::DocumentKind::CreditNote);
+    let total = amount("total", id, &i.total)?;
+    let mut declared_open = i.open.as_deref().map(|o| amount("open", id, o)).transpose()?;
+    if credit_note && total > Decimal::ZERO {
+        return Err(format!("{id}: credit note with a positive total {total}"));
+    }
+    if !credit_note && total < Decimal::ZERO {
+        return Err(format!("{id}: invoice with a negative total {total}; send it as a credit note"));
+    }
+    if declared_open.is_some_and(|o| o.abs() > total.abs()) {
+        return Err(format!(
+            "{id}: open amount {} above the total {total}",
+            declared_open.unwrap_or_default()
+        ));
+    }
+    let issue_date = date("issued-on", id, &i.issued_on)?;
+    let due_date = date("due-on", id, &i.due_on)?;
+    if due_date < issue_date {
+        return Err(format!("{id}: due date {due_date} before the issue date {issue_date}"));
+    }
+    match i.status {
+        wit::InvoiceStatus::Paid | wit::InvoiceStatus::Void => declared_open = Some(Decimal::ZERO),
+        wit::InvoiceStatus::Open => {}
+    }
+    let corrects = if credit_note { optional("corrects", i.corrects)? } else { None };
+    let stored_number = if credit_note && !number.to_ascii_uppercase().starts_with("CN") {
+        format!("CN-{number}")
+    } else {
+        number
+    };
+    Ok(SyncedInvoice {
+        invoice: Invoice {
+            number: stored_number,
+            customer_id: required("customer key", i.customer_key)?,
+            issue_date,
+            due_date,
+            currency: parse_currency(&i.currency).map_err(|m| format!("{id}: {m}"))?,
+            total,
+            open_amount: declared_open.unwrap_or(total),
+            paid_date: None,
+        },
+        source_id,
+        declared_open: if corrects.is_some() { Some(Decimal::ZERO) } else { declared_open },
+        credit_note,
+        corrects,
+        payment_reference: optional("payment reference", i.payment_reference)?,
+        removed: i.removed,
+    })
+}
+
+fn check_payment(p: wit::Payment) -> Result<SyncedPayment, String> {
+    let source_id = required("payment id", p.id)?;
+    let id = &source_id;
+    let amount = amount("amount", id, &p.amount)?;
+    if amount <= Decimal::ZERO {
+        return Err(format!("{id}: payment amount {amount} is not positive"));
+    }
+    Ok(SyncedPayment {
+        date: date("received-on", id, &p.received_on)?,
+        amount,
+        currency: parse_currency(&p.currency).map_err(|m| format!("{id}: {m}"))?,
+        invoice_number: optional("invoice number", p.invoice_number)?,
+        invoice_id: optional("invoice id", p.invoice_id)?,
+        reference: optional("reference", p.reference)?,
+        free_text: optional("free text", p.free_text)?,
+        payer_name: optional("payer name", p.payer_name)?,
+        payer_iban: optional("payer iban", p.payer_iban)?,
+        removed: p.removed,
+        source_id,
+    })
+}
+
+/// Letters and digits only, upper-cased: `2024-0017` and `2024 0017` read alike.
+fn squash(s: &str) -> String {
+    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_uppercase).collect()
+}
+
+/// Finds the invoice a bank payment pays: (1) structured reference, (2) invoice number in the
+/// free text, (3) the one open invoice of exactly that amount. Returns the number and the rule.
+fn match_payment(p: &SyncedPayment, candidates: &[MatchCandidate]) -> Option<(String, &'static str)> {
+    if let Some(r) = p.reference.as_deref() {
+        let parsed = PaymentReference::parse(r).ok();
+        let want = squash(r);
+        for c in candidates {
+            let stated =
+                c.payment_reference.as_deref().is_some_and(|x| squash(x) == want && !want.is_empty());
+            if stated || parsed.as_ref().is_some_and(|pr| pr.matches_invoice(&c.number)) {
+                return Some((c.number.clone(), "reference"));
+            }
+        }
+    }
+    if let Some(text) = p.free_text.as_deref().or(p.reference.as_deref()) {
+        let text = squash(text);
+        let mut found: Vec<&MatchCandidate> = candidates
+            .iter()
+            .filter(|c| {
+                let n = squash(&c.number);
+                n.len() >= 4 && text.contains(&n)
+            })
+            .collect();
+        // The longest number wins (F2024-17 inside F2024-175 must not match the shorter).
+        found.sort_by_key(|c| std::cmp::Reverse(squash(&c.number).len()));
+        if let Some(c) = found.first() {
+            return Some((c.number.clone(), "number"));
+        }
+    }
+    let mut by_amount = candidates
+        .iter()
+        .filter(|c| c.currency == p.currency && c.open_amount == p.amount && c.open_amount > Decimal::ZERO);
+    match (by_amount.next(), by_amount.next()) {
+        (Some(c), None) => Some((c.number.clone(), "amount")),
+        _ => None,
+    }
+}
+
+/// Writes a checked pull in one transaction.
+fn write(
+    store: &mut Store,
+    plugin: &str,
+    pulled: Pulled,
+    now: DateTime<Utc>,
+) -> Result<SyncSummary, SyncError> {
+    let source = format!("plugin:{plugin}");
+    let mut summary = SyncSummary { plugin: plugin.to_string(), ..SyncSummary::default() };
+    let tx = store.begin()?;
+
+    // Customers the invoices need must be in this pull or the store.
+    let pulled_customers: HashSet<&str> =
+        pulled.customers.iter().filter(|c| !c.removed).map(|c| c.customer.id.as_str()).collect();
+    for inv in pulled.invoices.iter().filter(|i| !i.removed) {
+        let id = inv.invoice.customer_id.as_str();
+        if !pulled_customers.contains(id) && !tx.customer_exists(id)? {
+            return Err(invalid(
+                plugin,
+                format!("invoice {} refers to customer `{id}`, which is unknown", inv.invoice.number),
+            ));
+        }
+    }
+    let mut seen = HashSet::new();
+    for inv in &pulled.invoices {
+        if !seen.insert(inv.invoice.number.as_str()) {
+            return Err(invalid(
+                plugin,
+                format!("invoice number {} appears twice in one pull", inv.invoice.number),
+            ));
+        }
+    }
+
+    let mut touched: HashSet<String> = HashSet::new();
+    {
+        let mut customers = tx.customer_writer()?;
+        for c in pulled.customers.iter().filter(|c| !c.removed) {
+            summary.customers.record(customers.upsert(&c.customer, &source, &c.source_id)?);
+        }
+    }
+    {
+        let mut invoices = tx.invoice_writer(false)?;
+        for inv in &pulled.invoices {
+            let number = inv.invoice.number.as_str();
+            let owner = tx.invoice_source(number)?;
+            if let Some((s, sid)) = &owner {
+                if *s != source {
+                    summary
+                        .warnings
+                        .push(format!("invoice {number} came from {s} ({sid}); now from {source}"));
+                }
+            }
+            if inv.removed {
+                if owner.is_some_and(|(s, _)| s == source) && tx.delete_invoice(number)? {
+                    summary.invoices.removed += 1;
+                }
+                continue;
+            }
+            summary.invoices.record(invoices.upsert(
+                &inv.invoice,
+                inv.declared_open,
+                &source,
+                &inv.source_id,
+            )?);
+            tx.set_payment_reference(number, inv.payment_reference.as_deref())?;
+            touched.insert(number.to_string());
+        }
+    }
+    // Credit notes that name their invoice are deducted from it.
+    {
+        let mut payments = tx.payment_writer()?;
+        for cn in pulled.invoices.iter().filter(|i| i.credit_note) {
+            let Some(target) = cn.corrects.as_deref() else { continue };
+            let credit_id = format!("credit:{}", cn.source_id);
+            let existing = tx.payment_invoice(&source, &credit_id)?;
+            if let Some(old) = &existing {
+                payments.delete(old, &source, &credit_id)?;
+                touched.insert(old.clone());
+            }
+            if cn.removed {
+                continue;
+            }
+            if tx.invoice_source(target)?.is_none() {
+                summary.warnings.push(format!(
+                    "credit note {} corrects invoice {target}, which is not in the store",
+                    cn.invoice.number
+                ));
+                continue;
+            }
+            payments.insert(target, cn.invoice.issue_date, -cn.invoice.total, None, &source, &credit_id)?;
+            touched.insert(target.to_string());
+        }
+    }
+    // Payments.
+    if !pulled.payments.is_empty() {
+        let mut candidates = tx.match_candidates()?;
+        let mut payments = tx.payment_writer()?;
+        for p in &pulled.payments {
+            let existing = tx.payment_invoice(&source, &p.source_id)?;
+            if p.removed {
+                if let Some(old) = existing {
+                    payments.delete(&old, &source, &p.source_id)?;
+                    touched.insert(old);
+                    summary.payments.removed += 1;
+                }
+                tx.delete_unmatched(&source, &p.source_id)?;
+                continue;
+            }
+            if existing.is_some() {
+                summary.payments.unchanged += 1;
+                continue;
+            }
+            let direct = match (&p.invoice_number, &p.invoice_id) {
+                (Some(n), _) if tx.invoice_source(n)?.is_some() => Some(n.clone()),
+                (_, Some(id)) => tx.invoice_by_source(&source, id)?,
+                _ => None,
+            };
+            let target = match direct {
+                Some(n) => Some(n),
+                None => match match_payment(p, &candidates) {
+                    Some((n, rule)) => {
+                        match rule {
+                            "reference" => summary.matched_by_reference += 1,
+                            "number" => summary.matched_by_number += 1,
+                            _ => summary.matched_by_amount += 1,
+                        }
+                        Some(n)
+                    }
+                    None => None,
+                },
+            };
+            match target {
+                Some(n) => {
+                    payments.insert(&n, p.date, p.amount, None, &source, &p.source_id)?;
+                    tx.delete_unmatched(&source, &p.source_id)?;
+                    if let Some(c) = candidates.iter_mut().find(|c| c.number == n) {
+                        c.open_amount -= p.amount;
+                    }
+                    touched.insert(n);
+                    summary.payments.added += 1;
+                }
+                None => {
+                    summary.unmatched += 1;
+                    tx.record_unmatched(&UnmatchedPayment {
+                        source: source.clone(),
+                        source_id: p.source_id.clone(),
+                        date: p.date,
+                        amount: p.amount,
+                        currency: p.currency.clone(),
+                        reference: p.reference.clone(),
+                        free_text: p.free_text.clone(),
+                        payer_name: p.payer_name.clone(),
+                        payer_iban: p.payer_iban.clone(),
+                    })?;
+                }
+            }
+        }
+    }
+    // Open amounts and paid dates of everything touched.
+    let declared: HashMap<&str, Option<Decimal>> =
+        pulled.invoices.iter().map(|i| (i.invoice.number.as_str(), i.declared_open)).collect();
+    let mut touched: Vec<String> = touched.into_iter().collect();
+    touched.sort();
+    for number in &touched {
+        let Some((total, stored_declared)) = tx.invoice_amounts(number)? else { continue };
+        let declared_open = declared.get(number.as_str()).copied().unwrap_or(stored_declared);
+        let mut paid = tx.invoice_payments(number)?;
+        paid.sort();
+        let sum: Decimal = paid.iter().map(|(_, a)| *a).sum();
+        let open = declared_open.unwrap_or(total - sum);
+        let paid_date = if open <= Decimal::ZERO && total > Decimal::ZERO {
+            let mut remaining = total;
+            paid.iter().find_map(|(d, a)| {
+                remaining -= *a;
+                (remaining <= Decimal::ZERO).then_some(*d)
+            })
+        } else {
+            None
+        };
+        tx.set_settlement(number, open, paid_date)?;
+    }
+    // Customers removed at the source, once nothing refers to them.
+    for c in pulled.customers.iter().filter(|c| c.removed) {
+        if tx.delete_unused_customer(&c.customer.id, &source)? {
+            summary.customers.removed += 1;
+        } else {
+            summary.warnings.push(format!(
+                "customer {} was removed at the source but still has invoices; kept",
+                c.customer.id
+            ));
+        }
+    }
+    for (entity, cursor) in &pulled.cursors {
+        tx.set_sync_cursor(plugin, entity, cursor)?;
+    }
+    tx.record_sync_success(plugin, now)?;
+    tx.log_import(&source, plugin, &summary.to_string())?;
+    tx.commit()?;
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payment(reference: Option<&str>, text: Option<&str>, amount: &str) -> SyncedPayment {
+        SyncedPayment {
+            source_id: "p".into(),
+            date: "2026-01-05".parse().unwrap(),
+            amount: amount.parse().unwrap(),
+            currency: "EUR".into(),
+            invoice_number: None,
+            invoice_id: None,
+            reference: reference.map(Into::into),
+            free_text: text.map(Into::into),
+            payer_name: None,
+            payer_iban: None,
+            removed: false,
+        }
+    }
+
+    fn candidate(number: &str, open: &str, reference: Option<&str>) -> MatchCandidate {
+        MatchCandidate {
+            number: number.into(),
+            currency: "EUR".into(),
+            open_amount: open.parse().unwrap(),
+            payment_reference: reference.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn matching_order_reference_then_number_then_amount() {
+        let c = vec![
+            candidate("F2024-17", "100.00", Some("RF18 5390 0754 7034")),
+            candidate("F2024-175", "8.85", None),
+            candidate("F2024-200", "50.00", None),
+        ];
+        assert_eq!(
+            match_payment(&payment(Some("RF18539007547034"), None, "1"), &c),
+            Some(("F2024-17".into(), "reference"))
+        );
+        assert_eq!(
+            match_payment(&payment(None, Some("factuur f2024 175 bedankt"), "1"), &c),
+            Some(("F2024-175".into(), "number"))
+        );
+        assert_eq!(
+            match_payment(&payment(None, Some("thanks"), "50.00"), &c),
+            Some(("F2024-200".into(), "amount"))
+        );
+        assert_eq!(match_payment(&payment(None, Some("thanks"), "51"), &c), None);
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1), chrono::Duration::minutes(1));
+        assert_eq!(backoff(3), chrono::Duration::minutes(4));
+        assert_eq!(backoff(40), chrono::Duration::hours(6));
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        let inv = |total: &str, due: &str| wit::Invoice {
+            id: "1".into(),
+            number: "F1".into(),
+            customer_key: "C1".into(),
+            kind: wit::DocumentKind::Invoice,
+            issued_on: "2026-01-01".into(),
+            due_on: due.into(),
+            currency: "EUR".into(),
+            total: total.into(),
+            open: None,
+            payment_reference: None,
+            corrects: None,
+            status: wit::InvoiceStatus::Open,
+            removed: false,
+        };
+        assert!(check_invoice(inv("12.50", "2026-01-31")).is_ok());
+        for (t, d) in [
+            ("1e3", "2026-01-31"),
+            ("NaN", "2026-01-31"),
+            ("1,5", "2026-01-31"),
+            ("10", "2026-02-30"),
+            ("10", "31-01-2026"),
+            ("-5", "2026-01-31"),
+        ] {
+            assert!(check_invoice(inv(t, d)).is_err(), "{t} {d}");
+        }
+    }
+}

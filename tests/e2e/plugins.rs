@@ -1,0 +1,521 @@
+//! Connector plugins end to end: the real `dunwell` binary loads the real components
+//! (connectors/*, tests/guests/hostile) built for wasm32-wasip2.
+//!
+//! `scripts/test` builds the guests before `cargo test`; when they are missing this builds them
+//! (the same command), so a plain `cargo test` works too.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use dunwell::store::Store;
+
+use crate::{repo, s, testdata, Env};
+
+/// The guest crates and their component file names.
+pub const GUESTS: &[(&str, &str)] = &[
+    ("dunwell-connector-ubl", "dunwell_connector_ubl"),
+    ("dunwell-connector-camt053", "dunwell_connector_camt053"),
+    ("dunwell-connector-moneybird", "dunwell_connector_moneybird"),
+    ("dunwell-guest-hostile", "dunwell_guest_hostile"),
+];
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo().join("target"))
+}
+
+/// The path of a guest component, building the guests once if one is missing.
+pub fn guest(file: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let path = |f: &str| target_dir().join("wasm32-wasip2/release").join(format!("{f}.wasm"));
+    BUILT.get_or_init(|| {
+        if GUESTS.iter().all(|(_, f)| path(f).is_file()) {
+            return;
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.current_dir(repo()).args(["build", "--release", "--target", "wasm32-wasip2"]);
+        for (krate, _) in GUESTS {
+            cmd.args(["-p", krate]);
+        }
+        let status = cmd.status().expect("run cargo to build the guest components");
+        assert!(
+            status.success(),
+            "building the guests failed; is the target installed? `rustup target add wasm32-wasip2`"
+        );
+    });
+    let p = path(file);
+    assert!(p.is_file(), "{} missing; run scripts/test (it builds the guests)", p.display());
+    p
+}
+
+fn ubl_env(extra: &str) -> (Env, PathBuf) {
+    let env = Env::with_config("");
+    let inbox = env.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    for entry in std::fs::read_dir(testdata("connectors/ubl")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), inbox.join(entry.file_name())).unwrap();
+    }
+    write_config(
+        &env,
+        &format!(
+            "[plugins.ubl]\npath = '{}'\ndirectory = 'inbox'\n{extra}",
+            s(&guest("dunwell_connector_ubl"))
+        ),
+    );
+    (env, inbox)
+}
+
+fn write_config(env: &Env, plugins: &str) {
+    let config =
+        format!("data_dir = \"data\"\nplaybooks_dir = \"{}\"\n{plugins}", repo().join("playbooks").display());
+    std::fs::write(env.path().join("dunwell.toml"), config).unwrap();
+}
+
+#[test]
+fn plugin_check_prints_the_description() {
+    let env = Env::new();
+    let out = env.ok(&["plugin", "check", s(&guest("dunwell_connector_ubl"))]);
+    assert!(out.contains("ubl 0.1.0"), "{out}");
+    assert!(out.contains("contract: dunwell:connector@0.1.0"), "{out}");
+    assert!(out.contains("reads a directory"), "{out}");
+    assert!(out.contains("default_term_days"), "{out}");
+}
+
+#[test]
+fn plugin_check_refuses_modules_garbage_and_other_contract_versions() {
+    let env = Env::new();
+    let core = env.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let err = env.fails(&["plugin", "check", s(&core)]);
+    assert!(err.contains("not a WebAssembly component but a core module"), "{err}");
+    let junk = env.path().join("junk.wasm");
+    std::fs::write(&junk, b"MZ\x90\0 not wasm").unwrap();
+    let err = env.fails(&["plugin", "check", s(&junk)]);
+    assert!(err.contains("is not a WebAssembly component"), "{err}");
+
+    // The same connector, relabelled as built against dunwell:connector@9.1.0.
+    let mut bytes = std::fs::read(guest("dunwell_connector_ubl")).unwrap();
+    let (from, to) = (b"dunwell:connector/source@0.1.0", b"dunwell:connector/source@9.1.0");
+    let mut hits = 0;
+    for i in 0..bytes.len().saturating_sub(from.len()) {
+        if &bytes[i..i + from.len()] == from {
+            bytes[i..i + from.len()].copy_from_slice(to);
+            hits += 1;
+        }
+    }
+    assert!(hits > 0);
+    let other = env.path().join("other-major.wasm");
+    std::fs::write(&other, bytes).unwrap();
+    let err = env.fails(&["plugin", "check", s(&other)]);
+    assert!(
+        err.contains(
+            "was built against dunwell:connector@9.1.0, but this dunwell speaks dunwell:connector@0.1.0"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn plugin_run_prints_what_the_connector_returns() {
+    let env = Env::new();
+    let out = env.ok(&[
+        "plugin",
+        "run",
+        s(&guest("dunwell_connector_ubl")),
+        "--dir",
+        s(&testdata("connectors/ubl")),
+        "--set",
+        "default_term_days=14",
+        "--what",
+        "invoices",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let items = v["invoices"][0]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4, "{out}");
+    let vat_z = items.iter().find(|i| i["number"] == "Vat-Z").unwrap();
+    assert_eq!(vat_z["due_on"], "2018-09-29", "the stated 30-day term beats the configured 14");
+    assert_eq!(vat_z["total"], "1200.00");
+}
+
+fn invoices(env: &Env) -> Vec<dunwell::model::Invoice> {
+    Store::open(&env.db()).unwrap().load_invoices().unwrap()
+}
+
+#[test]
+fn ubl_sync_stores_invoices_incrementally_and_plan_works() {
+    let (env, inbox) = ubl_env("");
+    let out = env.ok(&["sync"]);
+    assert!(out.contains("customers: 3 added"), "{out}");
+    assert!(out.contains("invoices:  4 added"), "{out}");
+    let inv = invoices(&env);
+    let find =
+        |n: &str| inv.iter().find(|i| i.number == n).unwrap_or_else(|| panic!("{n} in {inv:?}")).clone();
+    let nl = find("12115118");
+    assert_eq!((nl.total.to_string(), nl.open_amount.to_string()), ("227.00".into(), "227.00".into()));
+    assert_eq!(nl.customer_id, "10202");
+    // The credit note is kept as a negative document and deducted from the invoice it corrects.
+    let cn = find("CN-Snippet1");
+    assert_eq!(cn.total.to_string(), "-1656.25");
+    assert_eq!(find("Snippet1").open_amount.to_string(), "0.00");
+    assert_eq!(find("Vat-Z").due_date.to_string(), "2018-09-29");
+    let customers = Store::open(&env.db()).unwrap().load_customers().unwrap();
+    let buyer = customers.iter().find(|c| c.id == "FR23342").unwrap();
+    assert_eq!(buyer.email.as_deref(), Some("lj@buyer.se"));
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    let (source, source_id): (String, String) = conn
+        .query_row("SELECT source, source_id FROM invoices WHERE number = 'Vat-Z'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((source.as_str(), source_id.as_str()), ("plugin:ubl", "Invoice/Vat-Z"));
+
+    // Nothing new: nothing pulled.
+    let out = env.ok(&["sync", "ubl"]);
+    assert!(out.contains("invoices:  0 added, 0 changed, 0 unchanged"), "{out}");
+    // A new file: only it is read.
+    let text = std::fs::read_to_string(inbox.join("nlcius-SI-UBL-2.0_ok_base.xml")).unwrap();
+    std::fs::write(
+        inbox.join("new.xml"),
+        text.replace("<cbc:ID>12115118</cbc:ID>", "<cbc:ID>12115119</cbc:ID>"),
+    )
+    .unwrap();
+    let out = env.ok(&["sync", "ubl"]);
+    assert!(out.contains("invoices:  1 added, 0 changed, 0 unchanged"), "{out}");
+    assert_eq!(invoices(&env).len(), 5);
+
+    let plan = env.ok(&["plan", "--at", "2026-01-05"]);
+    assert!(plan.contains("12115119"), "{plan}");
+}
+
+#[test]
+fn a_broken_file_stores_nothing_and_backs_off() {
+    let (env, inbox) = ubl_env("");
+    std::fs::write(inbox.join("zz-broken.xml"), "<Invoice><cbc:ID>1</cbc:ID>").unwrap();
+    let err = env.fails(&["sync"]);
+    assert!(err.contains("plugin ubl could not pull"), "{err}");
+    assert!(err.contains("zz-broken.xml: not well-formed XML"), "{err}");
+    assert!(invoices(&env).is_empty(), "all or nothing");
+    let status = Store::open(&env.db()).unwrap().sync_status("ubl").unwrap().unwrap();
+    assert_eq!(status.failures, 1);
+    assert!(status.next_attempt.is_some());
+    std::fs::remove_file(inbox.join("zz-broken.xml")).unwrap();
+    env.ok(&["sync"]);
+    let status = Store::open(&env.db()).unwrap().sync_status("ubl").unwrap().unwrap();
+    assert_eq!((status.failures, status.next_attempt), (0, None));
+}
+
+#[test]
+fn camt053_payments_are_matched_by_reference_then_amount() {
+    let env = Env::new();
+    let (inbox, bank) = (env.path().join("inbox"), env.path().join("bank"));
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::create_dir_all(&bank).unwrap();
+    // Two invoices of our own, made from the NLCIUS example.
+    let base = std::fs::read_to_string(testdata("connectors/ubl/nlcius-SI-UBL-2.0_ok_base.xml")).unwrap();
+    let invoice = |number: &str, amount: &str, reference: &str| {
+        base.replace("<cbc:ID>12115118</cbc:ID>", &format!("<cbc:ID>{number}</cbc:ID>"))
+            .replace(">227.00<", &format!(">{amount}<"))
+            .replace("Deb. 10202 / Fact. 12115118", reference)
+    };
+    std::fs::write(inbox.join("a.xml"), invoice("F2026-001", "8.85", "4654654654654654")).unwrap();
+    std::fs::write(inbox.join("b.xml"), invoice("F2026-002", "121.00", "no reference")).unwrap();
+    // The bank: the real minimal statement (8.85 with structured reference 4654654654654654)
+    // and a copy of it for 121.00 without a usable reference.
+    let camt = std::fs::read_to_string(testdata("connectors/camt053/genkgo-camt053.v2.minimal.xml")).unwrap();
+    std::fs::write(bank.join("1.xml"), &camt).unwrap();
+    std::fs::write(
+        bank.join("2.xml"),
+        camt.replace("253EURNL26VAYB8060476890", "254EURNL26VAYB8060476890")
+            .replace(">8.85<", ">121.00<")
+            .replace("4654654654654654", "0000"),
+    )
+    .unwrap();
+    write_config(
+        &env,
+        &format!(
+            "[plugins.ubl]\npath = '{}'\ndirectory = 'inbox'\n[plugins.bank]\npath = '{}'\ndirectory = 'bank'\n",
+            s(&guest("dunwell_connector_ubl")),
+            s(&guest("dunwell_connector_camt053"))
+        ),
+    );
+    env.ok(&["sync", "ubl"]);
+    let out = env.ok(&["sync", "bank"]);
+    assert!(out.contains("payments:  2 added"), "{out}");
+    assert!(out.contains("1 by reference, 0 by invoice number, 1 by amount; 0 unmatched"), "{out}");
+    let inv = invoices(&env);
+    for i in &inv {
+        assert_eq!(i.open_amount, rust_decimal::Decimal::ZERO, "{i:?}");
+    }
+    assert_eq!(inv[0].paid_date.map(|d| d.to_string()).as_deref(), Some("2014-12-31"));
+    // Again: nothing new.
+    let out = env.ok(&["sync", "bank"]);
+    assert!(out.contains("payments:  0 added"), "{out}");
+}
+
+// ---- moneybird against a fake server ----------------------------------------------------
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A fake Moneybird: `.json` paths, bearer token, `updated_after` filter, paging, decimal
+/// strings, and a 429 with `Retry-After: 1` on the very first request.
+fn fake_moneybird(
+    invoices: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).map(|n| n == 1).unwrap_or(false) {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let target = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let (path, query) = target.split_once('?').unwrap_or((target.as_str(), ""));
+            let q: std::collections::HashMap<String, String> = query
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), percent_decode(v)))
+                .collect();
+            let authorized = head.lines().any(|l| l.eq_ignore_ascii_case("authorization: bearer mb-token"));
+            let (status, body) = if n == 0 {
+                ("429 Too Many Requests", "[]".to_string())
+            } else if !authorized {
+                ("401 Unauthorized", r#"{"error":"token invalid"}"#.to_string())
+            } else if path == "/api/v2/123/contacts.json" {
+                (
+                    "200 OK",
+                    serde_json::json!([{"id":"369764595159532558","company_name":"Foobar Holding B.V.",
+                    "firstname":"John","lastname":"Doe","address1":"Hoofdstraat 12","zipcode":"1234AB",
+                    "city":"Amsterdam","country":"NL","phone":"","email":"info@example.com",
+                    "send_invoices_to_email":"debiteuren@example.com","customer_id":"26"}])
+                    .to_string(),
+                )
+            } else if path == "/api/v2/123/sales_invoices.json" {
+                let since = q.get("filter").and_then(|f| {
+                    f.split(',').find_map(|p| p.strip_prefix("updated_after:").map(str::to_string))
+                });
+                let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+                let per: usize = q.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(100);
+                let all = invoices.lock().unwrap();
+                let changed: Vec<&serde_json::Value> = all
+                    .iter()
+                    .filter(|i| since.as_deref().is_none_or(|s| i["updated_at"].as_str().unwrap_or("") > s))
+                    .collect();
+                let slice: Vec<&serde_json::Value> =
+                    changed.into_iter().skip((page - 1) * per).take(per).collect();
+                ("200 OK", serde_json::to_string(&slice).unwrap())
+            } else {
+                ("404 Not Found", "{}".to_string())
+            };
+            let retry = if n == 0 { "Retry-After: 1\r\n" } else { "" };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{retry}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, hits)
+}
+
+fn mb_invoice(
+    id: u32,
+    number: &str,
+    state: &str,
+    unpaid: &str,
+    updated: &str,
+    payments: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({"id": format!("3697645952318843{id:02}"), "contact_id": "369764595159532558",
+        "invoice_id": number, "state": state, "invoice_date": "2026-10-27", "due_date": "2026-11-10",
+        "payment_reference": "RF3500000000000004MNRNQDX", "reference": "Project X", "currency": "EUR",
+        "paid_at": null, "updated_at": updated, "version": 1666855019, "payments": payments,
+        "total_paid": "0.0", "total_unpaid": unpaid, "total_price_excl_tax": "300.0",
+        "total_price_incl_tax": "363.0", "original_sales_invoice_id": null})
+}
+
+#[test]
+fn moneybird_syncs_from_a_fake_server_incrementally() {
+    let list: Vec<serde_json::Value> = (1..=3)
+        .map(|i| {
+            mb_invoice(
+                i,
+                &format!("2026-000{i}"),
+                "open",
+                "363.0",
+                &format!("2026-10-27T07:16:5{i}.000Z"),
+                serde_json::json!([]),
+            )
+        })
+        .collect();
+    let invoices = std::sync::Arc::new(std::sync::Mutex::new(list));
+    let (port, hits) = fake_moneybird(invoices.clone());
+    let env = Env::new();
+    write_config(
+        &env,
+        &format!(
+            "[plugins.moneybird]\npath = '{}'\nallowed_hosts = ['127.0.0.1:{port}']\npage_size = 2\n[plugins.moneybird.config]\nadministration_id = '123'\nbase_url = 'http://127.0.0.1:{port}/api/v2'\n[plugins.moneybird.secrets]\ntoken = 'mb-token'\n",
+            s(&guest("dunwell_connector_moneybird"))
+        ),
+    );
+    let out = env.ok(&["sync", "moneybird"]);
+    assert!(out.contains("customers: 1 added"), "{out}");
+    assert!(out.contains("invoices:  3 added"), "{out}");
+    assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 5, "429 retried, pages followed");
+    let customers = Store::open(&env.db()).unwrap().load_customers().unwrap();
+    assert_eq!(customers[0].email.as_deref(), Some("debiteuren@example.com"));
+    assert_eq!(invoices_of(&env)[0].open_amount.to_string(), "363.0");
+
+    // Invoice 2 gets paid at the source: only it comes back, with its payment.
+    invoices.lock().unwrap()[1] = mb_invoice(
+        2,
+        "2026-0002",
+        "paid",
+        "0.0",
+        "2026-11-02T09:00:00.000Z",
+        serde_json::json!([{"id": "370131013361206478", "invoice_type": "SalesInvoice",
+            "invoice_id": "369764595231884302", "price": "363.0", "price_base": "363.0",
+            "payment_date": "2026-11-02"}]),
+    );
+    let out = env.ok(&["sync", "moneybird"]);
+    assert!(out.contains("invoices:  0 added, 1 changed, 0 unchanged"), "{out}");
+    assert!(out.contains("payments:  1 added"), "{out}");
+    let paid = invoices_of(&env).into_iter().find(|i| i.number == "2026-0002").unwrap();
+    assert_eq!(
+        (paid.open_amount.to_string().as_str(), paid.paid_date.map(|d| d.to_string())),
+        ("0", Some("2026-11-02".into()))
+    );
+}
+
+fn invoices_of(env: &Env) -> Vec<dunwell::model::Invoice> {
+    invoices(env)
+}
+
+// ---- hostile guests ---------------------------------------------------------------------
+
+/// Syncs the hostile guest in `good` mode, then in `mode`: the second sync must fail with a
+/// line naming the plugin and containing `expect`, and leave the store as the first left it.
+fn contained(mode: &str, extra: &str, expect: &str) {
+    contained_with(mode, extra, "", expect)
+}
+
+fn contained_with(mode: &str, extra: &str, config: &str, expect: &str) {
+    let env = Env::new();
+    let section = |mode: &str, extra: &str| {
+        format!(
+            "[plugins.hostile]\npath = '{}'\n{extra}\n[plugins.hostile.config]\nmode = '{mode}'\n{config}\n[plugins.hostile.secrets]\ntoken = 'sekrit-token-123'\n",
+            s(&guest("dunwell_guest_hostile"))
+        )
+    };
+    write_config(&env, &section("good", ""));
+    env.ok(&["sync"]);
+    let before = invoices(&env);
+    assert_eq!(before.len(), 1);
+    write_config(&env, &section(mode, extra));
+    let started = std::time::Instant::now();
+    let out = env.run(&["sync", "hostile"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "mode {mode} must fail");
+    assert!(err.contains("plugin hostile"), "mode {mode}: {err}");
+    assert!(err.contains(expect), "mode {mode}: expected `{expect}` in\n{err}");
+    assert!(!err.contains("sekrit-token-123"), "secrets are never logged: {err}");
+    assert!(started.elapsed().as_secs() < 30, "mode {mode} took {:?}", started.elapsed());
+    let store = Store::open(&env.db()).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    assert_eq!(invoices(&env), before, "mode {mode} changed the store");
+    let status = store.sync_status("hostile").unwrap().unwrap();
+    assert_eq!(status.failures, 1, "mode {mode}");
+    assert!(status.last_error.unwrap_or_default().contains(expect));
+}
+
+#[test]
+fn hostile_endless_loop_is_stopped() {
+    contained("loop", "cpu_ms = 300", "CPU budget of 300 ms exceeded");
+}
+
+#[test]
+fn hostile_memory_bomb_is_stopped() {
+    contained("bomb", "memory_mb = 16", "memory limit of 16 MiB exceeded");
+}
+
+#[test]
+fn hostile_panic_is_stopped() {
+    contained("panic", "", "it panicked");
+}
+
+#[test]
+fn hostile_sleeper_hits_the_wall_clock() {
+    contained("sleep", "timeout_s = 1", "wall-clock timeout of 1s exceeded");
+}
+
+#[test]
+fn hostile_disallowed_host_is_denied() {
+    contained("exfil", "allowed_hosts = ['127.0.0.1']", "host `evil.example.com:443` is not allowed");
+}
+
+#[test]
+fn hostile_file_access_finds_nothing() {
+    contained("files", "", "cannot read /etc/passwd");
+}
+
+#[test]
+fn hostile_garbage_amounts_and_dates_are_refused() {
+    contained("garbage", "", "`1e5` is not an amount");
+}
+
+#[test]
+fn hostile_flood_of_records_is_refused() {
+    contained("flood", "page_size = 20", "exceeds the limit of 20");
+}
+
+#[test]
+fn hostile_100_mb_response_is_cut_off() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let head =
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n";
+            let _ = stream.write_all(head.as_bytes());
+            let chunk = vec![b' '; 1 << 16];
+            for _ in 0..1600 {
+                if stream.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    contained_with(
+        "huge",
+        &format!("allowed_hosts = ['127.0.0.1:{port}']\nmax_response_mb = 1"),
+        &format!("url = 'http://127.0.0.1:{port}/export.json'"),
+        "larger than 1048576 bytes",
+    );
+}
