@@ -3,6 +3,7 @@
 
 mod check;
 mod import;
+mod law;
 mod plan;
 mod plugins;
 

@@ -138,3 +138,47 @@ pub fn valid_name(name: &str) -> bool {
         && name.len() <= 40
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{Config, ConfigError};
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/dunwell/dunwell.toml"), text)
+    }
+
+    #[test]
+    fn plugin_sections_resolve_paths_and_defaults() {
+        let c = parse(
+            "[plugins.ubl]\npath = \"connectors/ubl.wasm\"\ndirectory = \"inbox\"\n\n[plugins.moneybird]\npath = \"/opt/mb.wasm\"\nallowed_hosts = [\"moneybird.com\"]\ncpu_ms = 800\n[plugins.moneybird.config]\nadministration_id = \"123\"\n[plugins.moneybird.secrets]\ntoken = \"t\"\n",
+        )
+        .unwrap();
+        let ubl = &c.plugins["ubl"];
+        assert_eq!(ubl.path, Path::new("/etc/dunwell/connectors/ubl.wasm"));
+        assert_eq!(ubl.directory.as_deref(), Some(Path::new("/etc/dunwell/inbox")));
+        assert_eq!(ubl.limits, super::Limits::default());
+        let mb = &c.plugins["moneybird"];
+        assert_eq!(mb.limits.cpu, std::time::Duration::from_millis(800));
+        assert_eq!(mb.config["administration_id"], "123");
+        assert_eq!(mb.secrets["token"], "t");
+    }
+
+    #[test]
+    fn plugin_errors_name_file_line_and_key() {
+        let problem = |text: &str| match parse(text) {
+            Err(ConfigError::Invalid(p)) => p.to_string(),
+            other => panic!("expected a problem, got {other:?}"),
+        };
+        let p = problem("[plugins.ubl]\npath = \"x.wasm\"\nmemory = 5\n");
+        assert!(p.starts_with("/etc/dunwell/dunwell.toml:3:1: "), "{p}");
+        assert!(p.contains("unknown field `memory`"), "{p}");
+        let p = problem("[plugins.ubl]\npath = \"x.wasm\"\n[plugins.ubl.config]\nterm = 30\n");
+        assert!(p.starts_with("/etc/dunwell/dunwell.toml:4:8: "), "{p}");
+        let p = problem("[plugins.Bad_Name]\npath = \"x.wasm\"\n");
+        assert!(p.contains("is not a plugin name"), "{p}");
+        let p = problem("[plugins.ubl]\ndirectory = \"inbox\"\n");
+        assert!(p.contains("missing field `path`"), "{p}");
+    }
+}
