@@ -244,7 +244,7 @@ fn write_export(tx: &WriteTx<'_>, export: &Export) -> Result<ImportSummary, Impo
     let store_had_payments = tx.count(store::Table::Payments)? > 0;
     let mut stored = if store_had_payments { tx.payments_by_invoice()? } else { Default::default() };
     // Per invoice, in file order (so the payments index is written in key order).
-    let mut file_payments: Vec<(&str, Vec<(NaiveDate, Decimal, String, Option<PaymentMethod>)>)> = Vec::new();
+    let mut file_payments: Vec<(&str, Vec<FilePayment>)> = Vec::new();
     let mut position: HashMap<&str, usize> = HashMap::default();
     for row in export.payments.iter().flatten() {
         let p = &row.value;
@@ -330,6 +330,9 @@ fn write_export(tx: &WriteTx<'_>, export: &Export) -> Result<ImportSummary, Impo
     stored.clear();
     Ok(summary)
 }
+
+/// A payment of payments.csv: date, amount, its key (`source_id`) and method.
+type FilePayment = (NaiveDate, Decimal, String, Option<PaymentMethod>);
 
 /// What is open on an invoice and the day it was paid in full, from its stated open amount
 /// and its payments. The stated amount wins; a disagreement is worth a warning.
