@@ -21,6 +21,9 @@ pub struct SyncArgs {
     pub plugin: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Skip plugins still in their back-off after a failure (for timers and cron).
+    #[arg(long)]
+    pub if_due: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -102,6 +105,12 @@ pub fn run_sync(config: &Config, args: &SyncArgs, out: &mut dyn Write) -> Result
     let mut failed = Vec::new();
     let mut summaries = Vec::new();
     for settings in plugins {
+        let status = store.sync_status(&settings.name)?;
+        if args.if_due && !crate::sync::due(status.as_ref(), chrono::Utc::now()) {
+            let next = status.as_ref().and_then(|s| s.next_attempt.as_deref()).unwrap_or("-");
+            writeln!(out, "{}: skipped, backing off after a failure until {next}", settings.name)?;
+            continue;
+        }
         let started = Instant::now();
         let result = host
             .load(settings.clone())

@@ -888,30 +888,39 @@ impl Store {
     }
 
     pub fn unmatched_payments(&self) -> Result<Vec<UnmatchedPayment>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT source, source_id, date, amount, currency, reference, free_text, payer_name, payer_iban
-             FROM unmatched_payments ORDER BY date, source, source_id",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push(UnmatchedPayment {
-                source: r.get(0)?,
-                source_id: r.get(1)?,
-                date: date_col(r.get_ref(2)?.as_str()?)?,
-                amount: decimal_col(r.get_ref(3)?.as_str()?)?,
-                currency: r.get(4)?,
-                reference: r.get(5)?,
-                free_text: r.get(6)?,
-                payer_name: r.get(7)?,
-                payer_iban: r.get(8)?,
-            });
-        }
-        Ok(out)
+        read_unmatched(&self.conn)
     }
 }
 
+fn read_unmatched(conn: &Connection) -> Result<Vec<UnmatchedPayment>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT source, source_id, date, amount, currency, reference, free_text, payer_name, payer_iban
+             FROM unmatched_payments ORDER BY date, source, source_id",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(UnmatchedPayment {
+            source: r.get(0)?,
+            source_id: r.get(1)?,
+            date: date_col(r.get_ref(2)?.as_str()?)?,
+            amount: decimal_col(r.get_ref(3)?.as_str()?)?,
+            currency: r.get(4)?,
+            reference: r.get(5)?,
+            free_text: r.get(6)?,
+            payer_name: r.get(7)?,
+            payer_iban: r.get(8)?,
+        });
+    }
+    Ok(out)
+}
+
 impl WriteTx<'_> {
+    /// Bank payments no invoice was found for yet.
+    pub fn unmatched(&self) -> Result<Vec<UnmatchedPayment>, StoreError> {
+        read_unmatched(&self.tx)
+    }
+
     pub fn set_sync_cursor(&self, plugin: &str, entity: &str, cursor: &str) -> Result<(), StoreError> {
         self.tx.execute(
             "INSERT INTO sync_cursors (plugin, entity, cursor) VALUES (?1, ?2, ?3)

@@ -77,6 +77,8 @@ pub struct SyncSummary {
     pub matched_by_number: u64,
     pub matched_by_amount: u64,
     pub unmatched: u64,
+    /// Earlier unmatched bank payments matched in this run.
+    pub rematched: u64,
     pub warnings: Vec<String>,
 }
 
@@ -99,6 +101,9 @@ impl fmt::Display for SyncSummary {
                 "\nmatched:   {} by reference, {} by invoice number, {} by amount; {} unmatched",
                 self.matched_by_reference, self.matched_by_number, self.matched_by_amount, self.unmatched
             )?;
+            if self.rematched > 0 {
+                write!(f, " ({} earlier unmatched payments matched now)", self.rematched)?;
+            }
         }
         Ok(())
     }
@@ -439,6 +444,44 @@ fn match_payment(p: &SyncedPayment, candidates: &[MatchCandidate]) -> Option<(St
     }
 }
 
+fn count_rule(summary: &mut SyncSummary, rule: &str) {
+    match rule {
+        "reference" => summary.matched_by_reference += 1,
+        "number" => summary.matched_by_number += 1,
+        _ => summary.matched_by_amount += 1,
+    }
+}
+
+/// Recomputes the open amount and paid date of `numbers`: the amount the source stated (this
+/// pull's, else the stored one) wins, else total minus payments.
+fn settle(
+    tx: &crate::store::WriteTx<'_>,
+    numbers: &HashSet<String>,
+    declared: &HashMap<&str, Option<Decimal>>,
+) -> Result<(), StoreError> {
+    let mut numbers: Vec<&String> = numbers.iter().collect();
+    numbers.sort();
+    for number in numbers {
+        let Some((total, stored_declared)) = tx.invoice_amounts(number)? else { continue };
+        let declared_open = declared.get(number.as_str()).copied().unwrap_or(stored_declared);
+        let mut paid = tx.invoice_payments(number)?;
+        paid.sort();
+        let sum: Decimal = paid.iter().map(|(_, a)| *a).sum();
+        let open = declared_open.unwrap_or(total - sum);
+        let paid_date = if open <= Decimal::ZERO && total > Decimal::ZERO {
+            let mut remaining = total;
+            paid.iter().find_map(|(d, a)| {
+                remaining -= *a;
+                (remaining <= Decimal::ZERO).then_some(*d)
+            })
+        } else {
+            None
+        };
+        tx.set_settlement(number, open, paid_date)?;
+    }
+    Ok(())
+}
+
 /// Writes a checked pull in one transaction.
 fn write(
     store: &mut Store,
@@ -532,9 +575,42 @@ fn write(
             touched.insert(target.to_string());
         }
     }
+    // Open amounts as they are now, so that matching sees what is really open.
+    let declared: HashMap<&str, Option<Decimal>> =
+        pulled.invoices.iter().map(|i| (i.invoice.number.as_str(), i.declared_open)).collect();
+    settle(&tx, &touched, &declared)?;
+    let mut candidates = tx.match_candidates()?;
+    // Bank payments that matched nothing before (from any plugin), against the invoices as
+    // they are now: the invoice may have arrived after its payment.
+    {
+        let mut payments = tx.payment_writer()?;
+        for u in tx.unmatched()? {
+            let p = SyncedPayment {
+                source_id: u.source_id.clone(),
+                date: u.date,
+                amount: u.amount,
+                currency: u.currency.clone(),
+                invoice_number: None,
+                invoice_id: None,
+                reference: u.reference.clone(),
+                free_text: u.free_text.clone(),
+                payer_name: u.payer_name.clone(),
+                payer_iban: u.payer_iban.clone(),
+                removed: false,
+            };
+            let Some((n, rule)) = match_payment(&p, &candidates) else { continue };
+            payments.insert(&n, u.date, u.amount, None, &u.source, &u.source_id)?;
+            tx.delete_unmatched(&u.source, &u.source_id)?;
+            if let Some(c) = candidates.iter_mut().find(|c| c.number == n) {
+                c.open_amount -= u.amount;
+            }
+            count_rule(&mut summary, rule);
+            summary.rematched += 1;
+            touched.insert(n);
+        }
+    }
     // Payments.
     if !pulled.payments.is_empty() {
-        let mut candidates = tx.match_candidates()?;
         let mut payments = tx.payment_writer()?;
         for p in &pulled.payments {
             let existing = tx.payment_invoice(&source, &p.source_id)?;
@@ -560,11 +636,7 @@ fn write(
                 Some(n) => Some(n),
                 None => match match_payment(p, &candidates) {
                     Some((n, rule)) => {
-                        match rule {
-                            "reference" => summary.matched_by_reference += 1,
-                            "number" => summary.matched_by_number += 1,
-                            _ => summary.matched_by_amount += 1,
-                        }
+                        count_rule(&mut summary, rule);
                         Some(n)
                     }
                     None => None,
@@ -598,28 +670,7 @@ fn write(
         }
     }
     // Open amounts and paid dates of everything touched.
-    let declared: HashMap<&str, Option<Decimal>> =
-        pulled.invoices.iter().map(|i| (i.invoice.number.as_str(), i.declared_open)).collect();
-    let mut touched: Vec<String> = touched.into_iter().collect();
-    touched.sort();
-    for number in &touched {
-        let Some((total, stored_declared)) = tx.invoice_amounts(number)? else { continue };
-        let declared_open = declared.get(number.as_str()).copied().unwrap_or(stored_declared);
-        let mut paid = tx.invoice_payments(number)?;
-        paid.sort();
-        let sum: Decimal = paid.iter().map(|(_, a)| *a).sum();
-        let open = declared_open.unwrap_or(total - sum);
-        let paid_date = if open <= Decimal::ZERO && total > Decimal::ZERO {
-            let mut remaining = total;
-            paid.iter().find_map(|(d, a)| {
-                remaining -= *a;
-                (remaining <= Decimal::ZERO).then_some(*d)
-            })
-        } else {
-            None
-        };
-        tx.set_settlement(number, open, paid_date)?;
-    }
+    settle(&tx, &touched, &declared)?;
     // Customers removed at the source, once nothing refers to them.
     for c in pulled.customers.iter().filter(|c| c.removed) {
         if tx.delete_unused_customer(&c.customer.id, &source)? {

@@ -66,7 +66,8 @@ fn costs_command_gives_the_worked_vectors() {
     assert_eq!(v["costs"], "181.50");
     assert!(v["rule"].as_str().unwrap().contains("BIK"), "{v}");
     // V19: BE consumer, 400.00: 30.00 + 10% of 250.00 = 55.00.
-    let out = env.ok(&["costs", "--jurisdiction", "be", "--kind", "b2c", "--principal", "400", "--format", "json"]);
+    let out =
+        env.ok(&["costs", "--jurisdiction", "be", "--kind", "b2c", "--principal", "400", "--format", "json"]);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["costs"], "55.00");
     let err = env.fails(&["costs", "--jurisdiction", "nl", "--kind", "b2c", "--principal", "1.000,00"]);

@@ -202,13 +202,15 @@ fn a_broken_file_stores_nothing_and_backs_off() {
     assert_eq!(status.failures, 1);
     assert!(status.next_attempt.is_some());
     std::fs::remove_file(inbox.join("zz-broken.xml")).unwrap();
+    let out = env.ok(&["sync", "--if-due"]);
+    assert!(out.contains("ubl: skipped, backing off after a failure until"), "{out}");
+    assert!(invoices(&env).is_empty());
     env.ok(&["sync"]);
     let status = Store::open(&env.db()).unwrap().sync_status("ubl").unwrap().unwrap();
     assert_eq!((status.failures, status.next_attempt), (0, None));
 }
 
-#[test]
-fn camt053_payments_are_matched_by_reference_then_amount() {
+fn bank_env() -> Env {
     let env = Env::new();
     let (inbox, bank) = (env.path().join("inbox"), env.path().join("bank"));
     std::fs::create_dir_all(&inbox).unwrap();
@@ -241,6 +243,12 @@ fn camt053_payments_are_matched_by_reference_then_amount() {
             s(&guest("dunwell_connector_camt053"))
         ),
     );
+    env
+}
+
+#[test]
+fn camt053_payments_are_matched_by_reference_then_amount() {
+    let env = bank_env();
     env.ok(&["sync", "ubl"]);
     let out = env.ok(&["sync", "bank"]);
     assert!(out.contains("payments:  2 added"), "{out}");
@@ -253,6 +261,18 @@ fn camt053_payments_are_matched_by_reference_then_amount() {
     // Again: nothing new.
     let out = env.ok(&["sync", "bank"]);
     assert!(out.contains("payments:  0 added"), "{out}");
+}
+
+#[test]
+fn bank_payments_that_arrive_before_their_invoices_are_matched_later() {
+    let env = bank_env();
+    let out = env.ok(&["sync", "bank"]);
+    assert!(out.contains("0 by amount; 2 unmatched"), "{out}");
+    assert_eq!(Store::open(&env.db()).unwrap().unmatched_payments().unwrap().len(), 2);
+    let out = env.ok(&["sync", "ubl"]);
+    assert!(out.contains("(2 earlier unmatched payments matched now)"), "{out}");
+    assert!(invoices(&env).iter().all(|i| i.open_amount.is_zero()));
+    assert!(Store::open(&env.db()).unwrap().unmatched_payments().unwrap().is_empty());
 }
 
 // ---- moneybird against a fake server ----------------------------------------------------
