@@ -223,6 +223,12 @@ fn print_info(info: &Info, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
+/// Whether two paths name the same file, however each was written (so
+/// `dunwell --config dunwell.toml plugin run ./x.wasm` finds the `[plugins]` section naming x.wasm).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    a == b || matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
+}
+
 fn run(config: &Config, args: &RunArgs, out: &mut dyn Write) -> Result<()> {
     let by_name = args.plugin.as_ref().map(|n| {
         config
@@ -236,7 +242,7 @@ fn run(config: &Config, args: &RunArgs, out: &mut dyn Write) -> Result<()> {
         None => config
             .plugins
             .values()
-            .find(|p| p.path == args.file)
+            .find(|p| same_file(&p.path, &args.file))
             .cloned()
             .unwrap_or_else(|| PluginSettings::for_file(args.file.clone())),
     };

@@ -213,7 +213,13 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
     if !shaped {
         return Err(format!("`{t}` is not a date; write YYYY-MM-DD, like 2026-03-31"));
     }
-    NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| format!("`{t}` is not a valid calendar date"))
+    // The shape is checked, so the digits can be read directly (several times faster than a
+    // general format parser, and an import reads millions of dates).
+    let num = |r: std::ops::Range<usize>| {
+        t.as_bytes()[r].iter().fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'))
+    };
+    NaiveDate::from_ymd_opt(num(0..4) as i32, num(5..7), num(8..10))
+        .ok_or_else(|| format!("`{t}` is not a valid calendar date"))
 }
 
 #[cfg(test)]

@@ -371,6 +371,14 @@ impl WriteTx<'_> {
         Ok(self.tx.query_row(&format!("SELECT count(*) FROM {}", table.name()), [], |r| r.get(0))?)
     }
 
+    /// Every stored customer id: one scan instead of a look-up per invoice when an export
+    /// without customers.csv names many customers.
+    pub fn customer_ids(&self) -> Result<rustc_hash::FxHashSet<String>, StoreError> {
+        let mut stmt = self.tx.prepare("SELECT id FROM customers")?;
+        let ids = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<_, _>>()?;
+        Ok(ids)
+    }
+
     pub fn customer_exists(&self, id: &str) -> Result<bool, StoreError> {
         let mut stmt = self.tx.prepare_cached("SELECT 1 FROM customers WHERE id = ?1")?;
         Ok(stmt.exists([id])?)
