@@ -207,3 +207,29 @@ fn killed_import_leaves_all_or_nothing() {
     // And the import still works afterwards.
     env.ok(&["import", "csv", s(&export)]);
 }
+
+/// sample-data/README.md promises the shipped export is reproducible byte for byte.
+#[test]
+fn shipped_sample_data_is_what_the_generator_writes() {
+    let env = Env::new();
+    let out = env.path().join("sample");
+    env.ok(&[
+        "sample",
+        "--customers",
+        "200",
+        "--invoices",
+        "2000",
+        "--seed",
+        "1",
+        "--as-of",
+        "2026-12-01",
+        s(&out),
+    ]);
+    for f in ["customers.csv", "invoices.csv", "payments.csv"] {
+        let shipped = std::fs::read(crate::repo().join("sample-data").join(f)).unwrap();
+        assert!(
+            shipped == std::fs::read(out.join(f)).unwrap(),
+            "sample-data/{f} differs from the generator's output"
+        );
+    }
+}
