@@ -22,7 +22,8 @@ use crate::model::{
     parse_amount, parse_currency, parse_date, Address, Customer, CustomerKind, Invoice, Language,
     PaymentMethod,
 };
-use crate::store::{self, Store, StoreError, Upsert, WriteTx};
+pub use crate::store::Counts;
+use crate::store::{self, Store, StoreError, WriteTx};
 
 /// The `source` recorded on rows that came from a spreadsheet import.
 pub const SOURCE: &str = "csv";
@@ -42,23 +43,6 @@ pub enum ImportError {
     NoFiles { dir: PathBuf },
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
-pub struct Counts {
-    pub added: u64,
-    pub changed: u64,
-    pub unchanged: u64,
-}
-
-impl Counts {
-    fn record(&mut self, u: Upsert) {
-        match u {
-            Upsert::Added => self.added += 1,
-            Upsert::Changed => self.changed += 1,
-            Upsert::Unchanged => self.unchanged += 1,
-        }
-    }
 }
 
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]

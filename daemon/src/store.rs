@@ -636,6 +636,25 @@ impl DateText {
     }
 }
 
+/// What a unit of work (an import, a sync) did to one kind of record.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub added: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    pub removed: u64,
+}
+
+impl Counts {
+    pub fn record(&mut self, u: Upsert) {
+        match u {
+            Upsert::Added => self.added += 1,
+            Upsert::Changed => self.changed += 1,
+            Upsert::Unchanged => self.unchanged += 1,
+        }
+    }
+}
+
 fn classify(existed: bool, wrote: bool) -> Upsert {
     match (existed, wrote) {
         (false, _) => Upsert::Added,

@@ -29,7 +29,7 @@ use crate::model::{
 };
 use crate::plugin::bindings::dunwell::connector::types as wit;
 use crate::plugin::{Plugin, PluginError};
-use crate::store::{MatchCandidate, Store, StoreError, SyncStatus, UnmatchedPayment, Upsert};
+use crate::store::{Counts, MatchCandidate, Store, StoreError, SyncStatus, UnmatchedPayment};
 
 /// Pages per entity and run before the host stops believing `more`.
 const MAX_PAGES: usize = 10_000;
@@ -46,24 +46,6 @@ pub enum SyncError {
     Invalid { plugin: String, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
-pub struct Counts {
-    pub added: u64,
-    pub changed: u64,
-    pub unchanged: u64,
-    pub removed: u64,
-}
-
-impl Counts {
-    fn record(&mut self, u: Upsert) {
-        match u {
-            Upsert::Added => self.added += 1,
-            Upsert::Changed => self.changed += 1,
-            Upsert::Unchanged => self.unchanged += 1,
-        }
-    }
 }
 
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
