@@ -36,6 +36,7 @@ pub mod bindings {
 }
 
 pub mod decimal;
+pub mod files;
 pub mod http;
 pub mod testing;
 

@@ -140,45 +140,14 @@ type Files = (Vec<(String, String)>, Option<String>, bool);
 
 /// The files after the cursor (modification time, name), up to `limit`.
 fn read_page(request: &PageRequest) -> Result<Files, ConnectorError> {
-    let dir = std::path::Path::new(INPUT_DIR);
-    let listing = std::fs::read_dir(dir).map_err(|e| {
-        ConnectorError::InvalidConfig(format!(
-            "cannot list the input folder: {e}; is `directory` set for this plugin?"
-        ))
-    })?;
-    let mut entries: Vec<(u128, String)> = Vec::new();
-    for entry in listing {
-        let entry =
-            entry.map_err(|e| ConnectorError::Remote(format!("cannot list the input folder: {e}")))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let meta = entry.metadata().map_err(|e| ConnectorError::Remote(format!("{name}: {e}")))?;
-        if !meta.is_file() || !name.to_ascii_lowercase().ends_with(".xml") {
-            continue;
-        }
-        let modified = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        entries.push((modified, name));
-    }
-    entries.sort();
-    if let Some(c) = &request.cursor {
-        let bad = || ConnectorError::InvalidData(format!("`{c}` is not a cursor of the camt053 connector"));
-        let (t, name) = c.split_once(':').ok_or_else(bad)?;
-        let t: u128 = t.parse().map_err(|_| bad())?;
-        entries.retain(|(m, n)| (*m, n.as_str()) > (t, name));
-    }
-    let limit = (request.limit as usize).max(1);
-    let more = entries.len() > limit;
-    entries.truncate(limit);
-    let mut files = Vec::new();
-    for (_, name) in &entries {
-        let text = std::fs::read_to_string(dir.join(name))
-            .map_err(|e| ConnectorError::Remote(format!("{name}: {e}")))?;
-        files.push((name.clone(), text));
-    }
-    Ok((files, entries.last().map(|(m, n)| format!("{m}:{n}")), more))
+    let page = dunwell_plugin_sdk::files::page(
+        std::path::Path::new(INPUT_DIR),
+        ".xml",
+        request.cursor.as_deref(),
+        request.limit,
+    )?;
+    let files = page.files.into_iter().map(|f| (f.name, f.text)).collect();
+    Ok((files, page.next_cursor, page.more))
 }
 
 #[cfg(test)]

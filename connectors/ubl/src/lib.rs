@@ -64,72 +64,21 @@ fn default_term() -> Result<u32, ConnectorError> {
     }
 }
 
-/// A file in the folder and its place in the cursor order.
-struct Entry {
-    modified: u128,
-    name: String,
-}
-
-fn cursor_of(e: &Entry) -> String {
-    format!("{}:{}", e.modified, e.name)
-}
-
-fn parse_cursor(c: &str) -> Result<(u128, String), ConnectorError> {
-    let (t, name) = c
-        .split_once(':')
-        .ok_or_else(|| ConnectorError::InvalidData(format!("`{c}` is not a cursor of the ubl connector")))?;
-    let t = t
-        .parse()
-        .map_err(|_| ConnectorError::InvalidData(format!("`{c}` is not a cursor of the ubl connector")))?;
-    Ok((t, name.to_string()))
-}
-
 /// The documents of the files after the cursor, up to `limit` files.
 fn read_page(request: &PageRequest) -> Result<(Vec<Document>, Option<String>, bool), ConnectorError> {
     let term = default_term()?;
-    let dir = std::path::Path::new(INPUT_DIR);
-    let listing = std::fs::read_dir(dir).map_err(|e| {
-        ConnectorError::InvalidConfig(format!(
-            "cannot list the input folder: {e}; is `directory` set for this plugin?"
-        ))
-    })?;
-    let mut entries = Vec::new();
-    for entry in listing {
-        let entry =
-            entry.map_err(|e| ConnectorError::Remote(format!("cannot list the input folder: {e}")))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.to_ascii_lowercase().ends_with(".xml") {
-            continue;
-        }
-        let meta = entry.metadata().map_err(|e| ConnectorError::Remote(format!("{name}: {e}")))?;
-        if !meta.is_file() {
-            continue;
-        }
-        let modified = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        entries.push(Entry { modified, name });
-    }
-    entries.sort_by(|a, b| (a.modified, &a.name).cmp(&(b.modified, &b.name)));
-    if let Some(c) = &request.cursor {
-        let (t, name) = parse_cursor(c)?;
-        entries.retain(|e| (e.modified, &e.name) > (t, &name));
-    }
-    let limit = (request.limit as usize).max(1);
-    let more = entries.len() > limit;
-    entries.truncate(limit);
-    let mut docs = Vec::with_capacity(entries.len());
-    for e in &entries {
-        let bytes = std::fs::read(dir.join(&e.name))
-            .map_err(|err| ConnectorError::Remote(format!("{}: {err}", e.name)))?;
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|_| ConnectorError::InvalidData(format!("{}: not UTF-8 text", e.name)))?;
-        let doc = parse_document(text, term)
-            .map_err(|m| ConnectorError::InvalidData(format!("{}: {m}", e.name)))?;
+    let page = dunwell_plugin_sdk::files::page(
+        std::path::Path::new(INPUT_DIR),
+        ".xml",
+        request.cursor.as_deref(),
+        request.limit,
+    )?;
+    let mut docs = Vec::with_capacity(page.files.len());
+    for f in &page.files {
+        let doc = parse_document(&f.text, term)
+            .map_err(|m| ConnectorError::InvalidData(format!("{}: {m}", f.name)))?;
         docs.push(doc);
     }
     log(Level::Debug, &format!("read {} UBL files", docs.len()));
-    Ok((docs, entries.last().map(cursor_of), more))
+    Ok((docs, page.next_cursor, page.more))
 }
