@@ -5,44 +5,32 @@ use serde_json::Value;
 
 use crate::Env;
 
+/// V10: NL commercial interest on 5000.00 due 2025-09-30, paid 2025-12-29.
+const V10: &[&str] = &[
+    "interest",
+    "--jurisdiction",
+    "nl",
+    "--kind",
+    "commercial",
+    "--principal",
+    "5000.00",
+    "--from",
+    "2025-09-30",
+    "--to",
+    "2025-12-29",
+];
+
 #[test]
 fn interest_command_gives_the_worked_vector() {
     let env = Env::new();
-    // V10: NL commercial interest on 5000.00 due 2025-09-30, paid 2025-12-29.
-    let out = env.ok(&[
-        "interest",
-        "--jurisdiction",
-        "nl",
-        "--kind",
-        "commercial",
-        "--principal",
-        "5000.00",
-        "--from",
-        "2025-09-30",
-        "--to",
-        "2025-12-29",
-        "--format",
-        "json",
-    ]);
+    let out = env.ok(&[V10, &["--format", "json"]].concat());
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["interest"], "125.14");
     let periods = v["periods"].as_array().unwrap();
     assert!(!periods.is_empty());
     let days: i64 = periods.iter().map(|p| p["days"].as_i64().unwrap()).sum();
     assert_eq!(days, 90);
-    let table = env.ok(&[
-        "interest",
-        "--jurisdiction",
-        "nl",
-        "--kind",
-        "commercial",
-        "--principal",
-        "5000.00",
-        "--from",
-        "2025-09-30",
-        "--to",
-        "2025-12-29",
-    ]);
+    let table = env.ok(V10);
     assert!(table.starts_with("Interest: 125.14"), "{table}");
 }
 
