@@ -234,8 +234,7 @@ struct Snapshot {
     broken_promises: Vec<(String, NaiveDate)>,
 }
 
-fn snapshot(config: &Config) -> Result<Snapshot> {
-    let store = open_store(config)?;
+fn snapshot(store: &Store) -> Result<Snapshot> {
     let started = Instant::now();
     let snap = Snapshot {
         customers: store.load_customers()?,
@@ -269,7 +268,8 @@ struct SegmentRow<'a> {
 
 fn run_segments(config: &Config, args: &SegmentsArgs, out: &mut dyn Write) -> Result<()> {
     let playbooks = load_playbooks(config)?;
-    let snap = snapshot(config)?;
+    let store = open_store(config)?;
+    let snap = snapshot(&store)?;
     let at = args.at.unwrap_or_else(|| config.today());
     let segs =
         segment::segment_all(at, &playbooks.rules, &snap.customers, &snap.invoices, &snap.broken_promises);
@@ -381,7 +381,8 @@ fn run_check(config: &Config, args: &CheckArgs, out: &mut dyn Write) -> Result<(
 
 fn run_plan(config: &Config, args: &PlanArgs, out: &mut dyn Write) -> Result<()> {
     let playbooks = load_playbooks(config)?;
-    let snap = snapshot(config)?;
+    let store = open_store(config)?;
+    let snap = snapshot(&store)?;
     let at = args.at.unwrap_or_else(|| config.today());
     let started = Instant::now();
     let segs =
@@ -393,7 +394,7 @@ fn run_plan(config: &Config, args: &PlanArgs, out: &mut dyn Write) -> Result<()>
             bail!("no customer with id `{id}` in the store");
         }
     }
-    let payments = open_store(config)?.load_payments_of_open_invoices()?;
+    let payments = store.load_payments_of_open_invoices()?;
     let by_invoice: std::collections::HashMap<&str, &[crate::model::Payment]> = payments
         .chunk_by(|a, b| a.invoice_number == b.invoice_number)
         .map(|chunk| (chunk[0].invoice_number.as_str(), chunk))

@@ -224,7 +224,7 @@ fn write_export(tx: &WriteTx<'_>, export: &Export) -> Result<ImportSummary, Impo
     // The payments each touched invoice has after this import: the file's own for invoices
     // payments.csv mentions (it is the full list for them), plus what other sources brought.
     let store_had_payments = tx.count(store::Table::Payments)? > 0;
-    let mut stored = if store_had_payments { tx.payments_by_invoice()? } else { Default::default() };
+    let stored = if store_had_payments { tx.payments_by_invoice()? } else { Default::default() };
     // Per invoice, in file order (so the payments index is written in key order).
     let mut file_payments: Vec<(&str, Vec<FilePayment>)> = Vec::new();
     let mut position: HashMap<&str, usize> = HashMap::default();
@@ -309,15 +309,14 @@ fn write_export(tx: &WriteTx<'_>, export: &Export) -> Result<ImportSummary, Impo
             summary.settlements_updated += 1;
         }
     }
-    stored.clear();
     Ok(summary)
 }
 
 /// A payment of payments.csv: date, amount, its key (`source_id`) and method.
 type FilePayment = (NaiveDate, Decimal, String, Option<PaymentMethod>);
 
-/// What is open on an invoice and the day it was paid in full, from its stated open amount
-/// and its payments. The stated amount wins; a disagreement is worth a warning.
+/// [`crate::model::settlement`] of an imported invoice, with a warning where the stated open
+/// amount and the payments disagree, or the payments exceed the total.
 fn settlement(
     number: &str,
     total: Decimal,
@@ -330,34 +329,21 @@ fn settlement(
     payments.sort();
     let paid_sum: Decimal = payments.iter().map(|(_, a)| *a).sum();
     let computed = total - paid_sum;
-    let open = match declared {
-        Some(d) => {
-            if !payments.is_empty() && d != computed {
-                let place = match line {
-                    Some(l) => format!("{}:{l}", file.display()),
-                    None => format!("invoice {number}"),
-                };
-                warnings.push(format!(
-                    "{place}: open_amount {d} of invoice {number} differs from total minus payments ({total} - {paid_sum} = {computed}); using open_amount"
-                ));
-            }
-            d
+    if let Some(d) = declared {
+        if !payments.is_empty() && d != computed {
+            let place = match line {
+                Some(l) => format!("{}:{l}", file.display()),
+                None => format!("invoice {number}"),
+            };
+            warnings.push(format!(
+                "{place}: open_amount {d} of invoice {number} differs from total minus payments ({total} - {paid_sum} = {computed}); using open_amount"
+            ));
         }
-        None => computed,
-    };
+    }
     if total > Decimal::ZERO && paid_sum > total {
         warnings.push(format!("invoice {number} is overpaid: payments {paid_sum} exceed the total {total}"));
     }
-    let paid_date = if open <= Decimal::ZERO {
-        let mut remaining = total;
-        payments.iter().find_map(|(date, amount)| {
-            remaining -= *amount;
-            (remaining <= Decimal::ZERO).then_some(*date)
-        })
-    } else {
-        None
-    };
-    (open, paid_date)
+    crate::model::settlement(total, declared, &payments)
 }
 
 // ---- reading CSV ------------------------------------------------------------------------

@@ -169,6 +169,29 @@ pub struct Payment {
     pub method: Option<PaymentMethod>,
 }
 
+/// What is open on an invoice and the day it was paid in full. The open amount the source
+/// stated wins; without one it is the total minus the payments. The paid date is the date of
+/// the payment that brought the open amount to zero (`None` while open, for a credit note, or
+/// when the source says "paid" without payments to date it). `payments` must be sorted by date.
+pub fn settlement(
+    total: Decimal,
+    declared_open: Option<Decimal>,
+    payments: &[(NaiveDate, Decimal)],
+) -> (Decimal, Option<NaiveDate>) {
+    let paid_sum: Decimal = payments.iter().map(|(_, a)| *a).sum();
+    let open = declared_open.unwrap_or(total - paid_sum);
+    let paid_date = if open <= Decimal::ZERO && total > Decimal::ZERO {
+        let mut remaining = total;
+        payments.iter().find_map(|(date, amount)| {
+            remaining -= *amount;
+            (remaining <= Decimal::ZERO).then_some(*date)
+        })
+    } else {
+        None
+    };
+    (open, paid_date)
+}
+
 /// ISO 4217 code check: three ASCII letters. Returned upper-cased.
 pub fn parse_currency(s: &str) -> Result<String, String> {
     let t = s.trim();
@@ -236,6 +259,20 @@ mod tests {
         }
         assert!(parse_amount("1234567890123456").is_err());
         assert!(parse_amount("1.1234567").is_err());
+    }
+
+    #[test]
+    fn settlement_from_stated_amount_or_payments() {
+        let d = |s: &str| parse_date(s).unwrap();
+        let a = |s: &str| parse_amount(s).unwrap();
+        let pays = [(d("2026-01-10"), a("40.00")), (d("2026-02-01"), a("60.00"))];
+        assert_eq!(settlement(a("100.00"), None, &pays), (a("0.00"), Some(d("2026-02-01"))));
+        assert_eq!(settlement(a("100.00"), None, &pays[..1]), (a("60.00"), None));
+        // The stated amount wins; paid in full but no payment to date it.
+        assert_eq!(settlement(a("100.00"), Some(a("0")), &[]), (a("0"), None));
+        assert_eq!(settlement(a("100.00"), Some(a("25.00")), &pays), (a("25.00"), None));
+        // Credit notes are never "paid".
+        assert_eq!(settlement(a("-50.00"), None, &[]), (a("-50.00"), None));
     }
 
     #[test]

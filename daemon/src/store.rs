@@ -1008,7 +1008,8 @@ impl WriteTx<'_> {
         )? > 0)
     }
 
-    /// Invoices with something open, for matching bank payments.
+    /// Every invoice with its open amount and reference, for matching bank payments (a payment
+    /// by reference or number may also land on an invoice that is already paid).
     pub fn match_candidates(&self) -> Result<Vec<MatchCandidate>, StoreError> {
         let mut stmt = self.tx.prepare(
             "SELECT number, currency, open_amount, payment_reference FROM invoices ORDER BY number",

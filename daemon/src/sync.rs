@@ -388,41 +388,99 @@ fn squash(s: &str) -> String {
     s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_uppercase).collect()
 }
 
-/// Finds the invoice a bank payment pays: (1) structured reference, (2) invoice number in the
-/// free text, (3) the one open invoice of exactly that amount. Returns the number and the rule.
-fn match_payment(p: &SyncedPayment, candidates: &[MatchCandidate]) -> Option<(String, &'static str)> {
-    if let Some(r) = p.reference.as_deref() {
-        let parsed = PaymentReference::parse(r).ok();
-        let want = squash(r);
-        for c in candidates {
-            let stated =
-                c.payment_reference.as_deref().is_some_and(|x| squash(x) == want && !want.is_empty());
-            if stated || parsed.as_ref().is_some_and(|pr| pr.matches_invoice(&c.number)) {
-                return Some((c.number.clone(), "reference"));
+/// Bank-payment matching against the store's invoices, indexed once per sync: a statement of
+/// a few hundred payments against a million invoices must not scan (and regenerate the
+/// reference of) every invoice for every payment.
+struct Matcher {
+    /// In invoice-number order; earlier candidates win ties, as the rules below say.
+    candidates: Vec<MatchCandidate>,
+    by_number: HashMap<String, usize>,
+    /// Squashed stated references, then (built on the first payment that carries a reference)
+    /// the squashed references dunwell generates (BE structured and RF) for each number.
+    by_reference: HashMap<String, usize>,
+    generated_indexed: bool,
+    /// Squashed invoice numbers of at least 4 characters, longest first (ties in number order).
+    numbers: Vec<(String, usize)>,
+}
+
+impl Matcher {
+    fn new(candidates: Vec<MatchCandidate>) -> Self {
+        let by_number = candidates.iter().enumerate().map(|(i, c)| (c.number.clone(), i)).collect();
+        let mut by_reference = HashMap::new();
+        for (i, c) in candidates.iter().enumerate() {
+            if let Some(r) = c.payment_reference.as_deref().map(squash).filter(|r| !r.is_empty()) {
+                by_reference.entry(r).or_insert(i);
+            }
+        }
+        let mut numbers: Vec<(String, usize)> = candidates
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (squash(&c.number), i))
+            .filter(|(n, _)| n.len() >= 4)
+            .collect();
+        // The longest number wins (F2024-17 inside F2024-175 must not match the shorter).
+        numbers.sort_by_key(|(n, i)| (std::cmp::Reverse(n.len()), *i));
+        Matcher { candidates, by_number, by_reference, generated_indexed: false, numbers }
+    }
+
+    /// Adds the references dunwell generates for every invoice (once, lazily: most syncs bring
+    /// no bank payments with a reference).
+    fn index_generated(&mut self) {
+        if self.generated_indexed {
+            return;
+        }
+        self.generated_indexed = true;
+        for (i, c) in self.candidates.iter().enumerate() {
+            for jurisdiction in [crate::calendar::Jurisdiction::Be, crate::calendar::Jurisdiction::Nl] {
+                if let Ok(r) = PaymentReference::for_invoice(jurisdiction, &c.number) {
+                    let key = squash(&r.to_string());
+                    // A stated reference of an earlier invoice keeps its place.
+                    match self.by_reference.get(&key) {
+                        Some(&j) if j <= i => {}
+                        _ => {
+                            self.by_reference.insert(key, i);
+                        }
+                    }
+                }
             }
         }
     }
-    if let Some(text) = p.free_text.as_deref().or(p.reference.as_deref()) {
-        let text = squash(text);
-        let mut found: Vec<&MatchCandidate> = candidates
-            .iter()
-            .filter(|c| {
-                let n = squash(&c.number);
-                n.len() >= 4 && text.contains(&n)
-            })
-            .collect();
-        // The longest number wins (F2024-17 inside F2024-175 must not match the shorter).
-        found.sort_by_key(|c| std::cmp::Reverse(squash(&c.number).len()));
-        if let Some(c) = found.first() {
-            return Some((c.number.clone(), "number"));
+
+    /// Finds the invoice a bank payment pays: (1) structured reference, (2) invoice number in
+    /// the free text, (3) the one open invoice of exactly that amount. Returns the number and
+    /// the rule.
+    fn find(&mut self, p: &SyncedPayment) -> Option<(String, &'static str)> {
+        if let Some(r) = p.reference.as_deref() {
+            let want = squash(r);
+            if !want.is_empty() {
+                if PaymentReference::parse(r).is_ok() {
+                    self.index_generated();
+                }
+                if let Some(&i) = self.by_reference.get(&want) {
+                    return Some((self.candidates[i].number.clone(), "reference"));
+                }
+            }
+        }
+        if let Some(text) = p.free_text.as_deref().or(p.reference.as_deref()) {
+            let text = squash(text);
+            if let Some((_, i)) = self.numbers.iter().find(|(n, _)| text.contains(n.as_str())) {
+                return Some((self.candidates[*i].number.clone(), "number"));
+            }
+        }
+        let mut by_amount = self.candidates.iter().filter(|c| {
+            c.currency == p.currency && c.open_amount == p.amount && c.open_amount > Decimal::ZERO
+        });
+        match (by_amount.next(), by_amount.next()) {
+            (Some(c), None) => Some((c.number.clone(), "amount")),
+            _ => None,
         }
     }
-    let mut by_amount = candidates
-        .iter()
-        .filter(|c| c.currency == p.currency && c.open_amount == p.amount && c.open_amount > Decimal::ZERO);
-    match (by_amount.next(), by_amount.next()) {
-        (Some(c), None) => Some((c.number.clone(), "amount")),
-        _ => None,
+
+    /// Lowers what is open on `number` after a payment was put on it.
+    fn paid(&mut self, number: &str, amount: Decimal) {
+        if let Some(&i) = self.by_number.get(number) {
+            self.candidates[i].open_amount -= amount;
+        }
     }
 }
 
@@ -448,17 +506,7 @@ fn settle(
         let declared_open = declared.get(number.as_str()).copied().unwrap_or(stored_declared);
         let mut paid = tx.invoice_payments(number)?;
         paid.sort();
-        let sum: Decimal = paid.iter().map(|(_, a)| *a).sum();
-        let open = declared_open.unwrap_or(total - sum);
-        let paid_date = if open <= Decimal::ZERO && total > Decimal::ZERO {
-            let mut remaining = total;
-            paid.iter().find_map(|(d, a)| {
-                remaining -= *a;
-                (remaining <= Decimal::ZERO).then_some(*d)
-            })
-        } else {
-            None
-        };
+        let (open, paid_date) = crate::model::settlement(total, declared_open, &paid);
         tx.set_settlement(number, open, paid_date)?;
     }
     Ok(())
@@ -561,12 +609,18 @@ fn write(
     let declared: HashMap<&str, Option<Decimal>> =
         pulled.invoices.iter().map(|i| (i.invoice.number.as_str(), i.declared_open)).collect();
     settle(&tx, &touched, &declared)?;
-    let mut candidates = tx.match_candidates()?;
     // Bank payments that matched nothing before (from any plugin), against the invoices as
-    // they are now: the invoice may have arrived after its payment.
-    {
+    // they are now: the invoice may have arrived after its payment. The invoices are loaded
+    // for matching only when there is something to match.
+    let unmatched = tx.unmatched()?;
+    let mut matcher = if unmatched.is_empty() && pulled.payments.is_empty() {
+        None
+    } else {
+        Some(Matcher::new(tx.match_candidates()?))
+    };
+    if let Some(matcher) = matcher.as_mut() {
         let mut payments = tx.payment_writer()?;
-        for u in tx.unmatched()? {
+        for u in unmatched {
             let p = SyncedPayment {
                 source_id: u.source_id.clone(),
                 date: u.date,
@@ -580,19 +634,17 @@ fn write(
                 payer_iban: u.payer_iban.clone(),
                 removed: false,
             };
-            let Some((n, rule)) = match_payment(&p, &candidates) else { continue };
+            let Some((n, rule)) = matcher.find(&p) else { continue };
             payments.insert(&n, u.date, u.amount, None, &u.source, &u.source_id)?;
             tx.delete_unmatched(&u.source, &u.source_id)?;
-            if let Some(c) = candidates.iter_mut().find(|c| c.number == n) {
-                c.open_amount -= u.amount;
-            }
+            matcher.paid(&n, u.amount);
             count_rule(&mut summary, rule);
             summary.rematched += 1;
             touched.insert(n);
         }
     }
     // Payments.
-    if !pulled.payments.is_empty() {
+    if let (false, Some(matcher)) = (pulled.payments.is_empty(), matcher.as_mut()) {
         let mut payments = tx.payment_writer()?;
         for p in &pulled.payments {
             let existing = tx.payment_invoice(&source, &p.source_id)?;
@@ -616,7 +668,7 @@ fn write(
             };
             let target = match direct {
                 Some(n) => Some(n),
-                None => match match_payment(p, &candidates) {
+                None => match matcher.find(p) {
                     Some((n, rule)) => {
                         count_rule(&mut summary, rule);
                         Some(n)
@@ -628,9 +680,7 @@ fn write(
                 Some(n) => {
                     payments.insert(&n, p.date, p.amount, None, &source, &p.source_id)?;
                     tx.delete_unmatched(&source, &p.source_id)?;
-                    if let Some(c) = candidates.iter_mut().find(|c| c.number == n) {
-                        c.open_amount -= p.amount;
-                    }
+                    matcher.paid(&n, p.amount);
                     touched.insert(n);
                     summary.payments.added += 1;
                 }
@@ -704,24 +754,36 @@ mod tests {
 
     #[test]
     fn matching_order_reference_then_number_then_amount() {
-        let c = vec![
+        let mut m = Matcher::new(vec![
             candidate("F2024-17", "100.00", Some("RF18 5390 0754 7034")),
             candidate("F2024-175", "8.85", None),
             candidate("F2024-200", "50.00", None),
-        ];
+        ]);
         assert_eq!(
-            match_payment(&payment(Some("RF18539007547034"), None, "1"), &c),
+            m.find(&payment(Some("RF18539007547034"), None, "1")),
             Some(("F2024-17".into(), "reference"))
         );
         assert_eq!(
-            match_payment(&payment(None, Some("factuur f2024 175 bedankt"), "1"), &c),
+            m.find(&payment(None, Some("factuur f2024 175 bedankt"), "1")),
             Some(("F2024-175".into(), "number"))
         );
-        assert_eq!(
-            match_payment(&payment(None, Some("thanks"), "50.00"), &c),
-            Some(("F2024-200".into(), "amount"))
-        );
-        assert_eq!(match_payment(&payment(None, Some("thanks"), "51"), &c), None);
+        assert_eq!(m.find(&payment(None, Some("thanks"), "50.00")), Some(("F2024-200".into(), "amount")));
+        assert_eq!(m.find(&payment(None, Some("thanks"), "51")), None);
+        // Once the 50.00 is paid, the amount no longer singles the invoice out.
+        m.paid("F2024-200", "50.00".parse().unwrap());
+        assert_eq!(m.find(&payment(None, Some("thanks"), "50.00")), None);
+    }
+
+    #[test]
+    fn generated_references_match_without_a_stated_one() {
+        let mut m =
+            Matcher::new(vec![candidate("2026-001", "10.00", None), candidate("2026-002", "20.00", None)]);
+        for jurisdiction in [crate::calendar::Jurisdiction::Be, crate::calendar::Jurisdiction::Nl] {
+            let r = PaymentReference::for_invoice(jurisdiction, "2026-002").unwrap().to_string();
+            assert_eq!(m.find(&payment(Some(&r), None, "1")), Some(("2026-002".into(), "reference")), "{r}");
+        }
+        // A reference nobody was given falls through to the other rules.
+        assert_eq!(m.find(&payment(Some("+++000/0000/00097+++"), None, "3")), None);
     }
 
     #[test]
