@@ -1289,7 +1289,6 @@ mod tests {
     use super::*;
     use crate::model::{parse_amount, parse_date};
     use std::collections::{HashMap, HashSet};
-    use std::time::Instant;
 
     fn opts(customers: usize, invoices: usize, seed: u64) -> SampleOptions {
         SampleOptions { customers, invoices, seed, as_of: NaiveDate::from_ymd_opt(2026, 3, 31).unwrap() }
@@ -1533,17 +1532,5 @@ mod tests {
         let mut s = String::new();
         slug_into(&mut s, "Öztürk & Céline O'Brien", 40);
         assert_eq!(s, "ozturkcelineobrien");
-    }
-
-    /// `cargo test --release -p dunwell --lib sample -- --ignored --nocapture`
-    #[test]
-    #[ignore]
-    fn timing_100k_customers_1m_invoices() {
-        // Set DUNWELL_SAMPLE_OUT to keep the files for a look.
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = std::env::var_os("DUNWELL_SAMPLE_OUT").map_or(tmp.path().to_path_buf(), PathBuf::from);
-        let start = Instant::now();
-        let s = generate(&opts(100_000, 1_000_000, 1), &dir).unwrap();
-        println!("{s:?} in {:.2?}", start.elapsed());
     }
 }
