@@ -64,6 +64,9 @@ pub enum Command {
     /// Inspect and try out connector plugins (WebAssembly components).
     #[command(subcommand)]
     Plugin(crate::cli_plugin::PluginCommand),
+    /// Payments in the store: the bank payments that matched no invoice.
+    #[command(subcommand)]
+    Payments(crate::cli_plugin::PaymentsCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -162,6 +165,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         }
         Command::Sync(args) => crate::cli_plugin::run_sync(&config, &args, out),
         Command::Plugin(command) => crate::cli_plugin::run_plugin(&config, &command, out),
+        Command::Payments(command) => crate::cli_plugin::run_payments(&config, &command, out),
         Command::Costs(mut args) => {
             args.rates = args.rates.or_else(|| config.rates_file.clone());
             crate::cli_law::run_costs(&args, out)
@@ -477,7 +481,7 @@ fn write_plan_table(
 
 /// Streams pretty JSON; an output error (a closed pipe) comes back as the `io::Error` main
 /// recognises, not folded into a serde error.
-fn write_json(w: &mut dyn Write, value: &impl Serialize) -> Result<()> {
+pub(crate) fn write_json(w: &mut dyn Write, value: &impl Serialize) -> Result<()> {
     let mut w = BufWriter::new(w);
     serde_json::to_writer_pretty(&mut w, value).map_err(|e| {
         e.io_error_kind().map_or_else(|| anyhow::Error::from(e), |k| io::Error::from(k).into())
@@ -487,7 +491,7 @@ fn write_json(w: &mut dyn Write, value: &impl Serialize) -> Result<()> {
     Ok(())
 }
 
-fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_string()
     } else {
@@ -498,7 +502,7 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// Left-aligned columns, widths from the content; an optional note line under each row.
-fn write_table(
+pub(crate) fn write_table(
     w: &mut dyn Write,
     header: &[&str],
     rows: &[Vec<String>],

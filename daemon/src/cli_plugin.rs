@@ -1,5 +1,6 @@
-//! `dunwell sync`, `dunwell plugin check` and `dunwell plugin run`: the command-line edge of the
-//! connector plugins (the host is `plugin`, the storing is `sync`).
+//! `dunwell sync`, `dunwell plugin check`, `dunwell plugin run` and `dunwell payments
+//! unmatched`: the command-line edge of the connector plugins (the host is `plugin`, the
+//! storing is `sync`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -24,6 +25,24 @@ pub struct SyncArgs {
     /// Skip plugins still in their back-off after a failure (for timers and cron).
     #[arg(long)]
     pub if_due: bool,
+    /// Pull everything, not only what changed, and remove what the source no longer has (a
+    /// deleted file, an invoice deleted in the package). Happens by itself every
+    /// `full_sync_hours` (default 24).
+    #[arg(long)]
+    pub full: bool,
+    /// With --full: let an empty answer remove everything of the plugin. Without it, a complete
+    /// list that comes back empty (an unmounted folder, a wrong account) removes nothing.
+    #[arg(long, requires = "full")]
+    pub allow_empty: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PaymentsCommand {
+    /// List the bank payments that matched no invoice yet (each sync tries them again).
+    Unmatched {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -102,6 +121,11 @@ pub fn run_sync(config: &Config, args: &SyncArgs, out: &mut dyn Write) -> Result
     }
     let host = Host::new()?;
     let mut store = Store::open(&config.database_path())?;
+    let mode = match (args.full, args.allow_empty) {
+        (true, true) => crate::sync::Mode::FullAllowEmpty,
+        (true, false) => crate::sync::Mode::Full,
+        (false, _) => crate::sync::Mode::Auto,
+    };
     let mut failed = Vec::new();
     let mut summaries = Vec::new();
     for settings in plugins {
@@ -115,7 +139,7 @@ pub fn run_sync(config: &Config, args: &SyncArgs, out: &mut dyn Write) -> Result
         let result = host
             .load(settings.clone())
             .map_err(crate::sync::SyncError::from)
-            .and_then(|plugin| crate::sync::sync(&mut store, &plugin, chrono::Utc::now()));
+            .and_then(|plugin| crate::sync::sync_with(&mut store, &plugin, chrono::Utc::now(), mode));
         match result {
             Ok(summary) => {
                 for w in summary.warnings.iter().take(20) {
@@ -285,4 +309,136 @@ fn run(config: &Config, args: &RunArgs, out: &mut dyn Write) -> Result<()> {
     serde_json::to_writer_pretty(&mut *out, &result)?;
     writeln!(out)?;
     Ok(())
+}
+
+/// One bank payment that matched no invoice, as `payments unmatched` shows it.
+#[derive(Debug, serde::Serialize, PartialEq, Eq)]
+struct UnmatchedRow {
+    date: String,
+    /// Decimal text, exact.
+    amount: String,
+    currency: String,
+    reference: Option<String>,
+    free_text: Option<String>,
+    payer_name: Option<String>,
+    payer_iban: Option<String>,
+    source: String,
+    source_id: String,
+}
+
+impl From<crate::store::UnmatchedPayment> for UnmatchedRow {
+    fn from(p: crate::store::UnmatchedPayment) -> Self {
+        UnmatchedRow {
+            date: p.date.to_string(),
+            amount: p.amount.to_string(),
+            currency: p.currency,
+            reference: p.reference,
+            free_text: p.free_text,
+            payer_name: p.payer_name,
+            payer_iban: p.payer_iban,
+            source: p.source,
+            source_id: p.source_id,
+        }
+    }
+}
+
+pub fn run_payments(config: &Config, command: &PaymentsCommand, out: &mut dyn Write) -> Result<()> {
+    match command {
+        PaymentsCommand::Unmatched { format } => unmatched(config, *format, out),
+    }
+}
+
+fn unmatched(config: &Config, format: Format, out: &mut dyn Write) -> Result<()> {
+    let store = Store::open(&config.database_path())?;
+    let payments = store.unmatched_payments()?;
+    match format {
+        Format::Json => {
+            let rows: Vec<UnmatchedRow> = payments.into_iter().map(UnmatchedRow::from).collect();
+            crate::cli::write_json(out, &rows)?
+        }
+        Format::Table => write_unmatched_table(out, &payments)?,
+    }
+    Ok(())
+}
+
+/// A table cell of free text: one line, at most `max` characters.
+fn cell(s: Option<&str>, max: usize) -> String {
+    let one_line: String = s.unwrap_or("-").split_whitespace().collect::<Vec<_>>().join(" ");
+    crate::cli::truncate(&one_line, max)
+}
+
+fn write_unmatched_table(out: &mut dyn Write, rows: &[crate::store::UnmatchedPayment]) -> Result<()> {
+    if rows.is_empty() {
+        writeln!(out, "no unmatched bank payments")?;
+        return Ok(());
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.date.to_string(),
+                format!("{} {}", r.amount, r.currency),
+                cell(r.reference.as_deref(), 30),
+                cell(r.free_text.as_deref(), 40),
+                cell(r.payer_name.as_deref(), 28),
+                cell(r.payer_iban.as_deref(), 34),
+                r.source.clone(),
+            ]
+        })
+        .collect();
+    crate::cli::write_table(
+        out,
+        &["DATE", "AMOUNT", "REFERENCE", "FREE TEXT", "PAYER", "IBAN", "SOURCE"],
+        &table,
+        None,
+    )?;
+    let mut totals: std::collections::BTreeMap<&str, rust_decimal::Decimal> = Default::default();
+    for r in rows {
+        *totals.entry(r.currency.as_str()).or_default() += r.amount;
+    }
+    let totals: Vec<String> = totals.iter().map(|(c, a)| format!("{a} {c}")).collect();
+    writeln!(
+        out,
+        "\n{} unmatched bank payment{} ({}); sync the invoices they pay, or record them by hand",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        totals.join(", ")
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(free_text: Option<&str>) -> crate::store::UnmatchedPayment {
+        crate::store::UnmatchedPayment {
+            date: "2014-12-31".parse().unwrap(),
+            amount: "8.85".parse().unwrap(),
+            currency: "EUR".into(),
+            reference: Some("4654654654654654".into()),
+            free_text: free_text.map(Into::into),
+            payer_name: Some("NAME NAME".into()),
+            payer_iban: None,
+            source: "plugin:bank".into(),
+            source_id: "253/0/0".into(),
+        }
+    }
+
+    #[test]
+    fn unmatched_table_keeps_each_payment_on_one_line() {
+        let mut out = Vec::new();
+        let rows = [row(Some("factuur\n2024-17\tdank")), row(None)];
+        write_unmatched_table(&mut out, &rows).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("DATE        AMOUNT    REFERENCE"), "{text}");
+        assert!(lines[1].contains("factuur 2024-17 dank"), "{text}");
+        assert!(lines[1].ends_with("plugin:bank"), "{text}");
+        assert!(lines[2].contains("  -  "), "missing values show as -: {text}");
+        assert!(text.contains("2 unmatched bank payments (17.70 EUR)"), "{text}");
+        let mut out = Vec::new();
+        write_unmatched_table(&mut out, &[]).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "no unmatched bank payments\n");
+    }
 }

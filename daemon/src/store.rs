@@ -9,7 +9,6 @@
 //! Dates are stored as `YYYY-MM-DD` text (sortable, readable with the sqlite3 tool) and money
 //! as decimal text, because SQLite's numbers are binary floating point.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -139,6 +138,17 @@ CREATE TABLE unmatched_payments (
     payer_iban  TEXT,
     PRIMARY KEY (source, source_id)
 ) WITHOUT ROWID;
+"#,
+    // 3: full re-syncs with reconciliation: when a plugin's last complete snapshot was taken.
+    r#"
+ALTER TABLE sync_status ADD COLUMN last_full_sync TEXT;
+"#,
+    // 4: the look-up by source id serves connector syncs only: a spreadsheet row's source id is
+    // its key, so csv rows stay out of the index and a million-row import maintains one
+    // b-tree instead of two. Queries must say `source <> 'csv'` for SQLite to use it.
+    r#"
+DROP INDEX invoices_by_source;
+CREATE INDEX invoices_by_source ON invoices (source, source_id) WHERE source <> 'csv';
 "#,
 ];
 
@@ -352,6 +362,9 @@ pub enum Upsert {
     Unchanged,
 }
 
+/// Stored payments per invoice number, with their source.
+pub type PaymentsByInvoice = rustc_hash::FxHashMap<String, Vec<(String, StoredPayment)>>;
+
 /// A stored payment, as the import needs it to recompute open amounts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredPayment {
@@ -400,18 +413,26 @@ impl WriteTx<'_> {
     }
 
     /// All stored payments of `source`, by invoice number.
-    pub fn payments_by_invoice(&self) -> Result<HashMap<String, Vec<(String, StoredPayment)>>, StoreError> {
+    pub fn payments_by_invoice(&self) -> Result<PaymentsByInvoice, StoreError> {
         let mut stmt =
             self.tx.prepare("SELECT invoice_number, date, amount, source, source_id FROM payments")?;
         let mut rows = stmt.query([])?;
-        let mut out: HashMap<String, Vec<(String, StoredPayment)>> = HashMap::new();
+        let mut out = PaymentsByInvoice::default();
         while let Some(r) = rows.next()? {
             let p = StoredPayment {
                 date: date_col(r.get_ref(1)?.as_str()?)?,
                 amount: decimal_col(r.get_ref(2)?.as_str()?)?,
                 source_id: r.get(4)?,
             };
-            out.entry(r.get(0)?).or_default().push((r.get(3)?, p));
+            let number = r.get_ref(0)?.as_str()?;
+            let payment = (r.get(3)?, p);
+            // Rows come in index order, so most belong to an invoice already seen.
+            match out.get_mut(number) {
+                Some(list) => list.push(payment),
+                None => {
+                    out.insert(number.to_string(), vec![payment]);
+                }
+            }
         }
         Ok(out)
     }
@@ -433,6 +454,7 @@ impl WriteTx<'_> {
             upsert: self.tx.prepare(if known_new { INSERT_INVOICE } else { UPSERT_INVOICE })?,
             tx: &self.tx,
             known_new,
+            amounts: Default::default(),
         })
     }
 
@@ -493,6 +515,11 @@ const UPSERT_CUSTOMER: &str =
                 excluded.customer_since, excluded.payment_method, excluded.segment,
                 excluded.source, excluded.source_id)";
 
+/// An invoice of a connector by its id there (the `source <> 'csv'` lets SQLite use the
+/// partial index of migration 4).
+const INVOICE_BY_SOURCE_ID: &str =
+    "SELECT number FROM invoices WHERE source = ?1 AND source <> 'csv' AND source_id = ?2";
+
 const INSERT_INVOICE: &str =
     "INSERT INTO invoices (number, customer_id, issue_date, due_date, currency, total,
         declared_open, open_amount, paid_date, source, source_id)
@@ -551,6 +578,8 @@ pub struct InvoiceWriter<'t> {
     upsert: rusqlite::Statement<'t>,
     tx: &'t Transaction<'t>,
     known_new: bool,
+    /// Total, declared open and open amount.
+    amounts: [AmountText; 3],
 }
 
 impl InvoiceWriter<'_> {
@@ -568,15 +597,16 @@ impl InvoiceWriter<'_> {
         let mut issue = DateText::default();
         let mut due = DateText::default();
         let mut paid = DateText::default();
+        let [total, declared, open] = &mut self.amounts;
         self.upsert.execute(params![
             inv.number,
             inv.customer_id,
             issue.of(inv.issue_date),
             due.of(inv.due_date),
             inv.currency,
-            inv.total.to_string(),
-            declared_open.map(|d| d.to_string()),
-            inv.open_amount.to_string(),
+            total.of(inv.total),
+            declared_open.map(|d| declared.of(d)),
+            open.of(inv.open_amount),
             inv.paid_date.map(|d| paid.of(d)),
             source,
             source_id,
@@ -615,6 +645,21 @@ impl PaymentWriter<'_> {
     pub fn delete(&mut self, invoice_number: &str, source: &str, source_id: &str) -> Result<(), StoreError> {
         self.delete.execute(params![invoice_number, source, source_id])?;
         Ok(())
+    }
+}
+
+/// A decimal formatted into a buffer kept between rows: `to_string` allocates, and a
+/// million-row import formats three million amounts.
+#[derive(Default)]
+struct AmountText(String);
+
+impl AmountText {
+    fn of(&mut self, amount: Decimal) -> &str {
+        use std::fmt::Write;
+        self.0.clear();
+        // Writing into a String cannot fail.
+        let _ = write!(self.0, "{amount}");
+        &self.0
     }
 }
 
@@ -791,6 +836,20 @@ mod tests {
     }
 
     #[test]
+    fn look_ups_by_source_id_use_the_partial_index() {
+        let store = Store::open_in_memory().unwrap();
+        let plan: Vec<String> = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {INVOICE_BY_SOURCE_ID}"))
+            .unwrap()
+            .query_map(["plugin:x", "1"], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(plan.iter().any(|d| d.contains("INDEX invoices_by_source")), "{plan:?}");
+    }
+
+    #[test]
     fn dropped_transaction_rolls_back() {
         let mut store = Store::open_in_memory().unwrap();
         {
@@ -821,6 +880,8 @@ pub struct SyncStatus {
     /// RFC 3339; a scheduler waits until then after a failure.
     pub next_attempt: Option<String>,
     pub last_error: Option<String>,
+    /// RFC 3339; when the last complete snapshot (full sync) was stored.
+    pub last_full_sync: Option<String>,
 }
 
 /// An open invoice as bank matching sees it.
@@ -862,7 +923,8 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT plugin, last_success, last_failure, failures, next_attempt, last_error
+                "SELECT plugin, last_success, last_failure, failures, next_attempt, last_error,
+                        last_full_sync
                  FROM sync_status WHERE plugin = ?1",
                 [plugin],
                 |r| {
@@ -873,6 +935,7 @@ impl Store {
                         failures: r.get(3)?,
                         next_attempt: r.get(4)?,
                         last_error: r.get(5)?,
+                        last_full_sync: r.get(6)?,
                     })
                 },
             )
@@ -911,6 +974,7 @@ impl Store {
             failures,
             next_attempt: Some(next),
             last_error: Some(error.into()),
+            last_full_sync: None,
         }))
     }
 
@@ -957,19 +1021,62 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    /// Marks a sync as successful: failures reset, no waiting.
+    /// Forgets a plugin's cursor of one entity: a full pull that ended without a cursor.
+    pub fn clear_sync_cursor(&self, plugin: &str, entity: &str) -> Result<(), StoreError> {
+        self.tx
+            .execute("DELETE FROM sync_cursors WHERE plugin = ?1 AND entity = ?2", params![plugin, entity])?;
+        Ok(())
+    }
+
+    /// Marks a sync as successful: failures reset, no waiting; `full`: it stored a complete
+    /// snapshot, so the next automatic full sync counts from `at`.
     pub fn record_sync_success(
         &self,
         plugin: &str,
         at: chrono::DateTime<chrono::Utc>,
+        full: bool,
     ) -> Result<(), StoreError> {
+        let at = at.to_rfc3339();
+        let full_at = full.then_some(at.as_str());
         self.tx.execute(
-            "INSERT INTO sync_status (plugin, last_success, failures) VALUES (?1, ?2, 0)
+            "INSERT INTO sync_status (plugin, last_success, failures, last_full_sync) VALUES (?1, ?2, 0, ?3)
              ON CONFLICT (plugin) DO UPDATE SET last_success = excluded.last_success, failures = 0,
-                next_attempt = NULL, last_error = NULL",
-            params![plugin, at.to_rfc3339()],
+                next_attempt = NULL, last_error = NULL,
+                last_full_sync = coalesce(excluded.last_full_sync, last_full_sync)",
+            params![plugin, at, full_at],
         )?;
         Ok(())
+    }
+
+    /// The invoices a source brought, as (number, source id), in number order.
+    pub fn invoices_of_source(&self, source: &str) -> Result<Vec<(String, String)>, StoreError> {
+        // `source <> 'csv'` lets SQLite use the partial index invoices_by_source.
+        let mut stmt = self.tx.prepare(
+            "SELECT number, source_id FROM invoices WHERE source = ?1 AND source <> 'csv' ORDER BY number",
+        )?;
+        let rows = stmt.query_map([source], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The ids of the customers a source brought, in order.
+    pub fn customers_of_source(&self, source: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.tx.prepare("SELECT id FROM customers WHERE source = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([source], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The source ids of the payments a source reported, stored on an invoice or unmatched, in
+    /// order. Credit-note deductions (`credit:<id>`) are not payments the source reported:
+    /// they come and go with their credit note.
+    pub fn payments_of_source(&self, source: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.tx.prepare(
+            "SELECT source_id FROM payments WHERE source = ?1 AND substr(source_id, 1, 7) <> 'credit:'
+             UNION
+             SELECT source_id FROM unmatched_payments WHERE source = ?1
+             ORDER BY 1",
+        )?;
+        let rows = stmt.query_map([source], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The invoice number and source of an invoice, by number.
@@ -980,8 +1087,7 @@ impl WriteTx<'_> {
 
     /// The number of the invoice a source knows by `source_id`.
     pub fn invoice_by_source(&self, source: &str, source_id: &str) -> Result<Option<String>, StoreError> {
-        let mut stmt =
-            self.tx.prepare_cached("SELECT number FROM invoices WHERE source = ?1 AND source_id = ?2")?;
+        let mut stmt = self.tx.prepare_cached(INVOICE_BY_SOURCE_ID)?;
         Ok(stmt.query_row([source, source_id], |r| r.get(0)).optional()?)
     }
 
@@ -1073,5 +1179,34 @@ impl WriteTx<'_> {
             [source, source_id],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod sync_tests {
+    use super::*;
+
+    /// A database of schema 2 (before full syncs) with a plugin's status upgrades in place:
+    /// the status is kept and has had no full sync yet.
+    #[test]
+    fn schema_2_upgrades_with_no_full_sync_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dunwell.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute(
+                "INSERT INTO sync_status (plugin, last_success, failures) VALUES ('ubl', '2026-01-01T00:00:00+00:00', 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let status = store.sync_status("ubl").unwrap().unwrap();
+        assert_eq!(status.last_success.as_deref(), Some("2026-01-01T00:00:00+00:00"));
+        assert_eq!(status.last_full_sync, None);
     }
 }

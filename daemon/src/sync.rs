@@ -7,8 +7,14 @@
 //!   as it was, and its failure is recorded with a back-off.
 //! - Records keep their origin: `source` is `plugin:<name>`, `source_id` the plugin's id.
 //! - Incremental: the cursors move only when the run is committed.
-//! - Removed at the source: invoices are deleted, customers too when no invoice refers to them;
-//!   paid invoices get their new open amount.
+//! - Removed at the source: invoices are deleted, customers too when no invoice refers to them,
+//!   payments are taken off their invoice; paid invoices get their new open amount.
+//! - Full syncs reconcile: an entity pulled from no cursor (the first sync, `dunwell sync
+//!   --full`, or every `full_sync_hours`) is a complete snapshot, so the records of this source
+//!   it lacks were removed at the source, even when the source cannot say so (a deleted file,
+//!   an API that only lists changes). They go the way of records reported `removed`. Only the
+//!   entities the plugin provides are reconciled.
+//! - Rate limits: a source's `rate-limited(secs)` puts the next attempt at least `secs` away.
 //! - Credit notes are stored as invoices with a negative total under `CN-<number>` (their
 //!   numbers may repeat an invoice's); one that names the invoice it corrects is deducted from
 //!   it (a payment with source id `credit:<id>`).
@@ -16,7 +22,7 @@
 //!   in the free text, then a unique open invoice of exactly that amount; the rest is kept in
 //!   `unmatched_payments` and matched again on later syncs.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -29,7 +35,9 @@ use crate::model::{
 };
 use crate::plugin::bindings::dunwell::connector::types as wit;
 use crate::plugin::{Plugin, PluginError};
-use crate::store::{Counts, MatchCandidate, Store, StoreError, SyncStatus, UnmatchedPayment};
+use crate::store::{
+    Counts, MatchCandidate, PaymentWriter, Store, StoreError, SyncStatus, UnmatchedPayment, WriteTx,
+};
 
 /// Pages per entity and run before the host stops believing `more`.
 const MAX_PAGES: usize = 10_000;
@@ -37,6 +45,10 @@ const MAX_PAGES: usize = 10_000;
 const MAX_RECORDS: usize = 2_000_000;
 /// Longest text field accepted from a plugin.
 const MAX_FIELD: usize = 4096;
+
+/// The longest wait a source's `rate-limited(secs)` can impose: a garbage value from a plugin
+/// must not park its syncs for years.
+pub const MAX_RETRY_AFTER_SECS: u32 = 24 * 3600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -48,9 +60,34 @@ pub enum SyncError {
     Store(#[from] StoreError),
 }
 
+impl SyncError {
+    /// The seconds the source asked to wait before the next attempt, when it said.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            SyncError::Plugin(e) => e.retry_after(),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a sync pulls only what changed or takes a complete snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// From the stored cursors, unless the plugin's `full_sync_hours` have passed since its
+    /// last full sync (or it never had one): then full.
+    Auto,
+    /// Every entity from no cursor; what the snapshot lacks is removed (`dunwell sync --full`).
+    Full,
+    /// As `Full`, and an empty snapshot removes everything of this source too
+    /// (`--full --allow-empty`); otherwise an empty snapshot removes nothing.
+    FullAllowEmpty,
+}
+
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
 pub struct SyncSummary {
     pub plugin: String,
+    /// Every entity was pulled as a complete snapshot and reconciled.
+    pub full: bool,
     pub customers: Counts,
     pub invoices: Counts,
     pub payments: Counts,
@@ -72,7 +109,7 @@ impl fmt::Display for SyncSummary {
                 c.added, c.changed, c.unchanged, c.removed
             )
         };
-        writeln!(f, "{}:", self.plugin)?;
+        writeln!(f, "{}{}:", self.plugin, if self.full { " (full sync)" } else { "" })?;
         writeln!(f, "customers: {}", line(&self.customers))?;
         writeln!(f, "invoices:  {}", line(&self.invoices))?;
         write!(f, "payments:  {}", line(&self.payments))?;
@@ -96,6 +133,31 @@ pub fn backoff(failures: u32) -> chrono::Duration {
     chrono::Duration::minutes(1i64 << failures.saturating_sub(1).min(9)).min(chrono::Duration::hours(6))
 }
 
+/// The wait before the next attempt after `failures` failed runs in a row, when the source
+/// may have asked for `retry_after` seconds: the later of the two (the request capped at
+/// [`MAX_RETRY_AFTER_SECS`]).
+pub fn retry_wait(failures: u32, retry_after: Option<u32>) -> chrono::Duration {
+    let asked = retry_after.map_or(chrono::Duration::zero(), |s| {
+        chrono::Duration::seconds(i64::from(s.min(MAX_RETRY_AFTER_SECS)))
+    });
+    backoff(failures).max(asked)
+}
+
+/// Whether a full sync is due: `hours` (0: never automatically) have passed since the last
+/// full sync, or there was none (an unreadable time counts as none).
+pub fn full_sync_due(status: Option<&SyncStatus>, hours: u32, now: DateTime<Utc>) -> bool {
+    if hours == 0 {
+        return false;
+    }
+    match status.and_then(|s| s.last_full_sync.as_deref()).and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+    {
+        None => true,
+        Some(t) => {
+            now.signed_duration_since(t.with_timezone(&Utc)) >= chrono::Duration::hours(i64::from(hours))
+        }
+    }
+}
+
 /// Whether a plugin's back-off has passed.
 pub fn due(status: Option<&SyncStatus>, now: DateTime<Utc>) -> bool {
     status
@@ -111,6 +173,12 @@ pub struct Pulled {
     pub invoices: Vec<SyncedInvoice>,
     pub payments: Vec<SyncedPayment>,
     pub cursors: BTreeMap<&'static str, String>,
+    /// The entities pulled from no cursor: complete snapshots, reconciled against the store.
+    pub snapshots: BTreeSet<&'static str>,
+    /// Every entity the plugin provides is a snapshot.
+    pub full: bool,
+    /// An empty snapshot may remove everything the store holds from this source.
+    pub allow_empty: bool,
 }
 
 #[derive(Debug)]
@@ -131,7 +199,7 @@ pub struct SyncedInvoice {
     pub removed: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncedPayment {
     pub source_id: String,
     pub date: NaiveDate,
@@ -146,15 +214,41 @@ pub struct SyncedPayment {
     pub removed: bool,
 }
 
-/// Runs one sync of `plugin` into `store`. On failure nothing is stored, and the failure is
-/// recorded (with back-off) in the plugin's sync status.
+/// Runs one sync of `plugin` into `store` ([`Mode::Auto`]). On failure nothing is stored, and
+/// the failure is recorded (with back-off) in the plugin's sync status.
 pub fn sync(store: &mut Store, plugin: &Plugin, now: DateTime<Utc>) -> Result<SyncSummary, SyncError> {
+    sync_with(store, plugin, now, Mode::Auto)
+}
+
+/// Runs one sync of `plugin` into `store`, incremental or full. On failure nothing is stored,
+/// and the failure is recorded in the plugin's sync status: back-off, and at least the wait
+/// the source asked for when it rate-limited the run.
+pub fn sync_with(
+    store: &mut Store,
+    plugin: &Plugin,
+    now: DateTime<Utc>,
+    mode: Mode,
+) -> Result<SyncSummary, SyncError> {
     let name = plugin.name().to_string();
-    let result = pull(store, plugin).and_then(|pulled| write(store, &name, pulled, now));
+    let full = match mode {
+        Mode::Full | Mode::FullAllowEmpty => true,
+        Mode::Auto => {
+            full_sync_due(store.sync_status(&name)?.as_ref(), plugin.settings().full_sync_hours, now)
+        }
+    };
+    if full {
+        tracing::info!(plugin = name.as_str(), "full sync: pulling everything and reconciling");
+    }
+    let result = pull(store, plugin, full).and_then(|mut pulled| {
+        pulled.allow_empty = mode == Mode::FullAllowEmpty;
+        write(store, &name, pulled, now)
+    });
     if let Err(e) = &result {
         let message = e.to_string();
         tracing::error!(plugin = name.as_str(), "sync failed: {message}");
-        let status = store.record_sync_failure(&name, now, backoff, &message)?;
+        let retry_after = e.retry_after();
+        let status =
+            store.record_sync_failure(&name, now, |failures| retry_wait(failures, retry_after), &message)?;
         tracing::warn!(
             plugin = name.as_str(),
             "{} failure(s) in a row; next attempt not before {}",
@@ -169,8 +263,8 @@ fn invalid(plugin: &str, message: String) -> SyncError {
     SyncError::Invalid { plugin: plugin.to_string(), message }
 }
 
-/// Pulls every page of what changed, and checks it.
-pub fn pull(store: &Store, plugin: &Plugin) -> Result<Pulled, SyncError> {
+/// Pulls every page of what changed (`full`: of everything), and checks it.
+pub fn pull(store: &Store, plugin: &Plugin, full: bool) -> Result<Pulled, SyncError> {
     let name = plugin.name();
     let mut run = plugin.start()?;
     let info = run.describe()?;
@@ -179,7 +273,10 @@ pub fn pull(store: &Store, plugin: &Plugin) -> Result<Pulled, SyncError> {
 
     macro_rules! pages {
         ($entity:literal, $method:ident, $check:ident, $into:expr) => {{
-            let mut cursor = store.sync_cursor(name, $entity)?;
+            let mut cursor = if full { None } else { store.sync_cursor(name, $entity)? };
+            if cursor.is_none() {
+                pulled.snapshots.insert($entity);
+            }
             let mut records = 0usize;
             for page_no in 0.. {
                 if page_no >= MAX_PAGES {
@@ -221,6 +318,8 @@ pub fn pull(store: &Store, plugin: &Plugin) -> Result<Pulled, SyncError> {
     if info.provides_payments {
         pages!("payments", pull_payments, check_payment, pulled.payments);
     }
+    let provided = [info.provides_customers, info.provides_invoices, info.provides_payments];
+    pulled.full = pulled.snapshots.len() == provided.iter().filter(|p| **p).count();
     tracing::info!(
         plugin = name,
         "pulled {} customers, {} invoices, {} payments with {} HTTP requests",
@@ -512,15 +611,163 @@ fn settle(
     Ok(())
 }
 
+/// Drops repeats of a payment within one pull: a bank statement delivered twice brings the
+/// same entries twice, and counting them twice would be wrong. The same id with different
+/// content is the connector's mistake and fails the run.
+fn dedupe_payments(plugin: &str, payments: &mut Vec<SyncedPayment>) -> Result<(), SyncError> {
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    let mut repeats = Vec::new();
+    for (i, p) in payments.iter().enumerate() {
+        match first.get(p.source_id.as_str()) {
+            None => {
+                first.insert(p.source_id.as_str(), i);
+            }
+            Some(&j) if payments[j] == *p => repeats.push(i),
+            Some(&j) => {
+                let q = &payments[j];
+                return Err(invalid(
+                    plugin,
+                    format!(
+                        "payment id {} appears twice in one pull with different content ({} {} on {} and {} {} on {}); each payment needs its own id",
+                        p.source_id, q.amount, q.currency, q.date, p.amount, p.currency, p.date
+                    ),
+                ));
+            }
+        }
+    }
+    if !repeats.is_empty() {
+        tracing::debug!(plugin, "{} payments delivered twice in one pull, kept once", repeats.len());
+        let mut i = 0;
+        payments.retain(|_| {
+            i += 1;
+            repeats.binary_search(&(i - 1)).is_err()
+        });
+    }
+    Ok(())
+}
+
+/// What complete snapshots lack: the records of this source that are no longer at the source.
+#[derive(Debug, Default)]
+struct Gone {
+    /// (number, source id)
+    invoices: Vec<(String, String)>,
+    /// Customer ids.
+    customers: Vec<String>,
+    /// Payment source ids (stored on an invoice or unmatched).
+    payments: Vec<String>,
+}
+
+/// Compares the entities pulled as snapshots with what the store holds from `source`. A record
+/// the pull mentions at all (even as removed) is not gone: the pull itself says what happens
+/// to it.
+///
+/// An empty snapshot of an entity the store holds records of removes nothing (unless
+/// `allow_empty`): an unmounted share or a wrong account looks exactly like that, and wiping a
+/// ledger on a hiccup is worse than keeping a removed record one more day.
+fn gone(
+    tx: &WriteTx<'_>,
+    source: &str,
+    pulled: &Pulled,
+    warnings: &mut Vec<String>,
+) -> Result<Gone, StoreError> {
+    let mut gone = Gone::default();
+    let mut guard = |entity: &str, pulled_count: usize, stored: usize| -> bool {
+        if pulled_count == 0 && stored > 0 && !pulled.allow_empty {
+            warnings.push(format!(
+                "the complete list of {entity} came back empty while {stored} are stored from this plugin; nothing was removed (if the source really has none now, run `dunwell sync --full --allow-empty`)"
+            ));
+            false
+        } else {
+            true
+        }
+    };
+    if pulled.snapshots.contains("invoices") {
+        let seen: HashSet<&str> = pulled.invoices.iter().map(|i| i.invoice.number.as_str()).collect();
+        gone.invoices = tx.invoices_of_source(source)?;
+        if guard("invoices", pulled.invoices.len(), gone.invoices.len()) {
+            gone.invoices.retain(|(number, _)| !seen.contains(number.as_str()));
+        } else {
+            gone.invoices.clear();
+        }
+    }
+    if pulled.snapshots.contains("customers") {
+        let seen: HashSet<&str> = pulled.customers.iter().map(|c| c.customer.id.as_str()).collect();
+        gone.customers = tx.customers_of_source(source)?;
+        if guard("customers", pulled.customers.len(), gone.customers.len()) {
+            gone.customers.retain(|id| !seen.contains(id.as_str()));
+        } else {
+            gone.customers.clear();
+        }
+    }
+    if pulled.snapshots.contains("payments") {
+        let seen: HashSet<&str> = pulled.payments.iter().map(|p| p.source_id.as_str()).collect();
+        gone.payments = tx.payments_of_source(source)?;
+        if guard("payments", pulled.payments.len(), gone.payments.len()) {
+            gone.payments.retain(|id| !seen.contains(id.as_str()));
+        } else {
+            gone.payments.clear();
+        }
+    }
+    Ok(gone)
+}
+
+/// Deletes an invoice removed at the source, with its payments, when this source owns it.
+fn remove_invoice(
+    tx: &WriteTx<'_>,
+    source: &str,
+    number: &str,
+    summary: &mut SyncSummary,
+) -> Result<(), StoreError> {
+    if tx.invoice_source(number)?.is_some_and(|(s, _)| s == source) && tx.delete_invoice(number)? {
+        summary.invoices.removed += 1;
+    }
+    Ok(())
+}
+
+/// Takes the deduction of a credit note (`credit:<its source id>`) off the invoice it was on.
+fn drop_credit(
+    tx: &WriteTx<'_>,
+    payments: &mut PaymentWriter<'_>,
+    source: &str,
+    source_id: &str,
+    touched: &mut HashSet<String>,
+) -> Result<(), StoreError> {
+    let credit_id = format!("credit:{source_id}");
+    if let Some(old) = tx.payment_invoice(source, &credit_id)? {
+        payments.delete(&old, source, &credit_id)?;
+        touched.insert(old);
+    }
+    Ok(())
+}
+
+/// Takes a payment removed at the source off its invoice (to be settled again), or out of the
+/// unmatched bank payments.
+fn remove_payment(
+    tx: &WriteTx<'_>,
+    payments: &mut PaymentWriter<'_>,
+    source: &str,
+    source_id: &str,
+    touched: &mut HashSet<String>,
+    summary: &mut SyncSummary,
+) -> Result<(), StoreError> {
+    if let Some(old) = tx.payment_invoice(source, source_id)? {
+        payments.delete(&old, source, source_id)?;
+        touched.insert(old);
+        summary.payments.removed += 1;
+    }
+    tx.delete_unmatched(source, source_id)
+}
+
 /// Writes a checked pull in one transaction.
 fn write(
     store: &mut Store,
     plugin: &str,
-    pulled: Pulled,
+    mut pulled: Pulled,
     now: DateTime<Utc>,
 ) -> Result<SyncSummary, SyncError> {
+    dedupe_payments(plugin, &mut pulled.payments)?;
     let source = format!("plugin:{plugin}");
-    let mut summary = SyncSummary { plugin: plugin.to_string(), ..SyncSummary::default() };
+    let mut summary = SyncSummary { plugin: plugin.to_string(), full: pulled.full, ..SyncSummary::default() };
     let tx = store.begin()?;
 
     // Customers the invoices need must be in this pull or the store.
@@ -545,6 +792,9 @@ fn write(
         }
     }
 
+    // What complete snapshots lack, against the store as it was before this run.
+    let gone = gone(&tx, &source, &pulled, &mut summary.warnings)?;
+
     let mut touched: HashSet<String> = HashSet::new();
     {
         let mut customers = tx.customer_writer()?;
@@ -565,35 +815,36 @@ fn write(
                 }
             }
             if inv.removed {
-                if owner.is_some_and(|(s, _)| s == source) && tx.delete_invoice(number)? {
-                    summary.invoices.removed += 1;
-                }
+                remove_invoice(&tx, &source, number, &mut summary)?;
                 continue;
             }
-            summary.invoices.record(invoices.upsert(
-                &inv.invoice,
-                inv.declared_open,
-                &source,
-                &inv.source_id,
-            )?);
+            // Settled against the payments already stored, so that an invoice that carries
+            // payments or a credit and did not change at the source is counted unchanged
+            // (this run's own payments are settled again below).
+            let mut invoice = inv.invoice.clone();
+            let mut paid = tx.invoice_payments(number)?;
+            paid.sort();
+            (invoice.open_amount, invoice.paid_date) =
+                crate::model::settlement(invoice.total, inv.declared_open, &paid);
+            summary.invoices.record(invoices.upsert(&invoice, inv.declared_open, &source, &inv.source_id)?);
             tx.set_payment_reference(number, inv.payment_reference.as_deref())?;
             touched.insert(number.to_string());
         }
+        for (number, _) in &gone.invoices {
+            remove_invoice(&tx, &source, number, &mut summary)?;
+        }
     }
-    // Credit notes that name their invoice are deducted from it.
+    // Credit notes that name their invoice are deducted from it; the deduction of a credit
+    // note goes when the credit note goes (or no longer names an invoice).
     {
         let mut payments = tx.payment_writer()?;
-        for cn in pulled.invoices.iter().filter(|i| i.credit_note) {
-            let Some(target) = cn.corrects.as_deref() else { continue };
-            let credit_id = format!("credit:{}", cn.source_id);
-            let existing = tx.payment_invoice(&source, &credit_id)?;
-            if let Some(old) = &existing {
-                payments.delete(old, &source, &credit_id)?;
-                touched.insert(old.clone());
-            }
+        for cn in pulled.invoices.iter().filter(|i| i.credit_note || i.removed) {
+            drop_credit(&tx, &mut payments, &source, &cn.source_id, &mut touched)?;
             if cn.removed {
                 continue;
             }
+            let Some(target) = cn.corrects.as_deref() else { continue };
+            let credit_id = format!("credit:{}", cn.source_id);
             if tx.invoice_source(target)?.is_none() {
                 summary.warnings.push(format!(
                     "credit note {} corrects invoice {target}, which is not in the store",
@@ -603,6 +854,13 @@ fn write(
             }
             payments.insert(target, cn.invoice.issue_date, -cn.invoice.total, None, &source, &credit_id)?;
             touched.insert(target.to_string());
+        }
+        for (_, source_id) in &gone.invoices {
+            drop_credit(&tx, &mut payments, &source, source_id, &mut touched)?;
+        }
+        // Payments a full snapshot no longer has, before matching looks at what is open.
+        for source_id in &gone.payments {
+            remove_payment(&tx, &mut payments, &source, source_id, &mut touched, &mut summary)?;
         }
     }
     // Open amounts as they are now, so that matching sees what is really open.
@@ -647,17 +905,11 @@ fn write(
     if let (false, Some(matcher)) = (pulled.payments.is_empty(), matcher.as_mut()) {
         let mut payments = tx.payment_writer()?;
         for p in &pulled.payments {
-            let existing = tx.payment_invoice(&source, &p.source_id)?;
             if p.removed {
-                if let Some(old) = existing {
-                    payments.delete(&old, &source, &p.source_id)?;
-                    touched.insert(old);
-                    summary.payments.removed += 1;
-                }
-                tx.delete_unmatched(&source, &p.source_id)?;
+                remove_payment(&tx, &mut payments, &source, &p.source_id, &mut touched, &mut summary)?;
                 continue;
             }
-            if existing.is_some() {
+            if tx.payment_invoice(&source, &p.source_id)?.is_some() {
                 summary.payments.unchanged += 1;
                 continue;
             }
@@ -714,10 +966,21 @@ fn write(
             ));
         }
     }
+    // Customers a full snapshot no longer has, once nothing refers to them (one that still
+    // has invoices, from another source, stays without a word).
+    for id in &gone.customers {
+        if tx.delete_unused_customer(id, &source)? {
+            summary.customers.removed += 1;
+        }
+    }
     for (entity, cursor) in &pulled.cursors {
         tx.set_sync_cursor(plugin, entity, cursor)?;
     }
-    tx.record_sync_success(plugin, now)?;
+    // A full pull that ended without a cursor starts from nothing next time too.
+    for entity in pulled.snapshots.iter().filter(|e| !pulled.cursors.contains_key(*e)) {
+        tx.clear_sync_cursor(plugin, entity)?;
+    }
+    tx.record_sync_success(plugin, now, pulled.full)?;
     tx.log_import(&source, plugin, &summary.to_string())?;
     tx.commit()?;
     Ok(summary)
@@ -784,6 +1047,335 @@ mod tests {
         }
         // A reference nobody was given falls through to the other rules.
         assert_eq!(m.find(&payment(Some("+++000/0000/00097+++"), None, "3")), None);
+    }
+
+    // ---- writing and reconciling (no plugin: checked pulls written directly) ----
+
+    fn customer(id: &str) -> SyncedCustomer {
+        SyncedCustomer {
+            source_id: format!("c-{id}"),
+            customer: Customer {
+                id: id.into(),
+                name: format!("Customer {id}"),
+                kind: CustomerKind::B2b,
+                language: None,
+                email: None,
+                phone: None,
+                address: Address::default(),
+                customer_since: None,
+                payment_method: None,
+                segment: None,
+            },
+            removed: false,
+        }
+    }
+
+    fn invoice(number: &str, customer: &str, total: &str) -> SyncedInvoice {
+        let total: Decimal = total.parse().unwrap();
+        SyncedInvoice {
+            source_id: format!("i-{number}"),
+            invoice: Invoice {
+                number: number.into(),
+                customer_id: customer.into(),
+                issue_date: "2026-01-01".parse().unwrap(),
+                due_date: "2026-01-31".parse().unwrap(),
+                currency: "EUR".into(),
+                total,
+                open_amount: total,
+                paid_date: None,
+            },
+            declared_open: None,
+            credit_note: total < Decimal::ZERO,
+            corrects: None,
+            payment_reference: None,
+            removed: false,
+        }
+    }
+
+    fn paid(id: &str, invoice: &str, amount: &str) -> SyncedPayment {
+        SyncedPayment {
+            source_id: id.into(),
+            invoice_number: Some(invoice.into()),
+            ..payment(None, None, amount)
+        }
+    }
+
+    fn pulled(
+        customers: Vec<SyncedCustomer>,
+        invoices: Vec<SyncedInvoice>,
+        payments: Vec<SyncedPayment>,
+        snapshots: &[&'static str],
+    ) -> Pulled {
+        Pulled {
+            customers,
+            invoices,
+            payments,
+            cursors: BTreeMap::new(),
+            snapshots: snapshots.iter().copied().collect(),
+            full: !snapshots.is_empty(),
+            allow_empty: false,
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-02-01T10:00:00Z".parse().unwrap()
+    }
+
+    fn open_of(store: &Store) -> BTreeMap<String, String> {
+        store.load_invoices().unwrap().into_iter().map(|i| (i.number, i.open_amount.to_string())).collect()
+    }
+
+    fn customer_ids(store: &Store) -> Vec<String> {
+        store.load_customers().unwrap().into_iter().map(|c| c.id).collect()
+    }
+
+    /// The ubl case: two customers, two invoices and a credit note on the first.
+    fn first_sync(store: &mut Store) {
+        let mut cn = invoice("CN-3", "C1", "-21.00");
+        cn.corrects = Some("F1".into());
+        let all = pulled(
+            vec![customer("C1"), customer("C2")],
+            vec![invoice("F1", "C1", "121.00"), invoice("F2", "C2", "50.00"), cn],
+            vec![],
+            &["customers", "invoices"],
+        );
+        let s = write(store, "ubl", all, now()).unwrap();
+        assert_eq!((s.invoices.added, s.customers.added), (3, 2));
+        assert_eq!(open_of(store)["F1"], "100.00", "the credit note is deducted");
+    }
+
+    #[test]
+    fn an_incremental_pull_removes_only_what_is_reported_removed() {
+        let mut store = Store::open_in_memory().unwrap();
+        first_sync(&mut store);
+        // Nothing changed since the cursor: an empty pull that is no snapshot removes nothing.
+        let s = write(&mut store, "ubl", pulled(vec![], vec![], vec![], &[]), now()).unwrap();
+        assert_eq!((s.invoices.removed, s.customers.removed, s.full), (0, 0, false));
+        assert_eq!(open_of(&store).len(), 3);
+        // A reported removal goes.
+        let mut gone = invoice("F2", "C2", "50.00");
+        gone.removed = true;
+        let s = write(&mut store, "ubl", pulled(vec![], vec![gone], vec![], &[]), now()).unwrap();
+        assert_eq!(s.invoices.removed, 1);
+        assert!(!open_of(&store).contains_key("F2"));
+    }
+
+    #[test]
+    fn a_full_snapshot_removes_what_it_lacks_as_if_reported_removed() {
+        let mut store = Store::open_in_memory().unwrap();
+        first_sync(&mut store);
+        // The source now holds only F1: F2 and the credit note were deleted there, and C2 has
+        // nothing left.
+        let snapshot = pulled(
+            vec![customer("C1")],
+            vec![invoice("F1", "C1", "121.00")],
+            vec![],
+            &["customers", "invoices"],
+        );
+        let s = write(&mut store, "ubl", snapshot, now()).unwrap();
+        assert!(s.full);
+        assert_eq!((s.invoices.added, s.invoices.removed), (0, 2), "{s:?}");
+        assert_eq!(s.customers.removed, 1, "{s:?}");
+        assert_eq!(
+            open_of(&store),
+            BTreeMap::from([("F1".to_string(), "121.00".to_string())]),
+            "the removed credit note's deduction is gone too"
+        );
+        assert_eq!(customer_ids(&store), ["C1"]);
+        assert!(s.to_string().starts_with("ubl (full sync):\n"), "{s}");
+        // The same snapshot again: nothing more to remove.
+        let again = pulled(
+            vec![customer("C1")],
+            vec![invoice("F1", "C1", "121.00")],
+            vec![],
+            &["customers", "invoices"],
+        );
+        let s = write(&mut store, "ubl", again, now()).unwrap();
+        assert_eq!((s.invoices.removed, s.customers.removed), (0, 0));
+    }
+
+    #[test]
+    fn reconciliation_keeps_other_sources_and_customers_with_invoices_left() {
+        let mut store = Store::open_in_memory().unwrap();
+        first_sync(&mut store);
+        // Another plugin's invoice for C2.
+        let other = pulled(vec![], vec![invoice("M1", "C2", "10.00")], vec![], &[]);
+        write(&mut store, "moneybird", other, now()).unwrap();
+        // ubl's source is empty now, and the operator said so (`--allow-empty`).
+        let mut empty = pulled(vec![], vec![], vec![], &["customers", "invoices"]);
+        empty.allow_empty = true;
+        let s = write(&mut store, "ubl", empty, now()).unwrap();
+        assert_eq!(s.invoices.removed, 3);
+        assert_eq!(open_of(&store).keys().collect::<Vec<_>>(), ["M1"], "moneybird's invoice stays");
+        assert_eq!(customer_ids(&store), ["C2"], "C2 still has an invoice: kept, C1 removed");
+        assert_eq!(s.customers.removed, 1);
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    }
+
+    #[test]
+    fn a_payment_delivered_twice_in_one_pull_counts_once_and_a_clashing_id_fails() {
+        let mut store = Store::open_in_memory().unwrap();
+        first_sync(&mut store);
+        let stray = SyncedPayment { source_id: "p-stray".into(), ..payment(None, Some("?"), "7.77") };
+        let twice =
+            pulled(vec![], vec![], vec![stray.clone(), paid("p1", "F2", "50.00"), stray.clone()], &[]);
+        let s = write(&mut store, "bank", twice, now()).unwrap();
+        assert_eq!((s.payments.added, s.unmatched), (1, 1), "{s:?}");
+        assert_eq!(store.unmatched_payments().unwrap().len(), 1);
+        let clash = SyncedPayment { amount: Decimal::new(888, 2), ..stray.clone() };
+        let err =
+            write(&mut store, "bank", pulled(vec![], vec![], vec![stray, clash], &[]), now()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("payment id p-stray appears twice in one pull with different content (7.77 EUR"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_empty_snapshot_removes_nothing_unless_allowed() {
+        let mut store = Store::open_in_memory().unwrap();
+        first_sync(&mut store);
+        // An unmounted folder: the complete lists come back empty.
+        let s = write(&mut store, "ubl", pulled(vec![], vec![], vec![], &["customers", "invoices"]), now())
+            .unwrap();
+        assert_eq!((s.invoices.removed, s.customers.removed), (0, 0), "{s:?}");
+        assert_eq!(open_of(&store).len(), 3);
+        assert_eq!(customer_ids(&store).len(), 2);
+        assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
+        assert!(
+            s.warnings[0].starts_with("the complete list of invoices came back empty while 3 are stored"),
+            "{:?}",
+            s.warnings
+        );
+        // One invoice left at the source is not empty: the other two go.
+        let one = pulled(
+            vec![customer("C1")],
+            vec![invoice("F1", "C1", "121.00")],
+            vec![],
+            &["customers", "invoices"],
+        );
+        let s = write(&mut store, "ubl", one, now()).unwrap();
+        assert_eq!(s.invoices.removed, 2, "{s:?}");
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    }
+
+    #[test]
+    fn only_the_entities_pulled_as_snapshots_are_reconciled() {
+        let mut store = Store::open_in_memory().unwrap();
+        first_sync(&mut store);
+        // A payments-only snapshot under the same name removes no invoice or customer.
+        let s = write(&mut store, "ubl", pulled(vec![], vec![], vec![], &["payments"]), now()).unwrap();
+        assert_eq!((s.invoices.removed, s.customers.removed), (0, 0));
+        assert_eq!(open_of(&store).len(), 3);
+        assert_eq!(customer_ids(&store).len(), 2);
+        // An invoices snapshot without customers removes invoices but no customer, not even
+        // one left without invoices.
+        let snapshot = pulled(vec![], vec![invoice("F1", "C1", "121.00")], vec![], &["invoices"]);
+        let s = write(&mut store, "ubl", snapshot, now()).unwrap();
+        assert_eq!((s.invoices.removed, s.customers.removed), (2, 0));
+        assert_eq!(customer_ids(&store).len(), 2);
+    }
+
+    #[test]
+    fn payments_missing_from_a_snapshot_come_off_their_invoice() {
+        let mut store = Store::open_in_memory().unwrap();
+        first_sync(&mut store);
+        // A bank pays F2 and sends a payment nobody can place.
+        let stray = SyncedPayment { source_id: "p-stray".into(), ..payment(None, Some("?"), "7.77") };
+        let bank = pulled(vec![], vec![], vec![paid("p1", "F2", "50.00"), stray], &["payments"]);
+        let s = write(&mut store, "bank", bank, now()).unwrap();
+        assert_eq!((s.payments.added, s.unmatched), (1, 1));
+        assert_eq!(open_of(&store)["F2"], "0.00");
+        // Incremental, nothing new: nothing removed.
+        let s = write(&mut store, "bank", pulled(vec![], vec![], vec![], &[]), now()).unwrap();
+        assert_eq!(s.payments.removed, 0);
+        assert_eq!(open_of(&store)["F2"], "0.00");
+        // A full snapshot without the statement: the payment comes off F2, which is open
+        // again; the unmatched one goes too; ubl's credit-note deduction is not the bank's.
+        // (An empty snapshot removes only when the operator allows it: --allow-empty.)
+        let mut empty = pulled(vec![], vec![], vec![], &["payments"]);
+        empty.allow_empty = true;
+        let s = write(&mut store, "bank", empty, now()).unwrap();
+        assert_eq!(s.payments.removed, 1);
+        assert_eq!(open_of(&store)["F2"], "50.00");
+        assert!(store.unmatched_payments().unwrap().is_empty());
+        assert_eq!(open_of(&store)["F1"], "100.00");
+        // ubl's own invoices snapshot keeps its credit note's deduction.
+        let mut cn = invoice("CN-3", "C1", "-21.00");
+        cn.corrects = Some("F1".into());
+        let snapshot = pulled(
+            vec![customer("C1"), customer("C2")],
+            vec![invoice("F1", "C1", "121.00"), invoice("F2", "C2", "50.00"), cn],
+            vec![],
+            &["customers", "invoices"],
+        );
+        let s = write(&mut store, "ubl", snapshot, now()).unwrap();
+        assert_eq!(s.invoices.removed, 0);
+        assert_eq!(open_of(&store)["F1"], "100.00");
+    }
+
+    #[test]
+    fn a_full_sync_is_recorded_and_clears_cursors_it_did_not_get() {
+        let mut store = Store::open_in_memory().unwrap();
+        let mut first = pulled(vec![customer("C1")], vec![], vec![], &[]);
+        first.cursors.insert("customers", "page:2".into());
+        write(&mut store, "mb", first, now()).unwrap();
+        assert_eq!(store.sync_cursor("mb", "customers").unwrap().as_deref(), Some("page:2"));
+        let status = store.sync_status("mb").unwrap().unwrap();
+        assert_eq!(status.last_full_sync, None, "an incremental run is no full sync");
+        let later = now() + chrono::Duration::hours(1);
+        write(&mut store, "mb", pulled(vec![customer("C1")], vec![], vec![], &["customers"]), later).unwrap();
+        assert_eq!(store.sync_cursor("mb", "customers").unwrap(), None);
+        let status = store.sync_status("mb").unwrap().unwrap();
+        assert_eq!(status.last_full_sync, Some(later.to_rfc3339()));
+        // An incremental run afterwards keeps the time of the last full one.
+        write(&mut store, "mb", pulled(vec![], vec![], vec![], &[]), later + chrono::Duration::hours(1))
+            .unwrap();
+        assert_eq!(store.sync_status("mb").unwrap().unwrap().last_full_sync, Some(later.to_rfc3339()));
+    }
+
+    #[test]
+    fn full_syncs_fall_due_after_the_configured_hours() {
+        let status = |last: Option<&str>| SyncStatus {
+            plugin: "p".into(),
+            last_success: None,
+            last_failure: None,
+            failures: 0,
+            next_attempt: None,
+            last_error: None,
+            last_full_sync: last.map(Into::into),
+        };
+        let at = now();
+        assert!(full_sync_due(None, 24, at), "never synced");
+        assert!(full_sync_due(Some(&status(None)), 24, at), "never a full sync");
+        assert!(!full_sync_due(Some(&status(Some("2026-01-31T10:00:01Z"))), 24, at));
+        assert!(full_sync_due(Some(&status(Some("2026-01-31T10:00:00Z"))), 24, at));
+        assert!(full_sync_due(Some(&status(Some("garbage"))), 24, at));
+        assert!(!full_sync_due(Some(&status(None)), 0, at), "0: never by itself");
+        assert!(!full_sync_due(None, 0, at));
+    }
+
+    #[test]
+    fn a_rate_limit_pushes_the_next_attempt_past_the_wait_asked() {
+        assert_eq!(retry_wait(1, None), chrono::Duration::minutes(1));
+        assert_eq!(retry_wait(1, Some(7200)), chrono::Duration::hours(2), "later than the back-off");
+        assert_eq!(retry_wait(9, Some(10)), backoff(9), "the back-off is later than 10 s");
+        assert_eq!(retry_wait(1, Some(u32::MAX)), chrono::Duration::hours(24), "capped");
+        let err = SyncError::Plugin(PluginError::Reported {
+            plugin: "mb".into(),
+            what: "invoices".into(),
+            message: "rate limited by the source; retry in 7200s".into(),
+            retry_after: Some(7200),
+        });
+        assert_eq!(err.retry_after(), Some(7200));
+        let mut store = Store::open_in_memory().unwrap();
+        let status =
+            store.record_sync_failure("mb", now(), |n| retry_wait(n, err.retry_after()), "x").unwrap();
+        let next: DateTime<Utc> = status.next_attempt.unwrap().parse().unwrap();
+        assert_eq!(next, now() + chrono::Duration::seconds(7200));
+        assert!(!due(store.sync_status("mb").unwrap().as_ref(), now() + chrono::Duration::seconds(7199)));
+        assert!(due(store.sync_status("mb").unwrap().as_ref(), now() + chrono::Duration::seconds(7200)));
     }
 
     #[test]

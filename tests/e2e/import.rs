@@ -233,3 +233,47 @@ fn shipped_sample_data_is_what_the_generator_writes() {
         );
     }
 }
+
+/// invoices.csv is written while it is still being read: a problem far down a big file, after
+/// several chunks of rows were already written, must still roll all of them back, and every
+/// problem of the file is reported, not only the first.
+#[test]
+fn a_problem_late_in_a_big_file_rolls_back_what_was_already_written() {
+    let env = Env::new();
+    env.ok(&["import", "csv", s(&testdata("good"))]);
+    let before = dump(&env);
+    let dir = env.path().join("big");
+    std::fs::create_dir(&dir).unwrap();
+    let mut csv = String::from("invoice_number,customer_id,issue_date,due_date,total\n");
+    for i in 1..=30_000 {
+        // Line i + 1 of the file; the unknown customer and the repeated number sit far past
+        // the first chunks.
+        let customer = if i == 29_000 { "C404" } else { "C1" };
+        let number = if i == 29_500 || i == 29_700 { 7 } else { i };
+        csv.push_str(&format!("BIG-{number},{customer},2026-10-01,2026-10-31,{i}.50\n"));
+    }
+    std::fs::write(dir.join("invoices.csv"), csv).unwrap();
+    let err = env.fails(&["import", "csv", s(&dir)]);
+    assert!(
+        err.contains("invoices.csv:29001:2: customer_id `C404` is not in customers.csv nor in the store"),
+        "{err}"
+    );
+    assert!(
+        err.contains("invoices.csv:29501: invoice_number `BIG-7` appears twice; first on line 8"),
+        "{err}"
+    );
+    assert!(
+        err.contains("invoices.csv:29701: invoice_number `BIG-7` appears twice; first on line 8"),
+        "{err}"
+    );
+    assert_eq!(before, dump(&env), "a failed import left rows behind");
+    // The same file without the two problems goes in whole.
+    let fixed = std::fs::read_to_string(dir.join("invoices.csv"))
+        .unwrap()
+        .replace("BIG-29000,C404,", "BIG-29000,C1,")
+        .replace("BIG-7,C1,2026-10-01,2026-10-31,29500.50", "BIG-29500,C1,2026-10-01,2026-10-31,29500.50")
+        .replace("BIG-7,C1,2026-10-01,2026-10-31,29700.50", "BIG-29700,C1,2026-10-01,2026-10-31,29700.50");
+    std::fs::write(dir.join("invoices.csv"), fixed).unwrap();
+    let out = env.ok(&["import", "csv", s(&dir)]);
+    assert!(out.contains("invoices:  30000 added, 0 changed, 0 unchanged"), "{out}");
+}

@@ -6,6 +6,7 @@ mod import;
 mod law;
 mod plan;
 mod plugins;
+mod sdk_readme;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

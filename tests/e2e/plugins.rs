@@ -210,6 +210,83 @@ fn a_broken_file_stores_nothing_and_backs_off() {
     assert_eq!((status.failures, status.next_attempt), (0, None));
 }
 
+/// The line of `out` that starts with `start`.
+fn line<'a>(out: &'a str, start: &str) -> &'a str {
+    out.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("no `{start}` line in\n{out}"))
+}
+
+fn numbers(env: &Env) -> Vec<String> {
+    invoices(env).into_iter().map(|i| i.number).collect()
+}
+
+#[test]
+fn ubl_full_sync_removes_the_invoices_of_deleted_files() {
+    let (env, inbox) = ubl_env("");
+    let out = env.ok(&["sync"]);
+    assert!(out.starts_with("ubl (full sync):"), "the first sync is a complete snapshot: {out}");
+    assert_eq!(numbers(&env), ["12115118", "CN-Snippet1", "Snippet1", "Vat-Z"]);
+    std::fs::remove_file(inbox.join("nlcius-SI-UBL-2.0_ok_base.xml")).unwrap();
+
+    // An incremental sync cannot see a deleted file.
+    let out = env.ok(&["sync", "ubl"]);
+    assert!(out.starts_with("ubl:"), "{out}");
+    assert_eq!(line(&out, "invoices:"), "invoices:  0 added, 0 changed, 0 unchanged, 0 removed");
+    assert_eq!(numbers(&env).len(), 4);
+
+    // A full one removes exactly that invoice, and its customer, who has nothing left.
+    let out = env.ok(&["sync", "ubl", "--full"]);
+    assert!(out.starts_with("ubl (full sync):"), "{out}");
+    assert!(line(&out, "invoices:").ends_with(", 1 removed"), "{out}");
+    assert!(line(&out, "customers:").ends_with(", 1 removed"), "{out}");
+    assert_eq!(numbers(&env), ["CN-Snippet1", "Snippet1", "Vat-Z"]);
+    let customers = Store::open(&env.db()).unwrap().load_customers().unwrap();
+    assert!(customers.iter().all(|c| c.id != "10202"), "{customers:?}");
+    let open = |n: &str| invoices(&env).into_iter().find(|i| i.number == n).unwrap().open_amount.to_string();
+    assert_eq!(open("Snippet1"), "0.00", "still credited");
+
+    // The credit note's file goes: the credit note, and its deduction from Snippet1, go too.
+    std::fs::remove_file(inbox.join("peppol-bis3-base-creditnote-correction.xml")).unwrap();
+    let out = env.ok(&["sync", "ubl", "--full"]);
+    assert!(line(&out, "invoices:").ends_with(", 1 removed"), "{out}");
+    assert!(line(&out, "customers:").ends_with(", 0 removed"), "FR23342 still has Snippet1: {out}");
+    assert_eq!(numbers(&env), ["Snippet1", "Vat-Z"]);
+    assert_eq!(open("Snippet1"), "1656.25");
+}
+
+#[test]
+fn full_sync_hours_make_a_sync_full_by_itself() {
+    let set_last_full = |env: &Env, hours_ago: i64| {
+        let at = (chrono::Utc::now() - chrono::Duration::hours(hours_ago)).to_rfc3339();
+        let conn = rusqlite::Connection::open(env.db()).unwrap();
+        assert_eq!(conn.execute("UPDATE sync_status SET last_full_sync = ?1", [at]).unwrap(), 1);
+    };
+    // Default: 24 hours.
+    let (env, inbox) = ubl_env("");
+    env.ok(&["sync"]);
+    std::fs::remove_file(inbox.join("peppol-bis3-vat-category-E.xml")).unwrap();
+    set_last_full(&env, 23);
+    let out = env.ok(&["sync"]);
+    assert!(out.starts_with("ubl:"), "23 hours after the last full sync: {out}");
+    assert!(numbers(&env).contains(&"Vat-Z".to_string()));
+    set_last_full(&env, 25);
+    let out = env.ok(&["sync"]);
+    assert!(out.starts_with("ubl (full sync):"), "{out}");
+    assert!(!numbers(&env).contains(&"Vat-Z".to_string()));
+    let status = Store::open(&env.db()).unwrap().sync_status("ubl").unwrap().unwrap();
+    assert_eq!(status.last_full_sync, status.last_success, "the full sync is recorded");
+
+    // 0: never by itself.
+    let (env, inbox) = ubl_env("full_sync_hours = 0\n");
+    env.ok(&["sync"]);
+    std::fs::remove_file(inbox.join("peppol-bis3-vat-category-E.xml")).unwrap();
+    set_last_full(&env, 24 * 365);
+    let out = env.ok(&["sync"]);
+    assert!(out.starts_with("ubl:"), "{out}");
+    assert!(numbers(&env).contains(&"Vat-Z".to_string()));
+    env.ok(&["sync", "--full"]);
+    assert!(!numbers(&env).contains(&"Vat-Z".to_string()));
+}
+
 fn bank_env() -> Env {
     let env = Env::new();
     let (inbox, bank) = (env.path().join("inbox"), env.path().join("bank"));
@@ -273,6 +350,80 @@ fn bank_payments_that_arrive_before_their_invoices_are_matched_later() {
     assert!(out.contains("(2 earlier unmatched payments matched now)"), "{out}");
     assert!(invoices(&env).iter().all(|i| i.open_amount.is_zero()));
     assert!(Store::open(&env.db()).unwrap().unmatched_payments().unwrap().is_empty());
+}
+
+#[test]
+fn camt053_full_sync_takes_a_deleted_statement_off_its_invoice_and_keeps_the_invoices() {
+    let env = bank_env();
+    env.ok(&["sync", "ubl"]);
+    env.ok(&["sync", "bank"]);
+    assert!(invoices(&env).iter().all(|i| i.open_amount.is_zero()));
+    std::fs::remove_file(env.path().join("bank/2.xml")).unwrap();
+    let out = env.ok(&["sync", "bank"]);
+    assert!(line(&out, "payments:").ends_with(", 0 removed"), "incremental: {out}");
+    let out = env.ok(&["sync", "bank", "--full"]);
+    assert!(out.starts_with("bank (full sync):"), "{out}");
+    assert_eq!(line(&out, "payments:"), "payments:  0 added, 0 changed, 1 unchanged, 1 removed");
+    assert_eq!(
+        line(&out, "invoices:"),
+        "invoices:  0 added, 0 changed, 0 unchanged, 0 removed",
+        "a payments-only connector removes no invoice"
+    );
+    let open: Vec<(String, String)> =
+        invoices(&env).into_iter().map(|i| (i.number, i.open_amount.to_string())).collect();
+    assert_eq!(
+        open,
+        [("F2026-001".to_string(), "0.00".to_string()), ("F2026-002".to_string(), "121.00".to_string())]
+    );
+    let paid = invoices(&env).into_iter().find(|i| i.number == "F2026-002").unwrap();
+    assert_eq!(paid.paid_date, None, "open again");
+}
+
+#[test]
+fn payments_unmatched_lists_the_bank_payments_without_an_invoice() {
+    let env = Env::new();
+    let bank = env.path().join("bank");
+    std::fs::create_dir_all(&bank).unwrap();
+    for f in ["genkgo-camt053.v2.minimal.xml", "genkgo-camt053.v2.multi.statement.xml"] {
+        std::fs::copy(testdata("connectors/camt053").join(f), bank.join(f)).unwrap();
+    }
+    write_config(
+        &env,
+        &format!("[plugins.bank]\npath = '{}'\ndirectory = 'bank'\n", s(&guest("dunwell_connector_camt053"))),
+    );
+    assert_eq!(env.ok(&["payments", "unmatched"]), "no unmatched bank payments\n");
+    let out = env.ok(&["sync", "bank"]);
+    assert!(out.contains("2 unmatched"), "{out}");
+
+    let table = env.ok(&["payments", "unmatched"]);
+    let lines: Vec<&str> = table.lines().collect();
+    let cells = |l: &str| {
+        l.split("  ").map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect::<Vec<_>>()
+    };
+    assert_eq!(cells(lines[0]), ["DATE", "AMOUNT", "REFERENCE", "FREE TEXT", "PAYER", "IBAN", "SOURCE"]);
+    assert_eq!(
+        cells(lines[1]),
+        ["2014-12-31", "8.85 EUR", "4654654654654654", "-", "NAME NAME", "NL56AGDH9619008421", "plugin:bank"]
+    );
+    assert_eq!(
+        cells(lines[2]),
+        ["2014-12-31", "8.85 EUR", "-", "Transaction Description 1", "-", "-", "plugin:bank"]
+    );
+    assert!(table.contains("2 unmatched bank payments (17.70 EUR)"), "{table}");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["payments", "unmatched", "--format", "json"])).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!([
+            {"date": "2014-12-31", "amount": "8.85", "currency": "EUR", "reference": "4654654654654654",
+             "free_text": null, "payer_name": "NAME NAME", "payer_iban": "NL56AGDH9619008421",
+             "source": "plugin:bank", "source_id": "253EURNL26VAYB8060476890/0/0"},
+            {"date": "2014-12-31", "amount": "8.85", "currency": "EUR", "reference": null,
+             "free_text": "Transaction Description 1", "payer_name": null, "payer_iban": null,
+             "source": "plugin:bank", "source_id": "253EURNL26VAYB8060476890/000000001"}
+        ])
+    );
 }
 
 // ---- moneybird against a fake server ----------------------------------------------------
@@ -395,14 +546,7 @@ fn moneybird_syncs_from_a_fake_server_incrementally() {
         .collect();
     let invoices = std::sync::Arc::new(std::sync::Mutex::new(list));
     let (port, hits) = fake_moneybird(invoices.clone());
-    let env = Env::new();
-    write_config(
-        &env,
-        &format!(
-            "[plugins.moneybird]\npath = '{}'\nallowed_hosts = ['127.0.0.1:{port}']\npage_size = 2\n[plugins.moneybird.config]\nadministration_id = '123'\nbase_url = 'http://127.0.0.1:{port}/api/v2'\n[plugins.moneybird.secrets]\ntoken = 'mb-token'\n",
-            s(&guest("dunwell_connector_moneybird"))
-        ),
-    );
+    let env = moneybird_env(port, "page_size = 2\n");
     let out = env.ok(&["sync", "moneybird"]);
     assert!(out.contains("customers: 1 added"), "{out}");
     assert!(out.contains("invoices:  3 added"), "{out}");
@@ -430,6 +574,55 @@ fn moneybird_syncs_from_a_fake_server_incrementally() {
         (paid.open_amount.to_string().as_str(), paid.paid_date.map(|d| d.to_string())),
         ("0", Some("2026-11-02".into()))
     );
+}
+
+/// A source that always answers 429 with `Retry-After: 7200`.
+fn rate_limited_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).map(|n| n == 1).unwrap_or(false) {
+                head.push(byte[0]);
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7200\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]"
+            );
+        }
+    });
+    port
+}
+
+/// An installation with the moneybird connector pointed at a fake server on `port`;
+/// `extra` goes into its `[plugins.moneybird]` section.
+fn moneybird_env(port: u16, extra: &str) -> Env {
+    let env = Env::new();
+    write_config(
+        &env,
+        &format!(
+            "[plugins.moneybird]\npath = '{}'\nallowed_hosts = ['127.0.0.1:{port}']\n{extra}[plugins.moneybird.config]\nadministration_id = '123'\nbase_url = 'http://127.0.0.1:{port}/api/v2'\n[plugins.moneybird.secrets]\ntoken = 'mb-token'\n",
+            s(&guest("dunwell_connector_moneybird"))
+        ),
+    );
+    env
+}
+
+#[test]
+fn a_rate_limited_sync_waits_as_long_as_the_source_asks() {
+    let port = rate_limited_server();
+    let env = moneybird_env(port, "");
+    let err = env.fails(&["sync", "moneybird"]);
+    assert!(err.contains("rate limited by the source; retry in 7200s"), "{err}");
+    let status = Store::open(&env.db()).unwrap().sync_status("moneybird").unwrap().unwrap();
+    let time = |t: Option<String>| chrono::DateTime::parse_from_rfc3339(&t.unwrap()).unwrap();
+    let (failed, next) = (time(status.last_failure), time(status.next_attempt));
+    assert_eq!(status.failures, 1);
+    assert_eq!(next - failed, chrono::Duration::seconds(7200), "not the 1-minute back-off");
+    let out = env.ok(&["sync", "--if-due"]);
+    assert!(out.contains("moneybird: skipped, backing off"), "{out}");
 }
 
 fn invoices_of(env: &Env) -> Vec<dunwell::model::Invoice> {
@@ -511,6 +704,26 @@ fn hostile_garbage_amounts_and_dates_are_refused() {
 #[test]
 fn hostile_flood_of_records_is_refused() {
     contained("flood", "page_size = 20", "exceeds the limit of 20");
+}
+
+#[test]
+fn hostile_allowed_name_that_resolves_to_loopback_is_refused() {
+    // `localhost` is allowed as a name, but leads to 127.0.0.1 / ::1, which the operator did not
+    // allow literally: refused before any connection is made.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    contained_with(
+        "huge",
+        &format!("allowed_hosts = ['localhost:{port}']"),
+        &format!("url = 'https://localhost:{port}/export.json'"),
+        "`localhost` resolves to a loopback address",
+    );
+    let accepted = listener.accept();
+    assert!(
+        matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "no connection may reach the port: {accepted:?}"
+    );
 }
 
 #[test]

@@ -192,8 +192,11 @@ impl Connector for Moneybird {
                 }
             })
             .collect();
-        // Contacts are pulled in full each sync (cheap; versions would need the sync API).
-        Ok(CustomerPage { items, next_cursor: more.then(|| format!("page:{}", page + 1)), more })
+        // Contacts are pulled in full each sync (cheap; versions would need the sync API): after
+        // the last page the cursor goes back to the first. (Without a cursor the host would keep
+        // the previous page's, and the next sync would start on the last page.)
+        let next = if more { format!("page:{}", page + 1) } else { "page:1".to_string() };
+        Ok(CustomerPage { items, next_cursor: Some(next), more })
     }
 
     fn pull_invoices(request: PageRequest) -> Result<InvoicePage, ConnectorError> {
@@ -290,5 +293,21 @@ mod tests {
         assert_eq!(page.items[0].total, "363.0");
         assert_eq!(page.next_cursor.as_deref(), Some("2022-10-27T07:16:59.436Z|1"));
         assert!(!page.more);
+    }
+
+    #[test]
+    fn contacts_start_over_on_the_first_page_after_the_last() {
+        set_config("administration_id", "123");
+        set_secret("token", "tok");
+        set_http(|req| {
+            let body: &[u8] =
+                if req.url.contains("page=1&") { br#"[{"id":"1","company_name":"A"}]"# } else { b"[]" };
+            Ok(HttpResponse { status: 200, headers: vec![], body: body.to_vec() })
+        });
+        let first = Moneybird::pull_customers(PageRequest { cursor: None, limit: 1 }).unwrap();
+        assert_eq!((first.next_cursor.as_deref(), first.more), (Some("page:2"), true));
+        let last = Moneybird::pull_customers(PageRequest { cursor: first.next_cursor, limit: 1 }).unwrap();
+        assert_eq!((last.next_cursor.as_deref(), last.more), (Some("page:1"), false));
+        assert!(last.items.is_empty());
     }
 }

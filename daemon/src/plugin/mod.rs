@@ -70,7 +70,13 @@ pub enum PluginError {
     #[error("plugin {plugin} failed: {message}")]
     Failed { plugin: String, message: String },
     #[error("plugin {plugin} could not pull {what}: {message}")]
-    Reported { plugin: String, what: String, message: String },
+    Reported {
+        plugin: String,
+        what: String,
+        message: String,
+        /// Seconds the source asked to wait (`rate-limited(some(secs))`).
+        retry_after: Option<u32>,
+    },
 }
 
 impl PluginError {
@@ -84,6 +90,15 @@ impl PluginError {
             | PluginError::Stopped { plugin, .. }
             | PluginError::Failed { plugin, .. }
             | PluginError::Reported { plugin, .. } => plugin,
+        }
+    }
+
+    /// The seconds the source asked to wait before the next attempt, when it rate-limited
+    /// the run and said how long.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            PluginError::Reported { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 }
@@ -475,6 +490,10 @@ impl Run {
 
     /// An error the connector itself reported.
     fn reported(&mut self, what: &str, e: ConnectorError) -> PluginError {
+        let retry_after = match &e {
+            ConnectorError::RateLimited(secs) => *secs,
+            _ => None,
+        };
         let message = match e {
             ConnectorError::InvalidConfig(m) => format!("invalid configuration: {m}"),
             ConnectorError::Auth(m) => format!("the source refused the credentials: {m}"),
@@ -489,6 +508,7 @@ impl Run {
             plugin: self.name.clone(),
             what: what.to_string(),
             message: self.store.data().redact(&message),
+            retry_after,
         };
         tracing::error!(plugin = self.name.as_str(), "{err}");
         err

@@ -10,6 +10,8 @@
 //! timeout_s = 60                          # wall-clock time per run, HTTP waits included
 //! max_requests = 200                      # HTTP requests per run
 //! max_response_mb = 10                    # per response body
+//! full_sync_hours = 24                    # pull everything and reconcile this often (0: never
+//!                                         # by itself; `dunwell sync --full` does it now)
 //! [plugins.moneybird.config]
 //! administration_id = "123456789"
 //! [plugins.moneybird.secrets]
@@ -48,6 +50,8 @@ pub struct PluginSection {
     #[serde(default)]
     pub page_size: Option<u32>,
     #[serde(default)]
+    pub full_sync_hours: Option<u32>,
+    #[serde(default)]
     pub config: BTreeMap<String, String>,
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
@@ -77,6 +81,9 @@ impl Default for Limits {
     }
 }
 
+/// Hours between automatic full syncs, unless configured.
+pub const DEFAULT_FULL_SYNC_HOURS: u32 = 24;
+
 /// A plugin's resolved settings (paths absolute, defaults applied).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginSettings {
@@ -85,6 +92,9 @@ pub struct PluginSettings {
     pub directory: Option<PathBuf>,
     pub allowed_hosts: Vec<String>,
     pub limits: Limits,
+    /// A sync is a full one (everything pulled, what the source no longer has removed) when
+    /// this many hours have passed since the last full one; 0: only when asked (`--full`).
+    pub full_sync_hours: u32,
     pub config: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
 }
@@ -101,6 +111,7 @@ impl PluginSettings {
             directory: None,
             allowed_hosts: Vec::new(),
             limits: Limits::default(),
+            full_sync_hours: DEFAULT_FULL_SYNC_HOURS,
             config: BTreeMap::new(),
             secrets: BTreeMap::new(),
         }
@@ -126,6 +137,7 @@ impl PluginSettings {
                 max_response_bytes: s.max_response_mb.map_or(d.max_response_bytes, |m| u64::from(m) << 20),
                 page_size: s.page_size.unwrap_or(d.page_size).clamp(1, 10_000),
             },
+            full_sync_hours: s.full_sync_hours.unwrap_or(DEFAULT_FULL_SYNC_HOURS),
             config: s.config,
             secrets: s.secrets,
         }
@@ -152,15 +164,17 @@ mod tests {
     #[test]
     fn plugin_sections_resolve_paths_and_defaults() {
         let c = parse(
-            "[plugins.ubl]\npath = \"connectors/ubl.wasm\"\ndirectory = \"inbox\"\n\n[plugins.moneybird]\npath = \"/opt/mb.wasm\"\nallowed_hosts = [\"moneybird.com\"]\ncpu_ms = 800\n[plugins.moneybird.config]\nadministration_id = \"123\"\n[plugins.moneybird.secrets]\ntoken = \"t\"\n",
+            "[plugins.ubl]\npath = \"connectors/ubl.wasm\"\ndirectory = \"inbox\"\n\n[plugins.moneybird]\npath = \"/opt/mb.wasm\"\nallowed_hosts = [\"moneybird.com\"]\ncpu_ms = 800\nfull_sync_hours = 0\n[plugins.moneybird.config]\nadministration_id = \"123\"\n[plugins.moneybird.secrets]\ntoken = \"t\"\n",
         )
         .unwrap();
         let ubl = &c.plugins["ubl"];
         assert_eq!(ubl.path, Path::new("/etc/dunwell/connectors/ubl.wasm"));
         assert_eq!(ubl.directory.as_deref(), Some(Path::new("/etc/dunwell/inbox")));
         assert_eq!(ubl.limits, super::Limits::default());
+        assert_eq!(ubl.full_sync_hours, 24);
         let mb = &c.plugins["moneybird"];
         assert_eq!(mb.limits.cpu, std::time::Duration::from_millis(800));
+        assert_eq!(mb.full_sync_hours, 0);
         assert_eq!(mb.config["administration_id"], "123");
         assert_eq!(mb.secrets["token"], "t");
     }
