@@ -144,9 +144,11 @@ pub fn retry_wait(failures: u32, retry_after: Option<u32>) -> chrono::Duration {
 }
 
 /// Whether a full sync is due: `hours` (0: never automatically) have passed since the last
-/// full sync, or there was none (an unreadable time counts as none).
+/// full sync, or there was none (an unreadable time counts as none). After two failures in a
+/// row an automatic sync pulls only what changed: a full pull needs a first sync's request and
+/// time budget, and one that keeps failing must not stop the daily news from coming in.
 pub fn full_sync_due(status: Option<&SyncStatus>, hours: u32, now: DateTime<Utc>) -> bool {
-    if hours == 0 {
+    if hours == 0 || status.is_some_and(|s| s.failures >= FULL_SYNC_GIVE_WAY_AFTER) {
         return false;
     }
     match status.and_then(|s| s.last_full_sync.as_deref()).and_then(|t| DateTime::parse_from_rfc3339(t).ok())
@@ -157,6 +159,9 @@ pub fn full_sync_due(status: Option<&SyncStatus>, hours: u32, now: DateTime<Utc>
         }
     }
 }
+
+/// Failures in a row after which an automatic sync stops trying to be a full one.
+const FULL_SYNC_GIVE_WAY_AFTER: u32 = 2;
 
 /// Whether a plugin's back-off has passed.
 pub fn due(status: Option<&SyncStatus>, now: DateTime<Utc>) -> bool {
@@ -233,7 +238,16 @@ pub fn sync_with(
     let full = match mode {
         Mode::Full | Mode::FullAllowEmpty => true,
         Mode::Auto => {
-            full_sync_due(store.sync_status(&name)?.as_ref(), plugin.settings().full_sync_hours, now)
+            let status = store.sync_status(&name)?;
+            let hours = plugin.settings().full_sync_hours;
+            let due = full_sync_due(status.as_ref(), hours, now);
+            if !due && status.as_ref().is_some_and(|s| s.failures >= FULL_SYNC_GIVE_WAY_AFTER) && hours > 0 {
+                tracing::warn!(
+                    plugin = name.as_str(),
+                    "the last syncs failed: pulling only what changed; run `dunwell sync {name} --full` once the cause is fixed"
+                );
+            }
+            due
         }
     };
     if full {
@@ -1354,6 +1368,10 @@ mod tests {
         assert!(full_sync_due(Some(&status(Some("garbage"))), 24, at));
         assert!(!full_sync_due(Some(&status(None)), 0, at), "0: never by itself");
         assert!(!full_sync_due(None, 0, at));
+        // Failing full syncs give way to incremental ones after two failures in a row.
+        let failing = |failures| SyncStatus { failures, ..status(Some("2026-01-01T00:00:00Z")) };
+        assert!(full_sync_due(Some(&failing(1)), 24, at));
+        assert!(!full_sync_due(Some(&failing(2)), 24, at));
     }
 
     #[test]
