@@ -13,6 +13,8 @@
 pub mod date;
 pub mod ubl;
 
+use std::path::Path;
+
 use dunwell_plugin_sdk::prelude::*;
 
 pub use ubl::{parse_document, Document};
@@ -33,7 +35,7 @@ impl Connector for Ubl {
     }
 
     fn pull_customers(request: PageRequest) -> Result<CustomerPage, ConnectorError> {
-        let (docs, next, more) = read_page(&request)?;
+        let (docs, next, more) = read_page_in(Path::new(INPUT_DIR), &request)?;
         let mut items: Vec<Customer> = Vec::new();
         for doc in docs {
             if !items.iter().any(|c| c.key == doc.customer.key) {
@@ -44,13 +46,19 @@ impl Connector for Ubl {
     }
 
     fn pull_invoices(request: PageRequest) -> Result<InvoicePage, ConnectorError> {
-        let (docs, next, more) = read_page(&request)?;
-        Ok(InvoicePage {
-            items: docs.into_iter().map(|d| d.invoice).collect(),
-            next_cursor: next.or(request.cursor),
-            more,
-        })
+        pull_invoices_in(Path::new(INPUT_DIR), request)
     }
+}
+
+/// [`Connector::pull_invoices`] over the folder `dir`: in the component `dir` is the one
+/// folder the host mounted; natively (tests, the plugins bench) any folder.
+pub fn pull_invoices_in(dir: &Path, request: PageRequest) -> Result<InvoicePage, ConnectorError> {
+    let (docs, next, more) = read_page_in(dir, &request)?;
+    Ok(InvoicePage {
+        items: docs.into_iter().map(|d| d.invoice).collect(),
+        next_cursor: next.or(request.cursor),
+        more,
+    })
 }
 
 export_connector!(Ubl);
@@ -64,15 +72,13 @@ fn default_term() -> Result<u32, ConnectorError> {
     }
 }
 
-/// The documents of the files after the cursor, up to `limit` files.
-fn read_page(request: &PageRequest) -> Result<(Vec<Document>, Option<String>, bool), ConnectorError> {
+/// The documents of the files of `dir` after the cursor, up to `limit` files.
+fn read_page_in(
+    dir: &Path,
+    request: &PageRequest,
+) -> Result<(Vec<Document>, Option<String>, bool), ConnectorError> {
     let term = default_term()?;
-    let page = dunwell_plugin_sdk::files::page(
-        std::path::Path::new(INPUT_DIR),
-        ".xml",
-        request.cursor.as_deref(),
-        request.limit,
-    )?;
+    let page = dunwell_plugin_sdk::files::page(dir, ".xml", request.cursor.as_deref(), request.limit)?;
     let mut docs = Vec::with_capacity(page.files.len());
     for f in &page.files {
         let doc = parse_document(&f.text, term)
