@@ -1101,6 +1101,18 @@ impl WriteTx<'_> {
 
     /// Deletes an invoice and its payments; `true` when it existed.
     pub fn delete_invoice(&self, number: &str) -> Result<bool, StoreError> {
+        // Another plugin's bank payments on it are not gone with it: the money did arrive. They
+        // go back to the unmatched payments, to be placed again or looked at by a person.
+        self.tx.execute(
+            "INSERT INTO unmatched_payments (source, source_id, date, amount, currency, free_text)
+             SELECT p.source, p.source_id, p.date, p.amount, i.currency,
+                    'was matched to invoice ' || i.number || ', which was removed at its source'
+               FROM payments p JOIN invoices i ON i.number = p.invoice_number
+              WHERE p.invoice_number = ?1 AND p.source <> i.source AND p.source LIKE 'plugin:%'
+                AND substr(p.source_id, 1, 7) <> 'credit:'
+             ON CONFLICT (source, source_id) DO NOTHING",
+            [number],
+        )?;
         self.tx.execute("DELETE FROM payments WHERE invoice_number = ?1", [number])?;
         Ok(self.tx.execute("DELETE FROM invoices WHERE number = ?1", [number])? > 0)
     }

@@ -1247,6 +1247,27 @@ mod tests {
     }
 
     #[test]
+    fn a_bank_payment_on_an_invoice_removed_at_its_source_goes_back_to_unmatched() {
+        let mut store = Store::open_in_memory().unwrap();
+        first_sync(&mut store);
+        let bank = pulled(vec![], vec![], vec![paid("p1", "F2", "50.00")], &[]);
+        write(&mut store, "bank", bank, now()).unwrap();
+        assert!(store.unmatched_payments().unwrap().is_empty());
+        let mut gone = invoice("F2", "C2", "50.00");
+        gone.removed = true;
+        let s = write(&mut store, "ubl", pulled(vec![], vec![gone], vec![], &[]), now()).unwrap();
+        assert_eq!(s.invoices.removed, 1);
+        let unmatched = store.unmatched_payments().unwrap();
+        assert_eq!(unmatched.len(), 1, "{unmatched:?}");
+        assert_eq!((unmatched[0].source.as_str(), unmatched[0].source_id.as_str()), ("plugin:bank", "p1"));
+        assert_eq!(unmatched[0].amount.to_string(), "50.00");
+        assert_eq!(
+            unmatched[0].free_text.as_deref(),
+            Some("was matched to invoice F2, which was removed at its source")
+        );
+    }
+
+    #[test]
     fn an_empty_snapshot_removes_nothing_unless_allowed() {
         let mut store = Store::open_in_memory().unwrap();
         first_sync(&mut store);
