@@ -628,14 +628,27 @@ fn person(rng: &mut ChaCha8Rng, culture: Culture, country: Country, t: &mut Cust
         let _ = write!(t.email, "{}", rng.gen_range(60..=99));
     }
     t.email.push('@');
+    // Mail providers by name, under the reserved `.example` top-level domain (RFC 2606): a
+    // sample that reaches a real mail server must not write to someone's real inbox.
     let domains: &[&str] = match (culture, country) {
-        (Culture::English, _) => &["gmail.com", "outlook.com", "icloud.com", "hotmail.co.uk"],
-        (_, Country::Nl) => {
-            &["gmail.com", "hotmail.com", "outlook.com", "ziggo.nl", "kpnmail.nl", "xs4all.nl", "live.nl"]
-        }
-        (_, Country::Be) => {
-            &["gmail.com", "hotmail.com", "telenet.be", "skynet.be", "outlook.be", "proximus.be"]
-        }
+        (Culture::English, _) => &["gmail.example", "outlook.example", "icloud.example", "hotmail.example"],
+        (_, Country::Nl) => &[
+            "gmail.example",
+            "hotmail.example",
+            "outlook.example",
+            "ziggo.example",
+            "kpnmail.example",
+            "xs4all.example",
+            "live.example",
+        ],
+        (_, Country::Be) => &[
+            "gmail.example",
+            "hotmail.example",
+            "telenet.example",
+            "skynet.example",
+            "outlook.example",
+            "proximus.example",
+        ],
     };
     t.email.push_str(pick(rng, domains));
 }
@@ -777,9 +790,11 @@ fn company(rng: &mut ChaCha8Rng, culture: Culture, city: &City, t: &mut Customer
     t.email.push_str(pick(rng, mailbox));
     t.email.push('@');
     domain_slug(&mut t.email, core);
+    // The country as a label under the reserved `.example` domain (RFC 2606): never a firm's
+    // real mailbox.
     t.email.push_str(match city.country {
-        Country::Nl => ".nl",
-        Country::Be => ".be",
+        Country::Nl => ".nl.example",
+        Country::Be => ".be.example",
     });
 }
 
@@ -1133,8 +1148,10 @@ fn plan_payments(
     }
     let r = rng.gen::<f64>();
     let delay = match p.profile {
-        Profile::Good if r < 0.55 => -rng.gen_range(0..=10),
-        Profile::Good if r < 0.92 => rng.gen_range(0..=4),
+        // Good payers pay on the due date or before it, with the odd few days' slip: enough
+        // of them qualify as VIP (at most 10% of invoices late at all) for the segment to show.
+        Profile::Good if r < 0.84 => -rng.gen_range(0..=10),
+        Profile::Good if r < 0.95 => rng.gen_range(1..=4),
         Profile::Good if r < 0.99 => rng.gen_range(5..=12),
         Profile::Good => rng.gen_range(13..=30),
         Profile::Average if r < 0.25 => rng.gen_range(-5..=2),
@@ -1358,6 +1375,8 @@ mod tests {
             assert!(c["payment_method"].parse::<PaymentMethod>().is_ok());
             assert!(parse_date(&c["customer_since"]).unwrap() < o.as_of);
             assert!(matches!(c["segment"].as_str(), "" | "vip" | "bad-payer"));
+            let email = &c["email"];
+            assert!(email.is_empty() || email.ends_with(".example"), "not a reserved domain: {email}");
             let phone = &c["phone"];
             if !phone.is_empty() {
                 let digits = &phone[1..];
