@@ -3,7 +3,7 @@
 //!
 //! Prints, for N generated UBL invoices (default 3000): the `ubl` connector's own pull (list,
 //! read and parse the folder) run natively vs the same pull through the component, their ratio
-//! (goal < 2x; the epoch interruption that enforces the CPU limit is ~18% of the component's
+//! (goal < 2x; the epoch interruption that enforces the CPU limit is ~15% of the component's
 //! time); the instantiation time of a pre-instantiated component (goal < 1 ms); compile time;
 //! and the sync rate into an on-disk store.
 

@@ -139,6 +139,24 @@ pub struct Customer {
     pub segment: Option<String>,
 }
 
+impl Customer {
+    /// A customer known by no more than its key, name and kind (the rest unknown).
+    pub fn new(id: impl Into<String>, name: impl Into<String>, kind: CustomerKind) -> Customer {
+        Customer {
+            id: id.into(),
+            name: name.into(),
+            kind,
+            language: None,
+            email: None,
+            phone: None,
+            address: Address::default(),
+            customer_since: None,
+            payment_method: None,
+            segment: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invoice {
     pub number: String,

@@ -5,7 +5,7 @@
 use super::*;
 use crate::calendar::Jurisdiction;
 use crate::law::{CostsOptions, Rates};
-use crate::model::{Address, CustomerKind, Payment};
+use crate::model::{CustomerKind, Payment};
 use crate::playbook::MoneyAction;
 use crate::segment::{Indicators, Rule};
 
@@ -55,18 +55,7 @@ fn books(list: Vec<Playbook>) -> BTreeMap<String, Playbook> {
 }
 
 fn customer() -> Customer {
-    Customer {
-        id: "C1".into(),
-        name: "Bakkerij De Vries".into(),
-        kind: CustomerKind::B2b,
-        language: None,
-        email: None,
-        phone: None,
-        address: Address::default(),
-        customer_since: None,
-        payment_method: None,
-        segment: None,
-    }
+    Customer::new("C1", "Bakkerij De Vries", CustomerKind::B2b)
 }
 
 fn segmentation(segment: &str) -> Segmentation {

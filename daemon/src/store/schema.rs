@@ -1,0 +1,120 @@
+//! The schema of the database: its numbered migrations, the one place that says which tables
+//! and indexes exist and how an older file is brought up to date.
+
+/// Numbered schema migrations; index + 1 is the `user_version` after applying it.
+pub(super) const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE customers (
+    id             TEXT PRIMARY KEY,
+    name           TEXT NOT NULL,
+    kind           TEXT NOT NULL CHECK (kind IN ('b2b', 'b2c')),
+    language       TEXT,
+    email          TEXT,
+    phone          TEXT,
+    street         TEXT,
+    postal_code    TEXT,
+    city           TEXT,
+    country        TEXT,
+    customer_since TEXT,
+    payment_method TEXT,
+    segment        TEXT,
+    source         TEXT NOT NULL,
+    source_id      TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE invoices (
+    number        TEXT PRIMARY KEY,
+    customer_id   TEXT NOT NULL,
+    issue_date    TEXT NOT NULL,
+    due_date      TEXT NOT NULL,
+    currency      TEXT NOT NULL,
+    total         TEXT NOT NULL,
+    -- the open amount the source stated, if it stated one; it wins over total - payments
+    declared_open TEXT,
+    -- what is open now, derived at write time from declared_open or the payments
+    open_amount   TEXT NOT NULL,
+    paid_date     TEXT,
+    source        TEXT NOT NULL,
+    source_id     TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE payments (
+    id             INTEGER PRIMARY KEY,
+    invoice_number TEXT NOT NULL,
+    date           TEXT NOT NULL,
+    amount         TEXT NOT NULL,
+    method         TEXT,
+    source         TEXT NOT NULL,
+    source_id      TEXT NOT NULL,
+    -- one index serves both the look-up by invoice and the uniqueness of a source's key
+    UNIQUE (invoice_number, source, source_id)
+);
+
+-- promises to pay, recorded by an operator; broken ones weigh in segmentation
+CREATE TABLE promises (
+    id             INTEGER PRIMARY KEY,
+    customer_id    TEXT NOT NULL,
+    invoice_number TEXT,
+    promised_date  TEXT NOT NULL,
+    amount         TEXT,
+    status         TEXT NOT NULL CHECK (status IN ('open', 'kept', 'broken')),
+    recorded_at    TEXT NOT NULL
+);
+CREATE INDEX promises_by_customer ON promises (customer_id);
+
+-- one row per completed import or sync, for the audit trail
+CREATE TABLE imports (
+    id       INTEGER PRIMARY KEY,
+    at       TEXT NOT NULL,
+    source   TEXT NOT NULL,
+    location TEXT NOT NULL,
+    summary  TEXT NOT NULL
+);
+"#,
+    // 2: connector sync (issue 3): cursors, per-plugin status with back-off, payment references
+    // for bank matching, and bank payments that matched no invoice yet.
+    r#"
+ALTER TABLE invoices ADD COLUMN payment_reference TEXT;
+CREATE INDEX invoices_by_source ON invoices (source, source_id);
+
+CREATE TABLE sync_cursors (
+    plugin TEXT NOT NULL,
+    entity TEXT NOT NULL CHECK (entity IN ('customers', 'invoices', 'payments')),
+    cursor TEXT NOT NULL,
+    PRIMARY KEY (plugin, entity)
+) WITHOUT ROWID;
+
+CREATE TABLE sync_status (
+    plugin        TEXT PRIMARY KEY,
+    last_success  TEXT,
+    last_failure  TEXT,
+    failures      INTEGER NOT NULL DEFAULT 0,
+    next_attempt  TEXT,
+    last_error    TEXT
+) WITHOUT ROWID;
+
+CREATE TABLE unmatched_payments (
+    source      TEXT NOT NULL,
+    source_id   TEXT NOT NULL,
+    date        TEXT NOT NULL,
+    amount      TEXT NOT NULL,
+    currency    TEXT NOT NULL,
+    reference   TEXT,
+    free_text   TEXT,
+    payer_name  TEXT,
+    payer_iban  TEXT,
+    PRIMARY KEY (source, source_id)
+) WITHOUT ROWID;
+"#,
+    // 3: full re-syncs with reconciliation: when a plugin's last complete snapshot was taken.
+    r#"
+ALTER TABLE sync_status ADD COLUMN last_full_sync TEXT;
+"#,
+    // 4: the look-up by source id serves connector syncs only: a spreadsheet row's source id is
+    // its key, so csv rows stay out of the index and a million-row import maintains one
+    // b-tree instead of two. Queries must say `source <> 'csv'` for SQLite to use it.
+    r#"
+DROP INDEX invoices_by_source;
+CREATE INDEX invoices_by_source ON invoices (source, source_id) WHERE source <> 'csv';
+"#,
+];

@@ -1,0 +1,130 @@
+//! Bank-payment matching: which invoice a payment that names none pays (a structured
+//! reference, then an invoice number in its text, then a unique open amount).
+
+use std::collections::HashMap;
+
+use rust_decimal::Decimal;
+
+use super::{SyncSummary, SyncedPayment};
+use crate::law::reference::PaymentReference;
+use crate::store::MatchCandidate;
+
+/// Letters and digits only, upper-cased: `2024-0017` and `2024 0017` read alike.
+fn squash(s: &str) -> String {
+    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_uppercase).collect()
+}
+
+/// Bank-payment matching against the store's invoices, indexed once per sync: a statement of
+/// a few hundred payments against a million invoices must not scan (and regenerate the
+/// reference of) every invoice for every payment.
+pub(super) struct Matcher {
+    /// In invoice-number order; earlier candidates win ties, as the rules below say.
+    candidates: Vec<MatchCandidate>,
+    by_number: HashMap<String, usize>,
+    /// Squashed stated references, then (built on the first payment that carries a reference)
+    /// the squashed references dunwell generates (BE structured and RF) for each number.
+    by_reference: HashMap<String, usize>,
+    generated_indexed: bool,
+    /// Squashed invoice numbers of at least 4 characters, longest first (ties in number order).
+    numbers: Vec<(String, usize)>,
+}
+
+impl Matcher {
+    pub(super) fn new(candidates: Vec<MatchCandidate>) -> Self {
+        let by_number = candidates.iter().enumerate().map(|(i, c)| (c.number.clone(), i)).collect();
+        let mut by_reference = HashMap::new();
+        for (i, c) in candidates.iter().enumerate() {
+            if let Some(r) = c.payment_reference.as_deref().map(squash).filter(|r| !r.is_empty()) {
+                by_reference.entry(r).or_insert(i);
+            }
+        }
+        let mut numbers: Vec<(String, usize)> = candidates
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (squash(&c.number), i))
+            .filter(|(n, _)| n.len() >= 4)
+            .collect();
+        // The longest number wins (F2024-17 inside F2024-175 must not match the shorter).
+        numbers.sort_by_key(|(n, i)| (std::cmp::Reverse(n.len()), *i));
+        Matcher { candidates, by_number, by_reference, generated_indexed: false, numbers }
+    }
+
+    /// Adds the references dunwell generates for every invoice (once, lazily: most syncs bring
+    /// no bank payments with a reference).
+    fn index_generated(&mut self) {
+        if self.generated_indexed {
+            return;
+        }
+        self.generated_indexed = true;
+        for (i, c) in self.candidates.iter().enumerate() {
+            for jurisdiction in [crate::calendar::Jurisdiction::Be, crate::calendar::Jurisdiction::Nl] {
+                if let Ok(r) = PaymentReference::for_invoice(jurisdiction, &c.number) {
+                    let key = squash(&r.to_string());
+                    // A stated reference of an earlier invoice keeps its place.
+                    match self.by_reference.get(&key) {
+                        Some(&j) if j <= i => {}
+                        _ => {
+                            self.by_reference.insert(key, i);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Finds the invoice a bank payment pays: (1) structured reference, (2) invoice number in
+    /// the free text, (3) the one open invoice of exactly that amount. Returns the number and
+    /// the rule.
+    pub(super) fn find(&mut self, p: &SyncedPayment) -> Option<(String, Rule)> {
+        if let Some(r) = p.reference.as_deref() {
+            let want = squash(r);
+            if !want.is_empty() {
+                if PaymentReference::parse(r).is_ok() {
+                    self.index_generated();
+                }
+                if let Some(&i) = self.by_reference.get(&want) {
+                    return Some((self.candidates[i].number.clone(), Rule::Reference));
+                }
+            }
+        }
+        if let Some(text) = p.free_text.as_deref().or(p.reference.as_deref()) {
+            let text = squash(text);
+            if let Some((_, i)) = self.numbers.iter().find(|(n, _)| text.contains(n.as_str())) {
+                return Some((self.candidates[*i].number.clone(), Rule::Number));
+            }
+        }
+        let mut by_amount = self.candidates.iter().filter(|c| {
+            c.currency == p.currency && c.open_amount == p.amount && c.open_amount > Decimal::ZERO
+        });
+        match (by_amount.next(), by_amount.next()) {
+            (Some(c), None) => Some((c.number.clone(), Rule::Amount)),
+            _ => None,
+        }
+    }
+
+    /// Lowers what is open on `number` after a payment was put on it.
+    pub(super) fn paid(&mut self, number: &str, amount: Decimal) {
+        if let Some(&i) = self.by_number.get(number) {
+            self.candidates[i].open_amount -= amount;
+        }
+    }
+}
+
+/// Which matching rule placed a bank payment, in the order they are tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Rule {
+    /// The structured payment reference.
+    Reference,
+    /// An invoice number in the free text.
+    Number,
+    /// The one open invoice of exactly that amount.
+    Amount,
+}
+
+pub(super) fn count_rule(summary: &mut SyncSummary, rule: Rule) {
+    match rule {
+        Rule::Reference => summary.matched_by_reference += 1,
+        Rule::Number => summary.matched_by_number += 1,
+        Rule::Amount => summary.matched_by_amount += 1,
+    }
+}

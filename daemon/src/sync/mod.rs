@@ -1,0 +1,315 @@
+//! Sync: pulls what a connector plugin has changed since its cursors and stores it in the same
+//! store the spreadsheet import writes, in one transaction.
+//!
+//! - **All or nothing per run**: every page of customers, invoices and payments is pulled and
+//!   checked (exact decimals, strict dates, known customers) before the write transaction
+//!   opens. A plugin that traps, loops, runs out of memory or returns garbage leaves the store
+//!   as it was, and its failure is recorded with a back-off.
+//! - Records keep their origin: `source` is `plugin:<name>`, `source_id` the plugin's id.
+//! - Incremental: the cursors move only when the run is committed.
+//! - Removed at the source: invoices are deleted, customers too when no invoice refers to them,
+//!   payments are taken off their invoice; paid invoices get their new open amount.
+//! - Full syncs reconcile: an entity pulled from no cursor (the first sync, `dunwell sync
+//!   --full`, or every `full_sync_hours`) is a complete snapshot, so the records of this source
+//!   it lacks were removed at the source, even when the source cannot say so (a deleted file,
+//!   an API that only lists changes). They go the way of records reported `removed`. Only the
+//!   entities the plugin provides are reconciled.
+//! - Rate limits: a source's `rate-limited(secs)` puts the next attempt at least `secs` away.
+//! - Credit notes are stored as invoices with a negative total under `CN-<number>` (their
+//!   numbers may repeat an invoice's); one that names the invoice it corrects is deducted from
+//!   it (a payment with source id `credit:<id>`).
+//! - Bank payments without an invoice are matched: structured reference, then an invoice number
+//!   in the free text, then a unique open invoice of exactly that amount; the rest is kept in
+//!   `unmatched_payments` and matched again on later syncs.
+
+mod check;
+mod matching;
+mod write;
+
+pub use check::{SyncedCustomer, SyncedInvoice, SyncedPayment};
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::plugin::bindings::dunwell::connector::types as wit;
+use crate::plugin::{Plugin, PluginError};
+use crate::store::{Counts, Store, StoreError, SyncStatus};
+use check::{check_customer, check_invoice, check_payment, check_text};
+use write::write;
+
+/// Pages per entity and run before the host stops believing `more`.
+const MAX_PAGES: usize = 10_000;
+/// Records per entity and run.
+const MAX_RECORDS: usize = 2_000_000;
+
+/// The longest wait a source's `rate-limited(secs)` can impose: a garbage value from a plugin
+/// must not park its syncs for years.
+pub const MAX_RETRY_AFTER_SECS: u32 = 24 * 3600;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    #[error("plugin {plugin} returned unusable data: {message}; nothing of this run was stored")]
+    Invalid { plugin: String, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// The seconds the source asked to wait before the next attempt, when it said.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            SyncError::Plugin(e) => e.retry_after(),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a sync pulls only what changed or takes a complete snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// From the stored cursors, unless the plugin's `full_sync_hours` have passed since its
+    /// last full sync (or it never had one): then full.
+    Auto,
+    /// Every entity from no cursor; what the snapshot lacks is removed (`dunwell sync --full`).
+    Full,
+    /// As `Full`, and an empty snapshot removes everything of this source too
+    /// (`--full --allow-empty`); otherwise an empty snapshot removes nothing.
+    FullAllowEmpty,
+}
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct SyncSummary {
+    pub plugin: String,
+    /// Every entity was pulled as a complete snapshot and reconciled.
+    pub full: bool,
+    pub customers: Counts,
+    pub invoices: Counts,
+    pub payments: Counts,
+    /// Bank payments matched to an invoice, by rule.
+    pub matched_by_reference: u64,
+    pub matched_by_number: u64,
+    pub matched_by_amount: u64,
+    pub unmatched: u64,
+    /// Earlier unmatched bank payments matched in this run.
+    pub rematched: u64,
+    pub warnings: Vec<String>,
+}
+
+impl fmt::Display for SyncSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let line = |c: &Counts| {
+            format!(
+                "{} added, {} changed, {} unchanged, {} removed",
+                c.added, c.changed, c.unchanged, c.removed
+            )
+        };
+        writeln!(f, "{}{}:", self.plugin, if self.full { " (full sync)" } else { "" })?;
+        writeln!(f, "customers: {}", line(&self.customers))?;
+        writeln!(f, "invoices:  {}", line(&self.invoices))?;
+        write!(f, "payments:  {}", line(&self.payments))?;
+        let matched = self.matched_by_reference + self.matched_by_number + self.matched_by_amount;
+        if matched + self.unmatched > 0 {
+            write!(
+                f,
+                "\nmatched:   {} by reference, {} by invoice number, {} by amount; {} unmatched",
+                self.matched_by_reference, self.matched_by_number, self.matched_by_amount, self.unmatched
+            )?;
+            if self.rematched > 0 {
+                write!(f, " ({} earlier unmatched payments matched now)", self.rematched)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Back-off after `failures` failed runs in a row: 1, 2, 4 ... minutes, at most 6 hours.
+pub fn backoff(failures: u32) -> chrono::Duration {
+    chrono::Duration::minutes(1i64 << failures.saturating_sub(1).min(9)).min(chrono::Duration::hours(6))
+}
+
+/// The wait before the next attempt after `failures` failed runs in a row, when the source
+/// may have asked for `retry_after` seconds: the later of the two (the request capped at
+/// [`MAX_RETRY_AFTER_SECS`]).
+pub fn retry_wait(failures: u32, retry_after: Option<u32>) -> chrono::Duration {
+    let asked = retry_after.map_or(chrono::Duration::zero(), |s| {
+        chrono::Duration::seconds(i64::from(s.min(MAX_RETRY_AFTER_SECS)))
+    });
+    backoff(failures).max(asked)
+}
+
+/// Whether a full sync is due: `hours` (0: never automatically) have passed since the last
+/// full sync, or there was none (an unreadable time counts as none). After two failures in a
+/// row an automatic sync pulls only what changed: a full pull needs a first sync's request and
+/// time budget, and one that keeps failing must not stop the daily news from coming in.
+pub fn full_sync_due(status: Option<&SyncStatus>, hours: u32, now: DateTime<Utc>) -> bool {
+    if hours == 0 || status.is_some_and(|s| s.failures >= FULL_SYNC_GIVE_WAY_AFTER) {
+        return false;
+    }
+    match status.and_then(|s| s.last_full_sync.as_deref()).and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+    {
+        None => true,
+        Some(t) => {
+            now.signed_duration_since(t.with_timezone(&Utc)) >= chrono::Duration::hours(i64::from(hours))
+        }
+    }
+}
+
+/// Failures in a row after which an automatic sync stops trying to be a full one.
+const FULL_SYNC_GIVE_WAY_AFTER: u32 = 2;
+
+/// Whether a plugin's back-off has passed.
+pub fn due(status: Option<&SyncStatus>, now: DateTime<Utc>) -> bool {
+    status
+        .and_then(|s| s.next_attempt.as_deref())
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .is_none_or(|t| t.with_timezone(&Utc) <= now)
+}
+
+/// What one run pulled, checked.
+#[derive(Debug, Default)]
+pub struct Pulled {
+    pub customers: Vec<SyncedCustomer>,
+    pub invoices: Vec<SyncedInvoice>,
+    pub payments: Vec<SyncedPayment>,
+    pub cursors: BTreeMap<&'static str, String>,
+    /// The entities pulled from no cursor: complete snapshots, reconciled against the store.
+    pub snapshots: BTreeSet<&'static str>,
+    /// Every entity the plugin provides is a snapshot.
+    pub full: bool,
+    /// An empty snapshot may remove everything the store holds from this source.
+    pub allow_empty: bool,
+}
+
+/// Runs one sync of `plugin` into `store` ([`Mode::Auto`]). On failure nothing is stored, and
+/// the failure is recorded (with back-off) in the plugin's sync status.
+pub fn sync(store: &mut Store, plugin: &Plugin, now: DateTime<Utc>) -> Result<SyncSummary, SyncError> {
+    sync_with(store, plugin, now, Mode::Auto)
+}
+
+/// Runs one sync of `plugin` into `store`, incremental or full. On failure nothing is stored,
+/// and the failure is recorded in the plugin's sync status: back-off, and at least the wait
+/// the source asked for when it rate-limited the run.
+pub fn sync_with(
+    store: &mut Store,
+    plugin: &Plugin,
+    now: DateTime<Utc>,
+    mode: Mode,
+) -> Result<SyncSummary, SyncError> {
+    let name = plugin.name().to_string();
+    let full = match mode {
+        Mode::Full | Mode::FullAllowEmpty => true,
+        Mode::Auto => {
+            let status = store.sync_status(&name)?;
+            let hours = plugin.settings().full_sync_hours;
+            let due = full_sync_due(status.as_ref(), hours, now);
+            if !due && status.as_ref().is_some_and(|s| s.failures >= FULL_SYNC_GIVE_WAY_AFTER) && hours > 0 {
+                tracing::warn!(
+                    plugin = name.as_str(),
+                    "the last syncs failed: pulling only what changed; run `dunwell sync {name} --full` once the cause is fixed"
+                );
+            }
+            due
+        }
+    };
+    if full {
+        tracing::info!(plugin = name.as_str(), "full sync: pulling everything and reconciling");
+    }
+    let result = pull(store, plugin, full).and_then(|mut pulled| {
+        pulled.allow_empty = mode == Mode::FullAllowEmpty;
+        write(store, &name, pulled, now)
+    });
+    if let Err(e) = &result {
+        let message = e.to_string();
+        tracing::error!(plugin = name.as_str(), "sync failed: {message}");
+        let retry_after = e.retry_after();
+        let status =
+            store.record_sync_failure(&name, now, |failures| retry_wait(failures, retry_after), &message)?;
+        tracing::warn!(
+            plugin = name.as_str(),
+            "{} failure(s) in a row; next attempt not before {}",
+            status.failures,
+            status.next_attempt.as_deref().unwrap_or("-")
+        );
+    }
+    result
+}
+
+fn invalid(plugin: &str, message: String) -> SyncError {
+    SyncError::Invalid { plugin: plugin.to_string(), message }
+}
+
+/// Pulls every page of what changed (`full`: of everything), and checks it.
+pub fn pull(store: &Store, plugin: &Plugin, full: bool) -> Result<Pulled, SyncError> {
+    let name = plugin.name();
+    let mut run = plugin.start()?;
+    let info = run.describe()?;
+    let limit = plugin.settings().limits.page_size;
+    let mut pulled = Pulled::default();
+
+    macro_rules! pages {
+        ($entity:literal, $method:ident, $check:ident, $into:expr) => {{
+            let mut cursor = if full { None } else { store.sync_cursor(name, $entity)? };
+            if cursor.is_none() {
+                pulled.snapshots.insert($entity);
+            }
+            let mut records = 0usize;
+            for page_no in 0.. {
+                if page_no >= MAX_PAGES {
+                    return Err(invalid(name, format!("more than {MAX_PAGES} pages of {}", $entity)));
+                }
+                let page = run.$method(&wit::PageRequest { cursor: cursor.clone(), limit })?;
+                records += page.items.len();
+                if records > MAX_RECORDS {
+                    return Err(invalid(name, format!("more than {MAX_RECORDS} {}", $entity)));
+                }
+                if page.items.len() > limit as usize {
+                    return Err(invalid(
+                        name,
+                        format!("a page of {} {} exceeds the limit of {limit}", page.items.len(), $entity),
+                    ));
+                }
+                for item in page.items {
+                    $into.push($check(item).map_err(|m| invalid(name, format!("{}: {m}", $entity)))?);
+                }
+                if let Some(next) = page.next_cursor {
+                    check_text("cursor", &next).map_err(|m| invalid(name, m))?;
+                    cursor = Some(next);
+                }
+                if !page.more {
+                    break;
+                }
+            }
+            if let Some(c) = cursor {
+                pulled.cursors.insert($entity, c);
+            }
+        }};
+    }
+    if info.provides_customers {
+        pages!("customers", pull_customers, check_customer, pulled.customers);
+    }
+    if info.provides_invoices {
+        pages!("invoices", pull_invoices, check_invoice, pulled.invoices);
+    }
+    if info.provides_payments {
+        pages!("payments", pull_payments, check_payment, pulled.payments);
+    }
+    let provided = [info.provides_customers, info.provides_invoices, info.provides_payments];
+    pulled.full = pulled.snapshots.len() == provided.iter().filter(|p| **p).count();
+    tracing::info!(
+        plugin = name,
+        "pulled {} customers, {} invoices, {} payments with {} HTTP requests",
+        pulled.customers.len(),
+        pulled.invoices.len(),
+        pulled.payments.len(),
+        run.requests()
+    );
+    Ok(pulled)
+}
+
+#[cfg(test)]
+mod tests;

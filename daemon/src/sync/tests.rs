@@ -1,0 +1,439 @@
+//! Unit tests of sync, in one file because they share fixtures (`payment`, `now`, the pulls
+//! written directly): matching, writing and reconciling, back-off and full syncs, checks.
+
+use rust_decimal::Decimal;
+
+use super::matching::{Matcher, Rule};
+use super::*;
+use crate::law::reference::PaymentReference;
+use crate::model::{Customer, CustomerKind, Invoice};
+use crate::store::MatchCandidate;
+
+// ---- matching (matching.rs) ----
+
+fn payment(reference: Option<&str>, text: Option<&str>, amount: &str) -> SyncedPayment {
+    SyncedPayment {
+        source_id: "p".into(),
+        date: "2026-01-05".parse().unwrap(),
+        amount: amount.parse().unwrap(),
+        currency: "EUR".into(),
+        invoice_number: None,
+        invoice_id: None,
+        reference: reference.map(Into::into),
+        free_text: text.map(Into::into),
+        payer_name: None,
+        payer_iban: None,
+        removed: false,
+    }
+}
+
+fn candidate(number: &str, open: &str, reference: Option<&str>) -> MatchCandidate {
+    MatchCandidate {
+        number: number.into(),
+        currency: "EUR".into(),
+        open_amount: open.parse().unwrap(),
+        payment_reference: reference.map(Into::into),
+    }
+}
+
+#[test]
+fn matching_order_reference_then_number_then_amount() {
+    let mut m = Matcher::new(vec![
+        candidate("F2024-17", "100.00", Some("RF18 5390 0754 7034")),
+        candidate("F2024-175", "8.85", None),
+        candidate("F2024-200", "50.00", None),
+    ]);
+    assert_eq!(
+        m.find(&payment(Some("RF18539007547034"), None, "1")),
+        Some(("F2024-17".into(), Rule::Reference))
+    );
+    assert_eq!(
+        m.find(&payment(None, Some("factuur f2024 175 bedankt"), "1")),
+        Some(("F2024-175".into(), Rule::Number))
+    );
+    assert_eq!(m.find(&payment(None, Some("thanks"), "50.00")), Some(("F2024-200".into(), Rule::Amount)));
+    assert_eq!(m.find(&payment(None, Some("thanks"), "51")), None);
+    // Once the 50.00 is paid, the amount no longer singles the invoice out.
+    m.paid("F2024-200", "50.00".parse().unwrap());
+    assert_eq!(m.find(&payment(None, Some("thanks"), "50.00")), None);
+}
+
+#[test]
+fn generated_references_match_without_a_stated_one() {
+    let mut m =
+        Matcher::new(vec![candidate("2026-001", "10.00", None), candidate("2026-002", "20.00", None)]);
+    for jurisdiction in [crate::calendar::Jurisdiction::Be, crate::calendar::Jurisdiction::Nl] {
+        let r = PaymentReference::for_invoice(jurisdiction, "2026-002").unwrap().to_string();
+        assert_eq!(m.find(&payment(Some(&r), None, "1")), Some(("2026-002".into(), Rule::Reference)), "{r}");
+    }
+    // A reference nobody was given falls through to the other rules.
+    assert_eq!(m.find(&payment(Some("+++000/0000/00097+++"), None, "3")), None);
+}
+
+// ---- writing and reconciling (write.rs; no plugin: checked pulls written directly) ----
+
+fn customer(id: &str) -> SyncedCustomer {
+    SyncedCustomer {
+        source_id: format!("c-{id}"),
+        customer: Customer::new(id, format!("Customer {id}"), CustomerKind::B2b),
+        removed: false,
+    }
+}
+
+fn invoice(number: &str, customer: &str, total: &str) -> SyncedInvoice {
+    let total: Decimal = total.parse().unwrap();
+    SyncedInvoice {
+        source_id: format!("i-{number}"),
+        invoice: Invoice {
+            number: number.into(),
+            customer_id: customer.into(),
+            issue_date: "2026-01-01".parse().unwrap(),
+            due_date: "2026-01-31".parse().unwrap(),
+            currency: "EUR".into(),
+            total,
+            open_amount: total,
+            paid_date: None,
+        },
+        declared_open: None,
+        credit_note: total < Decimal::ZERO,
+        corrects: None,
+        payment_reference: None,
+        removed: false,
+    }
+}
+
+fn paid(id: &str, invoice: &str, amount: &str) -> SyncedPayment {
+    SyncedPayment {
+        source_id: id.into(),
+        invoice_number: Some(invoice.into()),
+        ..payment(None, None, amount)
+    }
+}
+
+fn pulled(
+    customers: Vec<SyncedCustomer>,
+    invoices: Vec<SyncedInvoice>,
+    payments: Vec<SyncedPayment>,
+    snapshots: &[&'static str],
+) -> Pulled {
+    Pulled {
+        customers,
+        invoices,
+        payments,
+        cursors: BTreeMap::new(),
+        snapshots: snapshots.iter().copied().collect(),
+        full: !snapshots.is_empty(),
+        allow_empty: false,
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-02-01T10:00:00Z".parse().unwrap()
+}
+
+fn open_of(store: &Store) -> BTreeMap<String, String> {
+    store.load_invoices().unwrap().into_iter().map(|i| (i.number, i.open_amount.to_string())).collect()
+}
+
+fn customer_ids(store: &Store) -> Vec<String> {
+    store.load_customers().unwrap().into_iter().map(|c| c.id).collect()
+}
+
+/// The ubl case: two customers, two invoices and a credit note on the first.
+fn first_sync(store: &mut Store) {
+    let mut cn = invoice("CN-3", "C1", "-21.00");
+    cn.corrects = Some("F1".into());
+    let all = pulled(
+        vec![customer("C1"), customer("C2")],
+        vec![invoice("F1", "C1", "121.00"), invoice("F2", "C2", "50.00"), cn],
+        vec![],
+        &["customers", "invoices"],
+    );
+    let s = write(store, "ubl", all, now()).unwrap();
+    assert_eq!((s.invoices.added, s.customers.added), (3, 2));
+    assert_eq!(open_of(store)["F1"], "100.00", "the credit note is deducted");
+}
+
+#[test]
+fn an_incremental_pull_removes_only_what_is_reported_removed() {
+    let mut store = Store::open_in_memory().unwrap();
+    first_sync(&mut store);
+    // Nothing changed since the cursor: an empty pull that is no snapshot removes nothing.
+    let s = write(&mut store, "ubl", pulled(vec![], vec![], vec![], &[]), now()).unwrap();
+    assert_eq!((s.invoices.removed, s.customers.removed, s.full), (0, 0, false));
+    assert_eq!(open_of(&store).len(), 3);
+    // A reported removal goes.
+    let mut gone = invoice("F2", "C2", "50.00");
+    gone.removed = true;
+    let s = write(&mut store, "ubl", pulled(vec![], vec![gone], vec![], &[]), now()).unwrap();
+    assert_eq!(s.invoices.removed, 1);
+    assert!(!open_of(&store).contains_key("F2"));
+}
+
+#[test]
+fn a_full_snapshot_removes_what_it_lacks_as_if_reported_removed() {
+    let mut store = Store::open_in_memory().unwrap();
+    first_sync(&mut store);
+    // The source now holds only F1: F2 and the credit note were deleted there, and C2 has
+    // nothing left.
+    let snapshot =
+        pulled(vec![customer("C1")], vec![invoice("F1", "C1", "121.00")], vec![], &["customers", "invoices"]);
+    let s = write(&mut store, "ubl", snapshot, now()).unwrap();
+    assert!(s.full);
+    assert_eq!((s.invoices.added, s.invoices.removed), (0, 2), "{s:?}");
+    assert_eq!(s.customers.removed, 1, "{s:?}");
+    assert_eq!(
+        open_of(&store),
+        BTreeMap::from([("F1".to_string(), "121.00".to_string())]),
+        "the removed credit note's deduction is gone too"
+    );
+    assert_eq!(customer_ids(&store), ["C1"]);
+    assert!(s.to_string().starts_with("ubl (full sync):\n"), "{s}");
+    // The same snapshot again: nothing more to remove.
+    let again =
+        pulled(vec![customer("C1")], vec![invoice("F1", "C1", "121.00")], vec![], &["customers", "invoices"]);
+    let s = write(&mut store, "ubl", again, now()).unwrap();
+    assert_eq!((s.invoices.removed, s.customers.removed), (0, 0));
+}
+
+#[test]
+fn reconciliation_keeps_other_sources_and_customers_with_invoices_left() {
+    let mut store = Store::open_in_memory().unwrap();
+    first_sync(&mut store);
+    // Another plugin's invoice for C2.
+    let other = pulled(vec![], vec![invoice("M1", "C2", "10.00")], vec![], &[]);
+    write(&mut store, "moneybird", other, now()).unwrap();
+    // ubl's source is empty now, and the operator said so (`--allow-empty`).
+    let mut empty = pulled(vec![], vec![], vec![], &["customers", "invoices"]);
+    empty.allow_empty = true;
+    let s = write(&mut store, "ubl", empty, now()).unwrap();
+    assert_eq!(s.invoices.removed, 3);
+    assert_eq!(open_of(&store).keys().collect::<Vec<_>>(), ["M1"], "moneybird's invoice stays");
+    assert_eq!(customer_ids(&store), ["C2"], "C2 still has an invoice: kept, C1 removed");
+    assert_eq!(s.customers.removed, 1);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+}
+
+#[test]
+fn a_payment_delivered_twice_in_one_pull_counts_once_and_a_clashing_id_fails() {
+    let mut store = Store::open_in_memory().unwrap();
+    first_sync(&mut store);
+    let stray = SyncedPayment { source_id: "p-stray".into(), ..payment(None, Some("?"), "7.77") };
+    let twice = pulled(vec![], vec![], vec![stray.clone(), paid("p1", "F2", "50.00"), stray.clone()], &[]);
+    let s = write(&mut store, "bank", twice, now()).unwrap();
+    assert_eq!((s.payments.added, s.unmatched), (1, 1), "{s:?}");
+    assert_eq!(store.unmatched_payments().unwrap().len(), 1);
+    let clash = SyncedPayment { amount: Decimal::new(888, 2), ..stray.clone() };
+    let err = write(&mut store, "bank", pulled(vec![], vec![], vec![stray, clash], &[]), now()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("payment id p-stray appears twice in one pull with different content (7.77 EUR"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bank_payment_on_an_invoice_removed_at_its_source_goes_back_to_unmatched() {
+    let mut store = Store::open_in_memory().unwrap();
+    first_sync(&mut store);
+    let bank = pulled(vec![], vec![], vec![paid("p1", "F2", "50.00")], &[]);
+    write(&mut store, "bank", bank, now()).unwrap();
+    assert!(store.unmatched_payments().unwrap().is_empty());
+    let mut gone = invoice("F2", "C2", "50.00");
+    gone.removed = true;
+    let s = write(&mut store, "ubl", pulled(vec![], vec![gone], vec![], &[]), now()).unwrap();
+    assert_eq!(s.invoices.removed, 1);
+    let unmatched = store.unmatched_payments().unwrap();
+    assert_eq!(unmatched.len(), 1, "{unmatched:?}");
+    assert_eq!((unmatched[0].source.as_str(), unmatched[0].source_id.as_str()), ("plugin:bank", "p1"));
+    assert_eq!(unmatched[0].amount.to_string(), "50.00");
+    assert_eq!(
+        unmatched[0].free_text.as_deref(),
+        Some("was matched to invoice F2, which was removed at its source")
+    );
+}
+
+#[test]
+fn an_empty_snapshot_removes_nothing_unless_allowed() {
+    let mut store = Store::open_in_memory().unwrap();
+    first_sync(&mut store);
+    // An unmounted folder: the complete lists come back empty.
+    let s =
+        write(&mut store, "ubl", pulled(vec![], vec![], vec![], &["customers", "invoices"]), now()).unwrap();
+    assert_eq!((s.invoices.removed, s.customers.removed), (0, 0), "{s:?}");
+    assert_eq!(open_of(&store).len(), 3);
+    assert_eq!(customer_ids(&store).len(), 2);
+    assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
+    assert!(
+        s.warnings[0].starts_with("the complete list of invoices came back empty while 3 are stored"),
+        "{:?}",
+        s.warnings
+    );
+    // One invoice left at the source is not empty: the other two go.
+    let one =
+        pulled(vec![customer("C1")], vec![invoice("F1", "C1", "121.00")], vec![], &["customers", "invoices"]);
+    let s = write(&mut store, "ubl", one, now()).unwrap();
+    assert_eq!(s.invoices.removed, 2, "{s:?}");
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+}
+
+#[test]
+fn only_the_entities_pulled_as_snapshots_are_reconciled() {
+    let mut store = Store::open_in_memory().unwrap();
+    first_sync(&mut store);
+    // A payments-only snapshot under the same name removes no invoice or customer.
+    let s = write(&mut store, "ubl", pulled(vec![], vec![], vec![], &["payments"]), now()).unwrap();
+    assert_eq!((s.invoices.removed, s.customers.removed), (0, 0));
+    assert_eq!(open_of(&store).len(), 3);
+    assert_eq!(customer_ids(&store).len(), 2);
+    // An invoices snapshot without customers removes invoices but no customer, not even
+    // one left without invoices.
+    let snapshot = pulled(vec![], vec![invoice("F1", "C1", "121.00")], vec![], &["invoices"]);
+    let s = write(&mut store, "ubl", snapshot, now()).unwrap();
+    assert_eq!((s.invoices.removed, s.customers.removed), (2, 0));
+    assert_eq!(customer_ids(&store).len(), 2);
+}
+
+#[test]
+fn payments_missing_from_a_snapshot_come_off_their_invoice() {
+    let mut store = Store::open_in_memory().unwrap();
+    first_sync(&mut store);
+    // A bank pays F2 and sends a payment nobody can place.
+    let stray = SyncedPayment { source_id: "p-stray".into(), ..payment(None, Some("?"), "7.77") };
+    let bank = pulled(vec![], vec![], vec![paid("p1", "F2", "50.00"), stray], &["payments"]);
+    let s = write(&mut store, "bank", bank, now()).unwrap();
+    assert_eq!((s.payments.added, s.unmatched), (1, 1));
+    assert_eq!(open_of(&store)["F2"], "0.00");
+    // Incremental, nothing new: nothing removed.
+    let s = write(&mut store, "bank", pulled(vec![], vec![], vec![], &[]), now()).unwrap();
+    assert_eq!(s.payments.removed, 0);
+    assert_eq!(open_of(&store)["F2"], "0.00");
+    // A full snapshot without the statement: the payment comes off F2, which is open
+    // again; the unmatched one goes too; ubl's credit-note deduction is not the bank's.
+    // (An empty snapshot removes only when the operator allows it: --allow-empty.)
+    let mut empty = pulled(vec![], vec![], vec![], &["payments"]);
+    empty.allow_empty = true;
+    let s = write(&mut store, "bank", empty, now()).unwrap();
+    assert_eq!(s.payments.removed, 1);
+    assert_eq!(open_of(&store)["F2"], "50.00");
+    assert!(store.unmatched_payments().unwrap().is_empty());
+    assert_eq!(open_of(&store)["F1"], "100.00");
+    // ubl's own invoices snapshot keeps its credit note's deduction.
+    let mut cn = invoice("CN-3", "C1", "-21.00");
+    cn.corrects = Some("F1".into());
+    let snapshot = pulled(
+        vec![customer("C1"), customer("C2")],
+        vec![invoice("F1", "C1", "121.00"), invoice("F2", "C2", "50.00"), cn],
+        vec![],
+        &["customers", "invoices"],
+    );
+    let s = write(&mut store, "ubl", snapshot, now()).unwrap();
+    assert_eq!(s.invoices.removed, 0);
+    assert_eq!(open_of(&store)["F1"], "100.00");
+}
+
+#[test]
+fn a_full_sync_is_recorded_and_clears_cursors_it_did_not_get() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut first = pulled(vec![customer("C1")], vec![], vec![], &[]);
+    first.cursors.insert("customers", "page:2".into());
+    write(&mut store, "mb", first, now()).unwrap();
+    assert_eq!(store.sync_cursor("mb", "customers").unwrap().as_deref(), Some("page:2"));
+    let status = store.sync_status("mb").unwrap().unwrap();
+    assert_eq!(status.last_full_sync, None, "an incremental run is no full sync");
+    let later = now() + chrono::Duration::hours(1);
+    write(&mut store, "mb", pulled(vec![customer("C1")], vec![], vec![], &["customers"]), later).unwrap();
+    assert_eq!(store.sync_cursor("mb", "customers").unwrap(), None);
+    let status = store.sync_status("mb").unwrap().unwrap();
+    assert_eq!(status.last_full_sync, Some(later.to_rfc3339()));
+    // An incremental run afterwards keeps the time of the last full one.
+    write(&mut store, "mb", pulled(vec![], vec![], vec![], &[]), later + chrono::Duration::hours(1)).unwrap();
+    assert_eq!(store.sync_status("mb").unwrap().unwrap().last_full_sync, Some(later.to_rfc3339()));
+}
+
+// ---- back-off and full syncs (mod.rs) ----
+
+#[test]
+fn full_syncs_fall_due_after_the_configured_hours() {
+    let status = |last: Option<&str>| SyncStatus {
+        plugin: "p".into(),
+        last_success: None,
+        last_failure: None,
+        failures: 0,
+        next_attempt: None,
+        last_error: None,
+        last_full_sync: last.map(Into::into),
+    };
+    let at = now();
+    assert!(full_sync_due(None, 24, at), "never synced");
+    assert!(full_sync_due(Some(&status(None)), 24, at), "never a full sync");
+    assert!(!full_sync_due(Some(&status(Some("2026-01-31T10:00:01Z"))), 24, at));
+    assert!(full_sync_due(Some(&status(Some("2026-01-31T10:00:00Z"))), 24, at));
+    assert!(full_sync_due(Some(&status(Some("garbage"))), 24, at));
+    assert!(!full_sync_due(Some(&status(None)), 0, at), "0: never by itself");
+    assert!(!full_sync_due(None, 0, at));
+    // Failing full syncs give way to incremental ones after two failures in a row.
+    let failing = |failures| SyncStatus { failures, ..status(Some("2026-01-01T00:00:00Z")) };
+    assert!(full_sync_due(Some(&failing(1)), 24, at));
+    assert!(!full_sync_due(Some(&failing(2)), 24, at));
+}
+
+#[test]
+fn a_rate_limit_pushes_the_next_attempt_past_the_wait_asked() {
+    assert_eq!(retry_wait(1, None), chrono::Duration::minutes(1));
+    assert_eq!(retry_wait(1, Some(7200)), chrono::Duration::hours(2), "later than the back-off");
+    assert_eq!(retry_wait(9, Some(10)), backoff(9), "the back-off is later than 10 s");
+    assert_eq!(retry_wait(1, Some(u32::MAX)), chrono::Duration::hours(24), "capped");
+    let err = SyncError::Plugin(PluginError::Reported {
+        plugin: "mb".into(),
+        what: "invoices".into(),
+        message: "rate limited by the source; retry in 7200s".into(),
+        retry_after: Some(7200),
+    });
+    assert_eq!(err.retry_after(), Some(7200));
+    let mut store = Store::open_in_memory().unwrap();
+    let status = store.record_sync_failure("mb", now(), |n| retry_wait(n, err.retry_after()), "x").unwrap();
+    let next: DateTime<Utc> = status.next_attempt.unwrap().parse().unwrap();
+    assert_eq!(next, now() + chrono::Duration::seconds(7200));
+    assert!(!due(store.sync_status("mb").unwrap().as_ref(), now() + chrono::Duration::seconds(7199)));
+    assert!(due(store.sync_status("mb").unwrap().as_ref(), now() + chrono::Duration::seconds(7200)));
+}
+
+#[test]
+fn backoff_doubles_and_caps() {
+    assert_eq!(backoff(1), chrono::Duration::minutes(1));
+    assert_eq!(backoff(3), chrono::Duration::minutes(4));
+    assert_eq!(backoff(40), chrono::Duration::hours(6));
+}
+
+// ---- checks (check.rs) ----
+
+#[test]
+fn garbage_is_refused() {
+    let inv = |total: &str, due: &str| wit::Invoice {
+        id: "1".into(),
+        number: "F1".into(),
+        customer_key: "C1".into(),
+        kind: wit::DocumentKind::Invoice,
+        issued_on: "2026-01-01".into(),
+        due_on: due.into(),
+        currency: "EUR".into(),
+        total: total.into(),
+        open: None,
+        payment_reference: None,
+        corrects: None,
+        status: wit::InvoiceStatus::Open,
+        removed: false,
+    };
+    assert!(check_invoice(inv("12.50", "2026-01-31")).is_ok());
+    for (t, d) in [
+        ("1e3", "2026-01-31"),
+        ("NaN", "2026-01-31"),
+        ("1,5", "2026-01-31"),
+        ("10", "2026-02-30"),
+        ("10", "31-01-2026"),
+        ("-5", "2026-01-31"),
+    ] {
+        assert!(check_invoice(inv(t, d)).is_err(), "{t} {d}");
+    }
+}

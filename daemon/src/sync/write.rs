@@ -1,0 +1,406 @@
+//! Writing a checked pull in the run's one transaction: upserts, removals (reported or missing
+//! from a full snapshot), credit-note deductions, bank-payment matching and open amounts.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use super::matching::{count_rule, Matcher};
+use super::{invalid, Pulled, SyncError, SyncSummary, SyncedPayment};
+use crate::store::{PaymentWriter, Store, StoreError, UnmatchedPayment, WriteTx};
+
+/// Recomputes the open amount and paid date of `numbers`: the amount the source stated (this
+/// pull's, else the stored one) wins, else total minus payments.
+fn settle(
+    tx: &WriteTx<'_>,
+    numbers: &HashSet<String>,
+    declared: &HashMap<&str, Option<Decimal>>,
+) -> Result<(), StoreError> {
+    let mut numbers: Vec<&String> = numbers.iter().collect();
+    numbers.sort();
+    for number in numbers {
+        let Some((total, stored_declared)) = tx.invoice_amounts(number)? else { continue };
+        let declared_open = declared.get(number.as_str()).copied().unwrap_or(stored_declared);
+        let mut paid = tx.invoice_payments(number)?;
+        paid.sort();
+        let (open, paid_date) = crate::model::settlement(total, declared_open, &paid);
+        tx.set_settlement(number, open, paid_date)?;
+    }
+    Ok(())
+}
+
+/// Drops repeats of a payment within one pull: a bank statement delivered twice brings the
+/// same entries twice, and counting them twice would be wrong. The same id with different
+/// content is the connector's mistake and fails the run.
+fn dedupe_payments(plugin: &str, payments: &mut Vec<SyncedPayment>) -> Result<(), SyncError> {
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    let mut repeats = Vec::new();
+    for (i, p) in payments.iter().enumerate() {
+        match first.get(p.source_id.as_str()) {
+            None => {
+                first.insert(p.source_id.as_str(), i);
+            }
+            Some(&j) if payments[j] == *p => repeats.push(i),
+            Some(&j) => {
+                let q = &payments[j];
+                return Err(invalid(
+                    plugin,
+                    format!(
+                        "payment id {} appears twice in one pull with different content ({} {} on {} and {} {} on {}); each payment needs its own id",
+                        p.source_id, q.amount, q.currency, q.date, p.amount, p.currency, p.date
+                    ),
+                ));
+            }
+        }
+    }
+    if !repeats.is_empty() {
+        tracing::debug!(plugin, "{} payments delivered twice in one pull, kept once", repeats.len());
+        let mut i = 0;
+        payments.retain(|_| {
+            i += 1;
+            repeats.binary_search(&(i - 1)).is_err()
+        });
+    }
+    Ok(())
+}
+
+/// What complete snapshots lack: the records of this source that are no longer at the source.
+#[derive(Debug, Default)]
+struct Gone {
+    /// (number, source id)
+    invoices: Vec<(String, String)>,
+    /// Customer ids.
+    customers: Vec<String>,
+    /// Payment source ids (stored on an invoice or unmatched).
+    payments: Vec<String>,
+}
+
+/// Compares the entities pulled as snapshots with what the store holds from `source`. A record
+/// the pull mentions at all (even as removed) is not gone: the pull itself says what happens
+/// to it.
+///
+/// An empty snapshot of an entity the store holds records of removes nothing (unless
+/// `allow_empty`): an unmounted share or a wrong account looks exactly like that, and wiping a
+/// ledger on a hiccup is worse than keeping a removed record one more day.
+fn gone(
+    tx: &WriteTx<'_>,
+    source: &str,
+    pulled: &Pulled,
+    warnings: &mut Vec<String>,
+) -> Result<Gone, StoreError> {
+    let mut gone = Gone::default();
+    let mut guard = |entity: &str, pulled_count: usize, stored: usize| -> bool {
+        if pulled_count == 0 && stored > 0 && !pulled.allow_empty {
+            warnings.push(format!(
+                "the complete list of {entity} came back empty while {stored} are stored from this plugin; nothing was removed (if the source really has none now, run `dunwell sync --full --allow-empty`)"
+            ));
+            false
+        } else {
+            true
+        }
+    };
+    if pulled.snapshots.contains("invoices") {
+        let seen: HashSet<&str> = pulled.invoices.iter().map(|i| i.invoice.number.as_str()).collect();
+        gone.invoices = tx.invoices_of_source(source)?;
+        if guard("invoices", pulled.invoices.len(), gone.invoices.len()) {
+            gone.invoices.retain(|(number, _)| !seen.contains(number.as_str()));
+        } else {
+            gone.invoices.clear();
+        }
+    }
+    if pulled.snapshots.contains("customers") {
+        let seen: HashSet<&str> = pulled.customers.iter().map(|c| c.customer.id.as_str()).collect();
+        gone.customers = tx.customers_of_source(source)?;
+        if guard("customers", pulled.customers.len(), gone.customers.len()) {
+            gone.customers.retain(|id| !seen.contains(id.as_str()));
+        } else {
+            gone.customers.clear();
+        }
+    }
+    if pulled.snapshots.contains("payments") {
+        let seen: HashSet<&str> = pulled.payments.iter().map(|p| p.source_id.as_str()).collect();
+        gone.payments = tx.payments_of_source(source)?;
+        if guard("payments", pulled.payments.len(), gone.payments.len()) {
+            gone.payments.retain(|id| !seen.contains(id.as_str()));
+        } else {
+            gone.payments.clear();
+        }
+    }
+    Ok(gone)
+}
+
+/// Deletes an invoice removed at the source, with its payments, when this source owns it.
+fn remove_invoice(
+    tx: &WriteTx<'_>,
+    source: &str,
+    number: &str,
+    summary: &mut SyncSummary,
+) -> Result<(), StoreError> {
+    if tx.invoice_source(number)?.is_some_and(|(s, _)| s == source) && tx.delete_invoice(number)? {
+        summary.invoices.removed += 1;
+    }
+    Ok(())
+}
+
+/// Takes the deduction of a credit note (`credit:<its source id>`) off the invoice it was on.
+fn drop_credit(
+    tx: &WriteTx<'_>,
+    payments: &mut PaymentWriter<'_>,
+    source: &str,
+    source_id: &str,
+    touched: &mut HashSet<String>,
+) -> Result<(), StoreError> {
+    let credit_id = format!("credit:{source_id}");
+    if let Some(old) = tx.payment_invoice(source, &credit_id)? {
+        payments.delete(&old, source, &credit_id)?;
+        touched.insert(old);
+    }
+    Ok(())
+}
+
+/// Takes a payment removed at the source off its invoice (to be settled again), or out of the
+/// unmatched bank payments.
+fn remove_payment(
+    tx: &WriteTx<'_>,
+    payments: &mut PaymentWriter<'_>,
+    source: &str,
+    source_id: &str,
+    touched: &mut HashSet<String>,
+    summary: &mut SyncSummary,
+) -> Result<(), StoreError> {
+    if let Some(old) = tx.payment_invoice(source, source_id)? {
+        payments.delete(&old, source, source_id)?;
+        touched.insert(old);
+        summary.payments.removed += 1;
+    }
+    tx.delete_unmatched(source, source_id)
+}
+
+/// Writes a checked pull in one transaction.
+pub(super) fn write(
+    store: &mut Store,
+    plugin: &str,
+    mut pulled: Pulled,
+    now: DateTime<Utc>,
+) -> Result<SyncSummary, SyncError> {
+    dedupe_payments(plugin, &mut pulled.payments)?;
+    let source = format!("plugin:{plugin}");
+    let mut summary = SyncSummary { plugin: plugin.to_string(), full: pulled.full, ..SyncSummary::default() };
+    let tx = store.begin()?;
+
+    // Customers the invoices need must be in this pull or the store.
+    let pulled_customers: HashSet<&str> =
+        pulled.customers.iter().filter(|c| !c.removed).map(|c| c.customer.id.as_str()).collect();
+    for inv in pulled.invoices.iter().filter(|i| !i.removed) {
+        let id = inv.invoice.customer_id.as_str();
+        if !pulled_customers.contains(id) && !tx.customer_exists(id)? {
+            return Err(invalid(
+                plugin,
+                format!("invoice {} refers to customer `{id}`, which is unknown", inv.invoice.number),
+            ));
+        }
+    }
+    let mut seen = HashSet::new();
+    for inv in &pulled.invoices {
+        if !seen.insert(inv.invoice.number.as_str()) {
+            return Err(invalid(
+                plugin,
+                format!("invoice number {} appears twice in one pull", inv.invoice.number),
+            ));
+        }
+    }
+
+    // What complete snapshots lack, against the store as it was before this run.
+    let gone = gone(&tx, &source, &pulled, &mut summary.warnings)?;
+
+    let mut touched: HashSet<String> = HashSet::new();
+    {
+        let mut customers = tx.customer_writer()?;
+        for c in pulled.customers.iter().filter(|c| !c.removed) {
+            summary.customers.record(customers.upsert(&c.customer, &source, &c.source_id)?);
+        }
+    }
+    {
+        let mut invoices = tx.invoice_writer(false)?;
+        for inv in &pulled.invoices {
+            let number = inv.invoice.number.as_str();
+            let owner = tx.invoice_source(number)?;
+            if let Some((s, sid)) = &owner {
+                if *s != source {
+                    summary
+                        .warnings
+                        .push(format!("invoice {number} came from {s} ({sid}); now from {source}"));
+                }
+            }
+            if inv.removed {
+                remove_invoice(&tx, &source, number, &mut summary)?;
+                continue;
+            }
+            // Settled against the payments already stored, so that an invoice that carries
+            // payments or a credit and did not change at the source is counted unchanged
+            // (this run's own payments are settled again below).
+            let mut invoice = inv.invoice.clone();
+            let mut paid = tx.invoice_payments(number)?;
+            paid.sort();
+            (invoice.open_amount, invoice.paid_date) =
+                crate::model::settlement(invoice.total, inv.declared_open, &paid);
+            summary.invoices.record(invoices.upsert(&invoice, inv.declared_open, &source, &inv.source_id)?);
+            tx.set_payment_reference(number, inv.payment_reference.as_deref())?;
+            touched.insert(number.to_string());
+        }
+        for (number, _) in &gone.invoices {
+            remove_invoice(&tx, &source, number, &mut summary)?;
+        }
+    }
+    // Credit notes that name their invoice are deducted from it; the deduction of a credit
+    // note goes when the credit note goes (or no longer names an invoice).
+    {
+        let mut payments = tx.payment_writer()?;
+        for cn in pulled.invoices.iter().filter(|i| i.credit_note || i.removed) {
+            drop_credit(&tx, &mut payments, &source, &cn.source_id, &mut touched)?;
+            if cn.removed {
+                continue;
+            }
+            let Some(target) = cn.corrects.as_deref() else { continue };
+            let credit_id = format!("credit:{}", cn.source_id);
+            if tx.invoice_source(target)?.is_none() {
+                summary.warnings.push(format!(
+                    "credit note {} corrects invoice {target}, which is not in the store",
+                    cn.invoice.number
+                ));
+                continue;
+            }
+            payments.insert(target, cn.invoice.issue_date, -cn.invoice.total, None, &source, &credit_id)?;
+            touched.insert(target.to_string());
+        }
+        for (_, source_id) in &gone.invoices {
+            drop_credit(&tx, &mut payments, &source, source_id, &mut touched)?;
+        }
+        // Payments a full snapshot no longer has, before matching looks at what is open.
+        for source_id in &gone.payments {
+            remove_payment(&tx, &mut payments, &source, source_id, &mut touched, &mut summary)?;
+        }
+    }
+    // Open amounts as they are now, so that matching sees what is really open.
+    let declared: HashMap<&str, Option<Decimal>> =
+        pulled.invoices.iter().map(|i| (i.invoice.number.as_str(), i.declared_open)).collect();
+    settle(&tx, &touched, &declared)?;
+    // Bank payments that matched nothing before (from any plugin), against the invoices as
+    // they are now: the invoice may have arrived after its payment. The invoices are loaded
+    // for matching only when there is something to match.
+    let unmatched = tx.unmatched()?;
+    let mut matcher = if unmatched.is_empty() && pulled.payments.is_empty() {
+        None
+    } else {
+        Some(Matcher::new(tx.match_candidates()?))
+    };
+    if let Some(matcher) = matcher.as_mut() {
+        let mut payments = tx.payment_writer()?;
+        for u in unmatched {
+            let p = SyncedPayment {
+                source_id: u.source_id.clone(),
+                date: u.date,
+                amount: u.amount,
+                currency: u.currency.clone(),
+                invoice_number: None,
+                invoice_id: None,
+                reference: u.reference.clone(),
+                free_text: u.free_text.clone(),
+                payer_name: u.payer_name.clone(),
+                payer_iban: u.payer_iban.clone(),
+                removed: false,
+            };
+            let Some((n, rule)) = matcher.find(&p) else { continue };
+            payments.insert(&n, u.date, u.amount, None, &u.source, &u.source_id)?;
+            tx.delete_unmatched(&u.source, &u.source_id)?;
+            matcher.paid(&n, u.amount);
+            count_rule(&mut summary, rule);
+            summary.rematched += 1;
+            touched.insert(n);
+        }
+    }
+    // Payments.
+    if let (false, Some(matcher)) = (pulled.payments.is_empty(), matcher.as_mut()) {
+        let mut payments = tx.payment_writer()?;
+        for p in &pulled.payments {
+            if p.removed {
+                remove_payment(&tx, &mut payments, &source, &p.source_id, &mut touched, &mut summary)?;
+                continue;
+            }
+            if tx.payment_invoice(&source, &p.source_id)?.is_some() {
+                summary.payments.unchanged += 1;
+                continue;
+            }
+            let direct = match (&p.invoice_number, &p.invoice_id) {
+                (Some(n), _) if tx.invoice_source(n)?.is_some() => Some(n.clone()),
+                (_, Some(id)) => tx.invoice_by_source(&source, id)?,
+                _ => None,
+            };
+            let target = match direct {
+                Some(n) => Some(n),
+                None => match matcher.find(p) {
+                    Some((n, rule)) => {
+                        count_rule(&mut summary, rule);
+                        Some(n)
+                    }
+                    None => None,
+                },
+            };
+            match target {
+                Some(n) => {
+                    payments.insert(&n, p.date, p.amount, None, &source, &p.source_id)?;
+                    tx.delete_unmatched(&source, &p.source_id)?;
+                    matcher.paid(&n, p.amount);
+                    touched.insert(n);
+                    summary.payments.added += 1;
+                }
+                None => {
+                    summary.unmatched += 1;
+                    tx.record_unmatched(&UnmatchedPayment {
+                        source: source.clone(),
+                        source_id: p.source_id.clone(),
+                        date: p.date,
+                        amount: p.amount,
+                        currency: p.currency.clone(),
+                        reference: p.reference.clone(),
+                        free_text: p.free_text.clone(),
+                        payer_name: p.payer_name.clone(),
+                        payer_iban: p.payer_iban.clone(),
+                    })?;
+                }
+            }
+        }
+    }
+    // Open amounts and paid dates of everything touched.
+    settle(&tx, &touched, &declared)?;
+    // Customers removed at the source, once nothing refers to them.
+    for c in pulled.customers.iter().filter(|c| c.removed) {
+        if tx.delete_unused_customer(&c.customer.id, &source)? {
+            summary.customers.removed += 1;
+        } else {
+            summary.warnings.push(format!(
+                "customer {} was removed at the source but still has invoices; kept",
+                c.customer.id
+            ));
+        }
+    }
+    // Customers a full snapshot no longer has, once nothing refers to them (one that still
+    // has invoices, from another source, stays without a word).
+    for id in &gone.customers {
+        if tx.delete_unused_customer(id, &source)? {
+            summary.customers.removed += 1;
+        }
+    }
+    for (entity, cursor) in &pulled.cursors {
+        tx.set_sync_cursor(plugin, entity, cursor)?;
+    }
+    // A full pull that ended without a cursor starts from nothing next time too.
+    for entity in pulled.snapshots.iter().filter(|e| !pulled.cursors.contains_key(*e)) {
+        tx.clear_sync_cursor(plugin, entity)?;
+    }
+    tx.record_sync_success(plugin, now, pulled.full)?;
+    tx.log_import(&source, plugin, &summary.to_string())?;
+    tx.commit()?;
+    Ok(summary)
+}
