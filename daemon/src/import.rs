@@ -134,6 +134,13 @@ pub fn import_dir(
     let stored_customers =
         if dir.join("invoices.csv").exists() { tx.customer_ids()? } else { Default::default() };
     let known_new = tx.count(store::Table::Invoices)? == 0;
+    // Invoices still open from earlier imports: an export of open invoices only leaves the
+    // paid ones out, and they would be chased for ever; the summary says so.
+    let open_before = if !known_new && dir.join("invoices.csv").exists() {
+        tx.open_invoices_of_source(SOURCE)?
+    } else {
+        vec![]
+    };
     let (rows, receiver) = std::sync::mpsc::sync_channel::<Vec<Row<InvoiceRow>>>(CHUNKS_AHEAD);
     let summary = std::thread::scope(|scope| {
         let reader = scope.spawn(|| read_customers_and_invoices(dir, segments, &stored_customers, rows));
@@ -172,6 +179,12 @@ pub fn import_dir(
             let customers = scanned.customers.as_deref().unwrap_or_default();
             writer.customers(customers)?;
             writer.payments(scanned.invoice_numbers.as_ref(), &mut problems)?;
+            if let Some(numbers) = &scanned.invoice_numbers {
+                let missing: Vec<&String> = open_before.iter().filter(|n| !numbers.contains(*n)).collect();
+                if let Some(warning) = missing_open_warning(&missing) {
+                    writer.summary.warnings.push(warning);
+                }
+            }
         }
         if !problems.is_empty() {
             problems.truncate(MAX_PROBLEMS);
@@ -183,6 +196,19 @@ pub fn import_dir(
     tracing::info!("written in {:.1}s; committing", started.elapsed().as_secs_f64());
     tx.commit()?;
     Ok(summary)
+}
+
+/// The warning for invoices open in the store that a new invoices.csv no longer lists.
+fn missing_open_warning(missing: &[&String]) -> Option<String> {
+    if missing.is_empty() {
+        return None;
+    }
+    let examples = missing.iter().take(5).map(|n| n.as_str()).collect::<Vec<_>>().join(", ");
+    let more = if missing.len() > 5 { format!(" and {} more", missing.len() - 5) } else { String::new() };
+    Some(format!(
+        "{} invoice(s) open in the store are not in this invoices.csv ({examples}{more}); they stay open and are still chased. If they were paid, import them with open_amount 0 or with their payments",
+        missing.len()
+    ))
 }
 
 /// Reads customers.csv, then streams the checked rows of invoices.csv to `rows`. An invoice

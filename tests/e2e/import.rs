@@ -277,3 +277,41 @@ fn a_problem_late_in_a_big_file_rolls_back_what_was_already_written() {
     let out = env.ok(&["import", "csv", s(&dir)]);
     assert!(out.contains("invoices:  30000 added, 0 changed, 0 unchanged"), "{out}");
 }
+
+/// Many packages export only the open invoices. An invoice open in the store that a later
+/// export leaves out was probably paid: the import keeps it (upsert by key) but says so,
+/// naming the invoices, instead of letting dunwell chase them silently.
+#[test]
+fn open_invoices_missing_from_a_later_export_are_named() {
+    let env = Env::new();
+    env.ok(&["import", "csv", s(&testdata("good"))]);
+    let dir = env.path().join("open-only");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("invoices.csv"),
+        "invoice_number,customer_id,issue_date,due_date,total,open_amount\n\
+         2026-004,C3,2026-11-10,2026-12-10,4840.00,4840.00\n\
+         2026-002,C1,2026-10-15,2026-11-14,605.00,0\n",
+    )
+    .unwrap();
+    let out = env.run(&["import", "csv", s(&dir)]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 invoice(s) open in the store are not in this invoices.csv (2026-001, 2026-003)"),
+        "{err}"
+    );
+    // Kept as they were: the warning tells, the import does not guess.
+    let open: Vec<String> = Store::open(&env.db())
+        .unwrap()
+        .load_invoices()
+        .unwrap()
+        .into_iter()
+        .filter(|i| !i.open_amount.is_zero())
+        .map(|i| i.number)
+        .collect();
+    assert_eq!(open, ["2026-001", "2026-003", "2026-004"]);
+    // The full export again: nothing missing, no warning.
+    let out = env.run(&["import", "csv", s(&testdata("good"))]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("not in this invoices.csv"));
+}

@@ -9,7 +9,7 @@
 //!   not confirmed, legal-reference.md §8.7, so applying it is the cautious choice).
 //! * BE (Boek XIX WER): the first reminder is free; costs, damages and interest only after a
 //!   14-calendar-day wait that starts on the day after an electronic reminder was sent, or on the
-//!   3rd working day after a paper reminder was sent (day 1 = that working day; §8.9, [L]).
+//!   3rd working day after a paper reminder was sent (day 1 = that working day; §8.9, \[L\]).
 //!   Convention: a wait whose 14th day is a Saturday, Sunday or BE legal holiday is extended to
 //!   the next working day (cautious; the WER text was not seen). Later reminders may cost at most
 //!   €7.50 plus postage each.

@@ -194,7 +194,7 @@ pub(crate) enum Stop {
     Anniversary(NaiveDate),
 }
 
-/// The day-by-day interest engine shared by [`compute_interest`] and [`crate::law::owed`]:
+/// The day-by-day interest engine shared by [`compute_interest`] and [`crate::law::owed()`]:
 /// it walks forward from the first interest day, splitting at rate changes and anniversaries,
 /// and leaves what happens to the base (capitalisation, payments) to its caller.
 pub(crate) struct Accrual<'r> {

@@ -16,7 +16,7 @@
 //!   A year that starts on 29 February ends on 28 February; the next year starts on 1 March.
 //! * BE commercial interest (Wet 2 augustus 2002) is simple interest.
 //! * Intermediate values are exact; rounding is half-up to cents only at each capitalisation,
-//!   at each payment that is allocated (see [`owed`]) and at the end. Period amounts are
+//!   at each payment that is allocated (see [`owed()`](owed())) and at the end. Period amounts are
 //!   reported unrounded (shown to 4 decimals).
 //! * Collection costs are computed exactly and rounded half-up to cents once, after the
 //!   minimum, the maximum and any VAT gross-up.

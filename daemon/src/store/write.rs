@@ -51,6 +51,20 @@ impl WriteTx<'_> {
         Ok(stmt.exists([id])?)
     }
 
+    /// The numbers of the stored invoices of `source` with something still open (credit notes
+    /// aside), in number order.
+    pub fn open_invoices_of_source(&self, source: &str) -> Result<Vec<String>, StoreError> {
+        // Amounts are decimal text: open means not negative and not all zeros.
+        let mut stmt = self.tx.prepare(
+            "SELECT number FROM invoices
+              WHERE source = ?1 AND substr(open_amount, 1, 1) <> '-'
+                AND trim(replace(open_amount, '.', ''), '0') <> ''
+              ORDER BY number",
+        )?;
+        let rows = stmt.query_map([source], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The total and declared open amount of a stored invoice.
     pub fn invoice_amounts(&self, number: &str) -> Result<Option<(Decimal, Option<Decimal>)>, StoreError> {
         let mut stmt =

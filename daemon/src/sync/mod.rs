@@ -276,6 +276,15 @@ pub fn pull(store: &Store, plugin: &Plugin, full: bool) -> Result<Pulled, SyncEr
                 for item in page.items {
                     $into.push($check(item).map_err(|m| invalid(name, format!("{}: {m}", $entity)))?);
                 }
+                // A full pull of a big administration takes minutes: say how far it got.
+                if page.more && (page_no + 1) % 10 == 0 {
+                    tracing::info!(
+                        plugin = name,
+                        "{records} {} pulled so far ({} pages)",
+                        $entity,
+                        page_no + 1
+                    );
+                }
                 if let Some(next) = page.next_cursor {
                     check_text("cursor", &next).map_err(|m| invalid(name, m))?;
                     cursor = Some(next);
