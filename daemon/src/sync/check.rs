@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
+use super::CREDIT_PREFIX;
 use crate::model::{
     parse_amount, parse_currency, parse_date, Address, Customer, CustomerKind, Invoice, Language,
 };
@@ -177,6 +178,10 @@ pub(super) fn check_invoice(i: wit::Invoice) -> Result<SyncedInvoice, String> {
 pub(super) fn check_payment(p: wit::Payment) -> Result<SyncedPayment, String> {
     let source_id = required("payment id", p.id)?;
     let id = &source_id;
+    if id.starts_with(CREDIT_PREFIX) {
+        // The host keeps a credit note's deduction as a payment under that prefix.
+        return Err(format!("payment id `{id}` starts with `{CREDIT_PREFIX}`, which dunwell reserves for credit notes; use another id"));
+    }
     let amount = amount("amount", id, &p.amount)?;
     if amount <= Decimal::ZERO {
         return Err(format!("{id}: payment amount {amount} is not positive"));

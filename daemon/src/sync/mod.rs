@@ -162,6 +162,10 @@ pub fn full_sync_due(status: Option<&SyncStatus>, hours: u32, now: DateTime<Utc>
 /// Failures in a row after which an automatic sync stops trying to be a full one.
 const FULL_SYNC_GIVE_WAY_AFTER: u32 = 2;
 
+/// The source id prefix of the payment that carries a credit note's deduction from the invoice
+/// it corrects (`credit:<the credit note's id>`); the store's SQL spells it out too.
+pub(crate) const CREDIT_PREFIX: &str = "credit:";
+
 /// Whether a plugin's back-off has passed.
 pub fn due(status: Option<&SyncStatus>, now: DateTime<Utc>) -> bool {
     status

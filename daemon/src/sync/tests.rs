@@ -437,3 +437,23 @@ fn garbage_is_refused() {
         assert!(check_invoice(inv(t, d)).is_err(), "{t} {d}");
     }
 }
+
+#[test]
+fn payment_ids_may_not_pose_as_credit_note_deductions() {
+    let p = |id: &str| wit::Payment {
+        id: id.into(),
+        amount: "10.00".into(),
+        currency: "EUR".into(),
+        received_on: "2026-01-05".into(),
+        invoice_number: None,
+        invoice_id: None,
+        reference: None,
+        free_text: None,
+        payer_name: None,
+        payer_iban: None,
+        removed: false,
+    };
+    assert!(check_payment(p("stmt-1/4")).is_ok());
+    let err = check_payment(p("credit:CN-3")).unwrap_err();
+    assert!(err.contains("reserves for credit notes"), "{err}");
+}

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::matching::{count_rule, Matcher};
-use super::{invalid, Pulled, SyncError, SyncSummary, SyncedPayment};
+use super::{invalid, Pulled, SyncError, SyncSummary, SyncedPayment, CREDIT_PREFIX};
 use crate::store::{PaymentWriter, Store, StoreError, UnmatchedPayment, WriteTx};
 
 /// Recomputes the open amount and paid date of `numbers`: the amount the source stated (this
@@ -151,7 +151,7 @@ fn drop_credit(
     source_id: &str,
     touched: &mut HashSet<String>,
 ) -> Result<(), StoreError> {
-    let credit_id = format!("credit:{source_id}");
+    let credit_id = format!("{CREDIT_PREFIX}{source_id}");
     if let Some(old) = tx.payment_invoice(source, &credit_id)? {
         payments.delete(&old, source, &credit_id)?;
         touched.insert(old);
@@ -263,7 +263,7 @@ pub(super) fn write(
                 continue;
             }
             let Some(target) = cn.corrects.as_deref() else { continue };
-            let credit_id = format!("credit:{}", cn.source_id);
+            let credit_id = format!("{CREDIT_PREFIX}{}", cn.source_id);
             if tx.invoice_source(target)?.is_none() {
                 summary.warnings.push(format!(
                     "credit note {} corrects invoice {target}, which is not in the store",
