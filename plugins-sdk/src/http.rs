@@ -106,7 +106,7 @@ impl Request {
             if response.status() != 429 {
                 return Ok(response);
             }
-            let wait = response.header("retry-after").and_then(|v| v.trim().parse::<u32>().ok());
+            let wait = response.retry_after();
             attempt += 1;
             match wait {
                 Some(secs) if secs <= 5 && attempt <= 3 => {
@@ -133,6 +133,12 @@ impl Response {
         self.0.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
+    /// How many seconds the server asks to wait (`Retry-After`, as seconds or as an HTTP date).
+    pub fn retry_after(&self) -> Option<u32> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+        retry_after_secs(self.header("retry-after")?, now)
+    }
+
     /// The body.
     pub fn body(&self) -> &[u8] {
         &self.0.body
@@ -145,9 +151,7 @@ impl Response {
         match status {
             200..=299 => Ok(self),
             401 | 403 => Err(ConnectorError::Auth(format!("the server answered {status}; check the token"))),
-            429 => Err(ConnectorError::RateLimited(
-                self.header("retry-after").and_then(|v| v.trim().parse().ok()),
-            )),
+            429 => Err(ConnectorError::RateLimited(self.retry_after())),
             _ => {
                 let text = String::from_utf8_lossy(&self.0.body);
                 let snippet: String = text.chars().take(200).collect();
@@ -209,9 +213,68 @@ pub fn encode(s: &str) -> String {
     out
 }
 
+/// A `Retry-After` value (RFC 9110 §10.2.3) as seconds from `now` (Unix time): delay-seconds,
+/// or an IMF-fixdate such as `Wed, 21 Oct 2026 07:28:00 GMT` (a date in the past is 0).
+/// Hand-written: a dozen lines do not justify a date crate in every connector.
+pub fn retry_after_secs(value: &str, now: u64) -> Option<u32> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u32>() {
+        return Some(secs);
+    }
+    // "Wed, 21 Oct 2026 07:28:00 GMT"
+    let rest = v.split_once(", ")?.1;
+    let mut parts = rest.split(' ');
+    let (day, month, year, time, zone) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if zone != "GMT" || parts.next().is_some() {
+        return None;
+    }
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let mut hms = time.split(':').map(|t| t.parse::<i64>().ok());
+    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    // Days from 1970-01-01 to the civil date (H. Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let at = days * 86_400 + h * 3600 + m * 60 + s;
+    Some(u32::try_from((at - now as i64).max(0)).unwrap_or(u32::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_as_seconds_or_http_date() {
+        // 2026-10-21T07:28:00Z is 1792567680 (date -d @1792567680 -u).
+        let now = 1_792_567_680 - 90;
+        assert_eq!(retry_after_secs("120", now), Some(120));
+        assert_eq!(retry_after_secs(" 7 ", now), Some(7));
+        assert_eq!(retry_after_secs("Wed, 21 Oct 2026 07:28:00 GMT", now), Some(90));
+        assert_eq!(retry_after_secs("Wed, 21 Oct 2026 07:28:00 GMT", now + 1000), Some(0), "in the past");
+        assert_eq!(retry_after_secs("Thu, 01 Jan 1970 00:00:00 GMT", 0), Some(0));
+        assert_eq!(retry_after_secs("Tue, 29 Feb 2028 00:00:01 GMT", 1_835_395_200), Some(1));
+        for bad in [
+            "",
+            "soon",
+            "-5",
+            "Wed, 21 Oct 2026 07:28:00 CET",
+            "Wed, 21 Foo 2026 07:28:00 GMT",
+            "Wed, 21 Oct 2026 25:00:00 GMT",
+        ] {
+            assert_eq!(retry_after_secs(bad, now), None, "{bad}");
+        }
+    }
 
     #[test]
     fn query_and_link() {
