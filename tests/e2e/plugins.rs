@@ -329,7 +329,12 @@ fn camt053_payments_are_matched_by_reference_then_amount() {
     env.ok(&["sync", "ubl"]);
     let out = env.ok(&["sync", "bank"]);
     assert!(out.contains("payments:  2 added"), "{out}");
-    assert!(out.contains("1 by reference, 0 by invoice number, 1 by amount; 0 unmatched"), "{out}");
+    assert!(
+        out.contains(
+            "1 by reference, 0 by invoice number, 1 by amount, 0 by amount and known account; 0 unmatched"
+        ),
+        "{out}"
+    );
     let inv = invoices(&env);
     for i in &inv {
         assert_eq!(i.open_amount, rust_decimal::Decimal::ZERO, "{i:?}");
@@ -344,7 +349,7 @@ fn camt053_payments_are_matched_by_reference_then_amount() {
 fn bank_payments_that_arrive_before_their_invoices_are_matched_later() {
     let env = bank_env();
     let out = env.ok(&["sync", "bank"]);
-    assert!(out.contains("0 by amount; 2 unmatched"), "{out}");
+    assert!(out.contains("0 by amount, 0 by amount and known account; 2 unmatched"), "{out}");
     assert_eq!(Store::open(&env.db()).unwrap().unmatched_payments().unwrap().len(), 2);
     let out = env.ok(&["sync", "ubl"]);
     assert!(out.contains("(2 earlier unmatched payments matched now)"), "{out}");

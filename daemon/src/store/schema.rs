@@ -117,4 +117,9 @@ ALTER TABLE sync_status ADD COLUMN last_full_sync TEXT;
 DROP INDEX invoices_by_source;
 CREATE INDEX invoices_by_source ON invoices (source, source_id) WHERE source <> 'csv';
 "#,
+    // 5: the account a bank payment came from, so that a customer's account, once seen on a
+    // payment that matched by reference or number, places later payments without one.
+    r#"
+ALTER TABLE payments ADD COLUMN payer_iban TEXT;
+"#,
 ];

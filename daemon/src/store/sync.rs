@@ -26,6 +26,7 @@ pub struct SyncStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatchCandidate {
     pub number: String,
+    pub customer_id: String,
     pub currency: String,
     pub open_amount: Decimal,
     pub payment_reference: Option<String>,
@@ -247,8 +248,8 @@ impl WriteTx<'_> {
         // Another plugin's bank payments on it are not gone with it: the money did arrive. They
         // go back to the unmatched payments, to be placed again or looked at by a person.
         self.tx.execute(
-            "INSERT INTO unmatched_payments (source, source_id, date, amount, currency, free_text)
-             SELECT p.source, p.source_id, p.date, p.amount, i.currency,
+            "INSERT INTO unmatched_payments (source, source_id, date, amount, currency, payer_iban, free_text)
+             SELECT p.source, p.source_id, p.date, p.amount, i.currency, p.payer_iban,
                     'was matched to invoice ' || i.number || ', which was removed at its source'
                FROM payments p JOIN invoices i ON i.number = p.invoice_number
               WHERE p.invoice_number = ?1 AND p.source <> i.source AND p.source LIKE 'plugin:%'
@@ -273,19 +274,31 @@ impl WriteTx<'_> {
     /// by reference or number may also land on an invoice that is already paid).
     pub fn match_candidates(&self) -> Result<Vec<MatchCandidate>, StoreError> {
         let mut stmt = self.tx.prepare(
-            "SELECT number, currency, open_amount, payment_reference FROM invoices ORDER BY number",
+            "SELECT number, customer_id, currency, open_amount, payment_reference FROM invoices ORDER BY number",
         )?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             out.push(MatchCandidate {
                 number: r.get(0)?,
-                currency: r.get(1)?,
-                open_amount: decimal_col(r.get_ref(2)?.as_str()?)?,
-                payment_reference: r.get(3)?,
+                customer_id: r.get(1)?,
+                currency: r.get(2)?,
+                open_amount: decimal_col(r.get_ref(3)?.as_str()?)?,
+                payment_reference: r.get(4)?,
             });
         }
         Ok(out)
+    }
+
+    /// The accounts bank payments came from, with the customer of the invoice each paid.
+    pub fn known_payers(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self.tx.prepare(
+            "SELECT DISTINCT p.payer_iban, i.customer_id
+               FROM payments p JOIN invoices i ON i.number = p.invoice_number
+              WHERE p.payer_iban IS NOT NULL AND p.payer_iban <> ''",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Which invoice a source's payment is stored on, if any.

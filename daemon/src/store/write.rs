@@ -129,8 +129,8 @@ impl WriteTx<'_> {
     pub fn payment_writer(&self) -> Result<PaymentWriter<'_>, StoreError> {
         Ok(PaymentWriter {
             insert: self.tx.prepare(
-                "INSERT INTO payments (invoice_number, date, amount, method, source, source_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO payments (invoice_number, date, amount, method, source, source_id, payer_iban)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?,
             delete: self.tx.prepare(
                 "DELETE FROM payments WHERE invoice_number = ?1 AND source = ?2 AND source_id = ?3",
@@ -300,7 +300,32 @@ impl PaymentWriter<'_> {
             amount.to_string(),
             method.map(PaymentMethod::as_str),
             source,
-            source_id
+            source_id,
+            None::<&str>,
+        ])?;
+        Ok(())
+    }
+
+    /// A bank payment, with the account it came from (what teaches dunwell a customer's
+    /// account for matching later payments).
+    pub fn insert_bank(
+        &mut self,
+        invoice_number: &str,
+        date: NaiveDate,
+        amount: Decimal,
+        payer_iban: Option<&str>,
+        source: &str,
+        source_id: &str,
+    ) -> Result<(), StoreError> {
+        let mut d = DateText::default();
+        self.insert.execute(params![
+            invoice_number,
+            d.of(date),
+            amount.to_string(),
+            None::<&str>,
+            source,
+            source_id,
+            payer_iban
         ])?;
         Ok(())
     }

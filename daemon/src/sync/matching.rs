@@ -1,5 +1,6 @@
 //! Bank-payment matching: which invoice a payment that names none pays (a structured
-//! reference, then an invoice number in its text, then a unique open amount).
+//! reference, then an invoice number in its text, then a unique open amount, then a unique
+//! open amount among the invoices of the customer whose account paid before).
 
 use std::collections::HashMap;
 
@@ -27,10 +28,17 @@ pub(super) struct Matcher {
     generated_indexed: bool,
     /// Squashed invoice numbers of at least 4 characters, longest first (ties in number order).
     numbers: Vec<(String, usize)>,
+    /// Candidates with something open, by currency and (normalised) open amount.
+    by_amount: HashMap<(String, Decimal), Vec<usize>>,
+    /// Candidates by customer.
+    by_customer: HashMap<String, Vec<usize>>,
+    /// Squashed accounts that paid a customer's invoice before: `None` when they paid for more
+    /// than one customer (a bookkeeper's or a parent company's account tells nothing).
+    payers: HashMap<String, Option<String>>,
 }
 
 impl Matcher {
-    pub(super) fn new(candidates: Vec<MatchCandidate>) -> Self {
+    pub(super) fn new(candidates: Vec<MatchCandidate>, known_payers: Vec<(String, String)>) -> Self {
         let by_number = candidates.iter().enumerate().map(|(i, c)| (c.number.clone(), i)).collect();
         let mut by_reference = HashMap::new();
         for (i, c) in candidates.iter().enumerate() {
@@ -46,7 +54,45 @@ impl Matcher {
             .collect();
         // The longest number wins (F2024-17 inside F2024-175 must not match the shorter).
         numbers.sort_by_key(|(n, i)| (std::cmp::Reverse(n.len()), *i));
-        Matcher { candidates, by_number, by_reference, generated_indexed: false, numbers }
+        let mut by_amount: HashMap<(String, Decimal), Vec<usize>> = HashMap::new();
+        let mut by_customer: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, c) in candidates.iter().enumerate() {
+            if c.open_amount > Decimal::ZERO {
+                by_amount.entry((c.currency.clone(), c.open_amount.normalize())).or_default().push(i);
+            }
+            by_customer.entry(c.customer_id.clone()).or_default().push(i);
+        }
+        let mut matcher = Matcher {
+            candidates,
+            by_number,
+            by_reference,
+            generated_indexed: false,
+            numbers,
+            by_amount,
+            by_customer,
+            payers: HashMap::new(),
+        };
+        for (iban, customer) in known_payers {
+            matcher.learn_payer(&iban, &customer);
+        }
+        matcher
+    }
+
+    /// Remembers that `iban` paid an invoice of `customer`.
+    fn learn_payer(&mut self, iban: &str, customer: &str) {
+        let key = squash(iban);
+        if key.is_empty() {
+            return;
+        }
+        match self.payers.get(&key) {
+            None => {
+                self.payers.insert(key, Some(customer.to_string()));
+            }
+            Some(Some(known)) if known != customer => {
+                self.payers.insert(key, None);
+            }
+            Some(_) => {}
+        }
     }
 
     /// Adds the references dunwell generates for every invoice (once, lazily: most syncs bring
@@ -73,8 +119,9 @@ impl Matcher {
     }
 
     /// Finds the invoice a bank payment pays: (1) structured reference, (2) invoice number in
-    /// the free text, (3) the one open invoice of exactly that amount. Returns the number and
-    /// the rule.
+    /// the free text, (3) the one open invoice of exactly that amount, (4) failing that (several
+    /// invoices of that amount are open), the one among them of the customer whose account
+    /// paid before. Returns the number and the rule.
     pub(super) fn find(&mut self, p: &SyncedPayment) -> Option<(String, Rule)> {
         if let Some(r) = p.reference.as_deref() {
             let want = squash(r);
@@ -93,19 +140,39 @@ impl Matcher {
                 return Some((self.candidates[*i].number.clone(), Rule::Number));
             }
         }
-        let mut by_amount = self.candidates.iter().filter(|c| {
-            c.currency == p.currency && c.open_amount == p.amount && c.open_amount > Decimal::ZERO
-        });
-        match (by_amount.next(), by_amount.next()) {
-            (Some(c), None) => Some((c.number.clone(), Rule::Amount)),
+        let same =
+            self.by_amount.get(&(p.currency.clone(), p.amount.normalize())).map_or(&[][..], Vec::as_slice);
+        if let [i] = same {
+            return Some((self.candidates[*i].number.clone(), Rule::Amount));
+        }
+        let customer = p.payer_iban.as_deref().and_then(|iban| self.payers.get(&squash(iban))?.as_ref())?;
+        let theirs = self.by_customer.get(customer)?;
+        let mut hits = same.iter().filter(|i| theirs.contains(i));
+        match (hits.next(), hits.next()) {
+            (Some(&i), None) => Some((self.candidates[i].number.clone(), Rule::Payer)),
             _ => None,
         }
     }
 
-    /// Lowers what is open on `number` after a payment was put on it.
-    pub(super) fn paid(&mut self, number: &str, amount: Decimal) {
-        if let Some(&i) = self.by_number.get(number) {
-            self.candidates[i].open_amount -= amount;
+    /// Lowers what is open on `number` after a payment was put on it, and remembers the
+    /// account that paid it.
+    pub(super) fn paid(&mut self, number: &str, amount: Decimal, payer_iban: Option<&str>) {
+        let Some(&i) = self.by_number.get(number) else { return };
+        let c = &self.candidates[i];
+        let before = (c.currency.clone(), c.open_amount.normalize());
+        if let Some(list) = self.by_amount.get_mut(&before) {
+            list.retain(|&j| j != i);
+        }
+        self.candidates[i].open_amount -= amount;
+        let c = &self.candidates[i];
+        if c.open_amount > Decimal::ZERO {
+            let list = self.by_amount.entry((c.currency.clone(), c.open_amount.normalize())).or_default();
+            let at = list.partition_point(|&j| j < i);
+            list.insert(at, i);
+        }
+        if let Some(iban) = payer_iban {
+            let customer = self.candidates[i].customer_id.clone();
+            self.learn_payer(iban, &customer);
         }
     }
 }
@@ -119,12 +186,15 @@ pub(super) enum Rule {
     Number,
     /// The one open invoice of exactly that amount.
     Amount,
+    /// Of the open invoices of that amount, the one of the customer whose account paid before.
+    Payer,
 }
 
 pub(super) fn count_rule(summary: &mut SyncSummary, rule: Rule) {
     match rule {
         Rule::Reference => summary.matched_by_reference += 1,
         Rule::Number => summary.matched_by_number += 1,
+        Rule::Payer => summary.matched_by_payer += 1,
         Rule::Amount => summary.matched_by_amount += 1,
     }
 }

@@ -19,7 +19,8 @@
 //!   numbers may repeat an invoice's); one that names the invoice it corrects is deducted from
 //!   it (a payment with source id `credit:<id>`).
 //! - Bank payments without an invoice are matched: structured reference, then an invoice number
-//!   in the free text, then a unique open invoice of exactly that amount; the rest is kept in
+//!   in the free text, then a unique open invoice of exactly that amount (or, among several,
+//!   the one of the customer whose account paid before); the rest is kept in
 //!   `unmatched_payments` and matched again on later syncs.
 
 mod check;
@@ -94,6 +95,9 @@ pub struct SyncSummary {
     pub matched_by_reference: u64,
     pub matched_by_number: u64,
     pub matched_by_amount: u64,
+    /// Among several open invoices of the amount, the one of the customer whose account paid
+    /// before.
+    pub matched_by_payer: u64,
     pub unmatched: u64,
     /// Earlier unmatched bank payments matched in this run.
     pub rematched: u64,
@@ -112,12 +116,19 @@ impl fmt::Display for SyncSummary {
         writeln!(f, "customers: {}", line(&self.customers))?;
         writeln!(f, "invoices:  {}", line(&self.invoices))?;
         write!(f, "payments:  {}", line(&self.payments))?;
-        let matched = self.matched_by_reference + self.matched_by_number + self.matched_by_amount;
+        let matched = self.matched_by_reference
+            + self.matched_by_number
+            + self.matched_by_amount
+            + self.matched_by_payer;
         if matched + self.unmatched > 0 {
             write!(
                 f,
-                "\nmatched:   {} by reference, {} by invoice number, {} by amount; {} unmatched",
-                self.matched_by_reference, self.matched_by_number, self.matched_by_amount, self.unmatched
+                "\nmatched:   {} by reference, {} by invoice number, {} by amount, {} by amount and known account; {} unmatched",
+                self.matched_by_reference,
+                self.matched_by_number,
+                self.matched_by_amount,
+                self.matched_by_payer,
+                self.unmatched
             )?;
             if self.rematched > 0 {
                 write!(f, " ({} earlier unmatched payments matched now)", self.rematched)?;

@@ -30,6 +30,7 @@ fn payment(reference: Option<&str>, text: Option<&str>, amount: &str) -> SyncedP
 fn candidate(number: &str, open: &str, reference: Option<&str>) -> MatchCandidate {
     MatchCandidate {
         number: number.into(),
+        customer_id: "C1".into(),
         currency: "EUR".into(),
         open_amount: open.parse().unwrap(),
         payment_reference: reference.map(Into::into),
@@ -38,11 +39,14 @@ fn candidate(number: &str, open: &str, reference: Option<&str>) -> MatchCandidat
 
 #[test]
 fn matching_order_reference_then_number_then_amount() {
-    let mut m = Matcher::new(vec![
-        candidate("F2024-17", "100.00", Some("RF18 5390 0754 7034")),
-        candidate("F2024-175", "8.85", None),
-        candidate("F2024-200", "50.00", None),
-    ]);
+    let mut m = Matcher::new(
+        vec![
+            candidate("F2024-17", "100.00", Some("RF18 5390 0754 7034")),
+            candidate("F2024-175", "8.85", None),
+            candidate("F2024-200", "50.00", None),
+        ],
+        vec![],
+    );
     assert_eq!(
         m.find(&payment(Some("RF18539007547034"), None, "1")),
         Some(("F2024-17".into(), Rule::Reference))
@@ -54,14 +58,52 @@ fn matching_order_reference_then_number_then_amount() {
     assert_eq!(m.find(&payment(None, Some("thanks"), "50.00")), Some(("F2024-200".into(), Rule::Amount)));
     assert_eq!(m.find(&payment(None, Some("thanks"), "51")), None);
     // Once the 50.00 is paid, the amount no longer singles the invoice out.
-    m.paid("F2024-200", "50.00".parse().unwrap());
+    m.paid("F2024-200", "50.00".parse().unwrap(), None);
     assert_eq!(m.find(&payment(None, Some("thanks"), "50.00")), None);
+    // A partly paid invoice is found by what is still open (45.00 after 5.00).
+    m.paid("F2024-17", "55.00".parse().unwrap(), None);
+    assert_eq!(m.find(&payment(None, None, "45")), Some(("F2024-17".into(), Rule::Amount)));
+}
+
+#[test]
+fn a_known_account_singles_out_its_customers_invoice_among_equal_amounts() {
+    let of = |number: &str, customer: &str| MatchCandidate {
+        customer_id: customer.into(),
+        ..candidate(number, "121.00", None)
+    };
+    let mut m = Matcher::new(
+        vec![of("A-1", "C1"), of("B-1", "C2"), of("B-2", "C2"), of("C-1", "C3")],
+        vec![("NL91 ABNA 0417 1643 00".into(), "C3".into())],
+    );
+    let from = |iban: Option<&str>| SyncedPayment {
+        payer_iban: iban.map(Into::into),
+        ..payment(None, Some("thanks"), "121.00")
+    };
+    // Four invoices of 121.00: the amount alone decides nothing.
+    assert_eq!(m.find(&from(None)), None);
+    assert_eq!(m.find(&from(Some("NL91ABNA0417164300"))), Some(("C-1".into(), Rule::Payer)));
+    // An unknown account, or a customer with two such invoices, decides nothing either.
+    assert_eq!(m.find(&from(Some("NL02RABO0123456789"))), None);
+    m.paid("A-1", "1.00".parse().unwrap(), Some("NL02RABO0123456789"));
+    assert_eq!(m.find(&from(Some("NL02RABO0123456789"))), None, "A-1 has 120.00 open now");
+    m.paid("B-1", "121.00".parse().unwrap(), Some("BE68539007547034"));
+    m.paid("C-1", "121.00".parse().unwrap(), None);
+    // Left at 121.00: B-2 (C2) only, so the amount decides again.
+    assert_eq!(m.find(&from(None)), Some(("B-2".into(), Rule::Amount)));
+    // An account seen paying for two customers identifies neither.
+    let mut m2 = Matcher::new(
+        vec![of("A-1", "C1"), of("B-1", "C2"), of("B-2", "C2")],
+        vec![("BE68539007547034".into(), "C1".into()), ("BE68539007547034".into(), "C2".into())],
+    );
+    assert_eq!(m2.find(&from(Some("BE68539007547034"))), None);
 }
 
 #[test]
 fn generated_references_match_without_a_stated_one() {
-    let mut m =
-        Matcher::new(vec![candidate("2026-001", "10.00", None), candidate("2026-002", "20.00", None)]);
+    let mut m = Matcher::new(
+        vec![candidate("2026-001", "10.00", None), candidate("2026-002", "20.00", None)],
+        vec![],
+    );
     for jurisdiction in [crate::calendar::Jurisdiction::Be, crate::calendar::Jurisdiction::Nl] {
         let r = PaymentReference::for_invoice(jurisdiction, "2026-002").unwrap().to_string();
         assert_eq!(m.find(&payment(Some(&r), None, "1")), Some(("2026-002".into(), Rule::Reference)), "{r}");
@@ -456,4 +498,32 @@ fn payment_ids_may_not_pose_as_credit_note_deductions() {
     assert!(check_payment(p("stmt-1/4")).is_ok());
     let err = check_payment(p("credit:CN-3")).unwrap_err();
     assert!(err.contains("reserves for credit notes"), "{err}");
+}
+
+#[test]
+fn an_account_learnt_from_one_payment_places_the_next_among_equal_amounts() {
+    let mut store = Store::open_in_memory().unwrap();
+    first_sync(&mut store);
+    // C1 gets an invoice of 50.00 too: F2 (C2) and G1 (C1) are both 50.00 open.
+    let more = pulled(vec![], vec![invoice("G1", "C1", "50.00")], vec![], &[]);
+    write(&mut store, "ubl", more, now()).unwrap();
+    let iban = "NL91 ABNA 0417 1643 00";
+    // C1's account pays F1 naming it.
+    let first = SyncedPayment { payer_iban: Some(iban.into()), ..paid("p1", "F1", "100.00") };
+    write(&mut store, "bank", pulled(vec![], vec![], vec![first], &[]), now()).unwrap();
+    // The same account pays 50.00 without a word: the amount alone fits F2 and G1; the
+    // account says C1, so G1.
+    let second = SyncedPayment {
+        source_id: "p2".into(),
+        payer_iban: Some("NL91ABNA0417164300".into()),
+        ..payment(None, Some("bedankt"), "50.00")
+    };
+    let s = write(&mut store, "bank", pulled(vec![], vec![], vec![second], &[]), now()).unwrap();
+    assert_eq!((s.matched_by_payer, s.matched_by_amount, s.unmatched), (1, 0, 0), "{s:?}");
+    let open = open_of(&store);
+    assert_eq!((open["G1"].as_str(), open["F2"].as_str()), ("0.00", "50.00"));
+    // A stranger's 50.00: F2 is now the only 50.00 open, so the amount alone places it.
+    let stranger = SyncedPayment { source_id: "p3".into(), ..payment(None, None, "50.00") };
+    let s = write(&mut store, "bank", pulled(vec![], vec![], vec![stranger], &[]), now()).unwrap();
+    assert_eq!((s.matched_by_amount, s.unmatched), (1, 0), "the amount is unique again: {s:?}");
 }

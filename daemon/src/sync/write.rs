@@ -293,7 +293,7 @@ pub(super) fn write(
     let mut matcher = if unmatched.is_empty() && pulled.payments.is_empty() {
         None
     } else {
-        Some(Matcher::new(tx.match_candidates()?))
+        Some(Matcher::new(tx.match_candidates()?, tx.known_payers()?))
     };
     if let Some(matcher) = matcher.as_mut() {
         let mut payments = tx.payment_writer()?;
@@ -312,9 +312,9 @@ pub(super) fn write(
                 removed: false,
             };
             let Some((n, rule)) = matcher.find(&p) else { continue };
-            payments.insert(&n, u.date, u.amount, None, &u.source, &u.source_id)?;
+            payments.insert_bank(&n, u.date, u.amount, u.payer_iban.as_deref(), &u.source, &u.source_id)?;
             tx.delete_unmatched(&u.source, &u.source_id)?;
-            matcher.paid(&n, u.amount);
+            matcher.paid(&n, u.amount, u.payer_iban.as_deref());
             count_rule(&mut summary, rule);
             summary.rematched += 1;
             touched.insert(n);
@@ -349,9 +349,16 @@ pub(super) fn write(
             };
             match target {
                 Some(n) => {
-                    payments.insert(&n, p.date, p.amount, None, &source, &p.source_id)?;
+                    payments.insert_bank(
+                        &n,
+                        p.date,
+                        p.amount,
+                        p.payer_iban.as_deref(),
+                        &source,
+                        &p.source_id,
+                    )?;
                     tx.delete_unmatched(&source, &p.source_id)?;
-                    matcher.paid(&n, p.amount);
+                    matcher.paid(&n, p.amount, p.payer_iban.as_deref());
                     touched.insert(n);
                     summary.payments.added += 1;
                 }
