@@ -638,11 +638,13 @@ fn invoices_of(env: &Env) -> Vec<dunwell::model::Invoice> {
 
 /// Syncs the hostile guest in `good` mode, then in `mode`: the second sync must fail with a
 /// line naming the plugin and containing `expect`, and leave the store as the first left it.
-fn contained(mode: &str, extra: &str, expect: &str) {
+/// Runs the hostile guest in `mode` and checks it was stopped with `expect` and the store kept;
+/// returns that failed run's output.
+fn contained(mode: &str, extra: &str, expect: &str) -> std::process::Output {
     contained_with(mode, extra, "", expect)
 }
 
-fn contained_with(mode: &str, extra: &str, config: &str, expect: &str) {
+fn contained_with(mode: &str, extra: &str, config: &str, expect: &str) -> std::process::Output {
     let env = Env::new();
     let section = |mode: &str, extra: &str| {
         format!(
@@ -669,6 +671,7 @@ fn contained_with(mode: &str, extra: &str, config: &str, expect: &str) {
     let status = store.sync_status("hostile").unwrap().unwrap();
     assert_eq!(status.failures, 1, "mode {mode}");
     assert!(status.last_error.unwrap_or_default().contains(expect));
+    out
 }
 
 #[test]
@@ -699,6 +702,37 @@ fn hostile_disallowed_host_is_denied() {
 #[test]
 fn hostile_file_access_finds_nothing() {
     contained("files", "", "cannot read /etc/passwd");
+}
+
+#[test]
+fn hostile_raw_socket_reaches_nothing() {
+    // A port that would accept: the guest's connect must never arrive.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    contained_with(
+        "socket",
+        "",
+        &format!("addr = '{addr}'"),
+        &format!("raw socket to {addr}: cannot connect"),
+    );
+    assert!(listener.accept().is_err(), "the guest reached the port");
+}
+
+#[test]
+fn hostile_stdout_flood_goes_nowhere() {
+    let out = contained("stdout", "", "wrote 100 MB to stdout");
+    assert!(
+        out.stdout.len() < 10_000,
+        "{} bytes of plugin output reached dunwell's stdout",
+        out.stdout.len()
+    );
+    assert!(out.stderr.len() < 10_000, "{} bytes reached dunwell's stderr", out.stderr.len());
+}
+
+#[test]
+fn hostile_sees_no_environment_or_arguments() {
+    contained("env", "", "environment: 0 variables, 0 arguments");
 }
 
 #[test]

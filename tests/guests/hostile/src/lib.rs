@@ -26,7 +26,11 @@ fn good_invoice(n: u32) -> Invoice {
 impl Connector for Hostile {
     fn describe() -> Info {
         info("hostile", env!("CARGO_PKG_VERSION"), "misbehaves as configured")
-            .config_key("mode", true, "good, loop, bomb, panic, exfil, files, huge, garbage, flood, sleep")
+            .config_key(
+                "mode",
+                true,
+                "good, loop, bomb, panic, exfil, files, huge, garbage, flood, sleep, socket, stdout, env",
+            )
             .provides(true, true, false)
     }
 
@@ -89,6 +93,34 @@ impl Connector for Hostile {
                 items = (0..request.limit + 50).map(good_invoice).collect();
             }
             "sleep" => std::thread::sleep(std::time::Duration::from_secs(3600)),
+            "socket" => {
+                // Around the host's HTTP client, straight to a TCP port.
+                let addr = require_config("addr")?;
+                let outcome = match std::net::TcpStream::connect(addr.as_str()) {
+                    Ok(_) => "connected".to_string(),
+                    Err(e) => format!("cannot connect: {e}"),
+                };
+                return Err(ConnectorError::Internal(format!("raw socket to {addr}: {outcome}")));
+            }
+            "stdout" => {
+                use std::io::Write;
+                let line = [b'x'; 1024];
+                let mut out = std::io::stdout();
+                for _ in 0..100 * 1024 {
+                    if out.write_all(&line).is_err() {
+                        break;
+                    }
+                }
+                let _ = out.flush();
+                return Err(ConnectorError::Internal("wrote 100 MB to stdout".into()));
+            }
+            "env" => {
+                let vars = std::env::vars().count();
+                let args = std::env::args().count();
+                return Err(ConnectorError::Internal(format!(
+                    "environment: {vars} variables, {args} arguments"
+                )));
+            }
             other => return Err(ConnectorError::InvalidConfig(format!("unknown mode {other}"))),
         }
         Ok(InvoicePage { items, next_cursor: Some("i1".into()), more: false })
