@@ -936,3 +936,84 @@ fn parse_payment(
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const CUSTOMERS: &str = "customer_id,name,kind\nC1,Bakkerij De Vries,b2b\nC2,\"Dubois, Marie\",b2c\n";
+    const HEADER: &str = "invoice_number,customer_id,issue_date,due_date,currency,total,open_amount\n";
+
+    /// Pieces a broken or odd export is made of: good rows, stray quotes and separators, line
+    /// ends of every kind, non-UTF-8 bytes, a BOM, long runs.
+    fn piece() -> impl Strategy<Value = Vec<u8>> {
+        // Mostly good rows, so that many files get far enough to be written (and a late
+        // problem has to roll back rows already written).
+        prop_oneof![
+            60 => (1u32..1_000_000)
+                .prop_map(|n| format!("F{n},C1,2026-01-01,2026-01-31,EUR,12.50,\n").into_bytes()),
+            10 => (1u32..1_000_000)
+                .prop_map(|n| format!("B{n},C2,2026-01-01,2026-01-31,,99.95,10.00\r\n").into_bytes()),
+            1 => Just(b"\"".to_vec()),
+            1 => Just(b",".to_vec()),
+            2 => Just(b"\n".to_vec()),
+            1 => Just(b"\r".to_vec()),
+            1 => Just(b"\xEF\xBB\xBF".to_vec()),
+            1 => Just(b"\xE9t\xE9".to_vec()),
+            1 => Just(b"X1,C404,2026-01-01,2026-01-31,EUR,1.00,\n".to_vec()),
+            1 => Just(b"X2,C1,2026-02-30,2026-03-31,EUR,1.00,\n".to_vec()),
+            1 => Just(b"1e5".to_vec()),
+            1 => Just(b"-7.00".to_vec()),
+            1 => (1usize..6000).prop_map(|n| vec![b'x'; n]),
+            1 => proptest::collection::vec(any::<u8>(), 0..12),
+        ]
+    }
+
+    fn dump(store: &Store) -> (u64, Vec<Invoice>) {
+        (store.count(store::Table::Invoices).unwrap(), store.load_invoices().unwrap())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+        /// Whatever bytes invoices.csv holds, the import never panics; it either stores the
+        /// file or refuses it with problems that name the file and a line, and then the store
+        /// is exactly as before.
+        #[test]
+        fn any_invoices_file_is_stored_whole_or_refused_with_its_place(
+            body in proptest::collection::vec(piece(), 0..40),
+            with_header in proptest::bool::weighted(0.9),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("customers.csv"), CUSTOMERS).unwrap();
+            let mut bytes = if with_header { HEADER.as_bytes().to_vec() } else { Vec::new() };
+            bytes.extend(body.concat());
+            std::fs::write(dir.path().join("invoices.csv"), &bytes).unwrap();
+            let mut store = Store::open_in_memory().unwrap();
+            let segments = BTreeSet::new();
+            // A first, clean import, so that "unchanged" means something.
+            let good = tempfile::tempdir().unwrap();
+            std::fs::write(good.path().join("customers.csv"), CUSTOMERS).unwrap();
+            std::fs::write(good.path().join("invoices.csv"), format!("{HEADER}G1,C2,2026-01-01,2026-01-31,EUR,5.00,\n")).unwrap();
+            import_dir(&mut store, good.path(), &segments).unwrap();
+            let before = dump(&store);
+            match import_dir(&mut store, dir.path(), &segments) {
+                Ok(summary) => {
+                    let (count, _) = dump(&store);
+                    prop_assert_eq!(count, 1 + summary.invoices.added);
+                }
+                Err(ImportError::Invalid(Problems(problems))) => {
+                    prop_assert!(!problems.is_empty());
+                    for p in &problems {
+                        prop_assert!(p.location.file.ends_with("invoices.csv"), "{:?}", p);
+                        prop_assert!(p.location.line >= 1, "{:?}", p);
+                        prop_assert!(!p.message.is_empty());
+                    }
+                    prop_assert_eq!(dump(&store), before);
+                }
+                Err(other) => prop_assert!(false, "unexpected error: {other}"),
+            }
+        }
+    }
+}
