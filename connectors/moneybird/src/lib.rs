@@ -7,6 +7,11 @@
 //! pull. Amounts are Moneybird's decimal strings, parsed exactly. A 429 with a short
 //! `Retry-After` is retried by the SDK; a longer one ends the run (dunwell backs off).
 //! `pending_payment` (paid, not yet booked) counts as paid: it must not be chased.
+//!
+//! Credit invoices (negative totals) are sent as credit notes without `corrects`: Moneybird
+//! itself books a credit against its original as a payment on the original (one with a
+//! `credit_invoice_id`), which this connector passes on with the other payments, and states
+//! the original's `total_unpaid`. Naming the original as well would deduct the credit twice.
 
 use dunwell_plugin_sdk::prelude::*;
 use serde::Deserialize;
