@@ -1,9 +1,10 @@
 //! `dunwell import csv DIR`: reads the spreadsheet export of `shared/formats/csv-export.md`.
 //!
-//! All or nothing: every file is parsed and checked completely before the store is touched,
-//! the checks that need the store (a customer known from an earlier import) run inside the
-//! write transaction, and any problem rolls the whole import back. Re-importing the same files
-//! changes nothing: rows are upserted by key and only real differences are written.
+//! All or nothing: everything is written inside one transaction while the files are still
+//! being read and checked (see [`import_dir`]); the first problem stops the writing, every
+//! problem is reported, and the transaction is dropped, so a bad row anywhere leaves the store
+//! as it was. Re-importing the same files changes nothing: rows are upserted by key and only
+//! real differences are written.
 
 use std::collections::hash_map::Entry;
 use std::collections::BTreeSet;
