@@ -399,7 +399,7 @@ fn write_unmatched_table(out: &mut dyn Write, rows: &[crate::store::UnmatchedPay
     let totals: Vec<String> = totals.iter().map(|(c, a)| format!("{a} {c}")).collect();
     writeln!(
         out,
-        "\n{} unmatched bank payment{} ({}); sync the invoices they pay, or record them by hand",
+        "\n{} unmatched bank payment{} ({}); each sync tries them again: bring in the invoices they pay (sync or import), or book them in your bookkeeping package",
         rows.len(),
         if rows.len() == 1 { "" } else { "s" },
         totals.join(", ")
