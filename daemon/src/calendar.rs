@@ -72,11 +72,12 @@ fn ymd(year: i32, month: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, month, day).expect("fixed holiday dates are valid")
 }
 
-fn plus_days(date: NaiveDate, days: i64) -> NaiveDate {
+/// `date` moved by `days` calendar days, back when negative (a playbook step's `J+offset`).
+pub fn add_days(date: NaiveDate, days: i64) -> NaiveDate {
     if days >= 0 {
         date + Days::new(days as u64)
     } else {
-        date - Days::new((-days) as u64)
+        date - Days::new(days.unsigned_abs())
     }
 }
 
@@ -96,19 +97,19 @@ pub fn public_holidays(jurisdiction: Jurisdiction, year: i32) -> Vec<(NaiveDate,
     let mut days = match jurisdiction {
         Jurisdiction::Nl => vec![
             (ymd(year, 1, 1), "New Year's Day"),
-            (plus_days(easter, 1), "Easter Monday"),
+            (add_days(easter, 1), "Easter Monday"),
             (kings_day(year), "King's Day"),
-            (plus_days(easter, 39), "Ascension Day"),
-            (plus_days(easter, 50), "Whit Monday"),
+            (add_days(easter, 39), "Ascension Day"),
+            (add_days(easter, 50), "Whit Monday"),
             (ymd(year, 12, 25), "Christmas Day"),
             (ymd(year, 12, 26), "Boxing Day"),
         ],
         Jurisdiction::Be => vec![
             (ymd(year, 1, 1), "New Year's Day"),
-            (plus_days(easter, 1), "Easter Monday"),
+            (add_days(easter, 1), "Easter Monday"),
             (ymd(year, 5, 1), "Labour Day"),
-            (plus_days(easter, 39), "Ascension Day"),
-            (plus_days(easter, 50), "Whit Monday"),
+            (add_days(easter, 39), "Ascension Day"),
+            (add_days(easter, 50), "Whit Monday"),
             (ymd(year, 7, 21), "National Day"),
             (ymd(year, 8, 15), "Assumption Day"),
             (ymd(year, 11, 1), "All Saints' Day"),
@@ -164,7 +165,7 @@ impl Calendar {
             return true;
         }
         let easter = easter_sunday(date.year());
-        date == plus_days(easter, -2)
+        date == add_days(easter, -2)
             || (date.month() == 5 && date.day() == 5)
             || holiday_name(Jurisdiction::Nl, date).is_some()
     }

@@ -13,7 +13,7 @@ use crate::calendar::Jurisdiction;
 use crate::law::costs::{collection_costs, CostsOptions};
 use crate::law::interest::{compute_interest_with, InterestBasis, InterestKind, InterestResult};
 use crate::law::{percent, round_4, show_money, Rates};
-use crate::model::CustomerKind;
+use crate::model::{parse_date, CustomerKind};
 
 /// Output format of the law commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -30,10 +30,6 @@ fn parse_amount_arg(s: &str) -> Result<Decimal, String> {
         return Err(format!("`{s}` is negative; give the amount owed, like 1234.50"));
     }
     Ok(v)
-}
-
-fn parse_date_arg(s: &str) -> Result<NaiveDate, String> {
-    crate::model::parse_date(s)
 }
 
 fn parse_percent_arg(s: &str) -> Result<Decimal, String> {
@@ -59,10 +55,10 @@ pub struct InterestArgs {
     #[arg(long, value_name = "AMOUNT", value_parser = parse_amount_arg)]
     pub principal: Decimal,
     /// The due date (interest starts the day after), YYYY-MM-DD.
-    #[arg(long, value_name = "DUE_DATE", value_parser = parse_date_arg)]
+    #[arg(long, value_name = "DUE_DATE", value_parser = parse_date)]
     pub from: NaiveDate,
     /// The payment date (included), YYYY-MM-DD.
-    #[arg(long, value_name = "PAY_DATE", value_parser = parse_date_arg)]
+    #[arg(long, value_name = "PAY_DATE", value_parser = parse_date)]
     pub to: NaiveDate,
     #[arg(long, value_enum, default_value_t = LawFormat::Text)]
     pub format: LawFormat,
@@ -70,7 +66,7 @@ pub struct InterestArgs {
     #[arg(long, value_name = "PATH")]
     pub rates: Option<PathBuf>,
     /// BE only: the contract date; contracts before 2013-03-16 keep the old rate until 2015-03-15.
-    #[arg(long, value_name = "DATE", value_parser = parse_date_arg)]
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub contract_date: Option<NaiveDate>,
 }
 
@@ -212,8 +208,9 @@ mod tests {
         Costs(CostsArgs),
     }
 
-    fn run(args: &[&str]) -> anyhow::Result<String> {
-        let cli = TestCli::try_parse_from(std::iter::once("dunwell").chain(args.iter().copied()))?;
+    /// Runs a command line (words split on whitespace, without the `dunwell`).
+    fn run(line: &str) -> anyhow::Result<String> {
+        let cli = TestCli::try_parse_from(std::iter::once("dunwell").chain(line.split_whitespace()))?;
         let mut out = Vec::new();
         match cli {
             TestCli::Interest(a) => run_interest(&a, &mut out)?,
@@ -222,192 +219,66 @@ mod tests {
         Ok(String::from_utf8(out)?)
     }
 
+    /// `dunwell interest` on commercial interest, the command line [`run`] takes.
+    fn commercial(jurisdiction: &str, principal: &str, from: &str, to: &str) -> String {
+        format!(
+            "interest --jurisdiction {jurisdiction} --kind commercial \
+             --principal {principal} --from {from} --to {to}"
+        )
+    }
+
     #[test]
     fn interest_command_text_and_json() {
         // V11
-        let text = run(&[
-            "interest",
-            "--jurisdiction",
-            "nl",
-            "--kind",
-            "commercial",
-            "--principal",
-            "10000.00",
-            "--from",
-            "2024-11-30",
-            "--to",
-            "2025-02-28",
-        ])
-        .unwrap();
+        let text = run(&commercial("nl", "10000.00", "2024-11-30", "2025-02-28")).unwrap();
         assert!(text.starts_with("Interest: 284.27\n"), "{text}");
         assert!(text.contains("2024-12-01  2024-12-31     31   12.25%"), "{text}");
         assert!(text.contains("104.0411") && text.contains("180.2329"), "{text}");
-        let json = run(&[
-            "interest",
-            "--jurisdiction",
-            "nl",
-            "--kind",
-            "commercial",
-            "--principal",
-            "10000",
-            "--from",
-            "2016-06-30",
-            "--to",
-            "2018-06-30",
-            "--format",
-            "json",
-        ])
-        .unwrap();
+        let json = run(&(commercial("nl", "10000", "2016-06-30", "2018-06-30") + " --format json")).unwrap();
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(v["interest"], "1664.00"); // V12
         assert_eq!(v["periods"].as_array().unwrap().len(), 2);
         assert_eq!(v["capitalisations"][0]["amount"], "800.00");
-        let text = run(&[
-            "interest",
-            "--jurisdiction",
-            "nl",
-            "--kind",
-            "commercial",
-            "--principal",
-            "10000",
-            "--from",
-            "2016-06-30",
-            "--to",
-            "2018-06-30",
-        ])
-        .unwrap();
+        let text = run(&commercial("nl", "10000", "2016-06-30", "2018-06-30")).unwrap();
         assert!(text.contains("2017-07-01  capitalised: +800.00 (base now 10800.00)"), "{text}");
-        let be = run(&[
-            "interest",
-            "--jurisdiction",
-            "be",
-            "--kind",
-            "commercial",
-            "--principal",
-            "1000.00",
-            "--from",
-            "2023-03-31",
-            "--to",
-            "2023-09-30",
-            "--format",
-            "json",
-        ])
-        .unwrap();
+        let be = run(&(commercial("be", "1000.00", "2023-03-31", "2023-09-30") + " --format json")).unwrap();
         assert!(be.contains("\"interest\": \"56.42\""), "{be}"); // V18
     }
 
     #[test]
     fn costs_command_text_and_json() {
-        let text = run(&[
-            "costs",
-            "--jurisdiction",
-            "nl",
-            "--kind",
-            "b2c",
-            "--principal",
-            "1000.00",
-            "--vat-not-deductible",
-        ])
-        .unwrap();
+        let text =
+            run("costs --jurisdiction nl --kind b2c --principal 1000.00 --vat-not-deductible").unwrap();
         assert!(text.starts_with("Costs: 181.50\n"), "{text}"); // V9
-        let json = run(&[
-            "costs",
-            "--jurisdiction",
-            "be",
-            "--kind",
-            "b2c",
-            "--principal",
-            "400",
-            "--format",
-            "json",
-        ])
-        .unwrap();
+        let json = run("costs --jurisdiction be --kind b2c --principal 400 --format json").unwrap();
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(v["costs"], "55.00"); // V19
         assert!(v["rule"].as_str().unwrap().contains("Boek XIX"));
-        let json = run(&[
-            "costs",
-            "--jurisdiction",
-            "nl",
-            "--kind",
-            "b2c",
-            "--principal",
-            "12345.67",
-            "--format",
-            "json",
-        ])
-        .unwrap();
+        let json = run("costs --jurisdiction nl --kind b2c --principal 12345.67 --format json").unwrap();
         assert!(json.contains("\"costs\": \"898.46\""), "{json}"); // V6
-        let nine = run(&[
-            "costs",
-            "--jurisdiction",
-            "nl",
-            "--kind",
-            "b2b",
-            "--principal",
-            "1000",
-            "--vat-not-deductible",
-            "--vat-rate",
-            "9%",
-        ])
-        .unwrap();
+        let nine =
+            run("costs --jurisdiction nl --kind b2b --principal 1000 --vat-not-deductible --vat-rate 9%")
+                .unwrap();
         assert!(nine.starts_with("Costs: 163.50\n"), "{nine}");
     }
 
     #[test]
     fn bad_input_is_refused_with_a_reason() {
-        let e = run(&["costs", "--jurisdiction", "de", "--kind", "b2c", "--principal", "1"])
-            .unwrap_err()
-            .to_string();
+        let e = run("costs --jurisdiction de --kind b2c --principal 1").unwrap_err().to_string();
         assert!(e.contains("unknown jurisdiction"), "{e}");
-        let e = run(&["costs", "--jurisdiction", "nl", "--kind", "b2c", "--principal", "1,000.00"])
+        let e = run("costs --jurisdiction nl --kind b2c --principal 1,000.00").unwrap_err().to_string();
+        assert!(e.contains("thousands separator"), "{e}");
+        let e = run("interest --jurisdiction nl --kind b2x --principal 1 --from 2025-01-01 --to 2025-02-01")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("thousands separator"), "{e}");
-        let e = run(&[
-            "interest",
-            "--jurisdiction",
-            "nl",
-            "--kind",
-            "b2x",
-            "--principal",
-            "1",
-            "--from",
-            "2025-01-01",
-            "--to",
-            "2025-02-01",
-        ])
-        .unwrap_err()
-        .to_string();
         assert!(e.contains("commercial"), "{e}");
-        let e = run(&[
-            "interest",
-            "--jurisdiction",
-            "nl",
-            "--kind",
-            "consumer",
-            "--principal",
-            "1",
-            "--from",
-            "2025-02-30",
-            "--to",
-            "2025-03-01",
-        ])
-        .unwrap_err()
-        .to_string();
+        let e =
+            run("interest --jurisdiction nl --kind consumer --principal 1 --from 2025-02-30 --to 2025-03-01")
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("not a valid calendar date"), "{e}");
-        let e = run(&[
-            "costs",
-            "--jurisdiction",
-            "nl",
-            "--kind",
-            "b2c",
-            "--principal",
-            "100",
-            "--rates",
-            "/nonexistent/rates.toml",
-        ])
-        .unwrap_err();
+        let e = run("costs --jurisdiction nl --kind b2c --principal 100 --rates /nonexistent/rates.toml")
+            .unwrap_err();
         assert!(format!("{e:#}").contains("/nonexistent/rates.toml"), "{e:#}");
     }
 }

@@ -136,10 +136,19 @@ pub fn run_sync(config: &Config, args: &SyncArgs, out: &mut dyn Write) -> Result
             continue;
         }
         let started = Instant::now();
-        let result = host
-            .load(settings.clone())
-            .map_err(crate::sync::SyncError::from)
-            .and_then(|plugin| crate::sync::sync_with(&mut store, &plugin, chrono::Utc::now(), mode));
+        let result = match host.load(settings.clone()) {
+            Ok(plugin) => crate::sync::sync_with(&mut store, &plugin, chrono::Utc::now(), mode),
+            Err(e) => {
+                // Failed before a run started: record it too, so the back-off applies.
+                let _ = store.record_sync_failure(
+                    &settings.name,
+                    chrono::Utc::now(),
+                    crate::sync::backoff,
+                    &e.to_string(),
+                );
+                Err(e.into())
+            }
+        };
         match result {
             Ok(summary) => {
                 for w in summary.warnings.iter().take(20) {
@@ -151,26 +160,7 @@ pub fn run_sync(config: &Config, args: &SyncArgs, out: &mut dyn Write) -> Result
                 }
                 summaries.push(summary);
             }
-            Err(e) => {
-                if matches!(
-                    e,
-                    crate::sync::SyncError::Plugin(
-                        crate::plugin::PluginError::Read { .. }
-                            | crate::plugin::PluginError::NotAComponent { .. }
-                            | crate::plugin::PluginError::WrongVersion { .. }
-                            | crate::plugin::PluginError::Load { .. }
-                    )
-                ) {
-                    // Failed before a run started: record it too, so the back-off applies.
-                    let _ = store.record_sync_failure(
-                        &settings.name,
-                        chrono::Utc::now(),
-                        crate::sync::backoff,
-                        &e.to_string(),
-                    );
-                }
-                failed.push(format!("{e}"));
-            }
+            Err(e) => failed.push(e.to_string()),
         }
     }
     if args.format == Format::Json {
@@ -254,15 +244,12 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
 }
 
 fn run(config: &Config, args: &RunArgs, out: &mut dyn Write) -> Result<()> {
-    let by_name = args.plugin.as_ref().map(|n| {
-        config
+    let mut settings = match &args.plugin {
+        Some(n) => config
             .plugins
             .get(n)
             .cloned()
-            .with_context(|| format!("no [plugins.{n}] in the configuration{}", known(config)))
-    });
-    let mut settings = match by_name {
-        Some(s) => s?,
+            .with_context(|| format!("no [plugins.{n}] in the configuration{}", known(config)))?,
         None => config
             .plugins
             .values()
@@ -311,37 +298,6 @@ fn run(config: &Config, args: &RunArgs, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-/// One bank payment that matched no invoice, as `payments unmatched` shows it.
-#[derive(Debug, serde::Serialize, PartialEq, Eq)]
-struct UnmatchedRow {
-    date: String,
-    /// Decimal text, exact.
-    amount: String,
-    currency: String,
-    reference: Option<String>,
-    free_text: Option<String>,
-    payer_name: Option<String>,
-    payer_iban: Option<String>,
-    source: String,
-    source_id: String,
-}
-
-impl From<crate::store::UnmatchedPayment> for UnmatchedRow {
-    fn from(p: crate::store::UnmatchedPayment) -> Self {
-        UnmatchedRow {
-            date: p.date.to_string(),
-            amount: p.amount.to_string(),
-            currency: p.currency,
-            reference: p.reference,
-            free_text: p.free_text,
-            payer_name: p.payer_name,
-            payer_iban: p.payer_iban,
-            source: p.source,
-            source_id: p.source_id,
-        }
-    }
-}
-
 pub fn run_payments(config: &Config, command: &PaymentsCommand, out: &mut dyn Write) -> Result<()> {
     match command {
         PaymentsCommand::Unmatched { format } => unmatched(config, *format, out),
@@ -352,10 +308,8 @@ fn unmatched(config: &Config, format: Format, out: &mut dyn Write) -> Result<()>
     let store = Store::open(&config.database_path())?;
     let payments = store.unmatched_payments()?;
     match format {
-        Format::Json => {
-            let rows: Vec<UnmatchedRow> = payments.into_iter().map(UnmatchedRow::from).collect();
-            crate::cli::write_json(out, &rows)?
-        }
+        // Dates as YYYY-MM-DD and amounts as exact decimal text (serde-str).
+        Format::Json => crate::cli::write_json(out, &payments)?,
         Format::Table => write_unmatched_table(out, &payments)?,
     }
     Ok(())

@@ -21,8 +21,8 @@ use serde::Serialize;
 
 use crate::location::{Location, Problem, Problems};
 use crate::model::{
-    parse_amount, parse_currency, parse_date, Address, Customer, CustomerKind, Invoice, Language,
-    PaymentMethod,
+    parse_amount, parse_country, parse_currency, parse_date, Address, Customer, CustomerKind, Invoice,
+    Language, PaymentMethod,
 };
 pub use crate::store::Counts;
 use crate::store::{self, Store, StoreError, WriteTx};
@@ -47,18 +47,13 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
-#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
-pub struct PaymentCounts {
-    pub added: u64,
-    pub removed: u64,
-    pub unchanged: u64,
-}
-
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
 pub struct ImportSummary {
     pub customers: Counts,
     pub invoices: Counts,
-    pub payments: PaymentCounts,
+    /// Payments are added or removed, never changed (a changed row is a removed one and an
+    /// added one: its key is its date, amount and occurrence).
+    pub payments: Counts,
     /// Invoices not in invoices.csv whose open amount changed because of payments.csv.
     pub settlements_updated: u64,
     pub warnings: Vec<String>,
@@ -152,7 +147,7 @@ pub fn import_dir(
         });
         let (payment_rows, payment_problems) = payments.join().expect("the payments.csv reader panicked");
         let payment_rows = payment_rows?;
-        let mut writer = Writer::new(&tx, dir, payment_rows.as_deref().unwrap_or_default())?;
+        let mut writer = Writer::new(&tx, dir, payment_rows.as_deref().unwrap_or_default(), known_new)?;
         // Invoices as they arrive; after a problem the rest is only drained (the reader goes
         // on checking, to report every problem at once).
         let mut healthy = payment_problems.is_empty();
@@ -160,7 +155,7 @@ pub fn import_dir(
         for chunk in receiver {
             if healthy {
                 let n = chunk.len();
-                writer.invoices(chunk, known_new)?;
+                writer.invoices(chunk)?;
                 if (written + n) / (CHUNK * 32) > written / (CHUNK * 32) {
                     tracing::info!(
                         "{} invoices written in {:.1}s",
@@ -297,14 +292,16 @@ struct Writer<'t, 'p> {
     stored: store::PaymentsByInvoice,
     /// invoices.csv, for warnings.
     invoices_path: PathBuf,
-    invoices: Option<store::InvoiceWriter<'t>>,
+    invoices: store::InvoiceWriter<'t>,
 }
 
 impl<'t, 'p> Writer<'t, 'p> {
+    /// `known_new`: the invoices table was empty (plain inserts do).
     fn new(
         tx: &'t WriteTx<'t>,
         dir: &'p Path,
         payment_rows: &'p [Row<PaymentRow>],
+        known_new: bool,
     ) -> Result<Self, ImportError> {
         let stored = if tx.count(store::Table::Payments)? > 0 {
             tx.payments_by_invoice()?
@@ -335,7 +332,7 @@ impl<'t, 'p> Writer<'t, 'p> {
             payment_rows,
             stored,
             invoices_path: dir.join("invoices.csv"),
-            invoices: None,
+            invoices: tx.invoice_writer(known_new)?,
         })
     }
 
@@ -367,17 +364,13 @@ impl<'t, 'p> Writer<'t, 'p> {
         settlement(number, total, declared, dated, line, &self.invoices_path, &mut self.summary.warnings)
     }
 
-    fn invoices(&mut self, chunk: Vec<Row<InvoiceRow>>, known_new: bool) -> Result<(), ImportError> {
-        if self.invoices.is_none() {
-            self.invoices = Some(self.tx.invoice_writer(known_new)?);
-        }
+    fn invoices(&mut self, chunk: Vec<Row<InvoiceRow>>) -> Result<(), ImportError> {
         for row in chunk {
             let Row { line, value: InvoiceRow { mut invoice, declared_open } } = row;
             let (open, paid) = self.settle(&invoice.number, invoice.total, declared_open, Some(line));
             invoice.open_amount = open;
             invoice.paid_date = paid;
-            let writer = self.invoices.as_mut().expect("created above");
-            let done = writer.upsert(&invoice, declared_open, SOURCE, &invoice.number)?;
+            let done = self.invoices.upsert(&invoice, declared_open, SOURCE, &invoice.number)?;
             self.summary.invoices.record(done);
         }
         Ok(())
@@ -399,7 +392,6 @@ impl<'t, 'p> Writer<'t, 'p> {
         file_invoices: Option<&HashSet<String>>,
         problems: &mut Vec<Problem>,
     ) -> Result<(), ImportError> {
-        self.invoices = None;
         let mut stored_invoices: HashMap<&str, (Decimal, Option<Decimal>)> = HashMap::default();
         for row in self.payment_rows {
             let n = row.value.invoice_number.as_str();
@@ -796,14 +788,6 @@ fn parse_phone(s: &str) -> Result<String, String> {
         Ok(s.to_string())
     } else {
         Err(format!("`{s}` is not an E.164 phone number; write it like +31612345678"))
-    }
-}
-
-fn parse_country(s: &str) -> Result<String, String> {
-    if s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphabetic()) {
-        Ok(s.to_ascii_uppercase())
-    } else {
-        Err(format!("`{s}` is not an ISO 3166 alpha-2 country code; write it like NL or BE"))
     }
 }
 

@@ -210,6 +210,15 @@ pub fn settlement(
     (open, paid_date)
 }
 
+/// ISO 3166 alpha-2 check: two ASCII letters. Returned upper-cased.
+pub fn parse_country(s: &str) -> Result<String, String> {
+    if s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphabetic()) {
+        Ok(s.to_ascii_uppercase())
+    } else {
+        Err(format!("`{s}` is not an ISO 3166 alpha-2 country code; write it like NL or BE"))
+    }
+}
+
 /// ISO 4217 code check: three ASCII letters. Returned upper-cased.
 pub fn parse_currency(s: &str) -> Result<String, String> {
     let t = s.trim();

@@ -21,7 +21,7 @@ use chrono::{Datelike, Days, NaiveDate, Weekday};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::calendar::Calendar;
+use crate::calendar::{add_days, Calendar};
 use crate::law::consumer::{earliest_interest_date, Delivery, Letter};
 use crate::law::{collection_costs, owed, ChargedCosts, CostsOptions, OwedInput, PaymentReference, Rates};
 use crate::model::{Customer, CustomerKind, Invoice, Payment};
@@ -322,14 +322,6 @@ fn amounts(
         _ => inv.open_amount + applied_costs.unwrap_or_default(),
     };
     Ok(Amounts { interest: Some(owed.outstanding.interest), costs, total_due: Some(total_due) })
-}
-
-fn add_days(date: NaiveDate, days: i64) -> NaiveDate {
-    if days >= 0 {
-        date + Days::new(days as u64)
-    } else {
-        date - Days::new(days.unsigned_abs())
-    }
 }
 
 fn offset_label(offset: i64) -> String {

@@ -215,7 +215,6 @@ pub fn encode(s: &str) -> String {
 
 /// A `Retry-After` value (RFC 9110 §10.2.3) as seconds from `now` (Unix time): delay-seconds,
 /// or an IMF-fixdate such as `Wed, 21 Oct 2026 07:28:00 GMT` (a date in the past is 0).
-/// Hand-written: a dozen lines do not justify a date crate in every connector.
 pub fn retry_after_secs(value: &str, now: u64) -> Option<u32> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u32>() {
@@ -231,21 +230,14 @@ pub fn retry_after_secs(value: &str, now: u64) -> Option<u32> {
     }
     const MONTHS: [&str; 12] =
         ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
-    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let month = MONTHS.iter().position(|m| *m == month)? as u32 + 1;
+    let (day, year): (u32, i64) = (day.parse().ok()?, year.parse().ok()?);
     let mut hms = time.split(':').map(|t| t.parse::<i64>().ok());
     let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
     if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
         return None;
     }
-    // Days from 1970-01-01 to the civil date (H. Hinnant's days_from_civil).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = crate::date::days_from_civil(year, month, day);
     let at = days * 86_400 + h * 3600 + m * 60 + s;
     Some(u32::try_from((at - now as i64).max(0)).unwrap_or(u32::MAX))
 }

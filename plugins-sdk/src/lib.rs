@@ -35,6 +35,7 @@ pub mod bindings {
     });
 }
 
+pub mod date;
 pub mod decimal;
 pub mod files;
 pub mod http;
@@ -170,23 +171,11 @@ impl InfoExt for Info {
         self.reads_directory = true;
         self
     }
-    fn config_key(mut self, name: &str, required: bool, description: &str) -> Self {
-        self.config_keys.push(ConfigKey {
-            name: name.into(),
-            secret: false,
-            required,
-            description: description.into(),
-        });
-        self
+    fn config_key(self, name: &str, required: bool, description: &str) -> Self {
+        with_key(self, name, false, required, description)
     }
-    fn secret_key(mut self, name: &str, required: bool, description: &str) -> Self {
-        self.config_keys.push(ConfigKey {
-            name: name.into(),
-            secret: true,
-            required,
-            description: description.into(),
-        });
-        self
+    fn secret_key(self, name: &str, required: bool, description: &str) -> Self {
+        with_key(self, name, true, required, description)
     }
     fn provides(mut self, customers: bool, invoices: bool, payments: bool) -> Self {
         self.provides_customers = customers;
@@ -194,6 +183,11 @@ impl InfoExt for Info {
         self.provides_payments = payments;
         self
     }
+}
+
+fn with_key(mut info: Info, name: &str, secret: bool, required: bool, description: &str) -> Info {
+    info.config_keys.push(ConfigKey { name: name.into(), secret, required, description: description.into() });
+    info
 }
 
 /// Writes a log line; the host attributes it to your connector. Never log secrets.

@@ -2,6 +2,7 @@
 //! configuration and database, and look at its output, exit code and store.
 
 mod check;
+mod fake_http;
 mod import;
 mod law;
 mod plan;
@@ -29,13 +30,18 @@ impl Env {
     }
 
     pub fn with_config(extra: &str) -> Env {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let env = Env { dir: tempfile::tempdir().expect("tempdir") };
+        env.set_config(extra);
+        env
+    }
+
+    /// Rewrites this env's dunwell.toml: its data dir, the repository's playbooks, and `extra`.
+    pub fn set_config(&self, extra: &str) {
         let config = format!(
             "data_dir = \"data\"\nplaybooks_dir = \"{}\"\n{extra}",
             repo().join("playbooks").display()
         );
-        std::fs::write(dir.path().join("dunwell.toml"), config).expect("write config");
-        Env { dir }
+        std::fs::write(self.path().join("dunwell.toml"), config).expect("write config");
     }
 
     pub fn path(&self) -> &Path {

@@ -4,13 +4,15 @@
 //! `scripts/test` builds the guests before `cargo test`; when they are missing this builds them
 //! (the same command), so a plain `cargo test` works too.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use dunwell::store::Store;
 
+use crate::fake_http::{respond, serve};
 use crate::{repo, s, testdata, Env};
 
 /// The guest crates and their component file names.
@@ -51,28 +53,20 @@ pub fn guest(file: &str) -> PathBuf {
 }
 
 fn ubl_env(extra: &str) -> (Env, PathBuf) {
-    let env = Env::with_config("");
+    let env = Env::with_config(&format!(
+        "[plugins.ubl]\npath = '{}'\ndirectory = 'inbox'\n{extra}",
+        s(&guest("dunwell_connector_ubl"))
+    ));
     let inbox = env.path().join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
     for entry in std::fs::read_dir(testdata("connectors/ubl")).unwrap() {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), inbox.join(entry.file_name())).unwrap();
     }
-    write_config(
-        &env,
-        &format!(
-            "[plugins.ubl]\npath = '{}'\ndirectory = 'inbox'\n{extra}",
-            s(&guest("dunwell_connector_ubl"))
-        ),
-    );
     (env, inbox)
 }
 
-fn write_config(env: &Env, plugins: &str) {
-    let config =
-        format!("data_dir = \"data\"\nplaybooks_dir = \"{}\"\n{plugins}", repo().join("playbooks").display());
-    std::fs::write(env.path().join("dunwell.toml"), config).unwrap();
-}
+/// Replaces the configuration of `env` (as [`Env::with_config`] writes it).
 
 #[test]
 fn plugin_check_prints_the_description() {
@@ -288,7 +282,11 @@ fn full_sync_hours_make_a_sync_full_by_itself() {
 }
 
 fn bank_env() -> Env {
-    let env = Env::new();
+    let env = Env::with_config(&format!(
+        "[plugins.ubl]\npath = '{}'\ndirectory = 'inbox'\n[plugins.bank]\npath = '{}'\ndirectory = 'bank'\n",
+        s(&guest("dunwell_connector_ubl")),
+        s(&guest("dunwell_connector_camt053"))
+    ));
     let (inbox, bank) = (env.path().join("inbox"), env.path().join("bank"));
     std::fs::create_dir_all(&inbox).unwrap();
     std::fs::create_dir_all(&bank).unwrap();
@@ -312,14 +310,6 @@ fn bank_env() -> Env {
             .replace("4654654654654654", "0000"),
     )
     .unwrap();
-    write_config(
-        &env,
-        &format!(
-            "[plugins.ubl]\npath = '{}'\ndirectory = 'inbox'\n[plugins.bank]\npath = '{}'\ndirectory = 'bank'\n",
-            s(&guest("dunwell_connector_ubl")),
-            s(&guest("dunwell_connector_camt053"))
-        ),
-    );
     env
 }
 
@@ -386,16 +376,15 @@ fn camt053_full_sync_takes_a_deleted_statement_off_its_invoice_and_keeps_the_inv
 
 #[test]
 fn payments_unmatched_lists_the_bank_payments_without_an_invoice() {
-    let env = Env::new();
+    let env = Env::with_config(&format!(
+        "[plugins.bank]\npath = '{}'\ndirectory = 'bank'\n",
+        s(&guest("dunwell_connector_camt053"))
+    ));
     let bank = env.path().join("bank");
     std::fs::create_dir_all(&bank).unwrap();
     for f in ["genkgo-camt053.v2.minimal.xml", "genkgo-camt053.v2.multi.statement.xml"] {
         std::fs::copy(testdata("connectors/camt053").join(f), bank.join(f)).unwrap();
     }
-    write_config(
-        &env,
-        &format!("[plugins.bank]\npath = '{}'\ndirectory = 'bank'\n", s(&guest("dunwell_connector_camt053"))),
-    );
     assert_eq!(env.ok(&["payments", "unmatched"]), "no unmatched bank payments\n");
     let out = env.ok(&["sync", "bank"]);
     assert!(out.contains("2 unmatched"), "{out}");
@@ -433,90 +422,49 @@ fn payments_unmatched_lists_the_bank_payments_without_an_invoice() {
 
 // ---- moneybird against a fake server ----------------------------------------------------
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// A fake Moneybird: `.json` paths, bearer token, `updated_after` filter, paging, decimal
-/// strings, and a 429 with `Retry-After: 1` on the very first request.
-fn fake_moneybird(
-    invoices: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
-) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+/// strings, and a 429 with `Retry-After: 1` on the very first request. Returns its port and
+/// the number of requests it answered.
+fn fake_moneybird(invoices: Arc<Mutex<Vec<serde_json::Value>>>) -> (u16, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).map(|n| n == 1).unwrap_or(false) {
-                head.push(byte[0]);
-            }
-            let head = String::from_utf8_lossy(&head).into_owned();
-            let n = counter.fetch_add(1, Ordering::SeqCst);
-            let target = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-            let (path, query) = target.split_once('?').unwrap_or((target.as_str(), ""));
-            let q: std::collections::HashMap<String, String> = query
-                .split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_string(), percent_decode(v)))
+    let addr = serve(move |req, stream| {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        let (status, body) = if n == 0 {
+            ("429 Too Many Requests", "[]".to_string())
+        } else if !req.has_header("authorization: bearer mb-token") {
+            ("401 Unauthorized", r#"{"error":"token invalid"}"#.to_string())
+        } else if req.path == "/api/v2/123/contacts.json" {
+            (
+                "200 OK",
+                serde_json::json!([{"id":"369764595159532558","company_name":"Foobar Holding B.V.",
+                "firstname":"John","lastname":"Doe","address1":"Hoofdstraat 12","zipcode":"1234AB",
+                "city":"Amsterdam","country":"NL","phone":"","email":"info@example.com",
+                "send_invoices_to_email":"debiteuren@example.com","customer_id":"26"}])
+                .to_string(),
+            )
+        } else if req.path == "/api/v2/123/sales_invoices.json" {
+            let q = &req.query;
+            let since = q.get("filter").and_then(|f| {
+                f.split(',').find_map(|p| p.strip_prefix("updated_after:").map(str::to_string))
+            });
+            let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+            let per: usize = q.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(100);
+            let all = invoices.lock().unwrap();
+            let changed: Vec<&serde_json::Value> = all
+                .iter()
+                .filter(|i| since.as_deref().is_none_or(|s| i["updated_at"].as_str().unwrap_or("") > s))
                 .collect();
-            let authorized = head.lines().any(|l| l.eq_ignore_ascii_case("authorization: bearer mb-token"));
-            let (status, body) = if n == 0 {
-                ("429 Too Many Requests", "[]".to_string())
-            } else if !authorized {
-                ("401 Unauthorized", r#"{"error":"token invalid"}"#.to_string())
-            } else if path == "/api/v2/123/contacts.json" {
-                (
-                    "200 OK",
-                    serde_json::json!([{"id":"369764595159532558","company_name":"Foobar Holding B.V.",
-                    "firstname":"John","lastname":"Doe","address1":"Hoofdstraat 12","zipcode":"1234AB",
-                    "city":"Amsterdam","country":"NL","phone":"","email":"info@example.com",
-                    "send_invoices_to_email":"debiteuren@example.com","customer_id":"26"}])
-                    .to_string(),
-                )
-            } else if path == "/api/v2/123/sales_invoices.json" {
-                let since = q.get("filter").and_then(|f| {
-                    f.split(',').find_map(|p| p.strip_prefix("updated_after:").map(str::to_string))
-                });
-                let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
-                let per: usize = q.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(100);
-                let all = invoices.lock().unwrap();
-                let changed: Vec<&serde_json::Value> = all
-                    .iter()
-                    .filter(|i| since.as_deref().is_none_or(|s| i["updated_at"].as_str().unwrap_or("") > s))
-                    .collect();
-                let slice: Vec<&serde_json::Value> =
-                    changed.into_iter().skip((page - 1) * per).take(per).collect();
-                ("200 OK", serde_json::to_string(&slice).unwrap())
-            } else {
-                ("404 Not Found", "{}".to_string())
-            };
-            let retry = if n == 0 { "Retry-After: 1\r\n" } else { "" };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{retry}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
+            let slice: Vec<&serde_json::Value> =
+                changed.into_iter().skip((page - 1) * per).take(per).collect();
+            ("200 OK", serde_json::to_string(&slice).unwrap())
+        } else {
+            ("404 Not Found", "{}".to_string())
+        };
+        let retry: &[&str] = if n == 0 { &["Retry-After: 1"] } else { &[] };
+        respond(stream, status, retry, &body);
     });
-    (port, hits)
+    (addr.port(), hits)
 }
 
 fn mb_invoice(
@@ -549,19 +497,19 @@ fn moneybird_syncs_from_a_fake_server_incrementally() {
             )
         })
         .collect();
-    let invoices = std::sync::Arc::new(std::sync::Mutex::new(list));
-    let (port, hits) = fake_moneybird(invoices.clone());
+    let at_source = Arc::new(Mutex::new(list));
+    let (port, hits) = fake_moneybird(at_source.clone());
     let env = moneybird_env(port, "page_size = 2\n");
     let out = env.ok(&["sync", "moneybird"]);
     assert!(out.contains("customers: 1 added"), "{out}");
     assert!(out.contains("invoices:  3 added"), "{out}");
-    assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 5, "429 retried, pages followed");
+    assert!(hits.load(Ordering::SeqCst) >= 5, "429 retried, pages followed");
     let customers = Store::open(&env.db()).unwrap().load_customers().unwrap();
     assert_eq!(customers[0].email.as_deref(), Some("debiteuren@example.com"));
-    assert_eq!(invoices_of(&env)[0].open_amount.to_string(), "363.0");
+    assert_eq!(invoices(&env)[0].open_amount.to_string(), "363.0");
 
     // Invoice 2 gets paid at the source: only it comes back, with its payment.
-    invoices.lock().unwrap()[1] = mb_invoice(
+    at_source.lock().unwrap()[1] = mb_invoice(
         2,
         "2026-0002",
         "paid",
@@ -574,7 +522,7 @@ fn moneybird_syncs_from_a_fake_server_incrementally() {
     let out = env.ok(&["sync", "moneybird"]);
     assert!(out.contains("invoices:  0 added, 1 changed, 0 unchanged"), "{out}");
     assert!(out.contains("payments:  1 added"), "{out}");
-    let paid = invoices_of(&env).into_iter().find(|i| i.number == "2026-0002").unwrap();
+    let paid = invoices(&env).into_iter().find(|i| i.number == "2026-0002").unwrap();
     assert_eq!(
         (paid.open_amount.to_string().as_str(), paid.paid_date.map(|d| d.to_string())),
         ("0", Some("2026-11-02".into()))
@@ -583,36 +531,16 @@ fn moneybird_syncs_from_a_fake_server_incrementally() {
 
 /// A source that always answers 429 with `Retry-After: 7200`.
 fn rate_limited_server() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).map(|n| n == 1).unwrap_or(false) {
-                head.push(byte[0]);
-            }
-            let _ = write!(
-                stream,
-                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7200\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]"
-            );
-        }
-    });
-    port
+    serve(|_, stream| respond(stream, "429 Too Many Requests", &["Retry-After: 7200"], "[]")).port()
 }
 
 /// An installation with the moneybird connector pointed at a fake server on `port`;
 /// `extra` goes into its `[plugins.moneybird]` section.
 fn moneybird_env(port: u16, extra: &str) -> Env {
-    let env = Env::new();
-    write_config(
-        &env,
-        &format!(
-            "[plugins.moneybird]\npath = '{}'\nallowed_hosts = ['127.0.0.1:{port}']\n{extra}[plugins.moneybird.config]\nadministration_id = '123'\nbase_url = 'http://127.0.0.1:{port}/api/v2'\n[plugins.moneybird.secrets]\ntoken = 'mb-token'\n",
-            s(&guest("dunwell_connector_moneybird"))
-        ),
-    );
-    env
+    Env::with_config(&format!(
+        "[plugins.moneybird]\npath = '{}'\nallowed_hosts = ['127.0.0.1:{port}']\n{extra}[plugins.moneybird.config]\nadministration_id = '123'\nbase_url = 'http://127.0.0.1:{port}/api/v2'\n[plugins.moneybird.secrets]\ntoken = 'mb-token'\n",
+        s(&guest("dunwell_connector_moneybird"))
+    ))
 }
 
 #[test]
@@ -630,20 +558,16 @@ fn a_rate_limited_sync_waits_as_long_as_the_source_asks() {
     assert!(out.contains("moneybird: skipped, backing off"), "{out}");
 }
 
-fn invoices_of(env: &Env) -> Vec<dunwell::model::Invoice> {
-    invoices(env)
-}
-
 // ---- hostile guests ---------------------------------------------------------------------
 
 /// Syncs the hostile guest in `good` mode, then in `mode`: the second sync must fail with a
 /// line naming the plugin and containing `expect`, and leave the store as the first left it.
-/// Runs the hostile guest in `mode` and checks it was stopped with `expect` and the store kept;
-/// returns that failed run's output.
+/// Returns that failed run's output.
 fn contained(mode: &str, extra: &str, expect: &str) -> std::process::Output {
     contained_with(mode, extra, "", expect)
 }
 
+/// [`contained`] with `config` lines added to the guest's `[plugins.hostile.config]`.
 fn contained_with(mode: &str, extra: &str, config: &str, expect: &str) -> std::process::Output {
     let env = Env::new();
     let section = |mode: &str, extra: &str| {
@@ -652,11 +576,11 @@ fn contained_with(mode: &str, extra: &str, config: &str, expect: &str) -> std::p
             s(&guest("dunwell_guest_hostile"))
         )
     };
-    write_config(&env, &section("good", ""));
+    env.set_config(&section("good", ""));
     env.ok(&["sync"]);
     let before = invoices(&env);
     assert_eq!(before.len(), 1);
-    write_config(&env, &section(mode, extra));
+    env.set_config(&section(mode, extra));
     let started = std::time::Instant::now();
     let out = env.run(&["sync", "hostile"]);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -767,23 +691,17 @@ fn hostile_allowed_name_that_resolves_to_loopback_is_refused() {
 
 #[test]
 fn hostile_100_mb_response_is_cut_off() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            let head =
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n";
-            let _ = stream.write_all(head.as_bytes());
-            let chunk = vec![b' '; 1 << 16];
-            for _ in 0..1600 {
-                if stream.write_all(&chunk).is_err() {
-                    break;
-                }
+    let port = serve(|_, stream| {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n";
+        let _ = stream.write_all(head.as_bytes());
+        let chunk = vec![b' '; 1 << 16];
+        for _ in 0..1600 {
+            if stream.write_all(&chunk).is_err() {
+                break;
             }
         }
-    });
+    })
+    .port();
     contained_with(
         "huge",
         &format!("allowed_hosts = ['127.0.0.1:{port}']\nmax_response_mb = 1"),

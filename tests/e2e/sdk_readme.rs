@@ -2,11 +2,10 @@
 //! the README's Acme example exactly as printed (and runs its native test); here the real
 //! binary loads that component, runs it against a fake Acme API on 127.0.0.1 and syncs it.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::fake_http::{respond, serve};
 use crate::{repo, s, testdata, Env};
 
 /// The README's component, built once by the script if `scripts/test` has not built it.
@@ -30,45 +29,25 @@ fn acme() -> PathBuf {
 /// A fake Acme API: `GET /v1/invoices` with a bearer token, two invoices on page 1, none after.
 /// Returns its address and the request lines it saw.
 fn fake_acme() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            reader.read_line(&mut request_line).unwrap();
-            let mut authorized = false;
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).unwrap() == 0 || header.trim().is_empty() {
-                    break;
-                }
-                authorized |= header.trim().eq_ignore_ascii_case("authorization: bearer s3cret");
-            }
-            log.lock().unwrap().push(request_line.trim().to_string());
-            let body = if !authorized {
-                String::new()
-            } else if request_line.contains("page=1") {
-                r#"[{"id":"a1","number":"AC-1","customer":"C1","date":"2026-09-01","due":"2026-10-01",
-                     "total":"121.00","unpaid":"121.00","updated_at":"2026-09-01T10:00:00Z"},
-                    {"id":"a2","number":"AC-2","customer":"C1","date":"2026-09-15","due":"2026-10-15",
-                     "total":"1000.10","unpaid":"400.05","updated_at":"2026-09-16T08:30:00Z"}]"#
-                    .to_string()
-            } else {
-                "[]".to_string()
-            };
-            let status = if authorized { "200 OK" } else { "401 Unauthorized" };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
+    let addr = serve(move |req, stream| {
+        log.lock().unwrap().push(req.line.clone());
+        let authorized = req.has_header("authorization: bearer s3cret");
+        let body = if !authorized {
+            ""
+        } else if req.line.contains("page=1") {
+            r#"[{"id":"a1","number":"AC-1","customer":"C1","date":"2026-09-01","due":"2026-10-01",
+                 "total":"121.00","unpaid":"121.00","updated_at":"2026-09-01T10:00:00Z"},
+                {"id":"a2","number":"AC-2","customer":"C1","date":"2026-09-15","due":"2026-10-15",
+                 "total":"1000.10","unpaid":"400.05","updated_at":"2026-09-16T08:30:00Z"}]"#
+        } else {
+            "[]"
+        };
+        let status = if authorized { "200 OK" } else { "401 Unauthorized" };
+        respond(stream, status, &[], body);
     });
-    (addr, seen)
+    (addr.to_string(), seen)
 }
 
 #[test]
@@ -109,13 +88,11 @@ fn the_readme_connector_loads_runs_and_syncs() {
 
     // Installed as the README's step 5 says, it syncs into the store and the plan uses it.
     env.ok(&["import", "csv", s(&testdata("good"))]);
-    let config = format!(
-        "data_dir = \"data\"\nplaybooks_dir = \"{}\"\n[plugins.acme]\npath = '{}'\nallowed_hosts = [\"{addr}\"]\n\
-         [plugins.acme.config]\nbase_url = \"http://{addr}/v1\"\n[plugins.acme.secrets]\ntoken = \"s3cret\"\n",
-        repo().join("playbooks").display(),
+    env.set_config(&format!(
+        "[plugins.acme]\npath = '{}'\nallowed_hosts = [\"{addr}\"]\n[plugins.acme.config]\n\
+             base_url = \"http://{addr}/v1\"\n[plugins.acme.secrets]\ntoken = \"s3cret\"\n",
         s(&wasm)
-    );
-    std::fs::write(env.path().join("dunwell.toml"), config).unwrap();
+    ));
     let out = env.ok(&["sync", "acme"]);
     assert!(out.contains("invoices:  2 added"), "{out}");
     let plan = env.ok(&["plan", "--at", "2026-11-02", "--days", "30", "--format", "json"]);

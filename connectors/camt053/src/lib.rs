@@ -7,8 +7,10 @@
 //! text and the payer; dunwell matches them to invoices (reference, then invoice number in the
 //! text, then amount). The cursor is the modification time and name of the last file read.
 
+use std::path::Path;
+
 use dunwell_plugin_sdk::prelude::*;
-use dunwell_plugin_sdk::Decimal;
+use dunwell_plugin_sdk::{files, Decimal};
 use roxmltree::Node;
 
 /// The connector.
@@ -22,14 +24,15 @@ impl Connector for Camt053 {
     }
 
     fn pull_payments(request: PageRequest) -> Result<PaymentPage, ConnectorError> {
-        let (files, next, more) = read_page(&request)?;
+        let page = files::page(Path::new(INPUT_DIR), ".xml", request.cursor.as_deref(), request.limit)?;
         let mut items = Vec::new();
-        for (name, text) in files {
+        for f in page.files {
             items.extend(
-                parse_statement(&text).map_err(|m| ConnectorError::InvalidData(format!("{name}: {m}")))?,
+                parse_statement(&f.text)
+                    .map_err(|m| ConnectorError::InvalidData(format!("{}: {m}", f.name)))?,
             );
         }
-        Ok(PaymentPage { items, next_cursor: next.or(request.cursor), more })
+        Ok(PaymentPage { items, next_cursor: page.next_cursor.or(request.cursor), more: page.more })
     }
 }
 
@@ -134,20 +137,6 @@ pub fn parse_statement(xml: &str) -> Result<Vec<Payment>, String> {
         }
     }
     Ok(out)
-}
-
-type Files = (Vec<(String, String)>, Option<String>, bool);
-
-/// The files after the cursor (modification time, name), up to `limit`.
-fn read_page(request: &PageRequest) -> Result<Files, ConnectorError> {
-    let page = dunwell_plugin_sdk::files::page(
-        std::path::Path::new(INPUT_DIR),
-        ".xml",
-        request.cursor.as_deref(),
-        request.limit,
-    )?;
-    let files = page.files.into_iter().map(|f| (f.name, f.text)).collect();
-    Ok((files, page.next_cursor, page.more))
 }
 
 #[cfg(test)]

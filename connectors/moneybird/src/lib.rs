@@ -21,25 +21,15 @@ pub struct Moneybird;
 #[derive(Deserialize)]
 struct MbContact {
     id: String,
-    #[serde(default)]
     company_name: Option<String>,
-    #[serde(default)]
     firstname: Option<String>,
-    #[serde(default)]
     lastname: Option<String>,
-    #[serde(default)]
     address1: Option<String>,
-    #[serde(default)]
     zipcode: Option<String>,
-    #[serde(default)]
     city: Option<String>,
-    #[serde(default)]
     country: Option<String>,
-    #[serde(default)]
     phone: Option<String>,
-    #[serde(default)]
     email: Option<String>,
-    #[serde(default)]
     send_invoices_to_email: Option<String>,
 }
 
@@ -54,12 +44,10 @@ struct MbPayment {
 struct MbInvoice {
     id: String,
     contact_id: String,
-    #[serde(default)]
     invoice_id: Option<String>,
     state: String,
     invoice_date: String,
     due_date: String,
-    #[serde(default)]
     payment_reference: Option<String>,
     currency: String,
     total_price_incl_tax: String,
@@ -160,10 +148,8 @@ impl Connector for Moneybird {
 
     fn pull_customers(request: PageRequest) -> Result<CustomerPage, ConnectorError> {
         let api = Api::new()?;
-        let page: u32 = match request.cursor.as_deref() {
-            Some(c) if c.starts_with("page:") => c[5..].parse().unwrap_or(1),
-            _ => 1,
-        };
+        let page: u32 =
+            request.cursor.as_deref().and_then(|c| c.strip_prefix("page:")?.parse().ok()).unwrap_or(1);
         let per_page = request.limit.clamp(1, 100);
         let rows: Vec<MbContact> =
             api.get("contacts.json", &[("page", page.to_string()), ("per_page", per_page.to_string())])?;

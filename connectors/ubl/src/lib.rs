@@ -10,7 +10,6 @@
 //! new and changed files. A file that is not a readable UBL invoice fails the pull, naming the
 //! file: dunwell then stores nothing of that run.
 
-pub mod date;
 pub mod ubl;
 
 use std::path::Path;

@@ -2,10 +2,8 @@
 //! so the namespace prefixes a sender chose do not matter.
 
 use dunwell_plugin_sdk::prelude::*;
-use dunwell_plugin_sdk::Decimal;
+use dunwell_plugin_sdk::{date, Decimal};
 use roxmltree::Node;
-
-use crate::date;
 
 /// One parsed document: the invoice (or credit note) and its buyer.
 #[derive(Debug, Clone)]

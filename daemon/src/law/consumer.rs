@@ -17,9 +17,9 @@
 //! Post is received `post_delay_days` calendar days after sending (configurable; the planner
 //! chooses the default); electronic letters are received on the day they are sent.
 
-use chrono::{Datelike, Days, NaiveDate, Weekday};
+use chrono::{Days, NaiveDate};
 
-use crate::calendar::{Calendar, Jurisdiction};
+use crate::calendar::{add_days, Calendar, Jurisdiction};
 use crate::model::CustomerKind;
 
 /// The 14-day term of the NL letter and the BE wait.
@@ -239,14 +239,6 @@ fn worst_case(f: impl Fn(NaiveDate) -> NaiveDate) -> i64 {
     worst
 }
 
-fn offset_date(due: NaiveDate, offset: i64) -> NaiveDate {
-    if offset >= 0 {
-        plus(due, offset as u64)
-    } else {
-        due - Days::new(offset.unsigned_abs())
-    }
-}
-
 /// Checks a consumer (B2C) playbook against the timing rules for every due date in
 /// [`WORST_CASE_YEARS`] (weekends and holidays move the earliest lawful day by up to a few days,
 /// so a step must be late enough for the worst case). Steps are taken in offset order.
@@ -260,6 +252,24 @@ pub fn check_consumer_playbook(
     let mut out = Vec::new();
     match jurisdiction {
         Jurisdiction::Nl => {
+            // Each 14-day letter's worst case is a 40-year scan: done once per letter, and only
+            // when some step charges costs.
+            let letters: Vec<(usize, &StepView, i64)> = if ordered.iter().any(|s| s.applies_costs) {
+                ordered
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| l.offset_days >= 1 && l.names_exact_costs)
+                    .filter_map(|(i, l)| {
+                        let delivery = l.delivery?;
+                        let lag = worst_case(|due| {
+                            nl_consumer_costs_from(add_days(due, l.offset_days), delivery, post_delay_days)
+                        });
+                        Some((i, *l, lag))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
             for (i, step) in ordered.iter().enumerate() {
                 if step.charges_fee {
                     out.push(Violation {
@@ -270,22 +280,12 @@ pub fn check_consumer_playbook(
                 if !step.applies_costs {
                     continue;
                 }
-                let letters: Vec<(&StepView, i64)> = ordered[..i]
-                    .iter()
-                    .filter(|l| l.offset_days >= 1 && l.names_exact_costs)
-                    .filter_map(|l| {
-                        let delivery = l.delivery?;
-                        let lag = worst_case(|due| {
-                            nl_consumer_costs_from(offset_date(due, l.offset_days), delivery, post_delay_days)
-                        });
-                        Some((*l, lag))
-                    })
-                    .collect();
-                if letters.iter().any(|(_, lag)| *lag <= step.offset_days) {
+                let earlier = letters.iter().filter(|(j, ..)| *j < i);
+                if earlier.clone().any(|(.., lag)| *lag <= step.offset_days) {
                     continue;
                 }
-                let rule = match letters.iter().min_by_key(|(_, lag)| *lag) {
-                    Some((l, lag)) => format!(
+                let rule = match earlier.min_by_key(|(.., lag)| *lag) {
+                    Some((_, l, lag)) => format!(
                         "NL consumers: collection costs may only be charged from the day after the 14-day term of the letter `{}` (art. 6:96 lid 6 BW), counted from the day after receipt and moved past weekends and Atw holidays; at J+{} that can be as late as J+{lag}, so this step at J+{} charges too early",
                         l.name, l.offset_days, step.offset_days
                     ),
@@ -301,7 +301,7 @@ pub fn check_consumer_playbook(
             let first = ordered.iter().find(|s| s.offset_days >= 1 && s.delivery.is_some());
             let lag = first.map(|f| {
                 let delivery = f.delivery.expect("filtered on delivery");
-                (f, worst_case(|due| be_consumer_claimable_from(offset_date(due, f.offset_days), delivery)))
+                (f, worst_case(|due| be_consumer_claimable_from(add_days(due, f.offset_days), delivery)))
             });
             for step in &ordered {
                 let charges = step.applies_costs || step.applies_interest || step.charges_fee;
@@ -333,11 +333,6 @@ pub fn check_consumer_playbook(
         }
     }
     out
-}
-
-/// Whether `date` is a Saturday or Sunday (helper for callers formatting reasons).
-pub fn is_weekend(date: NaiveDate) -> bool {
-    matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
 }
 
 #[cfg(test)]
@@ -462,7 +457,7 @@ mod tests {
         assert!(v[0].rule.contains("art. 6:96 lid 6"), "{}", v[0].rule);
         // The worst case after a J+5 e-mail is a term end moved by up to 5 days (e.g. Good Friday,
         // Easter Monday and King's Day in 2038).
-        let worst = worst_case(|due| nl_consumer_costs_from(offset_date(due, 5), Delivery::Electronic, 0));
+        let worst = worst_case(|due| nl_consumer_costs_from(add_days(due, 5), Delivery::Electronic, 0));
         assert!((20..=26).contains(&worst), "{worst}");
         costs.offset_days = worst;
         assert!(check_consumer_playbook(Jurisdiction::Nl, &[letter.clone(), costs.clone()], 0).is_empty());
@@ -493,7 +488,7 @@ mod tests {
         let v = check_consumer_playbook(Jurisdiction::Be, &[first.clone(), second.clone()], 0);
         assert_eq!(v.len(), 1);
         assert!(v[0].rule.contains("14-day wait"), "{}", v[0].rule);
-        let worst = worst_case(|due| be_consumer_claimable_from(offset_date(due, 3), Delivery::Electronic));
+        let worst = worst_case(|due| be_consumer_claimable_from(add_days(due, 3), Delivery::Electronic));
         second.offset_days = worst;
         assert!(check_consumer_playbook(Jurisdiction::Be, &[first.clone(), second.clone()], 0).is_empty());
         // The first reminder itself must be free.

@@ -299,24 +299,22 @@ mod tests {
     fn rates() -> Rates {
         Rates::shipped().unwrap()
     }
+    fn costs(
+        jurisdiction: Jurisdiction,
+        kind: CustomerKind,
+        principal: &str,
+        opts: &CostsOptions,
+    ) -> Result<CostsResult, LawError> {
+        collection_costs(&rates(), jurisdiction, kind, dec(principal), opts)
+    }
     fn nl(principal: &str, kind: CustomerKind) -> Decimal {
-        collection_costs(&rates(), Jurisdiction::Nl, kind, dec(principal), &CostsOptions::default())
-            .unwrap()
-            .costs
+        costs(Jurisdiction::Nl, kind, principal, &CostsOptions::default()).unwrap().costs
     }
     fn bik(principal: &str) -> Decimal {
         nl(principal, CustomerKind::B2c)
     }
     fn be_c(principal: &str) -> Decimal {
-        collection_costs(
-            &rates(),
-            Jurisdiction::Be,
-            CustomerKind::B2c,
-            dec(principal),
-            &CostsOptions::default(),
-        )
-        .unwrap()
-        .costs
+        costs(Jurisdiction::Be, CustomerKind::B2c, principal, &CostsOptions::default()).unwrap().costs
     }
 
     #[test]
@@ -338,30 +336,21 @@ mod tests {
     fn v9_vat_added_when_not_deductible() {
         // V9 [M]: 150.00 x 1.21 = 181.50
         let opts = CostsOptions { vat_not_deductible: true, ..CostsOptions::default() };
-        let r =
-            collection_costs(&rates(), Jurisdiction::Nl, CustomerKind::B2c, dec("1000.00"), &opts).unwrap();
+        let r = costs(Jurisdiction::Nl, CustomerKind::B2c, "1000.00", &opts).unwrap();
         assert_eq!(r.costs, dec("181.50"));
         assert_eq!(r.vat, dec("31.50"));
         assert!(r.rule.contains("VAT"));
         // VAT comes after the minimum and the maximum.
+        assert_eq!(costs(Jurisdiction::Nl, CustomerKind::B2c, "10", &opts).unwrap().costs, dec("48.40"));
         assert_eq!(
-            collection_costs(&rates(), Jurisdiction::Nl, CustomerKind::B2c, dec("10"), &opts).unwrap().costs,
-            dec("48.40")
-        );
-        assert_eq!(
-            collection_costs(&rates(), Jurisdiction::Nl, CustomerKind::B2c, dec("5000000"), &opts)
-                .unwrap()
-                .costs,
+            costs(Jurisdiction::Nl, CustomerKind::B2c, "5000000", &opts).unwrap().costs,
             dec("8197.75")
         );
         // Configurable rate (e.g. 9%).
         let low = CostsOptions { vat_not_deductible: true, vat_rate: dec("0.09"), ..CostsOptions::default() };
-        assert_eq!(
-            collection_costs(&rates(), Jurisdiction::Nl, CustomerKind::B2c, dec("1000"), &low).unwrap().costs,
-            dec("163.50")
-        );
+        assert_eq!(costs(Jurisdiction::Nl, CustomerKind::B2c, "1000", &low).unwrap().costs, dec("163.50"));
         let bad = CostsOptions { vat_rate: dec("21"), ..CostsOptions::default() };
-        assert!(collection_costs(&rates(), Jurisdiction::Nl, CustomerKind::B2c, dec("1000"), &bad).is_err());
+        assert!(costs(Jurisdiction::Nl, CustomerKind::B2c, "1000", &bad).is_err());
     }
 
     #[test]
@@ -384,42 +373,21 @@ mod tests {
         // maximum at exactly 1,000,000
         assert_eq!(bik("999998.00"), dec("6774.99"));
         assert_eq!(bik("1000002.00"), dec("6775.00"));
-        assert!(collection_costs(
-            &rates(),
-            Jurisdiction::Nl,
-            CustomerKind::B2c,
-            dec("0"),
-            &CostsOptions::default()
-        )
-        .is_err());
+        assert!(costs(Jurisdiction::Nl, CustomerKind::B2c, "0", &CostsOptions::default()).is_err());
     }
 
     #[test]
     fn nl_business_scale_with_40_minimum() {
         assert_eq!(nl("100", CustomerKind::B2b), dec("40.00"));
         assert_eq!(nl("3000", CustomerKind::B2b), dec("425.00"));
-        let r = collection_costs(
-            &rates(),
-            Jurisdiction::Nl,
-            CustomerKind::B2b,
-            dec("100"),
-            &CostsOptions::default(),
-        )
-        .unwrap();
+        let r = costs(Jurisdiction::Nl, CustomerKind::B2b, "100", &CostsOptions::default()).unwrap();
         assert!(r.rule.contains("fixed compensation"), "{}", r.rule);
     }
 
     #[test]
     fn v18_be_business_fixed_40() {
         // V18 [M]: interest 56.42 + 40 fixed = 96.42 total extra
-        let r = collection_costs(
-            &rates(),
-            Jurisdiction::Be,
-            CustomerKind::B2b,
-            dec("1000.00"),
-            &CostsOptions::default(),
-        )
-        .unwrap();
+        let r = costs(Jurisdiction::Be, CustomerKind::B2b, "1000.00", &CostsOptions::default()).unwrap();
         assert_eq!(r.costs, dec("40.00"));
         let interest = crate::law::compute_interest(
             &rates(),
@@ -462,7 +430,7 @@ mod tests {
     #[test]
     fn be_later_reminder_fees() {
         let opts = CostsOptions { later_reminders: 2, postage: dec("1.96"), ..CostsOptions::default() };
-        let r = collection_costs(&rates(), Jurisdiction::Be, CustomerKind::B2c, dec("400"), &opts).unwrap();
+        let r = costs(Jurisdiction::Be, CustomerKind::B2c, "400", &opts).unwrap();
         // 55.00 + 2 x (7.50 + 1.96)
         assert_eq!(r.costs, dec("73.92"));
         assert_eq!(be_later_reminder_fee_max(&rates().be_consumer, dec("1.96")), dec("9.46"));

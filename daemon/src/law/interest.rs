@@ -409,16 +409,19 @@ mod tests {
     fn rates() -> Rates {
         Rates::shipped().unwrap()
     }
+    /// [`compute_interest`] with the amount and dates written as text.
+    fn interest(
+        rates: &Rates,
+        jurisdiction: Jurisdiction,
+        kind: InterestKind,
+        principal: &str,
+        due: &str,
+        paid: &str,
+    ) -> Result<InterestResult, LawError> {
+        compute_interest(rates, jurisdiction, kind, dec(principal), d(due), d(paid))
+    }
     fn nl_c(principal: &str, due: &str, paid: &str) -> InterestResult {
-        compute_interest(
-            &rates(),
-            Jurisdiction::Nl,
-            InterestKind::Commercial,
-            dec(principal),
-            d(due),
-            d(paid),
-        )
-        .unwrap()
+        interest(&rates(), Jurisdiction::Nl, InterestKind::Commercial, principal, due, paid).unwrap()
     }
 
     /// Rates with a flat 8% NL commercial series from 2000, for
@@ -492,13 +495,13 @@ source = "test"
     #[test]
     fn v13_nl_consumer_capitalised_with_rate_changes_and_leap_year() {
         // Vector V13 [M]: yr 1 29.92 -> 1,029.92; yr 2 67.10; total 97.02 (act/365, 2024 has 366 days of 1/365)
-        let r = compute_interest(
+        let r = interest(
             &rates(),
             Jurisdiction::Nl,
             InterestKind::Consumer,
-            dec("1000.00"),
-            d("2022-06-30"),
-            d("2024-06-30"),
+            "1000.00",
+            "2022-06-30",
+            "2024-06-30",
         )
         .unwrap();
         let days: Vec<(i64, Decimal)> = r.periods.iter().map(|p| (p.days, p.rate)).collect();
@@ -515,13 +518,13 @@ source = "test"
     #[test]
     fn v18_be_commercial_simple() {
         // Vector V18 [M]: 91 d x 10.5% + 92 d x 12.0% = 26.1781 + 30.2466 = 56.4247 -> 56.42
-        let r = compute_interest(
+        let r = interest(
             &rates(),
             Jurisdiction::Be,
             InterestKind::Commercial,
-            dec("1000.00"),
-            d("2023-03-31"),
-            d("2023-09-30"),
+            "1000.00",
+            "2023-03-31",
+            "2023-09-30",
         )
         .unwrap();
         assert_eq!(r.periods.len(), 2);
@@ -546,15 +549,7 @@ source = "test"
     fn capitalisation_anniversary_day_before_and_after() {
         let r = flat_rates();
         let run = |paid: &str| {
-            compute_interest(
-                &r,
-                Jurisdiction::Nl,
-                InterestKind::Commercial,
-                dec("10000"),
-                d("2016-06-30"),
-                d(paid),
-            )
-            .unwrap()
+            interest(&r, Jurisdiction::Nl, InterestKind::Commercial, "10000", "2016-06-30", paid).unwrap()
         };
         // Day before the anniversary: a full year, not capitalised, 800.00.
         let before = run("2017-06-30");
@@ -574,15 +569,9 @@ source = "test"
     fn leap_year_days_earn_one_365th() {
         let r = flat_rates();
         // 2024-01-01 .. 2024-12-31 is 366 days at 8%/365 on 10,000: 802.1918 -> 802.19
-        let res = compute_interest(
-            &r,
-            Jurisdiction::Nl,
-            InterestKind::Commercial,
-            dec("10000"),
-            d("2023-12-31"),
-            d("2024-12-31"),
-        )
-        .unwrap();
+        let res =
+            interest(&r, Jurisdiction::Nl, InterestKind::Commercial, "10000", "2023-12-31", "2024-12-31")
+                .unwrap();
         assert_eq!(res.days, 366);
         // The anniversary is 2025-01-01, after the payment: no capitalisation, no 1/366 basis.
         assert!(res.capitalisations.is_empty());
@@ -595,15 +584,9 @@ source = "test"
         assert_eq!(anniversary(d("2024-02-29"), 4), d("2028-02-29"));
         assert_eq!(anniversary(d("2016-07-01"), 2), d("2018-07-01"));
         let r = flat_rates();
-        let res = compute_interest(
-            &r,
-            Jurisdiction::Nl,
-            InterestKind::Commercial,
-            dec("10000"),
-            d("2024-02-28"),
-            d("2025-03-01"),
-        )
-        .unwrap();
+        let res =
+            interest(&r, Jurisdiction::Nl, InterestKind::Commercial, "10000", "2024-02-28", "2025-03-01")
+                .unwrap();
         assert_eq!(res.capitalisations[0].date, d("2025-03-01"));
         // 2024-02-29 .. 2025-02-28 is 366 days: 802.19 capitalised, then 1 day on 10,802.19.
         assert_eq!(res.capitalisations[0].amount, dec("802.19"));
@@ -637,13 +620,13 @@ source = "test"
         let rates_used: Vec<Decimal> = res.periods.iter().map(|p| p.rate).collect();
         assert_eq!(rates_used, vec![dec("0.075"), dec("0.085")]);
         assert_eq!(res.periods[0].to, d("2015-03-15"));
-        let new = compute_interest(
+        let new = interest(
             &rates(),
             Jurisdiction::Be,
             InterestKind::Commercial,
-            dec("1000"),
-            d("2015-03-14"),
-            d("2015-03-17"),
+            "1000",
+            "2015-03-14",
+            "2015-03-17",
         )
         .unwrap();
         assert_eq!(new.periods.len(), 1);
@@ -664,23 +647,17 @@ source = "test"
             "{:?}",
             late.warnings
         );
-        let err = compute_interest(
-            &rates(),
-            Jurisdiction::Nl,
-            InterestKind::Commercial,
-            dec("1"),
-            d("2005-01-01"),
-            d("2005-02-01"),
-        )
-        .unwrap_err();
+        let err =
+            interest(&rates(), Jurisdiction::Nl, InterestKind::Commercial, "1", "2005-01-01", "2005-02-01")
+                .unwrap_err();
         assert!(err.to_string().contains("no NL statutory_commercial rate is known for 2005-01-02"), "{err}");
-        assert!(compute_interest(
+        assert!(interest(
             &rates(),
             Jurisdiction::Nl,
             InterestKind::Commercial,
-            dec("-1"),
-            d("2025-01-01"),
-            d("2025-02-01")
+            "-1",
+            "2025-01-01",
+            "2025-02-01"
         )
         .is_err());
     }

@@ -242,7 +242,6 @@ impl Rates {
         for (name, text) in sources {
             files.push(name.to_string());
             let raw: RawFile = toml::from_str(text).map_err(|e| parse_error(name, text, &e))?;
-            check_top_level_keys(name, text)?;
             if let Some(meta) = raw.meta {
                 compiled = meta.compiled.map(|d| d.0).or(compiled);
                 reliable_through = meta.reliable_through.map(|d| d.0).or(reliable_through);
@@ -467,36 +466,6 @@ fn parse_error(file: &str, text: &str, e: &toml::de::Error) -> RatesError {
     RatesError::Parse { file: file.to_string(), line, column, key, message: e.message().trim().to_string() }
 }
 
-const TOP_LEVEL_KEYS: [&str; 7] =
-    ["meta", "rules", "rate", "nl_bik", "be_b2c", "fixed_compensation", "holiday"];
-
-/// Refuses unknown top-level tables (a `[[rates]]` typo would otherwise be silently ignored).
-fn check_top_level_keys(file: &str, text: &str) -> Result<(), RatesError> {
-    let table: toml::Table = toml::from_str(text).map_err(|e| parse_error(file, text, &e))?;
-    for key in table.keys() {
-        if TOP_LEVEL_KEYS.contains(&key.as_str()) {
-            continue;
-        }
-        let line = text
-            .lines()
-            .position(|l| {
-                let l = l.trim_start().trim_start_matches('[').trim_start();
-                l.strip_prefix(key.as_str())
-                    .is_some_and(|rest| rest.trim_start().starts_with(['=', ']', '.']))
-            })
-            .map_or(1, |i| i + 1);
-        return Err(RatesError::Invalid {
-            file: file.to_string(),
-            line,
-            message: format!(
-                "unknown table or key `{key}`; a rate file may contain {}",
-                TOP_LEVEL_KEYS.join(", ")
-            ),
-        });
-    }
-    Ok(())
-}
-
 /// A date written as a `"YYYY-MM-DD"` string.
 #[derive(Debug, Clone, Copy)]
 struct DateStr(NaiveDate);
@@ -589,7 +558,9 @@ impl<'de> Deserialize<'de> for Fraction {
     }
 }
 
+/// Unknown top-level tables are refused (a `[[rates]]` typo would otherwise be silently ignored).
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawFile {
     meta: Option<RawMeta>,
     #[serde(default)]
@@ -598,7 +569,12 @@ struct RawFile {
     be_b2c: Option<toml::Spanned<RawBeB2c>>,
     #[serde(default)]
     fixed_compensation: Vec<RawFixed>,
-    // `rules` and `holiday` are documentation for people; the calendar module computes holidays.
+    /// Documentation for people; read and ignored.
+    #[serde(rename = "rules")]
+    _rules: Option<serde::de::IgnoredAny>,
+    /// Documentation for people (the calendar module computes holidays); read and ignored.
+    #[serde(rename = "holiday")]
+    _holiday: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]

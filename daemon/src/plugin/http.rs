@@ -35,6 +35,8 @@ pub enum HttpFailure {
     Denied(String),
     Timeout,
     TooLarge(u64),
+    /// The run's request limit (this many requests) was reached.
+    RequestLimit(u32),
     Transport(String),
 }
 
@@ -221,6 +223,7 @@ impl Policy {
         let started = std::time::Instant::now();
         let mut uri = self.check(url)?;
         let first_host = uri.host().unwrap_or_default().to_ascii_lowercase();
+        let literals = self.literals();
         let mut method = method;
         let mut body = body.map(<[u8]>::to_vec);
         for _hop in 0..=MAX_REDIRECTS {
@@ -235,7 +238,7 @@ impl Policy {
                 // Direct connections only: a proxy would resolve names past the check.
                 .proxy(None)
                 .build();
-            let resolver = PinnedResolver { inner: lookup.clone(), literals: self.literals() };
+            let resolver = PinnedResolver { inner: lookup.clone(), literals: literals.clone() };
             let agent = ureq::Agent::with_parts(config, DefaultConnector::default(), resolver);
             let mut req = ureq::http::Request::builder().method(method.as_str()).uri(uri.clone());
             for (k, v) in headers {

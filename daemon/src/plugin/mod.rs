@@ -151,6 +151,16 @@ impl Host {
 
     pub fn load_bytes(&self, settings: PluginSettings, bytes: &[u8]) -> Result<Plugin, PluginError> {
         let plugin = settings.name.clone();
+        // Before compiling: a missing folder is found in no time.
+        if let Some(dir) = &settings.directory {
+            if !dir.is_dir() {
+                return Err(PluginError::Directory {
+                    plugin,
+                    path: dir.clone(),
+                    message: "not a folder".into(),
+                });
+            }
+        }
         match bytes.get(..8) {
             Some([0, b'a', b's', b'm', 0x0d, 0, 1, 0]) => {}
             Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => {
@@ -167,12 +177,9 @@ impl Host {
             .map_err(|e| PluginError::Load { plugin: plugin.clone(), message: format!("{e:#}") })?;
         // A plugin built against another version of the contract: say so plainly.
         let ty = component.component_type();
-        let names = ty
-            .exports(&self.engine)
-            .map(|(n, _)| n.to_string())
-            .chain(ty.imports(&self.engine).map(|(n, _)| n.to_string()))
-            .collect::<Vec<_>>();
-        if let Some(found) = names.iter().find_map(|n| foreign_version(n)) {
+        let mut names =
+            ty.exports(&self.engine).map(|(n, _)| n).chain(ty.imports(&self.engine).map(|(n, _)| n));
+        if let Some(found) = names.find_map(foreign_version) {
             return Err(PluginError::WrongVersion { plugin, found });
         }
         let pre = self
@@ -180,15 +187,6 @@ impl Host {
             .instantiate_pre(&component)
             .and_then(bindings::ConnectorPre::new)
             .map_err(|e| PluginError::Load { plugin: plugin.clone(), message: format!("{e:#}") })?;
-        if let Some(dir) = &settings.directory {
-            if !dir.is_dir() {
-                return Err(PluginError::Directory {
-                    plugin,
-                    path: dir.clone(),
-                    message: "not a folder".into(),
-                });
-            }
-        }
         Ok(Plugin { settings: Arc::new(settings), pre, engine: self.engine.clone() })
     }
 }
@@ -233,7 +231,6 @@ pub struct RunState {
     stop: Option<Stop>,
     requests: u32,
     log_bytes: usize,
-    memory_exceeded: bool,
 }
 
 impl WasiView for RunState {
@@ -316,9 +313,7 @@ impl wit_host::Host for RunState {
                 budget,
                 || {
                     if requests >= max {
-                        return Err(http::HttpFailure::Denied(format!(
-                            "request limit of {max} per run reached"
-                        )));
+                        return Err(http::HttpFailure::RequestLimit(max));
                     }
                     requests += 1;
                     Ok(())
@@ -329,22 +324,20 @@ impl wit_host::Host for RunState {
         .await;
         self.host_time += begun.elapsed();
         let (result, used) = result.map_err(|e| wasmtime::format_err!("HTTP worker failed: {e}"))?;
-        let hit_limit = used >= max
-            && matches!(&result, Err(http::HttpFailure::Denied(m)) if m.starts_with("request limit"));
         self.requests = used;
         let shown = self.redact(&url);
         Ok(match result {
             Ok(a) => {
-                tracing::debug!(plugin, "{} {shown} -> {} ({} bytes)", "HTTP", a.status, a.body.len());
+                tracing::debug!(plugin, "HTTP {shown} -> {} ({} bytes)", a.status, a.body.len());
                 Ok(HttpResponse { status: a.status, headers: a.headers, body: a.body })
             }
             Err(f) => {
                 tracing::warn!(plugin, "HTTP request to {shown} refused or failed: {f:?}");
                 Err(match f {
-                    _ if hit_limit => HttpError::RequestLimit(max),
                     http::HttpFailure::Denied(m) => HttpError::Denied(m),
                     http::HttpFailure::Timeout => HttpError::Timeout,
                     http::HttpFailure::TooLarge(n) => HttpError::TooLarge(n),
+                    http::HttpFailure::RequestLimit(n) => HttpError::RequestLimit(n),
                     http::HttpFailure::Transport(m) => HttpError::Transport(m),
                 })
             }
@@ -396,7 +389,6 @@ impl Plugin {
             stop: None,
             requests: 0,
             log_bytes: 0,
-            memory_exceeded: false,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -417,12 +409,9 @@ impl Plugin {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().map_err(|e| {
             PluginError::Failed { plugin: s.name.clone(), message: format!("cannot start a runtime: {e}") }
         })?;
-        let pre = self.pre.clone();
-        let instance = runtime.block_on(async { pre.instantiate_async(&mut store).await });
-        let mut run = Run { store, runtime, connector: None, name: s.name.clone(), failed: false };
-        let connector = instance.map_err(|e| run.fault(e))?;
-        run.connector = Some(Arc::new(connector));
-        Ok(run)
+        let instance = runtime.block_on(self.pre.instantiate_async(&mut store));
+        let connector = instance.map_err(|e| stopped_or_failed(&s.name, store.data(), e))?;
+        Ok(Run { store, runtime, connector, name: s.name.clone(), failed: false })
     }
 }
 
@@ -430,7 +419,7 @@ impl Plugin {
 pub struct Run {
     store: Store<RunState>,
     runtime: tokio::runtime::Runtime,
-    connector: Option<Arc<bindings::Connector>>,
+    connector: bindings::Connector,
     name: String,
     failed: bool,
 }
@@ -440,11 +429,8 @@ macro_rules! call {
         if $self.failed {
             return Err(PluginError::Failed { plugin: $self.name.clone(), message: "an earlier call of this run failed".into() });
         }
-        let Some(connector) = $self.connector.clone() else {
-            return Err(PluginError::Failed { plugin: $self.name.clone(), message: "not instantiated".into() });
-        };
         let timeout = $self.store.data().remaining() + Duration::from_millis(200);
-        let store = &mut $self.store;
+        let (connector, store) = (&$self.connector, &mut $self.store);
         let result = $self.runtime.block_on(async move {
             tokio::time::timeout(timeout, connector.dunwell_connector_source().$method(&mut *store $(, $arg)*)).await
         });
@@ -517,36 +503,39 @@ impl Run {
     /// Classifies a failure, logs it with the plugin's name, and retires this run.
     fn fault(&mut self, e: wasmtime::Error) -> PluginError {
         self.failed = true;
-        let state = self.store.data();
-        let limits = &state.settings.limits;
-        let reason = match (state.stop, e.downcast_ref::<Trap>()) {
-            (Some(Stop::Timeout), _) => {
-                Some(format!("wall-clock timeout of {}s exceeded", limits.timeout.as_secs()))
-            }
-            (Some(Stop::Cpu), _) => {
-                Some(format!("CPU budget of {} ms exceeded (endless loop?)", limits.cpu.as_millis()))
-            }
-            (None, Some(Trap::StackOverflow)) => Some("stack overflow".to_string()),
-            (None, Some(Trap::UnreachableCodeReached)) => {
-                Some("it panicked (wasm `unreachable`)".to_string())
-            }
-            (None, Some(Trap::Interrupt)) => Some("interrupted".to_string()),
-            (None, Some(Trap::OutOfFuel)) => Some("out of fuel".to_string()),
-            _ => None,
-        };
-        let text = format!("{e:#}");
-        let memory = text.contains("memory") && (text.contains("limit") || text.contains("grow"));
-        let err = match reason {
-            Some(reason) => PluginError::Stopped { plugin: self.name.clone(), reason },
-            None if memory || state.memory_exceeded => PluginError::Stopped {
-                plugin: self.name.clone(),
-                reason: format!("memory limit of {} MiB exceeded", limits.memory_bytes >> 20),
-            },
-            None => PluginError::Failed { plugin: self.name.clone(), message: text },
-        };
-        tracing::error!(plugin = self.name.as_str(), "{err}");
-        err
+        stopped_or_failed(&self.name, self.store.data(), e)
     }
+}
+
+/// What stopped or failed a call of plugin `name` (its store's state says whether the host
+/// stopped it), logged with the plugin's name.
+fn stopped_or_failed(name: &str, state: &RunState, e: wasmtime::Error) -> PluginError {
+    let limits = &state.settings.limits;
+    let reason = match (state.stop, e.downcast_ref::<Trap>()) {
+        (Some(Stop::Timeout), _) => {
+            Some(format!("wall-clock timeout of {}s exceeded", limits.timeout.as_secs()))
+        }
+        (Some(Stop::Cpu), _) => {
+            Some(format!("CPU budget of {} ms exceeded (endless loop?)", limits.cpu.as_millis()))
+        }
+        (None, Some(Trap::StackOverflow)) => Some("stack overflow".to_string()),
+        (None, Some(Trap::UnreachableCodeReached)) => Some("it panicked (wasm `unreachable`)".to_string()),
+        (None, Some(Trap::Interrupt)) => Some("interrupted".to_string()),
+        (None, Some(Trap::OutOfFuel)) => Some("out of fuel".to_string()),
+        _ => None,
+    };
+    let text = format!("{e:#}");
+    let memory = text.contains("memory") && (text.contains("limit") || text.contains("grow"));
+    let err = match reason {
+        Some(reason) => PluginError::Stopped { plugin: name.to_string(), reason },
+        None if memory => PluginError::Stopped {
+            plugin: name.to_string(),
+            reason: format!("memory limit of {} MiB exceeded", limits.memory_bytes >> 20),
+        },
+        None => PluginError::Failed { plugin: name.to_string(), message: text },
+    };
+    tracing::error!(plugin = name, "{err}");
+    err
 }
 
 #[cfg(test)]

@@ -33,23 +33,15 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct PluginSection {
     pub path: PathBuf,
-    #[serde(default)]
     pub directory: Option<PathBuf>,
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
-    #[serde(default)]
     pub memory_mb: Option<u32>,
-    #[serde(default)]
     pub cpu_ms: Option<u64>,
-    #[serde(default)]
     pub timeout_s: Option<u64>,
-    #[serde(default)]
     pub max_requests: Option<u32>,
-    #[serde(default)]
     pub max_response_mb: Option<u32>,
-    #[serde(default)]
     pub page_size: Option<u32>,
-    #[serde(default)]
     pub full_sync_hours: Option<u32>,
     #[serde(default)]
     pub config: BTreeMap<String, String>,

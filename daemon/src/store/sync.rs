@@ -106,15 +106,8 @@ impl Store {
             params![plugin, at.to_rfc3339(), failures, next, error],
         )?;
         tx.commit()?;
-        Ok(self.sync_status(plugin)?.unwrap_or(SyncStatus {
-            plugin: plugin.into(),
-            last_success: None,
-            last_failure: Some(at.to_rfc3339()),
-            failures,
-            next_attempt: Some(next),
-            last_error: Some(error.into()),
-            last_full_sync: None,
-        }))
+        // The row was just written.
+        self.sync_status(plugin)?.ok_or(StoreError::Sql(rusqlite::Error::QueryReturnedNoRows))
     }
 
     pub fn unmatched_payments(&self) -> Result<Vec<UnmatchedPayment>, StoreError> {

@@ -293,17 +293,7 @@ impl PaymentWriter<'_> {
         source: &str,
         source_id: &str,
     ) -> Result<(), StoreError> {
-        let mut d = DateText::default();
-        self.insert.execute(params![
-            invoice_number,
-            d.of(date),
-            amount.to_string(),
-            method.map(PaymentMethod::as_str),
-            source,
-            source_id,
-            None::<&str>,
-        ])?;
-        Ok(())
+        self.write(invoice_number, date, amount, method, None, (source, source_id))
     }
 
     /// A bank payment, with the account it came from (what teaches dunwell a customer's
@@ -317,15 +307,27 @@ impl PaymentWriter<'_> {
         source: &str,
         source_id: &str,
     ) -> Result<(), StoreError> {
+        self.write(invoice_number, date, amount, None, payer_iban, (source, source_id))
+    }
+
+    fn write(
+        &mut self,
+        invoice_number: &str,
+        date: NaiveDate,
+        amount: Decimal,
+        method: Option<PaymentMethod>,
+        payer_iban: Option<&str>,
+        (source, source_id): (&str, &str),
+    ) -> Result<(), StoreError> {
         let mut d = DateText::default();
         self.insert.execute(params![
             invoice_number,
             d.of(date),
             amount.to_string(),
-            None::<&str>,
+            method.map(PaymentMethod::as_str),
             source,
             source_id,
-            payer_iban
+            payer_iban,
         ])?;
         Ok(())
     }

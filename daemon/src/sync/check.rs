@@ -6,7 +6,8 @@ use rust_decimal::Decimal;
 
 use super::CREDIT_PREFIX;
 use crate::model::{
-    parse_amount, parse_currency, parse_date, Address, Customer, CustomerKind, Invoice, Language,
+    parse_amount, parse_country, parse_currency, parse_date, Address, Customer, CustomerKind, Invoice,
+    Language,
 };
 use crate::plugin::bindings::dunwell::connector::types as wit;
 
@@ -92,12 +93,10 @@ pub(super) fn check_customer(c: wit::Customer) -> Result<SyncedCustomer, String>
         None => None,
         Some(l) => Some(l.parse::<Language>().map_err(|m| format!("{id}: {m}"))?),
     };
-    let country = optional("country", c.address.country)?.map(|c| c.to_ascii_uppercase());
-    if let Some(cc) = &country {
-        if cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return Err(format!("{id}: country `{cc}` is not an ISO 3166 alpha-2 code"));
-        }
-    }
+    let country = match optional("country", c.address.country)? {
+        None => None,
+        Some(cc) => Some(parse_country(&cc).map_err(|m| format!("{id}: country: {m}"))?),
+    };
     let customer = Customer {
         id: key,
         name: required("customer name", c.name)?,

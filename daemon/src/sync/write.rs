@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::matching::{count_rule, Matcher};
@@ -22,12 +22,22 @@ fn settle(
     for number in numbers {
         let Some((total, stored_declared)) = tx.invoice_amounts(number)? else { continue };
         let declared_open = declared.get(number.as_str()).copied().unwrap_or(stored_declared);
-        let mut paid = tx.invoice_payments(number)?;
-        paid.sort();
-        let (open, paid_date) = crate::model::settlement(total, declared_open, &paid);
+        let (open, paid_date) = settlement(tx, number, total, declared_open)?;
         tx.set_settlement(number, open, paid_date)?;
     }
     Ok(())
+}
+
+/// [`crate::model::settlement`] of `number` against the payments stored for it now.
+fn settlement(
+    tx: &WriteTx<'_>,
+    number: &str,
+    total: Decimal,
+    declared_open: Option<Decimal>,
+) -> Result<(Decimal, Option<NaiveDate>), StoreError> {
+    let mut paid = tx.invoice_payments(number)?;
+    paid.sort();
+    Ok(crate::model::settlement(total, declared_open, &paid))
 }
 
 /// Drops repeats of a payment within one pull: a bank statement delivered twice brings the
@@ -89,45 +99,44 @@ fn gone(
     pulled: &Pulled,
     warnings: &mut Vec<String>,
 ) -> Result<Gone, StoreError> {
+    let allow_empty = pulled.allow_empty;
     let mut gone = Gone::default();
-    let mut guard = |entity: &str, pulled_count: usize, stored: usize| -> bool {
-        if pulled_count == 0 && stored > 0 && !pulled.allow_empty {
-            warnings.push(format!(
-                "the complete list of {entity} came back empty while {stored} are stored from this plugin; nothing was removed (if the source really has none now, run `dunwell sync --full --allow-empty`)"
-            ));
-            false
-        } else {
-            true
-        }
-    };
     if pulled.snapshots.contains("invoices") {
-        let seen: HashSet<&str> = pulled.invoices.iter().map(|i| i.invoice.number.as_str()).collect();
-        gone.invoices = tx.invoices_of_source(source)?;
-        if guard("invoices", pulled.invoices.len(), gone.invoices.len()) {
-            gone.invoices.retain(|(number, _)| !seen.contains(number.as_str()));
-        } else {
-            gone.invoices.clear();
-        }
+        let keys = pulled.invoices.iter().map(|i| i.invoice.number.as_str()).collect();
+        let stored = tx.invoices_of_source(source)?;
+        gone.invoices = lacking("invoices", keys, stored, |(n, _)| n, allow_empty, warnings);
     }
     if pulled.snapshots.contains("customers") {
-        let seen: HashSet<&str> = pulled.customers.iter().map(|c| c.customer.id.as_str()).collect();
-        gone.customers = tx.customers_of_source(source)?;
-        if guard("customers", pulled.customers.len(), gone.customers.len()) {
-            gone.customers.retain(|id| !seen.contains(id.as_str()));
-        } else {
-            gone.customers.clear();
-        }
+        let keys = pulled.customers.iter().map(|c| c.customer.id.as_str()).collect();
+        let stored = tx.customers_of_source(source)?;
+        gone.customers = lacking("customers", keys, stored, |id| id, allow_empty, warnings);
     }
     if pulled.snapshots.contains("payments") {
-        let seen: HashSet<&str> = pulled.payments.iter().map(|p| p.source_id.as_str()).collect();
-        gone.payments = tx.payments_of_source(source)?;
-        if guard("payments", pulled.payments.len(), gone.payments.len()) {
-            gone.payments.retain(|id| !seen.contains(id.as_str()));
-        } else {
-            gone.payments.clear();
-        }
+        let keys = pulled.payments.iter().map(|p| p.source_id.as_str()).collect();
+        let stored = tx.payments_of_source(source)?;
+        gone.payments = lacking("payments", keys, stored, |id| id, allow_empty, warnings);
     }
     Ok(gone)
+}
+
+/// What the store holds of one entity (`stored`, keyed by `key`) that a snapshot with `keys`
+/// lacks; nothing, with a warning, for an empty snapshot unless `allow_empty`.
+fn lacking<T>(
+    entity: &str,
+    keys: HashSet<&str>,
+    stored: Vec<T>,
+    key: impl Fn(&T) -> &String,
+    allow_empty: bool,
+    warnings: &mut Vec<String>,
+) -> Vec<T> {
+    if keys.is_empty() && !stored.is_empty() && !allow_empty {
+        warnings.push(format!(
+            "the complete list of {entity} came back empty while {} are stored from this plugin; nothing was removed (if the source really has none now, run `dunwell sync --full --allow-empty`)",
+            stored.len()
+        ));
+        return Vec::new();
+    }
+    stored.into_iter().filter(|r| !keys.contains(key(r).as_str())).collect()
 }
 
 /// Deletes an invoice removed at the source, with its payments, when this source owns it.
@@ -238,16 +247,13 @@ pub(super) fn write(
                 continue;
             }
             // Settled against the payments already stored, so that an invoice that carries
-            // payments or a credit and did not change at the source is counted unchanged
-            // (this run's own payments are settled again below).
+            // payments or a credit and did not change at the source is counted unchanged.
+            // Invoices whose payments change later in this run are settled again below.
             let mut invoice = inv.invoice.clone();
-            let mut paid = tx.invoice_payments(number)?;
-            paid.sort();
             (invoice.open_amount, invoice.paid_date) =
-                crate::model::settlement(invoice.total, inv.declared_open, &paid);
+                settlement(&tx, number, invoice.total, inv.declared_open)?;
             summary.invoices.record(invoices.upsert(&invoice, inv.declared_open, &source, &inv.source_id)?);
             tx.set_payment_reference(number, inv.payment_reference.as_deref())?;
-            touched.insert(number.to_string());
         }
         for (number, _) in &gone.invoices {
             remove_invoice(&tx, &source, number, &mut summary)?;

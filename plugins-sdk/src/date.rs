@@ -1,7 +1,9 @@
-//! Just enough calendar arithmetic for due dates: `YYYY-MM-DD` plus days.
+//! Just enough calendar arithmetic for the `YYYY-MM-DD` dates of the contract: check a date,
+//! add days to it (a due date from an issue date and a term). Hand-written: a few lines do not
+//! justify a date crate in every connector.
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = if y >= 0 { y } else { y - 399 } / 400;
     let yoe = y - era * 400;
