@@ -67,6 +67,11 @@ pub enum Command {
     /// Payments in the store: the bank payments that matched no invoice.
     #[command(subcommand)]
     Payments(crate::cli_plugin::PaymentsCommand),
+    /// List the records connectors sent that could not be used (a bad amount, date or
+    /// currency, an unknown customer, an invoice number twice), with the field and the reason.
+    /// They are kept aside while the rest of each sync lands, and every sync tries them again
+    /// until the source sends them usable or no longer has them.
+    Quarantine(crate::cli_plugin::QuarantineArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -166,6 +171,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         Command::Sync(args) => crate::cli_plugin::run_sync(&config, &args, out),
         Command::Plugin(command) => crate::cli_plugin::run_plugin(&config, &command, out),
         Command::Payments(command) => crate::cli_plugin::run_payments(&config, &command, out),
+        Command::Quarantine(args) => crate::cli_plugin::run_quarantine(&config, &args, out),
         Command::Costs(mut args) => {
             args.rates = args.rates.or_else(|| config.rates_file.clone());
             crate::cli_law::run_costs(&args, out)

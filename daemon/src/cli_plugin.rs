@@ -45,6 +45,15 @@ pub enum PaymentsCommand {
     },
 }
 
+#[derive(Args, Debug)]
+pub struct QuarantineArgs {
+    /// Only this plugin's records.
+    #[arg(long, value_name = "NAME")]
+    pub plugin: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum PluginCommand {
     /// Load a connector component and print its description.
@@ -312,6 +321,51 @@ fn unmatched(config: &Config, format: Format, out: &mut dyn Write) -> Result<()>
         Format::Json => crate::cli::write_json(out, &payments)?,
         Format::Table => write_unmatched_table(out, &payments)?,
     }
+    Ok(())
+}
+
+pub fn run_quarantine(config: &Config, args: &QuarantineArgs, out: &mut dyn Write) -> Result<()> {
+    let store = Store::open(&config.database_path())?;
+    let rows = store.quarantine(args.plugin.as_deref())?;
+    match args.format {
+        Format::Json => crate::cli::write_json(out, &rows)?,
+        Format::Table => write_quarantine_table(out, &rows)?,
+    }
+    Ok(())
+}
+
+fn write_quarantine_table(out: &mut dyn Write, rows: &[crate::store::Quarantined]) -> Result<()> {
+    if rows.is_empty() {
+        writeln!(out, "nothing is quarantined")?;
+        return Ok(());
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|q| {
+            vec![
+                q.plugin.clone(),
+                q.entity.trim_end_matches('s').to_string(),
+                cell(Some(&q.id), 40),
+                cell(q.record.as_deref(), 24),
+                q.field.clone(),
+                cell(Some(&q.reason), 100),
+                q.first_seen.chars().take(10).collect(),
+                q.attempts.to_string(),
+            ]
+        })
+        .collect();
+    crate::cli::write_table(
+        out,
+        &["PLUGIN", "KIND", "ID", "RECORD", "FIELD", "REASON", "SINCE", "SYNCS"],
+        &table,
+        None,
+    )?;
+    writeln!(
+        out,
+        "\n{} quarantined record{}; each sync tries them again: correct them at the source (the plugin's id names the record there)",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" }
+    )?;
     Ok(())
 }
 

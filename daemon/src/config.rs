@@ -151,6 +151,18 @@ impl Config {
                     ),
                 )));
             }
+            if let Some(bad) = section.adopt.iter().find(|a| {
+                let n = a.strip_prefix("plugin:").unwrap_or(a);
+                n != "csv" && !crate::plugin::settings::valid_name(n)
+            }) {
+                return Err(ConfigError::Invalid(Problem::new(
+                    Location::at_offset(path, text, name.span().start),
+                    format!(
+                        "`{bad}` in `adopt` of [plugins.{}] is not a source; use \"csv\" or another plugin's name",
+                        name.get_ref()
+                    ),
+                )));
+            }
             let settings = crate::plugin::PluginSettings::from_section(name.get_ref(), section, resolve);
             plugins.insert(name.into_inner(), settings);
         }

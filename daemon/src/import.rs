@@ -26,6 +26,10 @@ use crate::model::{
 };
 pub use crate::store::Counts;
 use crate::store::{self, Store, StoreError, WriteTx};
+use crate::text;
+
+/// Longest customer name or address line.
+const MAX_NAME: usize = 200;
 
 /// The `source` recorded on rows that came from a spreadsheet import.
 pub const SOURCE: &str = "csv";
@@ -764,21 +768,6 @@ impl<'a> RowCheck<'a> {
     }
 }
 
-fn non_empty(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_string())
-}
-
-fn parse_email(s: &str) -> Result<String, String> {
-    let ok = s.split_once('@').is_some_and(|(user, host)| {
-        !user.is_empty() && host.contains('.') && !host.starts_with('.') && !host.ends_with('.')
-    }) && !s.contains(char::is_whitespace);
-    if ok {
-        Ok(s.to_string())
-    } else {
-        Err(format!("`{s}` is not an e-mail address"))
-    }
-}
-
 fn parse_phone(s: &str) -> Result<String, String> {
     let digits = s.strip_prefix('+').unwrap_or("");
     if (8..=15).contains(&digits.len())
@@ -798,11 +787,11 @@ fn parse_customer(
     problems: &mut Vec<Problem>,
 ) -> Option<Row<Customer>> {
     let mut c = RowCheck { header, rec, problems, ok: true };
-    let id = c.required(0, "customer_id");
-    let name = c.required(1, "name");
+    let id = c.parse(0, "customer_id", text::identifier);
+    let name = c.parse(1, "name", |s| text::single_line(s, MAX_NAME));
     let kind = c.parse(2, "kind", |s| s.parse::<CustomerKind>());
     let language = c.optional(3, "language", |s| s.parse::<Language>());
-    let email = c.optional(4, "email", parse_email);
+    let email = c.optional(4, "email", text::email);
     let phone = c.optional(5, "phone", parse_phone);
     let country = c.optional(9, "country", parse_country);
     let since = c.optional(10, "customer_since", parse_date);
@@ -817,23 +806,25 @@ fn parse_customer(
             ))
         }
     });
-    let (street, postal, city) = (c.text(6), c.text(7), c.text(8));
+    let street = c.optional(6, "street", |s| text::single_line(s, MAX_NAME));
+    let postal = c.optional(7, "postal_code", |s| text::single_line(s, MAX_NAME));
+    let city = c.optional(8, "city", |s| text::single_line(s, MAX_NAME));
     if !c.ok {
         return None;
     }
     Some(Row {
         line: line_of(rec),
         value: Customer {
-            id: id?.to_string(),
-            name: name?.to_string(),
+            id: id?,
+            name: name?,
             kind: kind?,
             language: language?,
             email: email?,
             phone: phone?,
             address: Address {
-                street: non_empty(street),
-                postal_code: non_empty(postal),
-                city: non_empty(city),
+                street: street?.filter(|s| !s.is_empty()),
+                postal_code: postal?.filter(|s| !s.is_empty()),
+                city: city?.filter(|s| !s.is_empty()),
                 country: country?,
             },
             customer_since: since?,
@@ -849,8 +840,8 @@ fn parse_invoice(
     problems: &mut Vec<Problem>,
 ) -> Option<Row<InvoiceRow>> {
     let mut c = RowCheck { header, rec, problems, ok: true };
-    let number = c.required(0, "invoice_number");
-    let customer = c.required(1, "customer_id");
+    let number = c.parse(0, "invoice_number", text::identifier);
+    let customer = c.parse(1, "customer_id", text::identifier);
     let issue = c.parse(2, "issue_date", parse_date);
     let due = c.parse(3, "due_date", parse_date);
     let currency = c.optional(4, "currency", parse_currency);
@@ -876,8 +867,8 @@ fn parse_invoice(
         line: line_of(rec),
         value: InvoiceRow {
             invoice: Invoice {
-                number: number?.to_string(),
-                customer_id: customer?.to_string(),
+                number: number?,
+                customer_id: customer?,
                 issue_date: issue?,
                 due_date: due?,
                 currency: currency?.unwrap_or_else(|| "EUR".to_string()),
@@ -896,7 +887,7 @@ fn parse_payment(
     problems: &mut Vec<Problem>,
 ) -> Option<Row<PaymentRow>> {
     let mut c = RowCheck { header, rec, problems, ok: true };
-    let number = c.required(0, "invoice_number");
+    let number = c.parse(0, "invoice_number", text::identifier);
     let date = c.parse(1, "date", parse_date);
     let amount = c.parse(2, "amount", |s| {
         let a = parse_amount(s)?;
@@ -913,7 +904,7 @@ fn parse_payment(
     Some(Row {
         line: line_of(rec),
         value: PaymentRow {
-            invoice_number: number?.to_string(),
+            invoice_number: number?,
             invoice_column: header.positions[0].map_or(0, |p| p + 1),
             date: date?,
             amount: amount?,

@@ -17,3 +17,4 @@ pub mod segment;
 pub mod store;
 pub mod sync;
 pub mod template;
+pub mod text;

@@ -203,6 +203,7 @@ fn plan_invoice(
         };
         let mut reason = explain(calendar, playbook, step, s, target, day, prev_day, catch_up);
         amounts.explain(step, s.customer.kind, &inv.currency, &mut reason);
+        let Amounts { interest, costs, total_due, .. } = amounts;
         out.actions.push(Action {
             date: day,
             customer_id: s.customer.id.clone(),
@@ -222,9 +223,9 @@ fn plan_invoice(
             target_date: target,
             catch_up: catch_up.is_some(),
             requires_approval: step.requires_approval,
-            interest: amounts.interest,
-            costs: amounts.costs,
-            total_due: amounts.total_due,
+            interest,
+            costs,
+            total_due,
             payment_reference: reference.clone(),
             reason,
         });
@@ -232,11 +233,59 @@ fn plan_invoice(
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct Amounts {
     interest: Option<Decimal>,
     costs: Option<Decimal>,
     total_due: Option<Decimal>,
+    /// How the interest's principal was read when the source's open amount and its dated
+    /// payments do not tell the same story.
+    note: Option<String>,
+}
+
+/// What interest runs on: the principal of the claim and the dated payments against it.
+///
+/// A source may state an open amount without the payments behind it (`open_amount` in
+/// invoices.csv, a connector's `open`). Interest must rest on what is open, like the costs and
+/// the total due beside it, so the claim's principal is the open amount plus the dated
+/// payments: the part of the total that no dated payment explains is taken as paid on or
+/// before the due date (it never earned interest). When the dated payments come to more than
+/// the source says was paid, the source's open amount wins (as it does for the open amount
+/// itself) and interest runs on it from the due date, without the payments: the figure the
+/// customer sees never rests on more than what the source says is open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct InterestBase<'p> {
+    principal: Decimal,
+    payments: &'p [Payment],
+    note: Option<String>,
+}
+
+fn interest_base<'p>(inv: &Invoice, payments: &'p [Payment]) -> InterestBase<'p> {
+    let dated: Decimal = payments.iter().map(|p| p.amount).sum();
+    let stated_paid = inv.total - inv.open_amount;
+    let cur = &inv.currency;
+    if dated == stated_paid {
+        return InterestBase { principal: inv.total, payments, note: None };
+    }
+    if dated < stated_paid {
+        let undated = stated_paid - dated;
+        return InterestBase {
+            principal: inv.open_amount + dated,
+            payments,
+            note: Some(format!(
+                "The source states {} {cur} open of {} {cur} without payment dates for {undated} {cur}: that part counts as paid on or before the due date, so interest runs on the {} {cur} open.",
+                inv.open_amount, inv.total, inv.open_amount
+            )),
+        };
+    }
+    InterestBase {
+        principal: inv.open_amount,
+        payments: &[],
+        note: Some(format!(
+            "The payments on record ({dated} {cur}) come to more than the source says was paid of {} {cur}; its open amount of {} {cur} wins, and interest runs on it from the due date.",
+            inv.total, inv.open_amount
+        )),
+    }
 }
 
 impl Amounts {
@@ -256,13 +305,18 @@ impl Amounts {
         if !parts.is_empty() {
             text.push_str(&format!(" Amounts: {}.", parts.join(", ")));
         }
+        if let Some(note) = &self.note {
+            text.push(' ');
+            text.push_str(note);
+        }
     }
 }
 
 /// Interest, costs and the total due on `day` for a step that announces or applies them.
 ///
-/// The projection assumes nothing more is paid. Interest runs on the whole invoice with its
-/// payments allocated costs, interest, principal (art. 6:44 BW); for Belgian consumers it only
+/// The projection assumes nothing more is paid. Interest runs on the invoice's principal (see
+/// [`interest_base`]) with its payments allocated costs, interest, principal (art. 6:44 BW);
+/// for Belgian consumers it only
 /// starts after the wait that follows the first reminder. Costs are the statutory amount for the
 /// open principal (the scales are in euro, so other currencies get none). Announced amounts are
 /// named but not added: the total due is then the open amount plus what is applied.
@@ -302,12 +356,14 @@ fn amounts(
             interest: None,
             costs,
             total_due: Some(inv.open_amount + applied_costs.unwrap_or_default()),
+            note: None,
         });
     }
     let letter = first_reminder.map(|(sent, delivery)| Letter { sent, delivery, names_exact_costs: false });
     let interest_from = earliest_interest_date(jurisdiction, kind, inv.due_date, letter);
+    let base = interest_base(inv, s.payments);
     let claim = OwedInput {
-        principal: inv.total,
+        principal: base.principal,
         due_date: inv.due_date,
         jurisdiction,
         kind,
@@ -316,12 +372,17 @@ fn amounts(
         contract_date: None,
         costs: applied_costs.map(|amount| ChargedCosts { amount, from: day }),
     };
-    let owed = owed(law.rates, &claim, s.payments, day)?;
+    let owed = owed(law.rates, &claim, base.payments, day)?;
     let total_due = match interest_action {
         MoneyAction::Apply => owed.total_due,
         _ => inv.open_amount + applied_costs.unwrap_or_default(),
     };
-    Ok(Amounts { interest: Some(owed.outstanding.interest), costs, total_due: Some(total_due) })
+    Ok(Amounts {
+        interest: Some(owed.outstanding.interest),
+        costs,
+        total_due: Some(total_due),
+        note: base.note,
+    })
 }
 
 fn offset_label(offset: i64) -> String {

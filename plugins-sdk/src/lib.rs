@@ -58,6 +58,19 @@ pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Where the host mounts the one read-only directory of a file connector.
 pub const INPUT_DIR: &str = "/input";
 
+/// The start of an amount that says "this record cannot be used, and here is why". Contract
+/// 0.1.0 has no field for that, so a connector that finds a record it cannot read (a bank batch
+/// whose details do not add up to the entry) passes it on with such an amount instead of
+/// guessing or failing its whole pull: the host sets the record aside (quarantine, listed by
+/// `dunwell quarantine`) with the reason, stores the rest of the run, and asks again next sync.
+pub const UNUSABLE_PREFIX: &str = "unusable: ";
+
+/// An amount field that makes the host quarantine the record with `reason` (see
+/// [`UNUSABLE_PREFIX`]).
+pub fn unusable(reason: &str) -> String {
+    format!("{UNUSABLE_PREFIX}{reason}")
+}
+
 /// Everything a connector usually needs, in one `use`.
 pub mod prelude {
     pub use crate::decimal::{format_amount, parse_amount};
@@ -67,6 +80,7 @@ pub mod prelude {
         ConnectorError, Customer, CustomerKind, CustomerPage, DocumentKind, Info, InfoExt, Invoice,
         InvoicePage, InvoiceStatus, Level, PageRequest, Payment, PaymentPage, INPUT_DIR,
     };
+    pub use crate::{unusable, UNUSABLE_PREFIX};
 }
 
 /// A connector: describe yourself, and pull what changed since a cursor, one page at a time.

@@ -109,13 +109,35 @@ fn step_numbers_must_run_1_to_n() {
 
 #[test]
 fn template_syntax_error_has_a_line() {
+    let path = |d: &Path| d.join("templates/en/standard-call.txt");
+    // A broken `{{ }}` in the middle of the template: the error names that very line (the
+    // template error gives no column).
+    let mut line = 0;
     let err = check_broken(|d| {
-        let p = d.join("templates/en/standard-call.txt");
-        let mut text = std::fs::read_to_string(&p).unwrap();
-        text.push_str("\n{% if customer.name %}unclosed\n");
-        std::fs::write(p, text).unwrap();
+        let broken = "transfer {{ invoice.open_amount | money } on";
+        replace(&path(d), "transfer {{ invoice.open_amount | money }} on", broken);
+        line = line_of(&path(d), broken);
     });
-    assert!(err.contains("templates/en/standard-call.txt:"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "templates/en/standard-call.txt:{line}: template standard-call, line {line}: syntax error: unexpected `}}`"
+        )),
+        "{err}"
+    );
+    // An `{% if %}` left open at the end: the line of that `{% if %}`.
+    let mut line = 0;
+    let err = check_broken(|d| {
+        let mut text = std::fs::read_to_string(path(d)).unwrap();
+        text.push_str("\n{% if customer.name %}unclosed\n");
+        std::fs::write(path(d), text).unwrap();
+        line = line_of(&path(d), "{% if customer.name %}unclosed");
+    });
+    assert!(
+        err.contains(&format!(
+            "templates/en/standard-call.txt:{line}: template standard-call, line {line}: syntax error"
+        )),
+        "{err}"
+    );
 }
 
 #[test]

@@ -167,42 +167,125 @@ fn json_summary_for_scripts() {
     assert_eq!(v["payments"]["added"], 3);
 }
 
-/// Kills an import part-way through, at several moments: the store must hold either nothing
-/// of it or all of it, and be sound.
+/// Kills imports part-way through: the store must hold all of an import or nothing of it, and
+/// be sound. The kills are timed from the process's own log: `importing …` is logged right
+/// before the import's one transaction opens and `…; committing` right before it commits. A
+/// run killed while another connection could not take the write lock (the import held it)
+/// and before `committing` was killed while writing, and must leave the store exactly as
+/// before. Some kills must land there on any machine: the delays are fractions of how long
+/// an uninterrupted run took to write, and they shrink while kills come too late.
 #[test]
 fn killed_import_leaves_all_or_nothing() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+
     let env = Env::new();
     let export = env.path().join("big");
     env.ok(&["sample", "--customers", "2000", "--invoices", "20000", "--seed", "7", s(&export)]);
-    let mut outcomes = Vec::new();
-    for delay_ms in [100u64, 250, 400, 600, 1500] {
-        let _ = std::fs::remove_dir_all(env.path().join("data"));
+    // The store before each run holds the small good export.
+    env.ok(&["import", "csv", s(&testdata("good"))]);
+    let before = dump(&env);
+    let data = env.path().join("data");
+    let saved = env.path().join("data-before");
+    let copy = |from: &std::path::Path, to: &std::path::Path| {
+        let _ = std::fs::remove_dir_all(to);
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    };
+    copy(&data, &saved);
+
+    /// One run of the import from the saved store, killed `kill_after` the `importing` line:
+    /// (its log lines with the time each was read, whether a writer held the lock just before
+    /// the kill).
+    struct Run {
+        log: Vec<(Instant, String)>,
+        writer_active: bool,
+    }
+    let run = |kill_after: Option<Duration>| -> Run {
+        copy(&saved, &data);
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dunwell"))
             .arg("--config")
             .arg(env.path().join("dunwell.toml"))
             .args(["import", "csv", s(&export)])
             .current_dir(env.path())
+            .env("DUNWELL_LOG", "info")
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        let _ = child.kill(); // SIGKILL: no chance to clean up
-        let status = child.wait().unwrap();
-        if !env.db().exists() {
-            outcomes.push("no database yet");
-            continue;
+        let stderr = child.stderr.take().unwrap();
+        let (lines, log) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = lines.send((Instant::now(), line));
+            }
+        });
+        let mut seen = Vec::new();
+        while !seen.iter().any(|(_, l): &(Instant, String)| l.contains("importing ")) {
+            let line = log.recv_timeout(Duration::from_secs(120));
+            seen.push(line.unwrap_or_else(|e| panic!("no `importing` line ({e}): {seen:?}")));
         }
+        let mut writer_active = false;
+        if let Some(delay) = kill_after {
+            let probe = rusqlite::Connection::open(env.db()).unwrap();
+            probe.busy_timeout(Duration::ZERO).unwrap();
+            std::thread::sleep(delay);
+            match probe.execute_batch("BEGIN IMMEDIATE") {
+                Ok(()) => probe.execute_batch("ROLLBACK").unwrap(),
+                Err(e) => writer_active = e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy),
+            }
+            let _ = child.kill(); // SIGKILL: no chance to clean up
+        }
+        let status = child.wait().unwrap();
+        seen.extend(log.iter());
+        if kill_after.is_none() {
+            assert!(status.success(), "{seen:?}");
+        }
+        Run { log: seen, writer_active }
+    };
+    let at = |run: &Run, text: &str| run.log.iter().find(|(_, l)| l.contains(text)).map(|(t, _)| *t);
+
+    // Uninterrupted: what "all" is, and how long the writing took.
+    let whole = run(None);
+    let after = dump(&env);
+    assert_ne!(after, before);
+    let writing = at(&whole, "; committing").unwrap() - at(&whole, "importing ").unwrap();
+
+    let mut outcomes = Vec::new();
+    let mut while_writing = 0;
+    let mut fractions = vec![0.1, 0.3, 0.5, 0.7, 0.9, 1.5, 3.0];
+    let mut next = 0;
+    while next < fractions.len() {
+        let delay = writing.mul_f64(fractions[next]);
+        next += 1;
+        let killed = run(Some(delay));
         let store = Store::open(&env.db()).unwrap();
         assert_eq!(store.integrity_check().unwrap(), "ok");
-        let customers = store.count(dunwell::store::Table::Customers).unwrap();
-        let invoices = store.count(dunwell::store::Table::Invoices).unwrap();
-        assert!(
-            (customers, invoices) == (0, 0) || (customers, invoices) == (2000, 20000),
-            "after kill at {delay_ms} ms ({status}): {customers} customers, {invoices} invoices"
-        );
-        outcomes.push(if invoices == 0 { "nothing" } else { "everything" });
+        drop(store);
+        let state = dump(&env);
+        let committing = at(&killed, "; committing").is_some();
+        let outcome = if state == before {
+            "nothing"
+        } else {
+            assert!(state == after, "killed {delay:?} in: neither all nor nothing\n{:?}", killed.log);
+            "everything"
+        };
+        if !committing {
+            assert_eq!(outcome, "nothing", "killed {delay:?} in, before its commit");
+        }
+        let mid_write = killed.writer_active && !committing;
+        while_writing += usize::from(mid_write);
+        outcomes
+            .push(format!("{delay:?}: {outcome}{}", if mid_write { " (killed while writing)" } else { "" }));
+        // Every kill came too late for this machine's speed now: try earlier ones.
+        if next == fractions.len() && while_writing == 0 && fractions.len() < 20 {
+            fractions.push(fractions.iter().copied().fold(1.0, f64::min) / 2.0);
+        }
     }
+    assert!(while_writing > 0, "no kill landed while the import was writing: {outcomes:?}");
     eprintln!("outcomes of the kills: {outcomes:?}");
     // And the import still works afterwards.
     env.ok(&["import", "csv", s(&export)]);

@@ -1,12 +1,15 @@
 //! End-to-end tests: they run the real `dunwell` binary in a temporary folder, with its own
 //! configuration and database, and look at its output, exit code and store.
 
+mod bank;
 mod check;
 mod fake_http;
 mod import;
+mod invariants;
 mod law;
 mod plan;
 mod plugins;
+mod quarantine;
 mod sdk_readme;
 
 use std::path::{Path, PathBuf};

@@ -187,3 +187,60 @@ fn empty_store_plans_nothing() {
     let out = env.ok(&["plan", "--at", "2026-11-26", "--format", "json"]);
     assert_eq!(out.trim(), "[]");
 }
+
+/// Issue 8: 1210.00 due Wed 2025-10-01 with 605.00 open. Standard playbook from 2025-09-28:
+/// step 5 (J+30) is Fri 10-31 and applies interest (costs announced); step 6 (J+40) Mon 11-10
+/// applies both; step 7 (J+54) Mon 11-24. NL commercial rate 10.15% (2025-07-01).
+/// Interest on 605.00: 30 days (10-02..10-31) 5.0473 -> 5.05; 40 days 6.7297 -> 6.73;
+/// 54 days 9.0849 -> 9.08 (on 1210.00 it would be 10.09, 13.46, 18.17). BIK: 15% of 605.00 =
+/// 90.75. Totals: 605.00 + 5.05 = 610.05; 605.00 + 6.73 + 90.75 = 702.48; 605.00 + 9.08 +
+/// 90.75 = 704.83.
+fn open_amount_plan(case: &str) -> Vec<Value> {
+    let env = Env::new();
+    env.ok(&["import", "csv", s(&testdata(&format!("open-amount/{case}")))]);
+    let out = env.ok(&["plan", "--at", "2025-09-28", "--days", "60", "--format", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v.as_array().unwrap().iter().filter(|a| a["step"].as_u64().unwrap() >= 5).cloned().collect()
+}
+
+fn money(actions: &[Value]) -> Vec<(String, u64, String, String, String)> {
+    let text = |v: &Value| v.as_str().unwrap_or("-").to_string();
+    actions
+        .iter()
+        .map(|a| {
+            (
+                text(&a["date"]),
+                a["step"].as_u64().unwrap(),
+                text(&a["interest"]),
+                text(&a["costs"]),
+                text(&a["total_due"]),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn interest_rests_on_the_open_amount_a_spreadsheet_states() {
+    let expected: Vec<(String, u64, String, String, String)> = [
+        ("2025-10-31", 5, "5.05", "90.75", "610.05"),
+        ("2025-11-10", 6, "6.73", "90.75", "702.48"),
+        ("2025-11-24", 7, "9.08", "90.75", "704.83"),
+    ]
+    .iter()
+    .map(|(d, st, i, c, t)| (d.to_string(), *st, i.to_string(), c.to_string(), t.to_string()))
+    .collect();
+    let undated = open_amount_plan("undated");
+    assert_eq!(money(&undated), expected);
+    for a in &undated {
+        assert_eq!(a["open_amount"], "605.00");
+        let reason = a["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("without payment dates for 605.00 EUR: that part counts as paid on or before the due date, so interest runs on the 605.00 EUR open"),
+            "{reason}"
+        );
+    }
+    // The same invoice with the payment row that explains the difference: the same figures.
+    let dated = open_amount_plan("dated");
+    assert_eq!(money(&dated), expected);
+    assert!(dated.iter().all(|a| !a["reason"].as_str().unwrap().contains("payment dates")));
+}

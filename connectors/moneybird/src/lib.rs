@@ -8,12 +8,17 @@
 //! `Retry-After` is retried by the SDK; a longer one ends the run (dunwell backs off).
 //! `pending_payment` (paid, not yet booked) counts as paid: it must not be chased.
 //!
+//! One invoice this connector cannot read (a field missing or of the wrong type, an amount
+//! that is not one) must not keep the others from arriving: it is passed on with
+//! [`unusable`] and the reason, named by its Moneybird id, and the host quarantines it.
+//!
 //! Credit invoices (negative totals) are sent as credit notes without `corrects`: Moneybird
 //! itself books a credit against its original as a payment on the original (one with a
 //! `credit_invoice_id`), which this connector passes on with the other payments, and states
 //! the original's `total_unpaid`. Naming the original as well would deduct the credit twice.
 
 use dunwell_plugin_sdk::prelude::*;
+use dunwell_plugin_sdk::Decimal;
 use serde::Deserialize;
 
 pub struct Moneybird;
@@ -52,7 +57,6 @@ struct MbInvoice {
     currency: String,
     total_price_incl_tax: String,
     total_unpaid: String,
-    updated_at: String,
     #[serde(default)]
     payments: Vec<MbPayment>,
 }
@@ -107,8 +111,75 @@ fn split_cursor(c: Option<&str>) -> Result<(String, u32), ConnectorError> {
     }
 }
 
+/// An invoice row this connector cannot read: its id and number as far as they are known.
+struct BadRow {
+    id: String,
+    number: Option<String>,
+    reason: String,
+}
+
+impl BadRow {
+    /// The record that hands the row to the host's quarantine.
+    fn invoice(self) -> Invoice {
+        Invoice {
+            number: self.number.unwrap_or_else(|| self.id.clone()),
+            id: self.id,
+            customer_key: String::new(),
+            kind: DocumentKind::Invoice,
+            issued_on: String::new(),
+            due_on: String::new(),
+            currency: String::new(),
+            total: unusable(&self.reason),
+            open: None,
+            payment_reference: None,
+            corrects: None,
+            status: InvoiceStatus::Open,
+            removed: false,
+        }
+    }
+}
+
+/// A JSON value as text: Moneybird sends ids as strings, but a number must not be lost.
+fn text_of(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Reads each row on its own, so that one bad row is set aside and not the whole page.
+fn read_row(i: usize, row: serde_json::Value) -> Result<MbInvoice, BadRow> {
+    let id = row.get("id").and_then(text_of);
+    let number = row.get("invoice_id").and_then(text_of);
+    let id = id.unwrap_or_else(|| format!("(no id: row {} of the page)", i + 1));
+    // serde's message does not name the field; say which one, as the bookkeeper must find it.
+    const TEXT: [&str; 8] = [
+        "id",
+        "contact_id",
+        "state",
+        "invoice_date",
+        "due_date",
+        "currency",
+        "total_price_incl_tax",
+        "total_unpaid",
+    ];
+    if let Some(field) = TEXT.iter().find(|f| !row.get(**f).is_some_and(|v| v.is_string())) {
+        let found = row.get(*field).map_or("missing".to_string(), |v| format!("{v}"));
+        return Err(BadRow { id, number, reason: format!("field `{field}` is {found}, not a text") });
+    }
+    serde_json::from_value::<MbInvoice>(row).map_err(|e| BadRow {
+        id,
+        number,
+        reason: format!("Moneybird sent an invoice this connector cannot read: {e}"),
+    })
+}
+
 /// One page of invoices changed since the cursor, and the cursor after it.
-fn invoice_page(request: &PageRequest) -> Result<(Vec<MbInvoice>, Option<String>, bool), ConnectorError> {
+#[allow(clippy::type_complexity)]
+fn invoice_page(
+    request: &PageRequest,
+) -> Result<(Vec<Result<MbInvoice, BadRow>>, Option<String>, bool), ConnectorError> {
     let api = Api::new()?;
     let (since, page) = split_cursor(request.cursor.as_deref())?;
     let per_page = request.limit.clamp(1, 100);
@@ -116,7 +187,7 @@ fn invoice_page(request: &PageRequest) -> Result<(Vec<MbInvoice>, Option<String>
     if !since.is_empty() {
         filter.push_str(&format!(",updated_after:{since}"));
     }
-    let rows: Vec<MbInvoice> = api.get(
+    let rows: Vec<serde_json::Value> = api.get(
         "sales_invoices.json",
         &[("filter", filter), ("page", page.to_string()), ("per_page", per_page.to_string())],
     )?;
@@ -125,11 +196,17 @@ fn invoice_page(request: &PageRequest) -> Result<(Vec<MbInvoice>, Option<String>
     let next = if more {
         format!("{since}|{}", page + 1)
     } else {
-        let newest = rows.iter().map(|r| r.updated_at.as_str()).max().unwrap_or("");
+        let newest = rows.iter().filter_map(|r| r.get("updated_at")?.as_str()).max().unwrap_or("");
         let newest = if newest > since.as_str() { newest.to_string() } else { since.clone() };
         format!("{newest}|1")
     };
+    let rows = rows.into_iter().enumerate().map(|(i, r)| read_row(i, r)).collect();
     Ok((rows, Some(next), more))
+}
+
+/// An amount as text for the host: exact, or [`unusable`] with what was wrong.
+fn amount_text(what: &str, raw: &str) -> Result<Decimal, String> {
+    parse_amount(raw).map_err(|_| format!("{what} `{raw}` is not an amount"))
 }
 
 fn date_part(s: &str) -> String {
@@ -194,11 +271,26 @@ impl Connector for Moneybird {
         let (rows, next, more) = invoice_page(&request)?;
         let mut items = Vec::new();
         for r in rows {
+            let r = match r {
+                Ok(r) => r,
+                Err(bad) => {
+                    items.push(bad.invoice());
+                    continue;
+                }
+            };
             if r.state == "draft" {
                 continue; // not sent: nothing to chase
             }
-            let total = parse_amount(&r.total_price_incl_tax)?;
-            let unpaid = parse_amount(&r.total_unpaid)?;
+            let amounts = amount_text("total_price_incl_tax", &r.total_price_incl_tax)
+                .and_then(|t| Ok((t, amount_text("total_unpaid", &r.total_unpaid)?)));
+            let (total, unpaid) = match amounts {
+                Ok(a) => a,
+                Err(reason) => {
+                    let bad = BadRow { id: r.id, number: r.invoice_id, reason };
+                    items.push(bad.invoice());
+                    continue;
+                }
+            };
             let status = match r.state.as_str() {
                 "paid" | "pending_payment" => InvoiceStatus::Paid,
                 "uncollectible" => InvoiceStatus::Void,
@@ -227,15 +319,18 @@ impl Connector for Moneybird {
     fn pull_payments(request: PageRequest) -> Result<PaymentPage, ConnectorError> {
         let (rows, next, more) = invoice_page(&request)?;
         let mut items = Vec::new();
-        for r in rows {
+        // A row that cannot be read is quarantined as an invoice; its payments come with it
+        // once it is fixed (which changes its `updated_at`).
+        for r in rows.into_iter().filter_map(Result::ok) {
             for p in r.payments {
-                let amount = parse_amount(&p.price)?;
-                if amount.is_sign_negative() || amount.is_zero() {
-                    continue;
-                }
+                let amount = match amount_text("price", &p.price) {
+                    Ok(a) if a.is_sign_negative() || a.is_zero() => continue,
+                    Ok(a) => format_amount(a),
+                    Err(reason) => unusable(&reason),
+                };
                 items.push(Payment {
                     id: p.id,
-                    amount: format_amount(amount),
+                    amount,
                     currency: r.currency.clone(),
                     received_on: date_part(&p.payment_date),
                     invoice_number: None,
@@ -300,5 +395,40 @@ mod tests {
         let last = Moneybird::pull_customers(PageRequest { cursor: first.next_cursor, limit: 1 }).unwrap();
         assert_eq!((last.next_cursor.as_deref(), last.more), (Some("page:1"), false));
         assert!(last.items.is_empty());
+    }
+
+    #[test]
+    fn one_unreadable_invoice_is_handed_on_as_unusable_and_the_others_arrive() {
+        set_config("administration_id", "123");
+        set_secret("token", "tok");
+        set_http(|_| {
+            Ok(HttpResponse {
+                status: 200,
+                headers: vec![],
+                body: br#"[{"id":"1","contact_id":"9","invoice_id":"2026-0001","state":"paid",
+                 "invoice_date":"2026-10-27","due_date":"2026-11-10","currency":"EUR",
+                 "total_unpaid":"0.0","total_price_incl_tax":"363.0","updated_at":"2026-11-02T09:00:00.000Z",
+                 "payments":[{"id":"p1","price":"363.0","payment_date":"2026-11-02"}]},
+                 {"id":"2","contact_id":"9","invoice_id":"2026-0002","state":"open",
+                 "invoice_date":"2026-10-27","due_date":null,"currency":"EUR",
+                 "total_unpaid":"363.0","total_price_incl_tax":"363.0","updated_at":"2026-11-03T09:00:00.000Z"},
+                 {"id":"3","contact_id":"9","invoice_id":"2026-0003","state":"open",
+                 "invoice_date":"2026-10-27","due_date":"2026-11-10","currency":"EUR",
+                 "total_unpaid":"3,63","total_price_incl_tax":"363.0","updated_at":"2026-11-01T09:00:00.000Z"}]"#
+                    .to_vec(),
+            })
+        });
+        let page = Moneybird::pull_invoices(PageRequest { cursor: None, limit: 100 }).unwrap();
+        let got: Vec<(&str, &str, &str)> =
+            page.items.iter().map(|i| (i.id.as_str(), i.number.as_str(), i.total.as_str())).collect();
+        assert_eq!(got[0], ("1", "2026-0001", "363.0"));
+        assert_eq!((got[1].0, got[1].1), ("2", "2026-0002"));
+        assert_eq!(got[1].2, "unusable: field `due_date` is null, not a text");
+        assert_eq!(got[2].2, "unusable: total_unpaid `3,63` is not an amount");
+        // The bad rows' changes still move the cursor: the host pulls whole while they are held.
+        assert_eq!(page.next_cursor.as_deref(), Some("2026-11-03T09:00:00.000Z|1"));
+        let payments = Moneybird::pull_payments(PageRequest { cursor: None, limit: 100 }).unwrap();
+        assert_eq!(payments.items.len(), 1);
+        assert_eq!(payments.items[0].amount, "363.0");
     }
 }

@@ -7,8 +7,10 @@
 //! document states neither a `DueDate` nor a payment term in days.
 //!
 //! The cursor is the modification time and name of the last file read, so a sync reads only
-//! new and changed files. A file that is not a readable UBL invoice fails the pull, naming the
-//! file: dunwell then stores nothing of that run.
+//! new and changed files. Each invoice's id is its file's name, so that one number in two
+//! files stays two records the host can name. A file that is not a readable UBL invoice is
+//! passed on as an invoice whose total is [`unusable`] with the reason: the host quarantines
+//! it under the file's name and stores the other files (its customers pull skips it).
 
 pub mod ubl;
 
@@ -36,7 +38,7 @@ impl Connector for Ubl {
     fn pull_customers(request: PageRequest) -> Result<CustomerPage, ConnectorError> {
         let (docs, next, more) = read_page_in(Path::new(INPUT_DIR), &request)?;
         let mut items: Vec<Customer> = Vec::new();
-        for doc in docs {
+        for doc in docs.into_iter().filter_map(Result::ok) {
             if !items.iter().any(|c| c.key == doc.customer.key) {
                 items.push(doc.customer);
             }
@@ -54,7 +56,7 @@ impl Connector for Ubl {
 pub fn pull_invoices_in(dir: &Path, request: PageRequest) -> Result<InvoicePage, ConnectorError> {
     let (docs, next, more) = read_page_in(dir, &request)?;
     Ok(InvoicePage {
-        items: docs.into_iter().map(|d| d.invoice).collect(),
+        items: docs.into_iter().map(|d| d.map_or_else(|bad| bad, |d| d.invoice)).collect(),
         next_cursor: next.or(request.cursor),
         more,
     })
@@ -71,19 +73,50 @@ fn default_term() -> Result<u32, ConnectorError> {
     }
 }
 
+/// One file of a page: its document, or the invoice record that tells the host why the file
+/// cannot be read.
+type Read = Result<Document, Invoice>;
+
 /// The documents of the files of `dir` after the cursor, up to `limit` files.
 fn read_page_in(
     dir: &Path,
     request: &PageRequest,
-) -> Result<(Vec<Document>, Option<String>, bool), ConnectorError> {
+) -> Result<(Vec<Read>, Option<String>, bool), ConnectorError> {
     let term = default_term()?;
     let page = dunwell_plugin_sdk::files::page(dir, ".xml", request.cursor.as_deref(), request.limit)?;
     let mut docs = Vec::with_capacity(page.files.len());
-    for f in &page.files {
-        let doc = parse_document(&f.text, term)
-            .map_err(|m| ConnectorError::InvalidData(format!("{}: {m}", f.name)))?;
-        docs.push(doc);
+    for f in page.files {
+        docs.push(match parse_document(&f.text, term) {
+            Ok(mut doc) => {
+                doc.invoice.id = f.name;
+                Ok(doc)
+            }
+            Err(m) => {
+                log(Level::Warn, &format!("{}: {m}", f.name));
+                Err(unreadable(f.name, &m))
+            }
+        });
     }
     log(Level::Debug, &format!("read {} UBL files", docs.len()));
     Ok((docs, page.next_cursor, page.more))
+}
+
+/// The record of a file that is not a readable UBL invoice: named by the file, with the reason
+/// in its total (contract 0.1.0 has no other way to say it).
+fn unreadable(file: String, reason: &str) -> Invoice {
+    Invoice {
+        id: file.clone(),
+        number: file,
+        customer_key: String::new(),
+        kind: DocumentKind::Invoice,
+        issued_on: String::new(),
+        due_on: String::new(),
+        currency: String::new(),
+        total: unusable(reason),
+        open: None,
+        payment_reference: None,
+        corrects: None,
+        status: InvoiceStatus::Open,
+        removed: false,
+    }
 }

@@ -49,7 +49,7 @@ fn term_days(note: &str) -> Option<u32> {
 pub fn parse_document(xml: &str, default_term_days: u32) -> Result<Document, String> {
     let doc = roxmltree::Document::parse(xml).map_err(|e| format!("not well-formed XML: {e}"))?;
     let root = doc.root_element();
-    let credit = match root.tag_name().name() {
+    let credit_note = match root.tag_name().name() {
         "Invoice" => false,
         "CreditNote" => true,
         other => return Err(format!("root element `{other}` is neither Invoice nor CreditNote")),
@@ -81,7 +81,11 @@ pub fn parse_document(xml: &str, default_term_days: u32) -> Result<Document, Str
     let totals = child(root, "LegalMonetaryTotal").ok_or("no cac:LegalMonetaryTotal")?;
     let payable = amount(totals, &["PayableAmount"], "PayableAmount")?.ok_or("no cbc:PayableAmount")?;
     let total = amount(totals, &["TaxInclusiveAmount"], "TaxInclusiveAmount")?.unwrap_or(payable);
-    let sign = if credit { Decimal::NEGATIVE_ONE } else { Decimal::ONE };
+    // Peppol BIS 3 lets a supplier correct an invoice with a negative Invoice instead of a
+    // CreditNote: its amounts are negative already, and it is a credit note all the same.
+    let negative_invoice = !credit_note && total < Decimal::ZERO;
+    let credit = credit_note || negative_invoice;
+    let sign = if credit_note { Decimal::NEGATIVE_ONE } else { Decimal::ONE };
     let reference = root
         .children()
         .filter(|c| c.tag_name().name() == "PaymentMeans")
@@ -129,7 +133,9 @@ pub fn parse_document(xml: &str, default_term_days: u32) -> Result<Document, Str
     let prepaid = amount(totals, &["PrepaidAmount"], "PrepaidAmount")?.unwrap_or_default();
     let open = (!prepaid.is_zero()).then(|| format_amount(payable * sign));
     let invoice = Invoice {
-        id: format!("{}/{}", if credit { "CreditNote" } else { "Invoice" }, number),
+        // The page reader puts the file's name here: one number in two files must stay two
+        // records, so that both can be named.
+        id: format!("{}/{}", if credit_note { "CreditNote" } else { "Invoice" }, number),
         number,
         customer_key: key,
         kind: if credit { DocumentKind::CreditNote } else { DocumentKind::Invoice },
@@ -163,9 +169,10 @@ mod fixtures {
     use super::*;
 
     fn fixture(name: &str) -> Document {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/testdata/connectors/ubl")
-            .join(name);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/testdata/connectors");
+        let path =
+            if path.join("ubl").join(name).exists() { path.join("ubl") } else { path.join("peppol-more") };
+        let path = path.join(name);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         parse_document(&text, 30).unwrap_or_else(|e| panic!("{name}: {e}"))
     }
@@ -207,6 +214,16 @@ mod fixtures {
         assert_eq!(d.customer.name, "Ontvanger");
         assert_eq!(d.customer.address.postal_code.as_deref(), Some("1111 AA"));
         assert_eq!(d.invoice.payment_reference.as_deref(), Some("Deb. 10202 / Fact. 12115118"));
+    }
+
+    #[test]
+    fn a_negative_invoice_is_a_credit_note_for_the_invoice_it_names() {
+        let d = fixture("peppol-bis3-base-negative-inv-correction.xml");
+        let i = &d.invoice;
+        assert!(matches!(i.kind, DocumentKind::CreditNote));
+        assert_eq!((i.number.as_str(), i.total.as_str()), ("Correction1", "-1656.25"));
+        assert_eq!(i.corrects.as_deref(), Some("Snippet1"));
+        assert!(matches!(i.status, InvoiceStatus::Open));
     }
 
     #[test]

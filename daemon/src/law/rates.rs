@@ -915,4 +915,138 @@ source = "operator"
         assert_eq!(line_col("ab\ncd", 4), (2, 2));
         assert_eq!(line_col("ab\ncd", 99), (2, 3));
     }
+
+    /// 1 January or 1 July of the half-year `day` falls in.
+    fn semester_start(day: NaiveDate) -> NaiveDate {
+        use chrono::Datelike;
+        NaiveDate::from_ymd_opt(day.year(), if day.month() < 7 { 1 } else { 7 }, 1).unwrap()
+    }
+
+    /// Checks a series against `derive` on every day its rate may change: each period's start,
+    /// each 1 January and 1 July from its first start through its last start (or `end`), and
+    /// `change_days` in that span. Period starts must be such days. On the days of `departs` the
+    /// file keeps data that does not follow the rule: there the series must hold that value,
+    /// and the rule must really give another one (so a correction of the data shows here).
+    /// `derive` gets the day and the rate in force the day before (none on the first day).
+    fn check_derived(
+        r: &Rates,
+        key: &SeriesKey,
+        change_days: &[NaiveDate],
+        departs: &[(NaiveDate, Decimal)],
+        derive: impl Fn(NaiveDate, Option<Decimal>) -> Decimal,
+    ) -> usize {
+        use chrono::Datelike;
+        let periods = r.periods(key);
+        let (first, last) = (periods.first().unwrap(), periods.last().unwrap());
+        let until = last.end.unwrap_or(last.start);
+        let mut days: Vec<NaiveDate> = periods.iter().map(|p| p.start).collect();
+        for year in first.start.year()..=until.year() {
+            for month in [1, 7] {
+                days.push(NaiveDate::from_ymd_opt(year, month, 1).unwrap());
+            }
+        }
+        days.extend_from_slice(change_days);
+        days.retain(|day| (first.start..=until).contains(day));
+        days.sort();
+        days.dedup();
+        for p in periods {
+            assert!(
+                semester_start(p.start) == p.start || change_days.contains(&p.start),
+                "{key}: the period of {} starts neither on 1 January / 1 July nor on {change_days:?}",
+                p.start
+            );
+        }
+        for departure in departs {
+            assert!(days.contains(&departure.0), "{key}: {} is not a day of the series", departure.0);
+        }
+        for &day in &days {
+            let actual = r.period_on(key, day).unwrap_or_else(|| panic!("{key}: no rate on {day}")).rate;
+            let before = day.pred_opt().and_then(|b| r.period_on(key, b)).map(|p| p.rate);
+            let derived = derive(day, before);
+            match departs.iter().find(|(d, _)| *d == day) {
+                Some((_, kept)) => {
+                    assert_eq!(actual, *kept, "{key} on {day}: the departing value kept as data");
+                    assert_ne!(
+                        derived, actual,
+                        "{key} on {day} follows the rule now; drop it from `departs`"
+                    );
+                }
+                None => assert_eq!(actual, derived, "{key} on {day}: the file's rule gives {derived}"),
+            }
+        }
+        days.len()
+    }
+
+    /// The NL and BE series are checked against the ECB series of the same file, by the rules
+    /// the file's `[rules]` tables and shared/legal-reference.md (§2.2, §3.1, §7) write down:
+    /// - NL handelsrente (6:119a): the MRO in force on 1 January / 1 July, + 8 points (+ 7
+    ///   before 2013-03-16), not rounded;
+    /// - BE (Wet 2 augustus 2002): the MRO on the first day of the half-year + 8 points,
+    ///   rounded up to the next half point; contracts before 2013-03-16 + 7 points, a series
+    ///   that ends on 2015-03-15;
+    /// - NL wettelijke rente (6:119), marked not derivable: the MRO at the end of October (for
+    ///   1 January) / end of April (for 1 July) + 2.25 points, to whole percent with halves up,
+    ///   at most 2 points per step. The file keeps 6% on 2025-07-01 where this gives 5% (its
+    ///   2025-07-01 anomaly, legal-reference.md §8.1): that one day is the listed departure.
+    #[test]
+    fn nl_and_be_series_follow_the_ecb_series_by_the_written_rules() {
+        use chrono::Datelike;
+        use rust_decimal::RoundingStrategy;
+
+        // The rules as the file states them: the test follows these; a changed rule must be
+        // looked at here.
+        let doc: toml::Value = toml::from_str(SHIPPED_RATES).unwrap();
+        let rule = |name: &str, field: &str| doc["rules"][name][field].clone();
+        assert_eq!(rule("nl_statutory_commercial", "derivable_from_ecb").as_bool(), Some(true));
+        let formula = rule("nl_statutory_commercial", "formula");
+        assert!(formula.as_str().unwrap().contains("+ 8 points (+7 before 2013-03-16), not rounded"));
+        assert_eq!(rule("be_commercial", "rounding").as_str(), Some("ceil_to_0.5"));
+        let formula = rule("be_commercial", "formula");
+        assert!(formula.as_str().unwrap().contains("+ 8 points (+7 for contracts before 2013-03-16"));
+        assert_eq!(rule("nl_statutory_consumer", "derivable_from_ecb").as_bool(), Some(false));
+        let formula = rule("nl_statutory_consumer", "formula");
+        assert!(formula.as_str().unwrap().contains("+ 2.25, rounded to whole %, halves up"));
+
+        let r = Rates::shipped().unwrap();
+        let ecb_key = SeriesKey::new(Region::Eu, RateKind::EcbMro, None);
+        let ecb = |day: NaiveDate| {
+            r.period_on(&ecb_key, day).unwrap_or_else(|| panic!("no ECB rate on {day}")).rate
+        };
+        let points = |n: i64| Decimal::new(n, 2);
+        let transposed = d("2013-03-16");
+        let up_to_half_point = |x: Decimal| (x / dec("0.005")).ceil() * dec("0.005");
+
+        let nl = check_derived(&r, &nl_commercial(), &[transposed], &[], |day, _| {
+            ecb(semester_start(day)) + points(if day < transposed { 7 } else { 8 })
+        });
+        let be_new = SeriesKey::new(Region::Be, RateKind::Commercial, Some(BE_NEW_CONTRACTS));
+        assert_eq!(r.periods(&be_new)[0].start, transposed);
+        let be = check_derived(&r, &be_new, &[transposed], &[], |day, _| {
+            up_to_half_point(ecb(semester_start(day)) + points(8))
+        });
+        let be_old = SeriesKey::new(Region::Be, RateKind::Commercial, Some(BE_OLD_CONTRACTS));
+        assert_eq!(r.periods(&be_old).last().unwrap().end, Some(d("2015-03-15")));
+        let be_before = check_derived(&r, &be_old, &[], &[], |day, _| {
+            up_to_half_point(ecb(semester_start(day)) + points(7))
+        });
+
+        let consumer = SeriesKey::new(Region::Nl, RateKind::StatutoryConsumer, None);
+        let departs = [(d("2025-07-01"), dec("0.06"))];
+        let nl_consumer = check_derived(&r, &consumer, &[], &departs, |day, before| {
+            let reference = if day.month() == 1 {
+                NaiveDate::from_ymd_opt(day.year() - 1, 10, 31).unwrap()
+            } else {
+                NaiveDate::from_ymd_opt(day.year(), 4, 30).unwrap()
+            };
+            let whole = ((ecb(reference) + dec("0.0225")) * dec("100"))
+                .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
+                / dec("100");
+            match before {
+                Some(b) => whole.clamp(b - points(2), b + points(2)),
+                None => whole,
+            }
+        });
+        // 2011-07-01 to 2026-01-01: 30 half-years, and 2013-03-16 for the two that change then.
+        assert_eq!((nl, be, be_before, nl_consumer), (31, 27, 7, 30));
+    }
 }

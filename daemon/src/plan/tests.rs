@@ -86,7 +86,7 @@ fn invoice(number: &str, due: &str, open: i64) -> Invoice {
         issue_date: d(due) - Days::new(30),
         due_date: d(due),
         currency: "EUR".into(),
-        total: Decimal::from(100),
+        total: Decimal::from(open.max(100)),
         open_amount: Decimal::from(open),
         paid_date: None,
     }
@@ -495,7 +495,7 @@ fn belgian_consumer_interest_starts_after_the_wait_that_follows_the_first_remind
             &rates,
             crate::calendar::Jurisdiction::Be,
             crate::law::InterestKind::Commercial,
-            Decimal::from(100),
+            Decimal::from(1000),
             d(from),
             d("2026-04-01"),
         )
@@ -525,4 +525,78 @@ fn consumer_overrides_change_what_a_step_does() {
     assert!(a.interest.is_some_and(|i| i > Decimal::ZERO && i < dec("125.14")), "{:?}", a.interest);
     assert_eq!(a.costs, None);
     assert_eq!(a.total_due, Some(dec("5000")));
+}
+
+/// Issue 8's invoice: 1210.00 due 2025-09-30, 605.00 open, a step 58 days later (Thu
+/// 2025-11-27) that applies interest and announces costs. NL commercial rate 10.15%.
+fn half_paid(payments: &[Payment]) -> Action {
+    let pbs = with_steps(vec![money_step(58, MoneyAction::Apply, MoneyAction::Announce)]);
+    let mut inv = invoice("F1", "2025-09-30", 605);
+    inv.total = dec("1210.00");
+    inv.open_amount = dec("605.00");
+    let p = plan_with_law("2025-11-01", &nl(), &pbs, &inv, CustomerKind::B2b, payments);
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+    p.actions[0].clone()
+}
+
+fn paid(date: &str, amount: &str) -> Payment {
+    Payment { invoice_number: "F1".into(), date: d(date), amount: dec(amount), method: None }
+}
+
+#[test]
+fn a_stated_open_amount_without_payment_dates_is_the_principal() {
+    // 605.00 x 0.1015 x 58/365 = 9.7583 -> 9.76 (not 19.52, which is 1210.00's interest);
+    // BIK on 605.00: 15% = 90.75; total due 605.00 + 9.76 (costs only announced).
+    let a = half_paid(&[]);
+    assert_eq!(a.date, d("2025-11-27"));
+    assert_eq!(
+        (a.interest, a.costs, a.total_due),
+        (Some(dec("9.76")), Some(dec("90.75")), Some(dec("614.76")))
+    );
+    assert!(
+        a.reason.contains(
+            "without payment dates for 605.00 EUR: that part counts as paid on or before the due date"
+        ),
+        "{}",
+        a.reason
+    );
+}
+
+#[test]
+fn a_dated_payment_on_the_due_date_gives_the_same_amounts() {
+    let a = half_paid(&[paid("2025-09-30", "605.00")]);
+    assert_eq!(
+        (a.interest, a.costs, a.total_due),
+        (Some(dec("9.76")), Some(dec("90.75")), Some(dec("614.76")))
+    );
+    assert!(!a.reason.contains("payment dates"), "{}", a.reason);
+}
+
+#[test]
+fn a_later_dated_payment_earns_interest_until_it_was_made() {
+    // 1210.00 for 10 days (10-01..10-10): 3.3649 -> 3.36 at the payment, which goes to
+    // interest first: 3.36 interest, 601.64 principal, leaving 608.36. Then 48 days
+    // (10-11..11-27): 608.36 x 0.1015 x 48/365 = 8.1203 -> 8.12. Total 608.36 + 8.12 = 616.48.
+    let a = half_paid(&[paid("2025-10-10", "605.00")]);
+    assert_eq!((a.interest, a.total_due), (Some(dec("8.12")), Some(dec("616.48"))));
+}
+
+#[test]
+fn part_dated_part_undated_counts_only_the_dated_part_as_a_payment() {
+    // 302.50 undated (before the due date), 302.50 on 2025-09-30: principal 907.50, open 605.00.
+    let a = half_paid(&[paid("2025-09-30", "302.50")]);
+    assert_eq!((a.interest, a.total_due), (Some(dec("9.76")), Some(dec("614.76"))));
+    assert!(a.reason.contains("without payment dates for 302.50 EUR"), "{}", a.reason);
+}
+
+#[test]
+fn payments_above_what_the_source_says_was_paid_leave_the_open_amount_as_principal() {
+    // The source says 605.00 is open, yet 800.00 of payments are on record: the open amount
+    // wins and earns interest from the due date, as without payments.
+    let a = half_paid(&[paid("2025-10-10", "800.00")]);
+    assert_eq!(
+        (a.interest, a.costs, a.total_due),
+        (Some(dec("9.76")), Some(dec("90.75")), Some(dec("614.76")))
+    );
+    assert!(a.reason.contains("its open amount of 605.00 EUR wins"), "{}", a.reason);
 }

@@ -12,6 +12,8 @@
 //! max_response_mb = 10                    # per response body
 //! full_sync_hours = 24                    # pull everything and reconcile this often (0: never
 //!                                         # by itself; `dunwell sync --full` does it now)
+//! adopt = ["csv"]                         # may take over records another source brought
+//!                                         # (a migration); default: none
 //! [plugins.moneybird.config]
 //! administration_id = "123456789"
 //! [plugins.moneybird.secrets]
@@ -43,6 +45,9 @@ pub struct PluginSection {
     pub max_response_mb: Option<u32>,
     pub page_size: Option<u32>,
     pub full_sync_hours: Option<u32>,
+    /// Sources whose records this plugin may take over: `csv` or other plugins' names.
+    #[serde(default)]
+    pub adopt: Vec<String>,
     #[serde(default)]
     pub config: BTreeMap<String, String>,
     #[serde(default)]
@@ -87,6 +92,10 @@ pub struct PluginSettings {
     /// A sync is a full one (everything pulled, what the source no longer has removed) when
     /// this many hours have passed since the last full one; 0: only when asked (`--full`).
     pub full_sync_hours: u32,
+    /// The sources (`csv`, `plugin:<name>`) whose customers and invoices this plugin may take
+    /// over. A record whose key another source owns is otherwise quarantined: a plugin must not
+    /// redirect another source's customer's e-mail or mark its invoice paid.
+    pub adopt: Vec<String>,
     pub config: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
 }
@@ -104,6 +113,7 @@ impl PluginSettings {
             allowed_hosts: Vec::new(),
             limits: Limits::default(),
             full_sync_hours: DEFAULT_FULL_SYNC_HOURS,
+            adopt: Vec::new(),
             config: BTreeMap::new(),
             secrets: BTreeMap::new(),
         }
@@ -130,9 +140,18 @@ impl PluginSettings {
                 page_size: s.page_size.unwrap_or(d.page_size).clamp(1, 10_000),
             },
             full_sync_hours: s.full_sync_hours.unwrap_or(DEFAULT_FULL_SYNC_HOURS),
+            adopt: s.adopt.iter().map(|a| source_of(a)).collect(),
             config: s.config,
             secrets: s.secrets,
         }
+    }
+}
+
+/// The store's source of an `adopt` entry: `csv` as it is, a plugin's name as `plugin:<name>`.
+pub fn source_of(adopt: &str) -> String {
+    match adopt.strip_prefix("plugin:").unwrap_or(adopt) {
+        "csv" => "csv".to_string(),
+        name => format!("plugin:{name}"),
     }
 }
 
@@ -186,5 +205,10 @@ mod tests {
         assert!(p.contains("is not a plugin name"), "{p}");
         let p = problem("[plugins.ubl]\ndirectory = \"inbox\"\n");
         assert!(p.contains("missing field `path`"), "{p}");
+        let p = problem("[plugins.mb]\npath = \"x.wasm\"\nadopt = [\"csv\", \"../x\"]\n");
+        assert!(p.contains("`../x` in `adopt` of [plugins.mb] is not a source"), "{p}");
+        let c = parse("[plugins.mb]\npath = \"x.wasm\"\nadopt = [\"csv\", \"ubl\"]\n").unwrap();
+        assert_eq!(c.plugins["mb"].adopt, ["csv", "plugin:ubl"]);
+        assert!(parse("[plugins.mb]\npath = \"x.wasm\"\n").unwrap().plugins["mb"].adopt.is_empty());
     }
 }

@@ -9,10 +9,12 @@
 //! Dates are stored as `YYYY-MM-DD` text (sortable, readable with the sqlite3 tool) and money
 //! as decimal text, because SQLite's numbers are binary floating point.
 
+mod quarantine;
 mod schema;
 mod sync;
 mod write;
 
+pub use quarantine::{Quarantined, QuarantinedRecord};
 pub use sync::{MatchCandidate, SyncStatus, UnmatchedPayment};
 pub use write::{
     Counts, CustomerWriter, InvoiceWriter, PaymentWriter, PaymentsByInvoice, StoredPayment, Upsert, WriteTx,

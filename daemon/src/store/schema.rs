@@ -122,4 +122,20 @@ CREATE INDEX invoices_by_source ON invoices (source, source_id) WHERE source <> 
     r#"
 ALTER TABLE payments ADD COLUMN payer_iban TEXT;
 "#,
+    // 6: records a plugin sent that the host cannot use, set aside instead of failing the run;
+    // each stays until a later pull brings it usable, reports it removed, or lacks it.
+    r#"
+CREATE TABLE quarantine (
+    plugin      TEXT NOT NULL,
+    entity      TEXT NOT NULL CHECK (entity IN ('customers', 'invoices', 'payments')),
+    source_id   TEXT NOT NULL,
+    record      TEXT,
+    field       TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    first_seen  TEXT NOT NULL,
+    last_seen   TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (plugin, entity, source_id)
+) WITHOUT ROWID;
+"#,
 ];

@@ -195,10 +195,11 @@ impl WriteTx<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The ids of the customers a source brought, in order.
-    pub fn customers_of_source(&self, source: &str) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.tx.prepare("SELECT id FROM customers WHERE source = ?1 ORDER BY id")?;
-        let rows = stmt.query_map([source], |r| r.get(0))?;
+    /// The customers a source brought, as (id, source id), in order.
+    pub fn customers_of_source(&self, source: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt =
+            self.tx.prepare("SELECT id, source_id FROM customers WHERE source = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([source], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -51,6 +51,12 @@ impl WriteTx<'_> {
         Ok(stmt.exists([id])?)
     }
 
+    /// The source of a stored customer (`csv`, `plugin:<name>`), `None` when it is not stored.
+    pub fn customer_source(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let mut stmt = self.tx.prepare_cached("SELECT source FROM customers WHERE id = ?1")?;
+        Ok(stmt.query_row([id], |r| r.get(0)).optional()?)
+    }
+
     /// The numbers of the stored invoices of `source` with something still open (credit notes
     /// aside), in number order.
     pub fn open_invoices_of_source(&self, source: &str) -> Result<Vec<String>, StoreError> {
@@ -114,6 +120,16 @@ impl WriteTx<'_> {
         })
     }
 
+    /// A writer for a plugin's customers: it never touches what only the operator sets (the
+    /// segment by hand, customer since, payment method), which the contract cannot carry.
+    pub fn plugin_customer_writer(&self) -> Result<CustomerWriter<'_>, StoreError> {
+        Ok(CustomerWriter {
+            exists: self.tx.prepare("SELECT 1 FROM customers WHERE id = ?1")?,
+            upsert: self.tx.prepare(UPSERT_PLUGIN_CUSTOMER)?,
+            tx: &self.tx,
+        })
+    }
+
     /// A writer for many invoices. `known_new`: the table was empty, skip existence checks.
     pub fn invoice_writer(&self, known_new: bool) -> Result<InvoiceWriter<'_>, StoreError> {
         Ok(InvoiceWriter {
@@ -166,11 +182,18 @@ impl WriteTx<'_> {
     }
 }
 
-const UPSERT_CUSTOMER: &str =
-    "INSERT INTO customers (id, name, kind, language, email, phone, street, postal_code,
-        city, country, customer_since, payment_method, segment, source, source_id)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-     ON CONFLICT (id) DO UPDATE SET
+/// The insert half of both customer upserts.
+macro_rules! insert_customer {
+    () => {
+        "INSERT INTO customers (id, name, kind, language, email, phone, street, postal_code,
+            city, country, customer_since, payment_method, segment, source, source_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+    };
+}
+
+const UPSERT_CUSTOMER: &str = concat!(
+    insert_customer!(),
+    " ON CONFLICT (id) DO UPDATE SET
         name = excluded.name, kind = excluded.kind, language = excluded.language,
         email = excluded.email, phone = excluded.phone, street = excluded.street,
         postal_code = excluded.postal_code, city = excluded.city, country = excluded.country,
@@ -181,7 +204,23 @@ const UPSERT_CUSTOMER: &str =
         IS NOT (excluded.name, excluded.kind, excluded.language, excluded.email, excluded.phone,
                 excluded.street, excluded.postal_code, excluded.city, excluded.country,
                 excluded.customer_since, excluded.payment_method, excluded.segment,
-                excluded.source, excluded.source_id)";
+                excluded.source, excluded.source_id)"
+);
+
+/// [`UPSERT_CUSTOMER`] without the operator's columns in the update (see
+/// `plugin_customer_writer`).
+const UPSERT_PLUGIN_CUSTOMER: &str = concat!(
+    insert_customer!(),
+    " ON CONFLICT (id) DO UPDATE SET
+        name = excluded.name, kind = excluded.kind, language = excluded.language,
+        email = excluded.email, phone = excluded.phone, street = excluded.street,
+        postal_code = excluded.postal_code, city = excluded.city, country = excluded.country,
+        source = excluded.source, source_id = excluded.source_id
+     WHERE (name, kind, language, email, phone, street, postal_code, city, country, source, source_id)
+        IS NOT (excluded.name, excluded.kind, excluded.language, excluded.email, excluded.phone,
+                excluded.street, excluded.postal_code, excluded.city, excluded.country,
+                excluded.source, excluded.source_id)"
+);
 
 const INSERT_INVOICE: &str =
     "INSERT INTO invoices (number, customer_id, issue_date, due_date, currency, total,

@@ -1,5 +1,7 @@
 //! The checks every record from a plugin passes before anything is written: bounded, clean
-//! text, exact decimals, strict dates. They turn wit records into `Synced*` records.
+//! text, exact decimals, strict dates. They turn wit records into `Synced*` records, or say
+//! which field of which record cannot be used ([`Unusable`]): the sync sets such a record
+//! aside (quarantine) and stores the rest of the run.
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -10,9 +12,20 @@ use crate::model::{
     Language,
 };
 use crate::plugin::bindings::dunwell::connector::types as wit;
+use crate::text;
 
-/// Longest text field accepted from a plugin.
-const MAX_FIELD: usize = 4096;
+/// The start of an amount by which a connector says it could not read a record, and why: the
+/// SDK's `UNUSABLE_PREFIX` (the daemon does not link the SDK; a test keeps the two equal).
+pub const UNUSABLE_PREFIX: &str = "unusable: ";
+
+/// Longest cursor accepted from a plugin (opaque to dunwell, never shown whole).
+const MAX_CURSOR: usize = 4096;
+/// Longest record id: file connectors build them from statement and entry references.
+const MAX_ID: usize = 256;
+/// Longest name or address line.
+const MAX_NAME: usize = 200;
+/// Longest free text kept (a bank's remittance lines).
+const MAX_FREE_TEXT: usize = 1024;
 
 #[derive(Debug)]
 pub struct SyncedCustomer {
@@ -47,155 +60,257 @@ pub struct SyncedPayment {
     pub removed: bool,
 }
 
-pub(super) fn check_text(what: &str, s: &str) -> Result<(), String> {
-    if s.len() > MAX_FIELD {
-        return Err(format!("{what} is longer than {MAX_FIELD} bytes"));
+/// Why a record cannot be used: the record's id (when it has a usable one), what it says it is
+/// (an invoice number, a customer key), the field and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unusable {
+    pub id: Option<String>,
+    pub record: Option<String>,
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}: {}", self.id.as_deref().unwrap_or("(no id)"), self.field, self.reason)
     }
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(format!("{what} `{}` holds control characters", s.escape_debug()));
+}
+
+/// A field's problem, before the record's id is attached.
+type Bad = (&'static str, String);
+
+/// A cursor: one line of visible characters, bounded. Not a record: a bad one fails the run.
+pub(super) fn check_cursor(s: &str) -> Result<(), String> {
+    if s.len() > MAX_CURSOR {
+        return Err(format!("the cursor is longer than {MAX_CURSOR} bytes"));
+    }
+    if text::escape(s) != s {
+        return Err(format!(
+            "the cursor `{}` holds control or invisible characters",
+            text::escape(&text::cap(s, 80))
+        ));
     }
     Ok(())
 }
 
-fn required(what: &str, s: String) -> Result<String, String> {
-    check_text(what, &s)?;
-    let t = s.trim();
-    if t.is_empty() {
-        return Err(format!("{what} is empty"));
-    }
-    Ok(t.to_string())
+/// How a text field is read (see [`crate::text`]).
+#[derive(Clone, Copy)]
+enum Kind {
+    /// Numbers, keys, references: one visible line, NFC, short.
+    Identifier,
+    /// The record's own id: as an identifier, a little longer.
+    Id,
+    /// Names and address lines: one line, no bidi overrides.
+    Name,
+    /// An e-mail address reminders may go to.
+    Email,
+    /// Someone else's words (remittance text, payer's name): cleaned, never refused.
+    Free,
 }
 
-fn optional(what: &str, s: Option<String>) -> Result<Option<String>, String> {
+fn read(kind: Kind, s: &str) -> Result<String, String> {
+    match kind {
+        Kind::Identifier => text::identifier(s),
+        Kind::Id => text::identifier_max(s, MAX_ID),
+        Kind::Name => text::single_line(s, MAX_NAME),
+        Kind::Email => text::email(s),
+        Kind::Free => Ok(text::free_text(s, MAX_FREE_TEXT)),
+    }
+}
+
+fn required(field: &'static str, kind: Kind, s: String) -> Result<String, Bad> {
+    if s.trim().is_empty() {
+        return Err((field, format!("{field} is empty")));
+    }
+    read(kind, &s).map_err(|m| (field, m))
+}
+
+fn optional(field: &'static str, kind: Kind, s: Option<String>) -> Result<Option<String>, Bad> {
     match s {
-        None => Ok(None),
-        Some(s) => {
-            check_text(what, &s)?;
-            let t = s.trim();
-            Ok((!t.is_empty()).then(|| t.to_string()))
+        Some(s) if !s.trim().is_empty() => {
+            let t = read(kind, &s).map_err(|m| (field, m))?;
+            Ok((!t.is_empty()).then_some(t))
         }
+        _ => Ok(None),
     }
 }
 
-fn amount(what: &str, id: &str, s: &str) -> Result<Decimal, String> {
-    parse_amount(s).map_err(|m| format!("{id}: {what}: {m}"))
+/// An exact amount; a connector that could not read one says why with
+/// [`UNUSABLE_PREFIX`] (contract 0.1.0 has no field for it), and that reason is kept.
+fn amount(field: &'static str, s: &str) -> Result<Decimal, Bad> {
+    if let Some(reason) = s.strip_prefix(UNUSABLE_PREFIX) {
+        return Err((field, format!("the connector could not read it: {}", text::plugin_text(reason))));
+    }
+    parse_amount(s).map_err(|m| (field, m))
 }
 
-fn date(what: &str, id: &str, s: &str) -> Result<NaiveDate, String> {
-    parse_date(s).map_err(|m| format!("{id}: {what}: {m}"))
+fn date(field: &'static str, s: &str) -> Result<NaiveDate, Bad> {
+    parse_date(s).map_err(|m| (field, m))
 }
 
-pub(super) fn check_customer(c: wit::Customer) -> Result<SyncedCustomer, String> {
-    let source_id = required("customer id", c.id)?;
-    let key = required("customer key", c.key)?;
-    let id = &source_id;
-    let language = match optional("language", c.language)? {
+/// The record's id first: without it the record cannot be told apart from others.
+fn record_id(field: &'static str, id: String, record: Option<String>) -> Result<String, Unusable> {
+    required(field, Kind::Id, id).map_err(|(field, reason)| Unusable { id: None, record, field, reason })
+}
+
+fn attach<T>(id: &str, record: Option<&str>, r: Result<T, Bad>) -> Result<T, Unusable> {
+    r.map_err(|(field, reason)| Unusable {
+        id: Some(id.to_string()),
+        record: record.map(str::to_string),
+        field,
+        reason,
+    })
+}
+
+/// A short printable label from text a plugin sent (it may be anything).
+fn label(s: &str) -> Option<String> {
+    let t = text::escape(&text::cap(s.trim(), 80)).into_owned();
+    (!t.is_empty()).then_some(t)
+}
+
+pub(super) fn check_customer(c: wit::Customer) -> Result<SyncedCustomer, Unusable> {
+    let record = label(&c.key);
+    let source_id = record_id("id", c.id.clone(), record.clone())?;
+    let removed = c.removed;
+    let checked = attach(&source_id, record.as_deref(), customer_fields(c));
+    Ok(SyncedCustomer { customer: checked?, source_id, removed })
+}
+
+fn customer_fields(c: wit::Customer) -> Result<Customer, Bad> {
+    let key = required("key", Kind::Identifier, c.key)?;
+    let language = match optional("language", Kind::Identifier, c.language)? {
         None => None,
-        Some(l) => Some(l.parse::<Language>().map_err(|m| format!("{id}: {m}"))?),
+        Some(l) => Some(l.parse::<Language>().map_err(|m| ("language", m))?),
     };
-    let country = match optional("country", c.address.country)? {
+    let country = match optional("country", Kind::Identifier, c.address.country)? {
         None => None,
-        Some(cc) => Some(parse_country(&cc).map_err(|m| format!("{id}: country: {m}"))?),
+        Some(cc) => Some(parse_country(&cc).map_err(|m| ("country", m))?),
     };
-    let customer = Customer {
+    Ok(Customer {
         id: key,
-        name: required("customer name", c.name)?,
+        name: required("name", Kind::Name, c.name)?,
         kind: match c.kind {
             Some(wit::CustomerKind::B2c) => CustomerKind::B2c,
             _ => CustomerKind::B2b,
         },
         language,
-        email: optional("email", c.email)?,
-        phone: optional("phone", c.phone)?,
+        email: optional("email", Kind::Email, c.email)?,
+        phone: optional("phone", Kind::Name, c.phone)?,
         address: Address {
-            street: optional("street", c.address.street)?,
-            postal_code: optional("postal code", c.address.postal_code)?,
-            city: optional("city", c.address.city)?,
+            street: optional("street", Kind::Name, c.address.street)?,
+            postal_code: optional("postal-code", Kind::Name, c.address.postal_code)?,
+            city: optional("city", Kind::Name, c.address.city)?,
             country,
         },
         customer_since: None,
         payment_method: None,
         segment: None,
-    };
-    Ok(SyncedCustomer { source_id, customer, removed: c.removed })
+    })
 }
 
-pub(super) fn check_invoice(i: wit::Invoice) -> Result<SyncedInvoice, String> {
-    let source_id = required("invoice id", i.id)?;
-    let id = &source_id;
-    let number = required("invoice number", i.number)?;
-    let credit_note = matches!(i.kind, wit::DocumentKind::CreditNote);
-    let total = amount("total", id, &i.total)?;
-    let mut declared_open = i.open.as_deref().map(|o| amount("open", id, o)).transpose()?;
+pub(super) fn check_invoice(i: wit::Invoice) -> Result<SyncedInvoice, Unusable> {
+    let record = label(&i.number);
+    let source_id = record_id("id", i.id.clone(), record.clone())?;
+    let checked = attach(&source_id, record.as_deref(), invoice_fields(i));
+    let (invoice, declared_open, credit_note, corrects, payment_reference, removed) = checked?;
+    Ok(SyncedInvoice { invoice, source_id, declared_open, credit_note, corrects, payment_reference, removed })
+}
+
+type InvoiceFields = (Invoice, Option<Decimal>, bool, Option<String>, Option<String>, bool);
+
+fn invoice_fields(i: wit::Invoice) -> Result<InvoiceFields, Bad> {
+    let number = required("number", Kind::Identifier, i.number)?;
+    let total = amount("total", &i.total)?;
+    let mut declared_open = i.open.as_deref().map(|o| amount("open", o)).transpose()?;
+    // A negative invoice is a credit note: Peppol BIS 3 allows that instead of a CreditNote
+    // document, and some packages write corrections that way.
+    let credit_note = matches!(i.kind, wit::DocumentKind::CreditNote) || total < Decimal::ZERO;
     if credit_note && total > Decimal::ZERO {
-        return Err(format!("{id}: credit note with a positive total {total}"));
-    }
-    if !credit_note && total < Decimal::ZERO {
-        return Err(format!("{id}: invoice with a negative total {total}; send it as a credit note"));
+        return Err(("total", format!("a credit note with a positive total {total}")));
     }
     if declared_open.is_some_and(|o| o.abs() > total.abs()) {
-        return Err(format!(
-            "{id}: open amount {} above the total {total}",
-            declared_open.unwrap_or_default()
+        return Err((
+            "open",
+            format!("open amount {} above the total {total}", declared_open.unwrap_or_default()),
         ));
     }
-    let issue_date = date("issued-on", id, &i.issued_on)?;
-    let due_date = date("due-on", id, &i.due_on)?;
+    if declared_open.is_some_and(|o| !o.is_zero() && (o < Decimal::ZERO) != (total < Decimal::ZERO)) {
+        return Err((
+            "open",
+            format!(
+                "open amount {} has the other sign than the total {total}",
+                declared_open.unwrap_or_default()
+            ),
+        ));
+    }
+    let issue_date = date("issued-on", &i.issued_on)?;
+    let due_date = date("due-on", &i.due_on)?;
     if due_date < issue_date {
-        return Err(format!("{id}: due date {due_date} before the issue date {issue_date}"));
+        return Err(("due-on", format!("due date {due_date} before the issue date {issue_date}")));
     }
     match i.status {
         wit::InvoiceStatus::Paid | wit::InvoiceStatus::Void => declared_open = Some(Decimal::ZERO),
         wit::InvoiceStatus::Open => {}
     }
-    let corrects = if credit_note { optional("corrects", i.corrects)? } else { None };
+    let corrects = if credit_note { optional("corrects", Kind::Identifier, i.corrects)? } else { None };
     let stored_number = if credit_note && !number.to_ascii_uppercase().starts_with("CN") {
         format!("CN-{number}")
     } else {
         number
     };
-    Ok(SyncedInvoice {
-        invoice: Invoice {
-            number: stored_number,
-            customer_id: required("customer key", i.customer_key)?,
-            issue_date,
-            due_date,
-            currency: parse_currency(&i.currency).map_err(|m| format!("{id}: {m}"))?,
-            total,
-            open_amount: declared_open.unwrap_or(total),
-            paid_date: None,
-        },
-        source_id,
-        declared_open: if corrects.is_some() { Some(Decimal::ZERO) } else { declared_open },
-        credit_note,
-        corrects,
-        payment_reference: optional("payment reference", i.payment_reference)?,
-        removed: i.removed,
-    })
+    let invoice = Invoice {
+        number: stored_number,
+        customer_id: required("customer-key", Kind::Identifier, i.customer_key)?,
+        issue_date,
+        due_date,
+        currency: parse_currency(&i.currency).map_err(|m| ("currency", m))?,
+        total,
+        open_amount: declared_open.unwrap_or(total),
+        paid_date: None,
+    };
+    let declared_open = if corrects.is_some() { Some(Decimal::ZERO) } else { declared_open };
+    let reference = optional("payment-reference", Kind::Identifier, i.payment_reference)?;
+    Ok((invoice, declared_open, credit_note, corrects, reference, i.removed))
 }
 
-pub(super) fn check_payment(p: wit::Payment) -> Result<SyncedPayment, String> {
-    let source_id = required("payment id", p.id)?;
-    let id = &source_id;
-    if id.starts_with(CREDIT_PREFIX) {
+pub(super) fn check_payment(p: wit::Payment) -> Result<SyncedPayment, Unusable> {
+    let record = if p.amount.starts_with(UNUSABLE_PREFIX) {
+        label(&format!("{} on {}", p.currency, p.received_on))
+    } else {
+        label(&format!("{} {} on {}", p.amount, p.currency, p.received_on))
+    };
+    let source_id = record_id("id", p.id.clone(), record.clone())?;
+    if source_id.starts_with(CREDIT_PREFIX) {
         // The host keeps a credit note's deduction as a payment under that prefix.
-        return Err(format!("payment id `{id}` starts with `{CREDIT_PREFIX}`, which dunwell reserves for credit notes; use another id"));
+        return Err(Unusable {
+            id: Some(source_id.clone()),
+            record,
+            field: "id",
+            reason: format!(
+                "payment id `{source_id}` starts with `{CREDIT_PREFIX}`, which dunwell reserves for credit notes; the connector must use another id"
+            ),
+        });
     }
-    let amount = amount("amount", id, &p.amount)?;
+    let checked = attach(&source_id, record.as_deref(), payment_fields(p, &source_id));
+    checked
+}
+
+fn payment_fields(p: wit::Payment, source_id: &str) -> Result<SyncedPayment, Bad> {
+    let amount = amount("amount", &p.amount)?;
     if amount <= Decimal::ZERO {
-        return Err(format!("{id}: payment amount {amount} is not positive"));
+        return Err(("amount", format!("payment amount {amount} is not positive")));
     }
     Ok(SyncedPayment {
-        date: date("received-on", id, &p.received_on)?,
+        date: date("received-on", &p.received_on)?,
         amount,
-        currency: parse_currency(&p.currency).map_err(|m| format!("{id}: {m}"))?,
-        invoice_number: optional("invoice number", p.invoice_number)?,
-        invoice_id: optional("invoice id", p.invoice_id)?,
-        reference: optional("reference", p.reference)?,
-        free_text: optional("free text", p.free_text)?,
-        payer_name: optional("payer name", p.payer_name)?,
-        payer_iban: optional("payer iban", p.payer_iban)?,
+        currency: parse_currency(&p.currency).map_err(|m| ("currency", m))?,
+        invoice_number: optional("invoice-number", Kind::Identifier, p.invoice_number)?,
+        invoice_id: optional("invoice-id", Kind::Id, p.invoice_id)?,
+        reference: optional("reference", Kind::Identifier, p.reference)?,
+        free_text: optional("free-text", Kind::Free, p.free_text)?,
+        payer_name: optional("payer-name", Kind::Free, p.payer_name)?,
+        payer_iban: optional("payer-iban", Kind::Identifier, p.payer_iban)?,
         removed: p.removed,
-        source_id,
+        source_id: source_id.to_string(),
     })
 }

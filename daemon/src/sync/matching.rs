@@ -118,10 +118,24 @@ impl Matcher {
         }
     }
 
+    /// The currency of a stored invoice, by number.
+    pub(super) fn currency(&self, number: &str) -> Option<&str> {
+        self.by_number.get(number).map(|&i| self.candidates[i].currency.as_str())
+    }
+
+    /// The candidate `i` for payment `p` by `rule`, when it is in the payment's currency: money
+    /// in another currency is never a payment of the invoice (an amount in CHF does not pay
+    /// that much in EUR). A payment that names an invoice of another currency pays nothing, and
+    /// is not tried against other invoices either.
+    fn named(&self, i: usize, p: &SyncedPayment, rule: Rule) -> Option<(String, Rule)> {
+        let c = &self.candidates[i];
+        (c.currency == p.currency).then(|| (c.number.clone(), rule))
+    }
+
     /// Finds the invoice a bank payment pays: (1) structured reference, (2) invoice number in
     /// the free text, (3) the one open invoice of exactly that amount, (4) failing that (several
     /// invoices of that amount are open), the one among them of the customer whose account
-    /// paid before. Returns the number and the rule.
+    /// paid before; always in the payment's currency. Returns the number and the rule.
     pub(super) fn find(&mut self, p: &SyncedPayment) -> Option<(String, Rule)> {
         if let Some(r) = p.reference.as_deref() {
             let want = squash(r);
@@ -130,14 +144,14 @@ impl Matcher {
                     self.index_generated();
                 }
                 if let Some(&i) = self.by_reference.get(&want) {
-                    return Some((self.candidates[i].number.clone(), Rule::Reference));
+                    return self.named(i, p, Rule::Reference);
                 }
             }
         }
         if let Some(text) = p.free_text.as_deref().or(p.reference.as_deref()) {
             let text = squash(text);
-            if let Some((_, i)) = self.numbers.iter().find(|(n, _)| text.contains(n.as_str())) {
-                return Some((self.candidates[*i].number.clone(), Rule::Number));
+            if let Some(&(_, i)) = self.numbers.iter().find(|(n, _)| text.contains(n.as_str())) {
+                return self.named(i, p, Rule::Number);
             }
         }
         let same =

@@ -1,10 +1,16 @@
 //! Sync: pulls what a connector plugin has changed since its cursors and stores it in the same
 //! store the spreadsheet import writes, in one transaction.
 //!
-//! - **All or nothing per run**: every page of customers, invoices and payments is pulled and
-//!   checked (exact decimals, strict dates, known customers) before the write transaction
-//!   opens. A plugin that traps, loops, runs out of memory or returns garbage leaves the store
-//!   as it was, and its failure is recorded with a back-off.
+//! - **One transaction per run, one bad record never stops the others**: every page of
+//!   customers, invoices and payments is pulled and checked (exact decimals, strict dates,
+//!   known customers) before the write transaction opens. A record the host cannot use is set
+//!   aside in the quarantine with its field and reason (`quarantine.rs`), and the rest is
+//!   stored. A plugin that traps, loops, runs out of memory or returns something that is not a
+//!   page leaves the store as it was, and its failure is recorded with a back-off.
+//! - Quarantined records are tried again on every sync: an entity with quarantined records is
+//!   pulled whole (from no cursor), so an unchanged record is seen again, and one the complete
+//!   pull lacks was removed at the source. A quarantined record counts as present in a full
+//!   sync's reconciliation: what the store holds for it is kept.
 //! - Records keep their origin: `source` is `plugin:<name>`, `source_id` the plugin's id.
 //! - Incremental: the cursors move only when the run is committed.
 //! - Removed at the source: invoices are deleted, customers too when no invoice refers to them,
@@ -25,9 +31,10 @@
 
 mod check;
 mod matching;
+mod quarantine;
 mod write;
 
-pub use check::{SyncedCustomer, SyncedInvoice, SyncedPayment};
+pub use check::{SyncedCustomer, SyncedInvoice, SyncedPayment, Unusable, UNUSABLE_PREFIX};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -37,8 +44,8 @@ use serde::Serialize;
 
 use crate::plugin::bindings::dunwell::connector::types as wit;
 use crate::plugin::{Plugin, PluginError};
-use crate::store::{Counts, Store, StoreError, SyncStatus};
-use check::{check_customer, check_invoice, check_payment, check_text};
+use crate::store::{Counts, QuarantinedRecord, Store, StoreError, SyncStatus};
+use check::{check_cursor, check_customer, check_invoice, check_payment};
 use write::write;
 
 /// Pages per entity and run before the host stops believing `more`.
@@ -101,6 +108,12 @@ pub struct SyncSummary {
     pub unmatched: u64,
     /// Earlier unmatched bank payments matched in this run.
     pub rematched: u64,
+    /// Records of this run set aside: the host cannot use them (`dunwell quarantine`).
+    pub quarantined: u64,
+    /// Records that were quarantined before and arrived usable or were removed at the source.
+    pub released: u64,
+    /// What was set aside in this run, and why.
+    pub quarantine: Vec<QuarantinedRecord>,
     pub warnings: Vec<String>,
 }
 
@@ -133,6 +146,13 @@ impl fmt::Display for SyncSummary {
             if self.rematched > 0 {
                 write!(f, " ({} earlier unmatched payments matched now)", self.rematched)?;
             }
+        }
+        if self.quarantined + self.released > 0 {
+            write!(
+                f,
+                "\nquarantine: {} quarantined, {} released (`dunwell quarantine` lists them; each sync tries them again)",
+                self.quarantined, self.released
+            )?;
         }
         Ok(())
     }
@@ -198,6 +218,10 @@ pub struct Pulled {
     pub full: bool,
     /// An empty snapshot may remove everything the store holds from this source.
     pub allow_empty: bool,
+    /// Records the checks could not use, set aside instead of stored.
+    pub quarantined: Vec<QuarantinedRecord>,
+    /// The other sources whose records this plugin may take over (`adopt`).
+    pub adopt: Vec<String>,
 }
 
 /// Runs one sync of `plugin` into `store` ([`Mode::Auto`]). On failure nothing is stored, and
@@ -234,8 +258,15 @@ pub fn sync_with(
     if full {
         tracing::info!(plugin = name.as_str(), "full sync: pulling everything and reconciling");
     }
-    let result = pull(store, plugin, full).and_then(|mut pulled| {
+    // Entities with quarantined records are pulled whole, so every one is looked at again;
+    // not after two failures in a row (the same give-way as for full syncs).
+    let retry = match store.sync_status(&name)? {
+        Some(s) if s.failures >= FULL_SYNC_GIVE_WAY_AFTER => BTreeSet::new(),
+        _ => store.quarantined_entities(&name)?,
+    };
+    let result = pull(store, plugin, full, &retry).and_then(|mut pulled| {
         pulled.allow_empty = mode == Mode::FullAllowEmpty;
+        pulled.adopt = plugin.settings().adopt.clone();
         write(store, &name, pulled, now)
     });
     if let Err(e) = &result {
@@ -258,8 +289,14 @@ fn invalid(plugin: &str, message: String) -> SyncError {
     SyncError::Invalid { plugin: plugin.to_string(), message }
 }
 
-/// Pulls every page of what changed (`full`: of everything), and checks it.
-pub fn pull(store: &Store, plugin: &Plugin, full: bool) -> Result<Pulled, SyncError> {
+/// Pulls every page of what changed (`full`: of everything; the entities in `whole`: all of
+/// them too), and checks it: what cannot be used goes to `Pulled::quarantined`.
+pub fn pull(
+    store: &Store,
+    plugin: &Plugin,
+    full: bool,
+    whole: &BTreeSet<String>,
+) -> Result<Pulled, SyncError> {
     let name = plugin.name();
     let mut run = plugin.start()?;
     let info = run.describe()?;
@@ -268,7 +305,11 @@ pub fn pull(store: &Store, plugin: &Plugin, full: bool) -> Result<Pulled, SyncEr
 
     macro_rules! pages {
         ($entity:literal, $method:ident, $check:ident, $into:expr) => {{
-            let mut cursor = if full { None } else { store.sync_cursor(name, $entity)? };
+            let mut cursor =
+                if full || whole.contains($entity) { None } else { store.sync_cursor(name, $entity)? };
+            if !full && whole.contains($entity) {
+                tracing::info!(plugin = name, "pulling all {} again to retry the quarantined ones", $entity);
+            }
             if cursor.is_none() {
                 pulled.snapshots.insert($entity);
             }
@@ -288,8 +329,11 @@ pub fn pull(store: &Store, plugin: &Plugin, full: bool) -> Result<Pulled, SyncEr
                         format!("a page of {} {} exceeds the limit of {limit}", page.items.len(), $entity),
                     ));
                 }
-                for item in page.items {
-                    $into.push($check(item).map_err(|m| invalid(name, format!("{}: {m}", $entity)))?);
+                for (i, item) in page.items.into_iter().enumerate() {
+                    match $check(item) {
+                        Ok(record) => $into.push(record),
+                        Err(bad) => pulled.quarantined.push(quarantine::entry($entity, bad, page_no, i)),
+                    }
                 }
                 // A full pull of a big administration takes minutes: say how far it got.
                 if page.more && (page_no + 1) % 10 == 0 {
@@ -301,7 +345,7 @@ pub fn pull(store: &Store, plugin: &Plugin, full: bool) -> Result<Pulled, SyncEr
                     );
                 }
                 if let Some(next) = page.next_cursor {
-                    check_text("cursor", &next).map_err(|m| invalid(name, m))?;
+                    check_cursor(&next).map_err(|m| invalid(name, m))?;
                     cursor = Some(next);
                 }
                 if !page.more {
@@ -326,10 +370,11 @@ pub fn pull(store: &Store, plugin: &Plugin, full: bool) -> Result<Pulled, SyncEr
     pulled.full = pulled.snapshots.len() == provided.iter().filter(|p| **p).count();
     tracing::info!(
         plugin = name,
-        "pulled {} customers, {} invoices, {} payments with {} HTTP requests",
+        "pulled {} customers, {} invoices, {} payments ({} unusable) with {} HTTP requests",
         pulled.customers.len(),
         pulled.invoices.len(),
         pulled.payments.len(),
+        pulled.quarantined.len(),
         run.requests()
     );
     Ok(pulled)

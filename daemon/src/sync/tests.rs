@@ -39,6 +39,8 @@ fn candidate(number: &str, open: &str, reference: Option<&str>) -> MatchCandidat
 
 #[test]
 fn matching_order_reference_then_number_then_amount() {
+    // The rules compete: the reference names F2024-17, the text names F2024-175, and 50.00 is
+    // open on F2024-200 alone. Each rule must win over the ones after it.
     let mut m = Matcher::new(
         vec![
             candidate("F2024-17", "100.00", Some("RF18 5390 0754 7034")),
@@ -47,20 +49,26 @@ fn matching_order_reference_then_number_then_amount() {
         ],
         vec![],
     );
+    let text = Some("factuur f2024 175 bedankt");
     assert_eq!(
-        m.find(&payment(Some("RF18539007547034"), None, "1")),
+        m.find(&payment(Some("RF18539007547034"), text, "50.00")),
         Some(("F2024-17".into(), Rule::Reference))
     );
+    // Without the reference, the number in the text (the longest one: F2024-17 is in it too).
+    assert_eq!(m.find(&payment(None, text, "50.00")), Some(("F2024-175".into(), Rule::Number)));
+    // A reference nobody was given does not stop the next rules.
     assert_eq!(
-        m.find(&payment(None, Some("factuur f2024 175 bedankt"), "1")),
+        m.find(&payment(Some("RF71 0000 0000 0000"), text, "50.00")),
         Some(("F2024-175".into(), Rule::Number))
     );
+    // With neither, the amount.
     assert_eq!(m.find(&payment(None, Some("thanks"), "50.00")), Some(("F2024-200".into(), Rule::Amount)));
+    assert_eq!(m.find(&payment(None, None, "50.00")), Some(("F2024-200".into(), Rule::Amount)));
     assert_eq!(m.find(&payment(None, Some("thanks"), "51")), None);
     // Once the 50.00 is paid, the amount no longer singles the invoice out.
     m.paid("F2024-200", "50.00".parse().unwrap(), None);
     assert_eq!(m.find(&payment(None, Some("thanks"), "50.00")), None);
-    // A partly paid invoice is found by what is still open (45.00 after 5.00).
+    // A partly paid invoice is found by what is still open (45.00 after 55.00).
     m.paid("F2024-17", "55.00".parse().unwrap(), None);
     assert_eq!(m.find(&payment(None, None, "45")), Some(("F2024-17".into(), Rule::Amount)));
 }
@@ -166,6 +174,8 @@ fn pulled(
         snapshots: snapshots.iter().copied().collect(),
         full: !snapshots.is_empty(),
         allow_empty: false,
+        quarantined: Vec::new(),
+        adopt: Vec::new(),
     }
 }
 
@@ -257,20 +267,32 @@ fn reconciliation_keeps_other_sources_and_customers_with_invoices_left() {
 }
 
 #[test]
-fn a_payment_delivered_twice_in_one_pull_counts_once_and_a_clashing_id_fails() {
+fn a_payment_delivered_twice_in_one_pull_counts_once_and_a_clashing_id_is_quarantined() {
     let mut store = Store::open_in_memory().unwrap();
     first_sync(&mut store);
     let stray = SyncedPayment { source_id: "p-stray".into(), ..payment(None, Some("?"), "7.77") };
     let twice = pulled(vec![], vec![], vec![stray.clone(), paid("p1", "F2", "50.00"), stray.clone()], &[]);
     let s = write(&mut store, "bank", twice, now()).unwrap();
-    assert_eq!((s.payments.added, s.unmatched), (1, 1), "{s:?}");
+    assert_eq!((s.payments.added, s.unmatched, s.quarantined), (1, 1, 0), "{s:?}");
     assert_eq!(store.unmatched_payments().unwrap().len(), 1);
-    let clash = SyncedPayment { amount: Decimal::new(888, 2), ..stray.clone() };
-    let err = write(&mut store, "bank", pulled(vec![], vec![], vec![stray, clash], &[]), now()).unwrap_err();
+    // One id, two contents: neither can be trusted; the other payment of the pull lands.
+    let clash = SyncedPayment { source_id: "p-clash".into(), amount: Decimal::new(888, 2), ..stray.clone() };
+    let other = SyncedPayment { amount: Decimal::new(999, 2), ..clash.clone() };
+    let s = write(
+        &mut store,
+        "bank",
+        pulled(vec![], vec![], vec![clash, other, paid("p2", "F1", "10.00")], &[]),
+        now(),
+    )
+    .unwrap();
+    assert_eq!((s.payments.added, s.quarantined), (1, 1), "{s:?}");
+    let q = store.quarantine(Some("bank")).unwrap();
+    assert_eq!((q.len(), q[0].id.as_str(), q[0].field.as_str()), (1, "p-clash", "id"));
     assert!(
-        err.to_string()
-            .contains("payment id p-stray appears twice in one pull with different content (7.77 EUR"),
-        "{err}"
+        q[0].reason
+            .contains("payment id p-clash appears 2 times in one pull with different contents (8.88 EUR"),
+        "{}",
+        q[0].reason
     );
 }
 
@@ -474,10 +496,22 @@ fn garbage_is_refused() {
         ("1,5", "2026-01-31"),
         ("10", "2026-02-30"),
         ("10", "31-01-2026"),
-        ("-5", "2026-01-31"),
+        ("unusable: page 3 is torn", "2026-01-31"),
     ] {
         assert!(check_invoice(inv(t, d)).is_err(), "{t} {d}");
     }
+    let bad = check_invoice(inv("12.50", "31-01-2026")).unwrap_err();
+    assert_eq!((bad.id.as_deref(), bad.record.as_deref(), bad.field), (Some("1"), Some("F1"), "due-on"));
+    let bad = check_invoice(inv("unusable: page 3 is torn", "2026-01-31")).unwrap_err();
+    assert_eq!(
+        (bad.field, bad.reason.as_str()),
+        ("total", "the connector could not read it: page 3 is torn")
+    );
+    // A negative invoice is a credit note (Peppol BIS 3 corrections), stored under CN-.
+    let cn = check_invoice(inv("-5", "2026-01-31")).unwrap();
+    assert!(cn.credit_note);
+    assert_eq!(cn.invoice.number, "CN-F1");
+    assert_eq!(super::UNUSABLE_PREFIX, dunwell_plugin_sdk::UNUSABLE_PREFIX);
 }
 
 #[test]
@@ -497,7 +531,8 @@ fn payment_ids_may_not_pose_as_credit_note_deductions() {
     };
     assert!(check_payment(p("stmt-1/4")).is_ok());
     let err = check_payment(p("credit:CN-3")).unwrap_err();
-    assert!(err.contains("reserves for credit notes"), "{err}");
+    assert_eq!(err.field, "id");
+    assert!(err.reason.contains("reserves for credit notes"), "{err}");
 }
 
 #[test]
@@ -526,4 +561,215 @@ fn an_account_learnt_from_one_payment_places_the_next_among_equal_amounts() {
     let stranger = SyncedPayment { source_id: "p3".into(), ..payment(None, None, "50.00") };
     let s = write(&mut store, "bank", pulled(vec![], vec![], vec![stranger], &[]), now()).unwrap();
     assert_eq!((s.matched_by_amount, s.unmatched), (1, 0), "the amount is unique again: {s:?}");
+}
+
+// ---- quarantine (quarantine.rs): one bad record never stops the others ----
+
+fn set_aside(entity: &'static str, id: &str, record: &str) -> QuarantinedRecord {
+    QuarantinedRecord {
+        entity,
+        id: id.into(),
+        record: Some(record.into()),
+        field: "total".into(),
+        reason: "`1,5` is not an amount".into(),
+    }
+}
+
+#[test]
+fn a_quarantined_invoice_keeps_what_the_store_holds_through_a_full_sync() {
+    let mut store = Store::open_in_memory().unwrap();
+    first_sync(&mut store);
+    // F2 comes back unusable in a complete pull; F1 is now paid at the source.
+    let mut f1 = invoice("F1", "C1", "121.00");
+    f1.declared_open = Some(Decimal::ZERO);
+    let mut cn = invoice("CN-3", "C1", "-21.00");
+    cn.corrects = Some("F1".into());
+    let mut all =
+        pulled(vec![customer("C1"), customer("C2")], vec![f1, cn], vec![], &["customers", "invoices"]);
+    all.quarantined.push(set_aside("invoices", "i-F2", "F2"));
+    let s = write(&mut store, "ubl", all, now()).unwrap();
+    assert_eq!((s.invoices.removed, s.customers.removed, s.quarantined), (0, 0, 1), "{s:?}");
+    let open = open_of(&store);
+    assert_eq!((open["F1"].as_str(), open["F2"].as_str()), ("0", "50.00"), "F1's news lands, F2 is kept");
+    let q = store.quarantine(None).unwrap();
+    assert_eq!((q[0].plugin.as_str(), q[0].entity.as_str(), q[0].id.as_str()), ("ubl", "invoices", "i-F2"));
+    assert_eq!((q[0].record.as_deref(), q[0].attempts), (Some("F2"), 1));
+    assert!(s.to_string().contains("quarantine: 1 quarantined, 0 released"), "{s}");
+
+    // Still unusable next time: one more attempt, first seen kept.
+    let mut again = pulled(vec![], vec![invoice("F1", "C1", "121.00")], vec![], &["invoices"]);
+    again.quarantined.push(set_aside("invoices", "i-F2", "F2"));
+    write(&mut store, "ubl", again, "2026-02-02T10:00:00Z".parse().unwrap()).unwrap();
+    let q = store.quarantine(Some("ubl")).unwrap();
+    assert_eq!((q.len(), q[0].attempts, q[0].first_seen.as_str()), (1, 2, "2026-02-01T10:00:00+00:00"));
+    assert_eq!(store.quarantined_entities("ubl").unwrap().into_iter().collect::<Vec<_>>(), ["invoices"]);
+
+    // Fixed at the source: it lands and leaves the quarantine.
+    let fixed = pulled(vec![], vec![invoice("F2", "C2", "55.00")], vec![], &[]);
+    let s = write(&mut store, "ubl", fixed, now()).unwrap();
+    assert_eq!((s.invoices.changed, s.released), (1, 1), "{s:?}");
+    assert!(store.quarantine(None).unwrap().is_empty());
+    assert_eq!(open_of(&store)["F2"], "55.00");
+}
+
+#[test]
+fn a_quarantined_record_gone_from_a_complete_pull_leaves_the_quarantine() {
+    let mut store = Store::open_in_memory().unwrap();
+    first_sync(&mut store);
+    let mut one = pulled(vec![], vec![], vec![], &[]);
+    one.quarantined.push(set_aside("payments", "p-bad", "1,5 EUR on 2026-01-05"));
+    write(&mut store, "bank", one, now()).unwrap();
+    // An incremental pull that does not mention it keeps it; a complete one that lacks it drops it.
+    let s = write(&mut store, "bank", pulled(vec![], vec![], vec![], &[]), now()).unwrap();
+    assert_eq!((s.released, store.quarantine(None).unwrap().len()), (0, 1));
+    let s = write(&mut store, "bank", pulled(vec![], vec![], vec![], &["payments"]), now()).unwrap();
+    assert_eq!((s.released, store.quarantine(None).unwrap().len()), (1, 0));
+}
+
+#[test]
+fn invoices_of_unknown_customers_and_repeated_numbers_are_set_aside_not_fatal() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut a = invoice("F7", "C1", "10.00");
+    a.source_id = "a.xml".into();
+    let mut b = invoice("F7", "C1", "12.00");
+    b.source_id = "b.xml".into();
+    let stranger = invoice("F8", "C9", "30.00");
+    let run = pulled(vec![customer("C1")], vec![a, stranger, invoice("F9", "C1", "40.00"), b], vec![], &[]);
+    let s = write(&mut store, "ubl", run, now()).unwrap();
+    assert_eq!((s.invoices.added, s.quarantined), (1, 3), "{s:?}");
+    assert_eq!(open_of(&store).keys().collect::<Vec<_>>(), ["F9"]);
+    let q = store.quarantine(Some("ubl")).unwrap();
+    let reasons: Vec<(&str, &str, &str)> =
+        q.iter().map(|q| (q.id.as_str(), q.field.as_str(), q.reason.as_str())).collect();
+    assert_eq!(
+        reasons,
+        [
+            ("a.xml", "number", "invoice number F7 appears 2 times in one pull: here and in b.xml; neither is stored until one is corrected"),
+            ("b.xml", "number", "invoice number F7 appears 2 times in one pull: here and in a.xml; neither is stored until one is corrected"),
+            ("i-F8", "customer-key", "invoice F8 refers to customer `C9`, which is in neither this pull nor the store"),
+        ]
+    );
+}
+
+#[test]
+fn a_source_that_renames_a_credit_note_does_not_deduct_it_twice() {
+    let mut store = Store::open_in_memory().unwrap();
+    first_sync(&mut store);
+    let mut cn = invoice("CN-3", "C1", "-21.00");
+    cn.corrects = Some("F1".into());
+    cn.source_id = "credit-3.xml".into();
+    write(&mut store, "ubl", pulled(vec![], vec![cn], vec![], &[]), now()).unwrap();
+    assert_eq!(open_of(&store)["F1"], "100.00");
+}
+
+// ---- ownership: a plugin stays in its lane ----
+
+/// The spreadsheet's customer C1 (bad payer by hand, paying by transfer since 2019) and its
+/// invoice F1, and a plugin that sends both keys with its own content.
+fn csv_victim(store: &mut Store) {
+    let tx = store.begin().unwrap();
+    let mut c = Customer::new("C1", "Bakkerij De Vries", CustomerKind::B2b);
+    c.email = Some("admin@bakkerij.example".into());
+    c.segment = Some("bad-payer".into());
+    c.customer_since = Some("2019-01-15".parse().unwrap());
+    c.payment_method = Some(crate::model::PaymentMethod::Transfer);
+    tx.customer_writer().unwrap().upsert(&c, "csv", "C1").unwrap();
+    let inv = invoice("F1", "C1", "121.00").invoice;
+    tx.invoice_writer(false).unwrap().upsert(&inv, None, "csv", "F1").unwrap();
+    tx.commit().unwrap();
+}
+
+fn takeover() -> Pulled {
+    let mut c = customer("C1");
+    c.customer.email = Some("attacker@evil.example".into());
+    let mut f1 = invoice("F1", "C1", "0.01");
+    f1.declared_open = Some(Decimal::ZERO);
+    let mut cn = invoice("CN-9", "C1", "-100.00");
+    cn.corrects = Some("F1".into());
+    pulled(vec![c, customer("C2")], vec![f1, invoice("F2", "C2", "50.00"), cn], vec![], &[])
+}
+
+#[test]
+fn a_plugin_cannot_take_over_another_sources_records() {
+    let mut store = Store::open_in_memory().unwrap();
+    csv_victim(&mut store);
+    let s = write(&mut store, "evil", takeover(), now()).unwrap();
+    assert_eq!((s.quarantined, s.customers.added, s.invoices.added), (2, 1, 2), "{s:?}");
+    let c = store.load_customers().unwrap().into_iter().find(|c| c.id == "C1").unwrap();
+    assert_eq!(c.email.as_deref(), Some("admin@bakkerij.example"));
+    assert_eq!(c.segment.as_deref(), Some("bad-payer"));
+    assert_eq!(open_of(&store)["F1"], "121.00", "neither the takeover nor the credit note touched it");
+    assert!(
+        s.warnings.iter().any(|w| w.contains("corrects invoice F1, which belongs to csv; not deducted")),
+        "{s:?}"
+    );
+    let q = store.quarantine(Some("evil")).unwrap();
+    assert!(
+        q.iter().any(|q| q.field == "key"
+            && q.reason.starts_with(
+                "customer C1: it belongs to csv, and a plugin may not change another source's records"
+            )
+            && q.reason.contains("add `adopt = [\"csv\"]`")),
+        "{q:?}"
+    );
+    assert!(
+        q.iter().any(|q| q.field == "number" && q.reason.starts_with("invoice F1: it belongs to csv")),
+        "{q:?}"
+    );
+    // Reported removed next time: still not the plugin's to delete.
+    let mut gone = invoice("F1", "C1", "121.00");
+    gone.removed = true;
+    let mut c1 = customer("C1");
+    c1.removed = true;
+    write(&mut store, "evil", pulled(vec![c1], vec![gone], vec![], &[]), now()).unwrap();
+    assert!(open_of(&store).contains_key("F1"));
+    assert!(customer_ids(&store).contains(&"C1".to_string()));
+}
+
+#[test]
+fn an_adopting_plugin_takes_over_but_never_the_operators_columns() {
+    let mut store = Store::open_in_memory().unwrap();
+    csv_victim(&mut store);
+    let mut run = takeover();
+    run.adopt = vec!["csv".into()];
+    let s = write(&mut store, "moneybird", run, now()).unwrap();
+    assert_eq!(s.quarantined, 0, "{s:?}");
+    let c = store.load_customers().unwrap().into_iter().find(|c| c.id == "C1").unwrap();
+    assert_eq!(c.email.as_deref(), Some("attacker@evil.example"), "adopted: the plugin's content wins");
+    assert_eq!(c.segment.as_deref(), Some("bad-payer"), "a plugin never clears the segment set by hand");
+    assert_eq!(c.customer_since.map(|d| d.to_string()).as_deref(), Some("2019-01-15"));
+    assert_eq!(c.payment_method, Some(crate::model::PaymentMethod::Transfer));
+    assert_eq!(open_of(&store)["F1"], "0");
+    // Unchanged content counts unchanged, the operator's columns notwithstanding.
+    let mut again = takeover();
+    again.adopt = vec!["csv".into()];
+    let s = write(&mut store, "moneybird", again, now()).unwrap();
+    assert_eq!((s.customers.unchanged, s.customers.changed), (2, 0), "{s:?}");
+}
+
+#[test]
+fn money_in_another_currency_never_pays_an_invoice() {
+    let mut m = Matcher::new(
+        vec![candidate("F2024-17", "100.00", Some("RF18539007547034")), candidate("F2024-18", "50.00", None)],
+        vec![],
+    );
+    let chf = |p: SyncedPayment| SyncedPayment { currency: "CHF".into(), ..p };
+    assert_eq!(m.find(&chf(payment(Some("RF18539007547034"), None, "100.00"))), None);
+    assert_eq!(m.find(&chf(payment(None, Some("factuur F2024-18"), "50.00"))), None);
+    assert_eq!(m.find(&chf(payment(None, None, "50.00"))), None);
+    // A reference naming an invoice in another currency is not tried against the others.
+    assert_eq!(m.find(&chf(payment(Some("RF18539007547034"), Some("F2024-18"), "50.00"))), None);
+    assert_eq!(
+        m.find(&payment(Some("RF18539007547034"), None, "100.00")).map(|(n, _)| n).as_deref(),
+        Some("F2024-17")
+    );
+
+    // Stated by the source, the same: kept with the unmatched payments.
+    let mut store = Store::open_in_memory().unwrap();
+    first_sync(&mut store);
+    let p = SyncedPayment { currency: "CHF".into(), ..paid("p-chf", "F2", "50.00") };
+    let s = write(&mut store, "bank", pulled(vec![], vec![], vec![p], &[]), now()).unwrap();
+    assert_eq!((s.payments.added, s.unmatched), (0, 1), "{s:?}");
+    assert_eq!(open_of(&store)["F2"], "50.00");
+    assert!(s.warnings[0].contains("names invoice F2, which is in EUR"), "{:?}", s.warnings);
 }

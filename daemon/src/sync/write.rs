@@ -7,7 +7,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::matching::{count_rule, Matcher};
-use super::{invalid, Pulled, SyncError, SyncSummary, SyncedPayment, CREDIT_PREFIX};
+use super::quarantine;
+use super::{Pulled, SyncError, SyncSummary, SyncedPayment, CREDIT_PREFIX};
 use crate::store::{PaymentWriter, Store, StoreError, UnmatchedPayment, WriteTx};
 
 /// Recomputes the open amount and paid date of `numbers`: the amount the source stated (this
@@ -40,41 +41,6 @@ fn settlement(
     Ok(crate::model::settlement(total, declared_open, &paid))
 }
 
-/// Drops repeats of a payment within one pull: a bank statement delivered twice brings the
-/// same entries twice, and counting them twice would be wrong. The same id with different
-/// content is the connector's mistake and fails the run.
-fn dedupe_payments(plugin: &str, payments: &mut Vec<SyncedPayment>) -> Result<(), SyncError> {
-    let mut first: HashMap<&str, usize> = HashMap::new();
-    let mut repeats = Vec::new();
-    for (i, p) in payments.iter().enumerate() {
-        match first.get(p.source_id.as_str()) {
-            None => {
-                first.insert(p.source_id.as_str(), i);
-            }
-            Some(&j) if payments[j] == *p => repeats.push(i),
-            Some(&j) => {
-                let q = &payments[j];
-                return Err(invalid(
-                    plugin,
-                    format!(
-                        "payment id {} appears twice in one pull with different content ({} {} on {} and {} {} on {}); each payment needs its own id",
-                        p.source_id, q.amount, q.currency, q.date, p.amount, p.currency, p.date
-                    ),
-                ));
-            }
-        }
-    }
-    if !repeats.is_empty() {
-        tracing::debug!(plugin, "{} payments delivered twice in one pull, kept once", repeats.len());
-        let mut i = 0;
-        payments.retain(|_| {
-            i += 1;
-            repeats.binary_search(&(i - 1)).is_err()
-        });
-    }
-    Ok(())
-}
-
 /// What complete snapshots lack: the records of this source that are no longer at the source.
 #[derive(Debug, Default)]
 struct Gone {
@@ -87,8 +53,8 @@ struct Gone {
 }
 
 /// Compares the entities pulled as snapshots with what the store holds from `source`. A record
-/// the pull mentions at all (even as removed) is not gone: the pull itself says what happens
-/// to it.
+/// the pull mentions at all (even as removed, or quarantined) is not gone: the pull itself
+/// says what happens to it.
 ///
 /// An empty snapshot of an entity the store holds records of removes nothing (unless
 /// `allow_empty`): an unmounted share or a wrong account looks exactly like that, and wiping a
@@ -102,34 +68,45 @@ fn gone(
     let allow_empty = pulled.allow_empty;
     let mut gone = Gone::default();
     if pulled.snapshots.contains("invoices") {
+        let held = quarantine::held(pulled, "invoices");
         let keys = pulled.invoices.iter().map(|i| i.invoice.number.as_str()).collect();
         let stored = tx.invoices_of_source(source)?;
-        gone.invoices = lacking("invoices", keys, stored, |(n, _)| n, allow_empty, warnings);
+        gone.invoices = lacking("invoices", keys, held.len(), stored, |(n, _)| n, allow_empty, warnings);
+        gone.invoices.retain(|(_, id)| !held.contains(id));
     }
     if pulled.snapshots.contains("customers") {
+        let held = quarantine::held(pulled, "customers");
         let keys = pulled.customers.iter().map(|c| c.customer.id.as_str()).collect();
         let stored = tx.customers_of_source(source)?;
-        gone.customers = lacking("customers", keys, stored, |id| id, allow_empty, warnings);
+        gone.customers = lacking("customers", keys, held.len(), stored, |(k, _)| k, allow_empty, warnings)
+            .into_iter()
+            .filter(|(_, id)| !held.contains(id))
+            .map(|(key, _)| key)
+            .collect();
     }
     if pulled.snapshots.contains("payments") {
+        let held = quarantine::held(pulled, "payments");
         let keys = pulled.payments.iter().map(|p| p.source_id.as_str()).collect();
         let stored = tx.payments_of_source(source)?;
-        gone.payments = lacking("payments", keys, stored, |id| id, allow_empty, warnings);
+        gone.payments = lacking("payments", keys, held.len(), stored, |id| id, allow_empty, warnings);
+        gone.payments.retain(|id| !held.contains(id));
     }
     Ok(gone)
 }
 
 /// What the store holds of one entity (`stored`, keyed by `key`) that a snapshot with `keys`
-/// lacks; nothing, with a warning, for an empty snapshot unless `allow_empty`.
+/// (and `held` quarantined records) lacks; nothing, with a warning, for an empty snapshot
+/// unless `allow_empty`.
 fn lacking<T>(
     entity: &str,
     keys: HashSet<&str>,
+    held: usize,
     stored: Vec<T>,
     key: impl Fn(&T) -> &String,
     allow_empty: bool,
     warnings: &mut Vec<String>,
 ) -> Vec<T> {
-    if keys.is_empty() && !stored.is_empty() && !allow_empty {
+    if keys.is_empty() && held == 0 && !stored.is_empty() && !allow_empty {
         warnings.push(format!(
             "the complete list of {entity} came back empty while {} are stored from this plugin; nothing was removed (if the source really has none now, run `dunwell sync --full --allow-empty`)",
             stored.len()
@@ -186,6 +163,20 @@ fn remove_payment(
     tx.delete_unmatched(source, source_id)
 }
 
+fn unmatched_of(source: &str, p: &SyncedPayment) -> UnmatchedPayment {
+    UnmatchedPayment {
+        source: source.to_string(),
+        source_id: p.source_id.clone(),
+        date: p.date,
+        amount: p.amount,
+        currency: p.currency.clone(),
+        reference: p.reference.clone(),
+        free_text: p.free_text.clone(),
+        payer_name: p.payer_name.clone(),
+        payer_iban: p.payer_iban.clone(),
+    }
+}
+
 /// Writes a checked pull in one transaction.
 pub(super) fn write(
     store: &mut Store,
@@ -193,39 +184,26 @@ pub(super) fn write(
     mut pulled: Pulled,
     now: DateTime<Utc>,
 ) -> Result<SyncSummary, SyncError> {
-    dedupe_payments(plugin, &mut pulled.payments)?;
     let source = format!("plugin:{plugin}");
     let mut summary = SyncSummary { plugin: plugin.to_string(), full: pulled.full, ..SyncSummary::default() };
+    // Records that cannot be stored as they are go aside; the rest of the run lands.
+    quarantine::dedupe_payments(&mut pulled);
+    quarantine::repeated_numbers(&mut pulled);
     let tx = store.begin()?;
-
-    // Customers the invoices need must be in this pull or the store.
-    let pulled_customers: HashSet<&str> =
-        pulled.customers.iter().filter(|c| !c.removed).map(|c| c.customer.id.as_str()).collect();
-    for inv in pulled.invoices.iter().filter(|i| !i.removed) {
-        let id = inv.invoice.customer_id.as_str();
-        if !pulled_customers.contains(id) && !tx.customer_exists(id)? {
-            return Err(invalid(
-                plugin,
-                format!("invoice {} refers to customer `{id}`, which is unknown", inv.invoice.number),
-            ));
-        }
-    }
-    let mut seen = HashSet::new();
-    for inv in &pulled.invoices {
-        if !seen.insert(inv.invoice.number.as_str()) {
-            return Err(invalid(
-                plugin,
-                format!("invoice number {} appears twice in one pull", inv.invoice.number),
-            ));
-        }
-    }
+    // Another source's records stay that source's; customers the invoices need must be in
+    // this pull or the store.
+    quarantine::foreign(&tx, &source, &mut pulled)?;
+    quarantine::unknown_customers(&tx, &mut pulled)?;
 
     // What complete snapshots lack, against the store as it was before this run.
     let gone = gone(&tx, &source, &pulled, &mut summary.warnings)?;
 
     let mut touched: HashSet<String> = HashSet::new();
+    // Source ids this source used before for the invoices it now sends under another id (a
+    // connector that changed how it names records): their credit deductions go.
+    let mut renamed: Vec<String> = Vec::new();
     {
-        let mut customers = tx.customer_writer()?;
+        let mut customers = tx.plugin_customer_writer()?;
         for c in pulled.customers.iter().filter(|c| !c.removed) {
             summary.customers.record(customers.upsert(&c.customer, &source, &c.source_id)?);
         }
@@ -237,9 +215,12 @@ pub(super) fn write(
             let owner = tx.invoice_source(number)?;
             if let Some((s, sid)) = &owner {
                 if *s != source {
+                    // Adopted (anything else was quarantined above).
                     summary
                         .warnings
                         .push(format!("invoice {number} came from {s} ({sid}); now from {source}"));
+                } else if *sid != inv.source_id {
+                    renamed.push(sid.clone());
                 }
             }
             if inv.removed {
@@ -270,17 +251,29 @@ pub(super) fn write(
             }
             let Some(target) = cn.corrects.as_deref() else { continue };
             let credit_id = format!("{CREDIT_PREFIX}{}", cn.source_id);
-            if tx.invoice_source(target)?.is_none() {
-                summary.warnings.push(format!(
-                    "credit note {} corrects invoice {target}, which is not in the store",
-                    cn.invoice.number
-                ));
-                continue;
+            match tx.invoice_source(target)? {
+                None => {
+                    summary.warnings.push(format!(
+                        "credit note {} corrects invoice {target}, which is not in the store",
+                        cn.invoice.number
+                    ));
+                    continue;
+                }
+                // A credit note corrects only its own source's invoices: a plugin must not
+                // deduct from another source's claim.
+                Some((owner, _)) if owner != source => {
+                    summary.warnings.push(format!(
+                        "credit note {} corrects invoice {target}, which belongs to {owner}; not deducted (book it there)",
+                        cn.invoice.number
+                    ));
+                    continue;
+                }
+                Some(_) => {}
             }
             payments.insert(target, cn.invoice.issue_date, -cn.invoice.total, None, &source, &credit_id)?;
             touched.insert(target.to_string());
         }
-        for (_, source_id) in &gone.invoices {
+        for source_id in gone.invoices.iter().map(|(_, id)| id).chain(&renamed) {
             drop_credit(&tx, &mut payments, &source, source_id, &mut touched)?;
         }
         // Payments a full snapshot no longer has, before matching looks at what is open.
@@ -343,6 +336,22 @@ pub(super) fn write(
                 (_, Some(id)) => tx.invoice_by_source(&source, id)?,
                 _ => None,
             };
+            // Money in another currency than the invoice's pays nothing of it.
+            let direct = match direct {
+                Some(n) if matcher.currency(&n).is_some_and(|c| c != p.currency) => {
+                    summary.warnings.push(format!(
+                        "payment {} of {} {} names invoice {n}, which is in {}; kept with the unmatched payments",
+                        p.source_id,
+                        p.amount,
+                        p.currency,
+                        matcher.currency(&n).unwrap_or("?")
+                    ));
+                    summary.unmatched += 1;
+                    tx.record_unmatched(&unmatched_of(&source, p))?;
+                    continue;
+                }
+                other => other,
+            };
             let target = match direct {
                 Some(n) => Some(n),
                 None => match matcher.find(p) {
@@ -370,17 +379,7 @@ pub(super) fn write(
                 }
                 None => {
                     summary.unmatched += 1;
-                    tx.record_unmatched(&UnmatchedPayment {
-                        source: source.clone(),
-                        source_id: p.source_id.clone(),
-                        date: p.date,
-                        amount: p.amount,
-                        currency: p.currency.clone(),
-                        reference: p.reference.clone(),
-                        free_text: p.free_text.clone(),
-                        payer_name: p.payer_name.clone(),
-                        payer_iban: p.payer_iban.clone(),
-                    })?;
+                    tx.record_unmatched(&unmatched_of(&source, p))?;
                 }
             }
         }
@@ -412,6 +411,7 @@ pub(super) fn write(
     for entity in pulled.snapshots.iter().filter(|e| !pulled.cursors.contains_key(*e)) {
         tx.clear_sync_cursor(plugin, entity)?;
     }
+    quarantine::record(&tx, plugin, &pulled, &now.to_rfc3339(), &mut summary)?;
     tx.record_sync_success(plugin, now, pulled.full)?;
     tx.log_import(&source, plugin, &summary.to_string())?;
     tx.commit()?;
