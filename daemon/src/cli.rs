@@ -514,6 +514,11 @@ pub(crate) fn write_table(
     rows: &[Vec<String>],
     notes: Option<&[&str]>,
 ) -> io::Result<()> {
+    // Every cell is shown escaped: text from a spreadsheet or a plugin must not break a row
+    // or move the terminal's cursor.
+    let escaped: Vec<Vec<String>> =
+        rows.iter().map(|r| r.iter().map(|c| crate::text::escape(c).into_owned()).collect()).collect();
+    let rows = &escaped;
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -535,7 +540,7 @@ pub(crate) fn write_table(
     for (i, row) in rows.iter().enumerate() {
         line(w, &mut row.iter().map(String::as_str))?;
         if let Some(notes) = notes {
-            writeln!(w, "    why: {}", notes[i])?;
+            writeln!(w, "    why: {}", crate::text::escape(notes[i]))?;
         }
     }
     Ok(())

@@ -208,7 +208,21 @@ fn check(file: &std::path::Path, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
+/// `describe()` is checked by the host (no control or invisible characters); it is escaped
+/// here all the same, as everything from a plugin is before it reaches a terminal.
 fn print_info(info: &Info, out: &mut dyn Write) -> Result<()> {
+    let e = |s: &str| crate::text::escape(s).into_owned();
+    let mut info = info.clone();
+    info.name = e(&info.name);
+    info.version = e(&info.version);
+    info.sdk_version = e(&info.sdk_version);
+    info.description = e(&info.description);
+    info.http_hosts = info.http_hosts.iter().map(|h| e(h)).collect();
+    for k in &mut info.config_keys {
+        k.name = e(&k.name);
+        k.description = e(&k.description);
+    }
+    let info = &info;
     writeln!(out, "{} {} — {}", info.name, info.version, info.description)?;
     writeln!(
         out,
@@ -269,6 +283,15 @@ fn run(config: &Config, args: &RunArgs, out: &mut dyn Write) -> Result<()> {
     settings.path = args.file.clone();
     settings.config.extend(args.set.iter().cloned());
     settings.secrets.extend(args.secrets.iter().cloned());
+    if let Some((key, _)) =
+        settings.secrets.iter().find(|(_, v)| v.chars().count() < crate::plugin::redact::MIN_SECRET_LEN)
+    {
+        bail!(
+            "the secret `{key}` is shorter than {} characters: too short to keep out of logs and too short for a real token; give the whole token",
+            crate::plugin::redact::MIN_SECRET_LEN
+        );
+    }
+    let budget = settings.limits.max_pull_bytes;
     settings.allowed_hosts.extend(args.allow_hosts.iter().cloned());
     if let Some(dir) = &args.dir {
         settings.directory = Some(dir.clone());
@@ -280,6 +303,8 @@ fn run(config: &Config, args: &RunArgs, out: &mut dyn Write) -> Result<()> {
     let mut result = serde_json::Map::new();
     result.insert("describe".into(), serde_json::to_value(&info)?);
     let want = |w: What| args.what == What::All || args.what == w;
+    // Pages wait in memory until printed: the same budget as a sync's.
+    let mut used = 0u64;
     macro_rules! pull {
         ($what:expr, $key:literal, $method:ident, $provides:expr) => {
             if want($what) && ($provides || args.what != What::All) {
@@ -289,7 +314,15 @@ fn run(config: &Config, args: &RunArgs, out: &mut dyn Write) -> Result<()> {
                     let page = run.$method(&PageRequest { cursor: cursor.clone(), limit: args.limit })?;
                     let more = page.more && args.all_pages && pages.len() < 10_000;
                     cursor = page.next_cursor.clone();
-                    pages.push(serde_json::to_value(&page)?);
+                    let value = serde_json::to_value(&page)?;
+                    used += value.to_string().len() as u64;
+                    if used > budget {
+                        bail!(
+                            "the pages pulled so far exceed max_pull_mb ({} MiB); pull fewer (without --all-pages, or with --what) or raise max_pull_mb in the plugin's section",
+                            budget >> 20
+                        );
+                    }
+                    pages.push(value);
                     if !more {
                         break;
                     }
@@ -302,8 +335,9 @@ fn run(config: &Config, args: &RunArgs, out: &mut dyn Write) -> Result<()> {
     pull!(What::Invoices, "invoices", pull_invoices, info.provides_invoices);
     pull!(What::Payments, "payments", pull_payments, info.provides_payments);
     result.insert("requests".into(), run.requests().into());
-    serde_json::to_writer_pretty(&mut *out, &result)?;
-    writeln!(out)?;
+    // What the plugin returned is printed with its secrets masked, like everything else.
+    let text = serde_json::to_string_pretty(&result)?;
+    writeln!(out, "{}", plugin.redactor().apply(&text))?;
     Ok(())
 }
 

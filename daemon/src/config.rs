@@ -163,6 +163,20 @@ impl Config {
                     ),
                 )));
             }
+            if let Some((key, _)) = section
+                .secrets
+                .iter()
+                .find(|(_, v)| v.chars().count() < crate::plugin::redact::MIN_SECRET_LEN)
+            {
+                return Err(ConfigError::Invalid(Problem::new(
+                    Location::at_offset(path, text, name.span().start),
+                    format!(
+                        "the secret `{key}` in [plugins.{}.secrets] is shorter than {} characters: too short to keep out of logs (every occurrence would have to be masked) and too short for a real token; give the whole token",
+                        name.get_ref(),
+                        crate::plugin::redact::MIN_SECRET_LEN
+                    ),
+                )));
+            }
             let settings = crate::plugin::PluginSettings::from_section(name.get_ref(), section, resolve);
             plugins.insert(name.into_inner(), settings);
         }

@@ -1,7 +1,7 @@
 //! The `dunwell` binary: parses the command line, sets up logging, and turns errors into a
 //! message and a non-zero exit code.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -12,6 +12,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
+        // Colours only for a person at a terminal: a log file or a pipe gets no escape codes.
+        .with_ansi(io::stderr().is_terminal())
         .with_target(false)
         .without_time()
         .init();
@@ -23,7 +25,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", dunwell::cli::describe(&e));
+            // Line breaks are the message's own (a list of problems); everything else a
+            // terminal would act on is shown escaped, whoever wrote it.
+            eprintln!("error: {}", dunwell::text::escape_keep_lines(&dunwell::cli::describe(&e)));
             ExitCode::FAILURE
         }
     }

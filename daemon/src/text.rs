@@ -61,6 +61,11 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// [`escape`], but line breaks stay: for messages dunwell writes over several lines.
+pub fn escape_keep_lines(s: &str) -> String {
+    s.split('\n').map(|line| escape(line).into_owned()).collect::<Vec<_>>().join("\n")
+}
+
 /// At most `max` bytes of `s` (cut at a character boundary), saying how much was cut.
 pub fn cap(s: &str, max: usize) -> Cow<'_, str> {
     if s.len() <= max {

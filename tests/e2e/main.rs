@@ -11,6 +11,7 @@ mod plan;
 mod plugins;
 mod quarantine;
 mod sdk_readme;
+mod security;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -33,7 +33,7 @@ fn fake_acme() -> (String, Arc<Mutex<Vec<String>>>) {
     let log = seen.clone();
     let addr = serve(move |req, stream| {
         log.lock().unwrap().push(req.line.clone());
-        let authorized = req.has_header("authorization: bearer s3cret");
+        let authorized = req.has_header("authorization: bearer s3cret-acme-token");
         let body = if !authorized {
             ""
         } else if req.line.contains("page=1") {
@@ -70,7 +70,7 @@ fn the_readme_connector_loads_runs_and_syncs() {
         "--set",
         &base,
         "--secret",
-        "token=s3cret",
+        "token=s3cret-acme-token",
         "--what",
         "invoices",
     ]);
@@ -90,7 +90,7 @@ fn the_readme_connector_loads_runs_and_syncs() {
     env.ok(&["import", "csv", s(&testdata("good"))]);
     env.set_config(&format!(
         "[plugins.acme]\npath = '{}'\nallowed_hosts = [\"{addr}\"]\n[plugins.acme.config]\n\
-             base_url = \"http://{addr}/v1\"\n[plugins.acme.secrets]\ntoken = \"s3cret\"\n",
+             base_url = \"http://{addr}/v1\"\n[plugins.acme.secrets]\ntoken = \"s3cret-acme-token\"\n",
         s(&wasm)
     ));
     let out = env.ok(&["sync", "acme"]);

@@ -15,6 +15,7 @@
 //! [`PluginError`] naming the plugin. A `Run` whose call failed is not used again.
 
 pub mod http;
+pub mod redact;
 pub mod settings;
 
 use std::sync::Arc;
@@ -24,7 +25,10 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
+pub use redact::Redactor;
 pub use settings::{Limits, PluginSettings};
+
+use crate::text;
 
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
@@ -49,7 +53,10 @@ pub const WIT_VERSION: &str = "0.1.0";
 
 const TICK: Duration = Duration::from_millis(10);
 const MAX_LOG_BYTES: usize = 64 << 10;
-const MAX_LOG_LINE: usize = 2 << 10;
+/// Resources (open files, streams, HTTP bodies) a guest may hold at once: far above what a
+/// connector needs, far below the process's file limit (a guest holding 20,000 open files
+/// starved the daemon of descriptors).
+const MAX_RESOURCES: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
@@ -187,7 +194,8 @@ impl Host {
             .instantiate_pre(&component)
             .and_then(bindings::ConnectorPre::new)
             .map_err(|e| PluginError::Load { plugin: plugin.clone(), message: format!("{e:#}") })?;
-        Ok(Plugin { settings: Arc::new(settings), pre, engine: self.engine.clone() })
+        let redactor = Arc::new(Redactor::new(settings.secrets.values()));
+        Ok(Plugin { settings: Arc::new(settings), redactor, pre, engine: self.engine.clone() })
     }
 }
 
@@ -207,6 +215,7 @@ fn foreign_version(name: &str) -> Option<String> {
 #[derive(Clone)]
 pub struct Plugin {
     settings: Arc<PluginSettings>,
+    redactor: Arc<Redactor>,
     pre: bindings::ConnectorPre<RunState>,
     engine: Engine,
 }
@@ -224,6 +233,7 @@ pub struct RunState {
     table: ResourceTable,
     limits: StoreLimits,
     settings: Arc<PluginSettings>,
+    redactor: Arc<Redactor>,
     policy: http::Policy,
     started: Instant,
     /// Time spent in host calls (not guest CPU).
@@ -240,12 +250,9 @@ impl WasiView for RunState {
 }
 
 impl RunState {
+    /// Plugin text as it may leave the run: secrets masked, capped, controls escaped.
     fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for secret in self.settings.secrets.values().filter(|s| s.len() >= 4) {
-            out = out.replace(secret.as_str(), "***");
-        }
-        out
+        text::plugin_text(&self.redactor.apply(text))
     }
 
     fn remaining(&self) -> Duration {
@@ -260,15 +267,8 @@ impl wit_host::Host for RunState {
         if self.log_bytes >= MAX_LOG_BYTES {
             return Ok(());
         }
-        let mut message = self.redact(&message);
-        if message.len() > MAX_LOG_LINE {
-            let mut cut = MAX_LOG_LINE;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push_str(" [...]");
-        }
+        // One line, capped, secrets masked: a plugin must not forge another plugin's lines.
+        let message = self.redact(&message);
         self.log_bytes += message.len();
         let plugin = self.settings.name.as_str();
         match level {
@@ -332,7 +332,8 @@ impl wit_host::Host for RunState {
                 Ok(HttpResponse { status: a.status, headers: a.headers, body: a.body })
             }
             Err(f) => {
-                tracing::warn!(plugin, "HTTP request to {shown} refused or failed: {f:?}");
+                let why = self.redact(&format!("{f:?}"));
+                tracing::warn!(plugin, "HTTP request to {shown} refused or failed: {why}");
                 Err(match f {
                     http::HttpFailure::Denied(m) => HttpError::Denied(m),
                     http::HttpFailure::Timeout => HttpError::Timeout,
@@ -354,6 +355,11 @@ impl Plugin {
         &self.settings
     }
 
+    /// Masks this plugin's secrets in text that leaves a run (see [`redact`]).
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
     /// Starts a run: a fresh store and instance, with this plugin's limits.
     pub fn start(&self) -> Result<Run, PluginError> {
         let s = &self.settings;
@@ -368,9 +374,11 @@ impl Plugin {
                 message: format!("{e:#}"),
             })?;
         }
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES);
         let state = RunState {
             wasi: wasi.build(),
-            table: ResourceTable::new(),
+            table,
             limits: StoreLimitsBuilder::new()
                 .memory_size(s.limits.memory_bytes)
                 .table_elements(100_000)
@@ -380,6 +388,7 @@ impl Plugin {
                 .trap_on_grow_failure(true)
                 .build(),
             settings: self.settings.clone(),
+            redactor: self.redactor.clone(),
             policy: http::Policy {
                 allowed: s.allowed_hosts.clone(),
                 max_response_bytes: s.limits.max_response_bytes,
@@ -455,8 +464,27 @@ impl Run {
         self.store.data().requests
     }
 
+    /// The plugin's description, checked like a record: what `dunwell plugin check` shows an
+    /// operator vetting a plugin must not be able to hide or fake a line.
     pub fn describe(&mut self) -> Result<Info, PluginError> {
-        call!(self, call_describe)
+        let info = call!(self, call_describe)?;
+        check_info(&info).map_err(|m| {
+            // The hosts it asks for are what an operator vetting it most needs to see.
+            let hosts: Vec<String> =
+                info.http_hosts.iter().map(|h| text::escape(&text::cap(h, 80)).into_owned()).collect();
+            let asks = if hosts.is_empty() {
+                String::new()
+            } else {
+                format!(" (it asks to reach {})", hosts.join(", "))
+            };
+            let err = PluginError::Failed {
+                plugin: self.name.clone(),
+                message: format!("describe() returned {}{asks}", self.store.data().redact(&m)),
+            };
+            tracing::error!(plugin = self.name.as_str(), "{err}");
+            err
+        })?;
+        Ok(info)
     }
 
     pub fn pull_customers(&mut self, request: &PageRequest) -> Result<CustomerPage, PluginError> {
@@ -524,7 +552,7 @@ fn stopped_or_failed(name: &str, state: &RunState, e: wasmtime::Error) -> Plugin
         (None, Some(Trap::OutOfFuel)) => Some("out of fuel".to_string()),
         _ => None,
     };
-    let text = format!("{e:#}");
+    let text = state.redact(&format!("{e:#}"));
     let memory = text.contains("memory") && (text.contains("limit") || text.contains("grow"));
     let err = match reason {
         Some(reason) => PluginError::Stopped { plugin: name.to_string(), reason },
@@ -536,6 +564,53 @@ fn stopped_or_failed(name: &str, state: &RunState, e: wasmtime::Error) -> Plugin
     };
     tracing::error!(plugin = name, "{err}");
     err
+}
+
+/// What `describe()` may say: bounded, one line each, visible characters only; host names of
+/// host-name characters.
+fn check_info(info: &Info) -> Result<(), String> {
+    let visible = |field: &str, s: &str, max: usize| -> Result<(), String> {
+        if s.len() > max {
+            return Err(format!("a {field} longer than {max} bytes"));
+        }
+        if text::escape(s) != s {
+            return Err(format!(
+                "a {field} with control or invisible characters: `{}`",
+                text::escape(&text::cap(s, 200))
+            ));
+        }
+        Ok(())
+    };
+    if !settings::valid_name(&info.name) {
+        return Err(format!(
+            "the name `{}`; use lower-case letters, digits, - and _",
+            text::escape(&text::cap(&info.name, 80))
+        ));
+    }
+    visible("version", &info.version, 64)?;
+    visible("SDK version", &info.sdk_version, 64)?;
+    visible("description", &info.description, text::MAX_PLUGIN_TEXT)?;
+    for host in &info.http_hosts {
+        let ok = !host.is_empty()
+            && host.len() <= 260
+            && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:*[]".contains(c));
+        if !ok {
+            return Err(format!(
+                "the host `{}`, which is not a host name",
+                text::escape(&text::cap(host, 80))
+            ));
+        }
+    }
+    for k in &info.config_keys {
+        let ok = !k.name.is_empty()
+            && k.name.len() <= 64
+            && k.name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        if !ok {
+            return Err(format!("the config key `{}`", text::escape(&text::cap(&k.name, 80))));
+        }
+        visible("config key description", &k.description, 512)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! timeout_s = 60                          # wall-clock time per run, HTTP waits included
 //! max_requests = 200                      # HTTP requests per run
 //! max_response_mb = 10                    # per response body
+//! max_pull_mb = 64                        # text of all records of one run, held until written
 //! full_sync_hours = 24                    # pull everything and reconcile this often (0: never
 //!                                         # by itself; `dunwell sync --full` does it now)
 //! adopt = ["csv"]                         # may take over records another source brought
@@ -43,6 +44,7 @@ pub struct PluginSection {
     pub timeout_s: Option<u64>,
     pub max_requests: Option<u32>,
     pub max_response_mb: Option<u32>,
+    pub max_pull_mb: Option<u32>,
     pub page_size: Option<u32>,
     pub full_sync_hours: Option<u32>,
     /// Sources whose records this plugin may take over: `csv` or other plugins' names.
@@ -62,6 +64,9 @@ pub struct Limits {
     pub timeout: Duration,
     pub max_requests: u32,
     pub max_response_bytes: u64,
+    /// The text of every record of one run together: pulled pages wait in the daemon's memory
+    /// until the run is written, and a plugin must not grow the daemon without bound.
+    pub max_pull_bytes: u64,
     pub page_size: u32,
 }
 
@@ -73,6 +78,7 @@ impl Default for Limits {
             timeout: Duration::from_secs(60),
             max_requests: 200,
             max_response_bytes: 10 << 20,
+            max_pull_bytes: 64 << 20,
             page_size: 100,
         }
     }
@@ -137,6 +143,7 @@ impl PluginSettings {
                 timeout: s.timeout_s.map_or(d.timeout, Duration::from_secs),
                 max_requests: s.max_requests.unwrap_or(d.max_requests),
                 max_response_bytes: s.max_response_mb.map_or(d.max_response_bytes, |m| u64::from(m) << 20),
+                max_pull_bytes: s.max_pull_mb.map_or(d.max_pull_bytes, |m| u64::from(m) << 20),
                 page_size: s.page_size.unwrap_or(d.page_size).clamp(1, 10_000),
             },
             full_sync_hours: s.full_sync_hours.unwrap_or(DEFAULT_FULL_SYNC_HOURS),
@@ -175,7 +182,7 @@ mod tests {
     #[test]
     fn plugin_sections_resolve_paths_and_defaults() {
         let c = parse(
-            "[plugins.ubl]\npath = \"connectors/ubl.wasm\"\ndirectory = \"inbox\"\n\n[plugins.moneybird]\npath = \"/opt/mb.wasm\"\nallowed_hosts = [\"moneybird.com\"]\ncpu_ms = 800\nfull_sync_hours = 0\n[plugins.moneybird.config]\nadministration_id = \"123\"\n[plugins.moneybird.secrets]\ntoken = \"t\"\n",
+            "[plugins.ubl]\npath = \"connectors/ubl.wasm\"\ndirectory = \"inbox\"\n\n[plugins.moneybird]\npath = \"/opt/mb.wasm\"\nallowed_hosts = [\"moneybird.com\"]\ncpu_ms = 800\nfull_sync_hours = 0\n[plugins.moneybird.config]\nadministration_id = \"123\"\n[plugins.moneybird.secrets]\ntoken = \"t0k3n-0123\"\n",
         )
         .unwrap();
         let ubl = &c.plugins["ubl"];
@@ -187,7 +194,7 @@ mod tests {
         assert_eq!(mb.limits.cpu, std::time::Duration::from_millis(800));
         assert_eq!(mb.full_sync_hours, 0);
         assert_eq!(mb.config["administration_id"], "123");
-        assert_eq!(mb.secrets["token"], "t");
+        assert_eq!(mb.secrets["token"], "t0k3n-0123");
     }
 
     #[test]
@@ -203,6 +210,8 @@ mod tests {
         assert!(p.starts_with("/etc/dunwell/dunwell.toml:4:8: "), "{p}");
         let p = problem("[plugins.Bad_Name]\npath = \"x.wasm\"\n");
         assert!(p.contains("is not a plugin name"), "{p}");
+        let p = problem("[plugins.mb]\npath = \"x.wasm\"\n[plugins.mb.secrets]\ntoken = \"abc\"\n");
+        assert!(p.contains("the secret `token` in [plugins.mb.secrets] is shorter than 8 characters"), "{p}");
         let p = problem("[plugins.ubl]\ndirectory = \"inbox\"\n");
         assert!(p.contains("missing field `path`"), "{p}");
         let p = problem("[plugins.mb]\npath = \"x.wasm\"\nadopt = [\"csv\", \"../x\"]\n");

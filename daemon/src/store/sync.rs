@@ -46,6 +46,10 @@ pub struct UnmatchedPayment {
     pub payer_iban: Option<String>,
 }
 
+/// The most of an error kept in `sync_status.last_error`: a plugin's 16 MiB error must not be
+/// written into the database on every retry.
+const MAX_LAST_ERROR: usize = 4096;
+
 impl Store {
     pub fn sync_cursor(&self, plugin: &str, entity: &str) -> Result<Option<String>, StoreError> {
         Ok(self
@@ -103,7 +107,7 @@ impl Store {
              ON CONFLICT (plugin) DO UPDATE SET last_failure = excluded.last_failure,
                 failures = excluded.failures, next_attempt = excluded.next_attempt,
                 last_error = excluded.last_error",
-            params![plugin, at.to_rfc3339(), failures, next, error],
+            params![plugin, at.to_rfc3339(), failures, next, crate::text::cap(error, MAX_LAST_ERROR)],
         )?;
         tx.commit()?;
         // The row was just written.

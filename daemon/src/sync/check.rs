@@ -79,6 +79,68 @@ impl std::fmt::Display for Unusable {
 /// A field's problem, before the record's id is attached.
 type Bad = (&'static str, String);
 
+/// The bytes of text a plugin record holds: what a run's pulled records cost the daemon's
+/// memory until they are written (`max_pull_mb`).
+pub trait TextSize {
+    fn text_size(&self) -> usize;
+}
+
+fn opt_len(s: &Option<String>) -> usize {
+    s.as_ref().map_or(0, String::len)
+}
+
+impl TextSize for wit::Customer {
+    fn text_size(&self) -> usize {
+        let a = &self.address;
+        self.id.len()
+            + self.key.len()
+            + self.name.len()
+            + [&self.contact, &self.email, &self.phone, &self.language]
+                .into_iter()
+                .map(opt_len)
+                .sum::<usize>()
+            + [&a.street, &a.postal_code, &a.city, &a.country].into_iter().map(opt_len).sum::<usize>()
+    }
+}
+
+impl TextSize for wit::Invoice {
+    fn text_size(&self) -> usize {
+        [
+            &self.id,
+            &self.number,
+            &self.customer_key,
+            &self.issued_on,
+            &self.due_on,
+            &self.currency,
+            &self.total,
+        ]
+        .into_iter()
+        .map(String::len)
+        .sum::<usize>()
+            + [&self.open, &self.payment_reference, &self.corrects].into_iter().map(opt_len).sum::<usize>()
+    }
+}
+
+impl TextSize for wit::Payment {
+    fn text_size(&self) -> usize {
+        [&self.id, &self.amount, &self.currency, &self.received_on]
+            .into_iter()
+            .map(String::len)
+            .sum::<usize>()
+            + [
+                &self.invoice_number,
+                &self.invoice_id,
+                &self.reference,
+                &self.free_text,
+                &self.payer_name,
+                &self.payer_iban,
+            ]
+            .into_iter()
+            .map(opt_len)
+            .sum::<usize>()
+    }
+}
+
 /// A cursor: one line of visible characters, bounded. Not a record: a bad one fails the run.
 pub(super) fn check_cursor(s: &str) -> Result<(), String> {
     if s.len() > MAX_CURSOR {

@@ -222,6 +222,8 @@ pub struct Pulled {
     pub quarantined: Vec<QuarantinedRecord>,
     /// The other sources whose records this plugin may take over (`adopt`).
     pub adopt: Vec<String>,
+    /// Masks the plugin's secrets in what the quarantine keeps.
+    pub redactor: crate::plugin::Redactor,
 }
 
 /// Runs one sync of `plugin` into `store` ([`Mode::Auto`]). On failure nothing is stored, and
@@ -267,7 +269,17 @@ pub fn sync_with(
     let result = pull(store, plugin, full, &retry).and_then(|mut pulled| {
         pulled.allow_empty = mode == Mode::FullAllowEmpty;
         pulled.adopt = plugin.settings().adopt.clone();
+        pulled.redactor = plugin.redactor().clone();
         write(store, &name, pulled, now)
+    });
+    // What leaves the run: the plugin's secrets masked, plugin text capped and escaped (the
+    // plugin's own errors are already; a host message may quote a record).
+    let result = result.map_err(|e| match e {
+        SyncError::Invalid { plugin: who, message } => SyncError::Invalid {
+            plugin: who,
+            message: crate::text::plugin_text(&plugin.redactor().apply(&message)),
+        },
+        other => other,
     });
     if let Err(e) = &result {
         let message = e.to_string();
@@ -301,6 +313,8 @@ pub fn pull(
     let mut run = plugin.start()?;
     let info = run.describe()?;
     let limit = plugin.settings().limits.page_size;
+    let budget = plugin.settings().limits.max_pull_bytes;
+    let mut pulled_bytes = 0u64;
     let mut pulled = Pulled::default();
 
     macro_rules! pages {
@@ -320,6 +334,17 @@ pub fn pull(
                 }
                 let page = run.$method(&wit::PageRequest { cursor: cursor.clone(), limit })?;
                 records += page.items.len();
+                pulled_bytes += page.items.iter().map(check::TextSize::text_size).sum::<usize>() as u64;
+                if pulled_bytes > budget {
+                    return Err(invalid(
+                        name,
+                        format!(
+                            "the records of this run exceed max_pull_mb ({} MiB) after {records} {}; if the source really is that large, raise max_pull_mb in [plugins.{name}]",
+                            budget >> 20,
+                            $entity
+                        ),
+                    ));
+                }
                 if records > MAX_RECORDS {
                     return Err(invalid(name, format!("more than {MAX_RECORDS} {}", $entity)));
                 }

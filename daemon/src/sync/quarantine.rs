@@ -217,8 +217,20 @@ pub(super) fn record(
         }
     }
     let mut seen = HashSet::new();
-    let unique: Vec<&QuarantinedRecord> =
-        pulled.quarantined.iter().filter(|q| seen.insert((q.entity, q.id.as_str()))).collect();
+    // What the quarantine keeps is shown and stored: the plugin's secrets masked.
+    let r = &pulled.redactor;
+    let unique: Vec<QuarantinedRecord> = pulled
+        .quarantined
+        .iter()
+        .filter(|q| seen.insert((q.entity, q.id.as_str())))
+        .map(|q| QuarantinedRecord {
+            entity: q.entity,
+            id: r.apply(&q.id),
+            record: q.record.as_deref().map(|x| r.apply(x)),
+            field: q.field.clone(),
+            reason: r.apply(&q.reason),
+        })
+        .collect();
     for q in &unique {
         tracing::warn!(
             plugin,
@@ -232,6 +244,6 @@ pub(super) fn record(
         tx.quarantine_put(plugin, q, now)?;
     }
     summary.quarantined = unique.len() as u64;
-    summary.quarantine = unique.into_iter().cloned().collect();
+    summary.quarantine = unique;
     Ok(())
 }

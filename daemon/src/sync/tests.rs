@@ -173,9 +173,7 @@ fn pulled(
         cursors: BTreeMap::new(),
         snapshots: snapshots.iter().copied().collect(),
         full: !snapshots.is_empty(),
-        allow_empty: false,
-        quarantined: Vec::new(),
-        adopt: Vec::new(),
+        ..Pulled::default()
     }
 }
 
