@@ -72,6 +72,19 @@ pub enum Command {
     /// They are kept aside while the rest of each sync lands, and every sync tries them again
     /// until the source sends them usable or no longer has them.
     Quarantine(crate::cli_plugin::QuarantineArgs),
+    /// Do a day's work: plan the steps due, write one message per customer and channel to the
+    /// outbox (with the progress it records), and deliver what the outbox holds. Running it
+    /// again for the same day sends nothing new.
+    Send(crate::cli_send::SendArgs),
+    /// Show exactly what would be sent for an invoice's next step (or step K): subject and
+    /// body for e-mail, the text for SMS, letters and call scripts.
+    Preview(crate::cli_send::PreviewArgs),
+    /// List the outbox: every message, its state, its file or the provider's receipt.
+    Outbox(crate::cli_send::OutboxArgs),
+    /// What was sent to a customer or about an invoice, with the text.
+    History(crate::cli_send::HistoryArgs),
+    /// Call tasks for a person, and recording how a call went.
+    Tasks(crate::cli_send::TasksArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -172,6 +185,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         Command::Plugin(command) => crate::cli_plugin::run_plugin(&config, &command, out),
         Command::Payments(command) => crate::cli_plugin::run_payments(&config, &command, out),
         Command::Quarantine(args) => crate::cli_plugin::run_quarantine(&config, &args, out),
+        Command::Send(args) => crate::cli_send::run_send(&config, &args, out),
+        Command::Outbox(args) => crate::cli_send::run_outbox(&config, &args, out),
+        Command::Preview(args) => crate::cli_send::run_preview(&config, &args, out),
+        Command::History(args) => crate::cli_send::run_history(&config, &args, out),
+        Command::Tasks(args) => crate::cli_send::run_tasks(&config, &args, out),
         Command::Costs(mut args) => {
             args.rates = args.rates.or_else(|| config.rates_file.clone());
             crate::cli_law::run_costs(&args, out)
@@ -179,7 +197,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
     }
 }
 
-fn load_playbooks(config: &Config) -> Result<PlaybookSet> {
+pub(crate) fn load_playbooks(config: &Config) -> Result<PlaybookSet> {
     let source = PlaybookSource::resolve(config.playbooks_dir.as_deref());
     PlaybookSet::load(source, config.default_language, &config.law_settings())
         .map_err(|p| anyhow!("{p}\nthe playbooks have problems; fix them (see `dunwell check`)"))
@@ -405,6 +423,8 @@ fn run_plan(config: &Config, args: &PlanArgs, out: &mut dyn Write) -> Result<()>
         }
     }
     let payments = store.load_payments_of_open_invoices()?;
+    // What `dunwell send` did: the plan continues from it.
+    let progress = store.load_progress()?;
     let by_invoice: std::collections::HashMap<&str, &[crate::model::Payment]> = payments
         .chunk_by(|a, b| a.invoice_number == b.invoice_number)
         .map(|chunk| (chunk[0].invoice_number.as_str(), chunk))
@@ -415,7 +435,7 @@ fn run_plan(config: &Config, args: &PlanArgs, out: &mut dyn Write) -> Result<()>
         }
         let (customer, segmentation) = by_customer.get(inv.customer_id.as_str())?;
         let payments = by_invoice.get(inv.number.as_str()).copied().unwrap_or(&[]);
-        Some(Subject { invoice: inv, customer, segmentation, progress: None, payments })
+        Some(Subject { invoice: inv, customer, segmentation, progress: progress.get(&inv.number), payments })
     });
     let rates = crate::law::Rates::load(config.rates_file.as_deref())?;
     let costs = crate::law::CostsOptions { vat_not_deductible: !config.vat_deductible, ..Default::default() };

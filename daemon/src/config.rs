@@ -50,7 +50,25 @@ struct ConfigFile {
     post_delay_days: Option<u32>,
     vat_deductible: Option<bool>,
     business: Option<Business>,
+    channels: Option<ChannelsSection>,
     plugins: Option<std::collections::BTreeMap<toml::Spanned<String>, PluginSection>>,
+}
+
+/// `[channels]`: how `dunwell send` paces messages, and the services behind each channel. A
+/// channel without a service writes into the file outbox.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelsSection {
+    /// One message per customer and channel per day, listing every invoice (default true).
+    pub group_by_customer: Option<bool>,
+    /// Messages a customer gets in any seven days, all invoices together (default 2).
+    pub max_messages_per_week: Option<u32>,
+    /// Delivery attempts before a message is dead (default 8).
+    pub max_attempts: Option<u32>,
+    /// The file outbox (default `outbox` in the data directory).
+    pub outbox_dir: Option<PathBuf>,
+    pub email: Option<crate::channel::email::EmailSettings>,
+    pub sms: Option<crate::channel::sms::SmsSettings>,
 }
 
 /// The resolved configuration. Relative paths in a file are taken relative to that file's
@@ -75,6 +93,8 @@ pub struct Config {
     pub vat_deductible: bool,
     /// Connector plugins by name (`[plugins.<name>]`).
     pub plugins: std::collections::BTreeMap<String, crate::plugin::PluginSettings>,
+    /// `[channels]`, paths resolved.
+    pub channels: ChannelsSection,
 }
 
 impl Default for Config {
@@ -92,6 +112,7 @@ impl Default for Config {
             post_delay_days: 2,
             vat_deductible: true,
             plugins: std::collections::BTreeMap::new(),
+            channels: ChannelsSection::default(),
         }
     }
 }
@@ -193,11 +214,54 @@ impl Config {
             post_delay_days: file.post_delay_days.unwrap_or(defaults.post_delay_days),
             vat_deductible: file.vat_deductible.unwrap_or(defaults.vat_deductible),
             plugins,
+            channels: file
+                .channels
+                .map(|mut c| {
+                    c.outbox_dir = c.outbox_dir.map(resolve);
+                    if let Some(e) = c.email.as_mut() {
+                        e.password_file = e.password_file.take().map(resolve);
+                    }
+                    if let Some(s) = c.sms.as_mut() {
+                        s.token_file = resolve(std::mem::take(&mut s.token_file));
+                    }
+                    c
+                })
+                .unwrap_or_default(),
         })
     }
 
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("dunwell.db")
+    }
+
+    /// Where the file outbox writes what each channel would send.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.channels.outbox_dir.clone().unwrap_or_else(|| self.data_dir.join("outbox"))
+    }
+
+    pub fn pacing(&self) -> crate::send::Pacing {
+        let d = crate::send::Pacing::default();
+        crate::send::Pacing {
+            group_by_customer: self.channels.group_by_customer.unwrap_or(d.group_by_customer),
+            max_messages_per_week: self.channels.max_messages_per_week.unwrap_or(d.max_messages_per_week),
+        }
+    }
+
+    /// The channels as configured: SMTP when `[channels.email]` is there, files otherwise.
+    pub fn open_channels(&self) -> Result<crate::channel::Channels, crate::channel::ChannelError> {
+        let mut channels = crate::channel::Channels::files_only(self.outbox_dir());
+        channels.max_attempts = self.channels.max_attempts.unwrap_or(channels.max_attempts).max(1);
+        if let Some(e) = &self.channels.email {
+            channels.email = Some(crate::channel::email::Smtp::new(e)?);
+        }
+        if let Some(s) = &self.channels.sms {
+            let country = match self.jurisdiction {
+                Jurisdiction::Nl => "NL",
+                Jurisdiction::Be => "BE",
+            };
+            channels.sms = Some(crate::channel::SmsChannel::new(s.clone(), country)?);
+        }
+        Ok(channels)
     }
 
     pub fn law_settings(&self) -> crate::playbook::LawSettings {

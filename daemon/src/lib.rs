@@ -1,9 +1,11 @@
 //! dunwell: chases unpaid invoices. See ARCHITECTURE.md for the map of this crate.
 
 pub mod calendar;
+pub mod channel;
 pub mod cli;
 pub mod cli_law;
 pub mod cli_plugin;
+pub mod cli_send;
 pub mod config;
 pub mod import;
 pub mod law;
@@ -14,6 +16,7 @@ pub mod playbook;
 pub mod plugin;
 pub mod sample;
 pub mod segment;
+pub mod send;
 pub mod store;
 pub mod sync;
 pub mod template;

@@ -113,6 +113,10 @@ pub struct Action {
     /// the invoice number.
     pub payment_reference: Option<String>,
     pub reason: String,
+    /// Where the invoice stands once this step is done: what `dunwell send` records, so the
+    /// next plan continues from it.
+    #[serde(skip)]
+    pub progress_after: Progress,
 }
 
 /// The result of a planning run: the actions, and invoices that could not be planned.
@@ -228,6 +232,13 @@ fn plan_invoice(
             total_due,
             payment_reference: reference.clone(),
             reason,
+            progress_after: Progress {
+                playbook: playbook.segment.clone(),
+                steps_done: step.number as usize,
+                anchor,
+                last_day: Some(day),
+                first_reminder,
+            },
         });
         prev_day = Some(day);
     }

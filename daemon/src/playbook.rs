@@ -1,5 +1,6 @@
 //! Playbooks: one TOML file per segment in the playbooks folder, with the segmentation rules
-//! (`segments.toml`) and message templates (`templates/<language>/<name>.txt`) beside them.
+//! (`segments.toml`) and message templates beside them: `templates/<language>/<name>.txt` for
+//! every step, plus `<name>.html` (the HTML body) for e-mail steps, in each of nl, fr, en, de.
 //!
 //! Loading validates everything a reminder run depends on and reports every problem at once,
 //! each with `file:line:column`, so `dunwell check` can be run in a git hook before a change
@@ -225,13 +226,30 @@ impl PlaybookSource {
             .collect()
     }
 
+    /// The text part of template `name` in `lang`: the subject and body of an e-mail or
+    /// letter, the SMS, the call script, the case file.
     pub fn template_path(lang: Language, name: &str) -> String {
         format!("templates/{}/{name}.txt", lang.as_str())
     }
 
-    /// The source text of template `name` in `lang`.
+    /// The HTML body of e-mail template `name` in `lang`.
+    pub fn html_template_path(lang: Language, name: &str) -> String {
+        format!("templates/{}/{name}.html", lang.as_str())
+    }
+
+    /// The source text of template `name` in `lang` (its `.txt` file).
     pub fn read_template(&self, lang: Language, name: &str) -> Result<Option<String>, String> {
         self.read(&Self::template_path(lang, name))
+    }
+
+    /// The HTML body of e-mail template `name` in `lang` (its `.html` file).
+    pub fn read_html_template(&self, lang: Language, name: &str) -> Result<Option<String>, String> {
+        self.read(&Self::html_template_path(lang, name))
+    }
+
+    /// A file of this source by its path below the playbooks folder (`None`: no such file).
+    pub fn read_file(&self, rel: &str) -> Result<Option<String>, String> {
+        self.read(rel)
     }
 }
 
@@ -269,11 +287,17 @@ impl PlaybookSet {
                 None
             }
         };
+        // A customer's language picks the template file, and any customer may have any of the
+        // four: every template must exist in all of them.
         let languages = source.template_languages();
-        if !languages.contains(&default_language) {
+        for lang in Language::ALL.into_iter().filter(|l| !languages.contains(l)) {
+            let default = if lang == default_language { ", the default language" } else { "" };
             problems.push(Problem::new(
-                Location::file(source.display(&format!("templates/{}", default_language.as_str()))),
-                format!("missing: templates for the default language `{default_language}` are needed"),
+                Location::file(source.display(&format!("templates/{}", lang.as_str()))),
+                format!(
+                    "missing: templates in `{lang}`{default} are needed; every step's template must exist \
+                     in nl, fr, en and de, because a customer's language picks the file"
+                ),
             ));
         }
         let files = match source.playbook_files() {
@@ -486,7 +510,10 @@ fn check_consumer_rules(
     }
 }
 
-/// Every step's template must exist in every language folder, and parse.
+/// Every step's template must exist in every language folder (an e-mail's with its HTML body),
+/// and render: each file is rendered with sample data in its language for the step's channel
+/// (`template::check_template`), so an unknown variable or a syntax error is reported with the
+/// file and line.
 fn check_templates(
     source: &PlaybookSource,
     languages: &[Language],
@@ -495,6 +522,7 @@ fn check_templates(
     text: &str,
     problems: &mut Vec<Problem>,
 ) {
+    use crate::template::{check_template, has_html, TemplatePart};
     // The template's line in the playbook, for pointing at it.
     let template_location = |name: &str| {
         let needle = format!("\"{name}\"");
@@ -503,33 +531,58 @@ fn check_templates(
             None => Location::file(path),
         }
     };
-    let mut seen = BTreeSet::new();
+    // A template used by several steps is checked once per channel and money actions.
+    let mut seen = std::collections::HashSet::new();
     for step in &playbook.steps {
-        if !seen.insert(step.template.as_str()) {
+        let key = (
+            step.template.as_str(),
+            step.channel,
+            step.money_for(CustomerKind::B2b),
+            step.money_for(CustomerKind::B2c),
+        );
+        if !seen.insert(key) {
             continue;
         }
+        let mut parts =
+            vec![(TemplatePart::Text, PlaybookSource::template_path as fn(Language, &str) -> String)];
+        if has_html(step.channel) {
+            parts.push((TemplatePart::Html, PlaybookSource::html_template_path));
+        }
         for &lang in languages {
-            match source.read_template(lang, &step.template) {
-                Ok(Some(body)) => {
-                    if let Err(e) = crate::template::check_syntax(&body, &step.template) {
-                        let file = source.display(&PlaybookSource::template_path(lang, &step.template));
-                        problems
-                            .push(Problem::new(Location::at(file, e.line().unwrap_or(0), 0), e.to_string()));
+            for &(part, file_of) in &parts {
+                let rel = file_of(lang, &step.template);
+                let file = source.display(&rel);
+                // Errors name the template as before for the text part, by its file for HTML.
+                let name = match part {
+                    TemplatePart::Text => step.template.clone(),
+                    TemplatePart::Html => format!("{}.html", step.template),
+                };
+                match source.read(&rel) {
+                    Ok(Some(body)) => {
+                        if let Err(e) = check_template(&body, &name, lang, step, part) {
+                            problems.push(Problem::new(
+                                Location::at(file, e.line().unwrap_or(0), 0),
+                                e.to_string(),
+                            ));
+                        }
                     }
+                    Ok(None) => {
+                        let what = match part {
+                            TemplatePart::Text => "is missing",
+                            TemplatePart::Html => "has no HTML body (an e-mail needs one beside the text)",
+                        };
+                        problems.push(Problem::new(
+                            template_location(&step.template),
+                            format!(
+                                "template `{}` (step {}) {what} for language `{lang}`: create {}",
+                                step.template,
+                                step.number,
+                                file.display()
+                            ),
+                        ))
+                    }
+                    Err(msg) => problems.push(Problem::new(Location::file(file), msg)),
                 }
-                Ok(None) => problems.push(Problem::new(
-                    template_location(&step.template),
-                    format!(
-                        "template `{}` (step {}) is missing for language `{lang}`: create {}",
-                        step.template,
-                        step.number,
-                        source.display(&PlaybookSource::template_path(lang, &step.template)).display()
-                    ),
-                )),
-                Err(msg) => problems.push(Problem::new(
-                    Location::file(source.display(&PlaybookSource::template_path(lang, &step.template))),
-                    msg,
-                )),
             }
         }
     }

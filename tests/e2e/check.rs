@@ -43,7 +43,7 @@ fn shipped_playbooks_pass() {
     let env = Env::new();
     let out = env.ok(&["check", s(&repo().join("playbooks"))]);
     assert!(out.contains("ok: 3 playbooks (bad-payer, standard, vip)"), "{out}");
-    assert!(out.contains("templates in nl, fr, en"), "{out}");
+    assert!(out.contains("templates in nl, fr, en, de"), "{out}");
     // Without a folder the configured one is checked.
     assert!(env.ok(&["check"]).contains("ok: 3 playbooks"));
 }
@@ -114,8 +114,8 @@ fn template_syntax_error_has_a_line() {
     // template error gives no column).
     let mut line = 0;
     let err = check_broken(|d| {
-        let broken = "transfer {{ invoice.open_amount | money } on";
-        replace(&path(d), "transfer {{ invoice.open_amount | money }} on", broken);
+        let broken = "Ask for payment of {{ total_open | money } ";
+        replace(&path(d), "Ask for payment of {{ total_open | money }} ", broken);
         line = line_of(&path(d), broken);
     });
     assert!(
@@ -193,4 +193,85 @@ fn belgian_rules_accept_the_shipped_playbooks_and_reject_an_early_charge() {
     let err = env.fails(&["check", s(&dir)]);
     assert!(err.contains("step 3 (bad-payer-reminder-2) breaks a consumer rule: BE consumers"), "{err}");
     assert!(err.contains("Boek XIX WER"), "{err}");
+}
+
+#[test]
+fn unknown_variable_in_an_html_body_names_the_file_and_line() {
+    let path = |d: &Path| d.join("templates/de/standard-reminder-2.html");
+    let mut line = 0;
+    let err = check_broken(|d| {
+        let typo = "<td>{{ i.numbr }}</td>";
+        replace(&path(d), "<td>{{ i.number }}</td>", typo);
+        line = line_of(&path(d), typo);
+    });
+    assert!(
+        err.contains(&format!(
+            "templates/de/standard-reminder-2.html:{line}: template standard-reminder-2.html, line {line}: `i.numbr` is not defined"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn html_body_prints_no_absent_value() {
+    // An optional value printed without a guard would read `none` in the mail: refused, with
+    // the file and line.
+    let path = |d: &Path| d.join("templates/fr/vip-reminder-1.html");
+    let mut line = 0;
+    let err = check_broken(|d| {
+        let mut text = std::fs::read_to_string(path(d)).unwrap();
+        text.push_str("<p>{{ contact.phone }}</p>\n");
+        std::fs::write(path(d), text).unwrap();
+        line = line_of(&path(d), "<p>{{ contact.phone }}</p>");
+    });
+    assert!(
+        err.contains(&format!(
+            "templates/fr/vip-reminder-1.html:{line}: template vip-reminder-1.html, line {line}:"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("would print as `none`"), "{err}");
+}
+
+#[test]
+fn missing_german_template_is_reported() {
+    let mut line = 0;
+    let err = check_broken(|d| {
+        std::fs::remove_file(d.join("templates/de/bad-payer-final.txt")).unwrap();
+        line = line_of(&d.join("bad-payer.toml"), "\"bad-payer-final\"");
+    });
+    assert!(
+        err.contains(&format!(
+            "bad-payer.toml:{line}:12: template `bad-payer-final` (step 4) is missing for language `de`: create"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("templates/de/bad-payer-final.txt"), "{err}");
+}
+
+#[test]
+fn missing_html_body_and_missing_language_folder_are_reported() {
+    let err = check_broken(|d| std::fs::remove_file(d.join("templates/nl/vip-last-notice.html")).unwrap());
+    assert!(
+        err.contains("template `vip-last-notice` (step 5) has no HTML body (an e-mail needs one beside the text) for language `nl`"),
+        "{err}"
+    );
+    assert!(err.contains("templates/nl/vip-last-notice.html"), "{err}");
+
+    let err = check_broken(|d| std::fs::remove_dir_all(d.join("templates/de")).unwrap());
+    assert!(err.contains("templates/de: missing: templates in `de` are needed"), "{err}");
+    // One problem for the folder, not one per template.
+    assert_eq!(err.matches("for language `de`").count(), 0, "{err}");
+}
+
+#[test]
+fn a_letter_needs_a_subject_line() {
+    let path = |d: &Path| d.join("templates/en/standard-formal-notice.txt");
+    let err = check_broken(|d| {
+        let text = std::fs::read_to_string(path(d)).unwrap();
+        let (_, rest) = text.split_once('\n').unwrap();
+        std::fs::write(path(d), rest).unwrap();
+    });
+    assert!(err.contains("templates/en/standard-formal-notice.txt"), "{err}");
+    assert!(err.contains("a letter template must start with a `Subject: ...` line"), "{err}");
 }

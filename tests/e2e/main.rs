@@ -12,6 +12,7 @@ mod plugins;
 mod quarantine;
 mod sdk_readme;
 mod security;
+mod send;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -9,11 +9,13 @@
 //! Dates are stored as `YYYY-MM-DD` text (sortable, readable with the sqlite3 tool) and money
 //! as decimal text, because SQLite's numbers are binary floating point.
 
+mod outbox;
 mod quarantine;
 mod schema;
 mod sync;
 mod write;
 
+pub use outbox::{Covered, Message, NewMessage, Status};
 pub use quarantine::{Quarantined, QuarantinedRecord};
 pub use sync::{MatchCandidate, SyncStatus, UnmatchedPayment};
 pub use write::{

@@ -138,4 +138,51 @@ CREATE TABLE quarantine (
     PRIMARY KEY (plugin, entity, source_id)
 ) WITHOUT ROWID;
 "#,
+    // 7: the channels. Where each invoice stands in its playbook (what `dunwell send` did), and
+    // the outbox: one row per message, written in the same transaction as the progress it
+    // records, unique by its idempotency key, then delivered and its outcome recorded.
+    r#"
+CREATE TABLE progress (
+    invoice_number  TEXT PRIMARY KEY,
+    playbook        TEXT NOT NULL,
+    steps_done      INTEGER NOT NULL,
+    anchor          TEXT NOT NULL,
+    last_day        TEXT,
+    first_reminder  TEXT,
+    first_delivery  TEXT CHECK (first_delivery IN ('post', 'electronic')),
+    handed_over     TEXT
+) WITHOUT ROWID;
+
+CREATE TABLE outbox (
+    id            INTEGER PRIMARY KEY,
+    key           TEXT NOT NULL UNIQUE,
+    day           TEXT NOT NULL,
+    created       TEXT NOT NULL,
+    customer_id   TEXT NOT NULL,
+    channel       TEXT NOT NULL,
+    template      TEXT NOT NULL,
+    language      TEXT NOT NULL,
+    recipient     TEXT,
+    subject       TEXT,
+    body          TEXT NOT NULL,
+    html          TEXT,
+    invoices      TEXT NOT NULL,
+    total         TEXT,
+    currency      TEXT,
+    status        TEXT NOT NULL CHECK (status IN
+                    ('awaiting-approval', 'queued', 'sending', 'sent', 'failed', 'unknown', 'dead')),
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    next_attempt  TEXT,
+    last_error    TEXT,
+    provider_id   TEXT,
+    message_id    TEXT,
+    file          TEXT,
+    sent_at       TEXT,
+    outcome       TEXT,
+    outcome_note  TEXT,
+    outcome_at    TEXT
+);
+CREATE INDEX outbox_to_deliver ON outbox (status, next_attempt);
+CREATE INDEX outbox_by_customer ON outbox (customer_id, day);
+"#,
 ];

@@ -1,0 +1,185 @@
+//! Channels: how a message in the outbox reaches the customer, and the worker that delivers
+//! the outbox.
+//!
+//! Every channel has a file mode that is the default: without an SMTP server, SMS provider or
+//! print service configured, what would be sent is written into `outbox/` under the data
+//! directory (`.eml`, `.txt`, `.json`), so a fresh installation shows exactly what would go out.
+//!
+//! Delivery of one message: mark it `sending` (its own transaction), hand it to the channel,
+//! record the result. A message found `sending` after a crash is delivered again. Where that
+//! can duplicate a message, per channel (ARCHITECTURE.md says the same):
+//! - files: never; the file is written under a name derived from the message's id (temporary
+//!   file, then rename), so writing it again replaces it;
+//! - e-mail: between the server's `250` after `DATA` and our recording it (RFC 1047's
+//!   synchronisation gap: milliseconds, up to the SMTP timeout when the link dies there); the
+//!   copy carries the same `Message-ID`, which many receivers collapse;
+//! - SMS: a request that timed out is `unknown`, never sent again blindly.
+
+pub mod email;
+pub mod file;
+pub mod sms;
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::store::{Message, Status, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write to the outbox folder {path}: {source}")]
+    Folder { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent {
+        provider_id: Option<String>,
+        message_id: Option<String>,
+        file: Option<String>,
+    },
+    /// Worth another attempt later (a server down, a 4xx).
+    Retry(String),
+    /// Never worth another attempt (no address, a 5xx refusal of the recipient).
+    Refused(String),
+    /// The provider may or may not have it: a person settles it.
+    Unknown(String),
+}
+
+/// What a delivery run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeliveryReport {
+    pub sent: u32,
+    pub failed: u32,
+    pub dead: u32,
+    pub unknown: u32,
+}
+
+/// The configured channels (file mode for each that has no service configured).
+pub struct Channels {
+    pub files: file::FileOutbox,
+    pub email: Option<email::Smtp>,
+    pub sms: Option<SmsChannel>,
+    /// Attempts before a message is `dead`.
+    pub max_attempts: u32,
+}
+
+impl Channels {
+    /// File mode for every channel, into `dir`.
+    pub fn files_only(dir: PathBuf) -> Channels {
+        Channels { files: file::FileOutbox::new(dir), email: None, sms: None, max_attempts: 8 }
+    }
+
+    fn deliver_one(&mut self, m: &Message) -> Outcome {
+        if m.recipient.is_none() && matches!(m.channel.as_str(), "email" | "sms") {
+            let what = if m.channel == "email" { "e-mail address" } else { "phone number" };
+            return Outcome::Refused(format!(
+                "customer {} has no {what}; add one at the source (or give the step a fallback channel)",
+                m.customer_id
+            ));
+        }
+        match m.channel.as_str() {
+            "email" if self.email.is_some() => {
+                self.email.as_mut().map_or(Outcome::Retry("no SMTP".into()), |s| s.send(m))
+            }
+            "sms" if self.sms.is_some() => {
+                self.sms.as_ref().map_or(Outcome::Retry("no SMS".into()), |s| s.send(m))
+            }
+            _ => self.files.write(m),
+        }
+    }
+}
+
+/// The SMS provider and the runtime its client runs on.
+pub struct SmsChannel {
+    pub sender: sms::SmsSender,
+    pub runtime: tokio::runtime::Runtime,
+    /// The country a number without `+` belongs to (the business's jurisdiction).
+    pub country: &'static str,
+}
+
+impl SmsChannel {
+    pub fn new(settings: sms::SmsSettings, country: &'static str) -> Result<SmsChannel, ChannelError> {
+        let sender =
+            sms::SmsSender::new(settings).map_err(|e| ChannelError::Setup(format!("[channels.sms]: {e}")))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ChannelError::Setup(format!("cannot start the runtime: {e}")))?;
+        Ok(SmsChannel { sender, runtime, country })
+    }
+
+    fn send(&self, m: &Message) -> Outcome {
+        let to = match sms::mobile_number(m.recipient.as_deref().unwrap_or_default(), self.country) {
+            Ok(to) => to,
+            Err(e) => return Outcome::Refused(e.to_string()),
+        };
+        let reference = format!("dunwell-{}", m.id);
+        match self.runtime.block_on(self.sender.send(&to, &m.body, &reference)) {
+            Ok(receipt) => {
+                Outcome::Sent { provider_id: Some(receipt.provider_id), message_id: None, file: None }
+            }
+            Err(e) if e.is_retryable() => Outcome::Retry(e.to_string()),
+            Err(e @ sms::SmsError::Unknown(_)) => Outcome::Unknown(e.to_string()),
+            Err(e) => Outcome::Refused(e.to_string()),
+        }
+    }
+}
+
+/// Waits between attempts: 5 minutes, doubling, at most a day.
+pub fn retry_after(attempts: u32) -> chrono::Duration {
+    chrono::Duration::minutes(5i64 << attempts.saturating_sub(1).min(9)).min(chrono::Duration::hours(24))
+}
+
+/// Delivers what the outbox holds now (queued, due retries, and anything left `sending`).
+pub fn deliver(
+    store: &mut Store,
+    channels: &mut Channels,
+    now: DateTime<Utc>,
+) -> Result<DeliveryReport, ChannelError> {
+    let mut report = DeliveryReport::default();
+    for m in store.deliverable(&now.to_rfc3339())? {
+        store.mark_sending(m.id)?;
+        let attempts = m.attempts + 1;
+        match channels.deliver_one(&m) {
+            Outcome::Sent { provider_id, message_id, file } => {
+                store.mark_sent(
+                    m.id,
+                    &Utc::now().to_rfc3339(),
+                    provider_id.as_deref(),
+                    message_id.as_deref(),
+                    file.as_deref(),
+                )?;
+                report.sent += 1;
+            }
+            Outcome::Retry(why) if attempts < channels.max_attempts => {
+                let next = (now + retry_after(attempts)).to_rfc3339();
+                tracing::warn!(
+                    "message {} ({} to {}): {why}; next attempt {next}",
+                    m.id,
+                    m.channel,
+                    m.customer_id
+                );
+                store.mark_failed(m.id, Status::Failed, &why, Some(&next))?;
+                report.failed += 1;
+            }
+            Outcome::Retry(why) | Outcome::Refused(why) => {
+                tracing::error!("message {} ({} to {}) is dead: {why}", m.id, m.channel, m.customer_id);
+                store.mark_failed(m.id, Status::Dead, &why, None)?;
+                report.dead += 1;
+            }
+            Outcome::Unknown(why) => {
+                tracing::error!("message {} ({} to {}): {why}", m.id, m.channel, m.customer_id);
+                store.mark_failed(m.id, Status::Unknown, &why, None)?;
+                report.unknown += 1;
+            }
+        }
+    }
+    Ok(report)
+}

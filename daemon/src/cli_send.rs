@@ -1,0 +1,348 @@
+//! `dunwell send`, `dunwell outbox`, `dunwell history` and `dunwell tasks`: the channels from
+//! the command line. The work is in [`crate::send`] and [`crate::channel`]; this is the shell.
+
+use std::io::Write;
+
+use anyhow::{bail, Context, Result};
+use chrono::NaiveDate;
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::cli::{write_json, write_table, Format};
+use crate::config::Config;
+use crate::store::{Message, Status, Store};
+
+#[derive(Args, Debug)]
+pub struct SendArgs {
+    /// The day to do (YYYY-MM-DD); default today in the configured time zone.
+    #[arg(long, value_parser = crate::model::parse_date)]
+    pub at: Option<NaiveDate>,
+    /// Render everything that would go out and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusArg {
+    AwaitingApproval,
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+    Unknown,
+    Dead,
+}
+
+impl From<StatusArg> for Status {
+    fn from(s: StatusArg) -> Status {
+        match s {
+            StatusArg::AwaitingApproval => Status::AwaitingApproval,
+            StatusArg::Queued => Status::Queued,
+            StatusArg::Sending => Status::Sending,
+            StatusArg::Sent => Status::Sent,
+            StatusArg::Failed => Status::Failed,
+            StatusArg::Unknown => Status::Unknown,
+            StatusArg::Dead => Status::Dead,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PreviewArgs {
+    /// The invoice whose next message to show.
+    #[arg(long)]
+    pub invoice: String,
+    /// That step of its playbook (1, 2, ...) instead of the next one.
+    #[arg(long)]
+    pub step: Option<u32>,
+    /// Plan from this day (YYYY-MM-DD); default today.
+    #[arg(long, value_parser = crate::model::parse_date)]
+    pub at: Option<NaiveDate>,
+    /// Render in this language (nl, fr, en, de) instead of the customer's.
+    #[arg(long)]
+    pub lang: Option<crate::model::Language>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct OutboxArgs {
+    /// Only messages in this state.
+    #[arg(long, value_enum)]
+    pub status: Option<StatusArg>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// A customer id or an invoice number.
+    pub who: String,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct TasksArgs {
+    #[command(subcommand)]
+    pub action: Option<TaskAction>,
+    /// Also list the tasks already done.
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallOutcome {
+    Paid,
+    Promise,
+    Dispute,
+    NoAnswer,
+    WrongNumber,
+}
+
+impl CallOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Paid => "paid",
+            CallOutcome::Promise => "promise",
+            CallOutcome::Dispute => "dispute",
+            CallOutcome::NoAnswer => "no-answer",
+            CallOutcome::WrongNumber => "wrong-number",
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TaskAction {
+    /// Record how a call went.
+    Done {
+        /// The task's id (from `dunwell tasks`).
+        id: i64,
+        #[arg(long, value_enum)]
+        outcome: CallOutcome,
+        #[arg(long)]
+        note: Option<String>,
+        /// With `--outcome promise`: the day the customer promised to pay.
+        #[arg(long, value_parser = crate::model::parse_date)]
+        date: Option<NaiveDate>,
+    },
+}
+
+pub fn run_send(config: &Config, args: &SendArgs, out: &mut dyn Write) -> Result<()> {
+    let playbooks = crate::cli::load_playbooks(config)?;
+    let mut store = Store::open(&config.database_path())?;
+    let mut channels = config.open_channels()?;
+    let at = args.at.unwrap_or_else(|| config.today());
+    let report = crate::send::send_day(
+        &mut store,
+        config,
+        &playbooks,
+        config.pacing(),
+        &mut channels,
+        at,
+        chrono::Utc::now(),
+        args.dry_run,
+    )?;
+    for p in &report.problems {
+        tracing::warn!("{p}");
+    }
+    if args.format == Format::Json {
+        return Ok(write_json(out, &report)?);
+    }
+    let rows: Vec<Vec<String>> = report
+        .written
+        .iter()
+        .map(|d| {
+            vec![
+                d.customer_id.clone(),
+                crate::cli::truncate(&d.customer_name, 28),
+                d.channel.clone(),
+                d.template.clone(),
+                d.invoices.join(", "),
+                format!("{} {}", d.total, d.currency),
+                if d.requires_approval { "awaiting approval".into() } else { String::new() },
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        write_table(out, &["CUSTOMER", "NAME", "CHANNEL", "TEMPLATE", "INVOICES", "TOTAL", ""], &rows, None)?;
+        writeln!(out)?;
+    }
+    for h in &report.held {
+        writeln!(
+            out,
+            "held back: {} {} ({}): {}",
+            h.customer_id,
+            h.channel,
+            h.invoices.join(", "),
+            h.reason
+        )?;
+    }
+    let verb = if args.dry_run { "would write" } else { "wrote" };
+    writeln!(
+        out,
+        "{at}: {} step{} due; {verb} {} message{} ({} awaiting approval); {} done before; {} held back",
+        report.due,
+        if report.due == 1 { "" } else { "s" },
+        report.written.len(),
+        if report.written.len() == 1 { "" } else { "s" },
+        report.awaiting_approval,
+        report.already_done,
+        report.held.len()
+    )?;
+    if !args.dry_run {
+        let d = &report.delivery;
+        writeln!(
+            out,
+            "delivered {} (failed {}, dead {}, unknown {}); files in {}",
+            d.sent,
+            d.failed,
+            d.dead,
+            d.unknown,
+            config.outbox_dir().display()
+        )?;
+    }
+    Ok(())
+}
+
+pub fn run_preview(config: &Config, args: &PreviewArgs, out: &mut dyn Write) -> Result<()> {
+    let playbooks = crate::cli::load_playbooks(config)?;
+    let store = Store::open(&config.database_path())?;
+    let at = args.at.unwrap_or_else(|| config.today());
+    let d = crate::send::preview(&store, config, &playbooks, &args.invoice, args.step, at, args.lang)?;
+    if args.format == Format::Json {
+        return Ok(write_json(out, &d)?);
+    }
+    writeln!(
+        out,
+        "{} to {} ({}), template {} in {}",
+        d.channel, d.customer_id, d.customer_name, d.template, d.language
+    )?;
+    if let Some(r) = &d.recipient {
+        writeln!(out, "To: {}", crate::text::escape(r))?;
+    }
+    if let Some(s) = &d.subject {
+        writeln!(out, "Subject: {}", crate::text::escape(s))?;
+    }
+    writeln!(out, "\n{}", crate::text::escape_keep_lines(&d.body))?;
+    if d.html.is_some() {
+        writeln!(out, "\n(an HTML part goes with it: `--format json` shows it)")?;
+    }
+    Ok(())
+}
+
+fn message_rows(messages: &[Message]) -> Vec<Vec<String>> {
+    messages
+        .iter()
+        .map(|m| {
+            vec![
+                m.id.to_string(),
+                m.day.to_string(),
+                m.customer_id.clone(),
+                m.channel.clone(),
+                m.invoices
+                    .iter()
+                    .map(|c| format!("{} (step {})", c.invoice_number, c.step))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                m.status.as_str().to_string(),
+                m.file
+                    .clone()
+                    .or_else(|| m.provider_id.clone())
+                    .or_else(|| m.last_error.clone())
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect()
+}
+
+const MESSAGE_HEADER: &[&str] =
+    &["ID", "DAY", "CUSTOMER", "CHANNEL", "INVOICES", "STATUS", "FILE / RECEIPT / ERROR"];
+
+pub fn run_outbox(config: &Config, args: &OutboxArgs, out: &mut dyn Write) -> Result<()> {
+    let store = Store::open(&config.database_path())?;
+    let messages = store.outbox(args.status.map(Status::from))?;
+    match args.format {
+        Format::Json => write_json(out, &messages)?,
+        Format::Table if messages.is_empty() => writeln!(out, "the outbox is empty")?,
+        Format::Table => write_table(out, MESSAGE_HEADER, &message_rows(&messages), None)?,
+    }
+    Ok(())
+}
+
+pub fn run_history(config: &Config, args: &HistoryArgs, out: &mut dyn Write) -> Result<()> {
+    let store = Store::open(&config.database_path())?;
+    let messages = store.history(&args.who)?;
+    if args.format == Format::Json {
+        return Ok(write_json(out, &messages)?);
+    }
+    if messages.is_empty() {
+        writeln!(out, "nothing was sent to or about `{}`", crate::text::escape(&args.who))?;
+        return Ok(());
+    }
+    for m in &messages {
+        writeln!(
+            out,
+            "#{} {} {} {} to {} [{}]",
+            m.id,
+            m.day,
+            m.channel,
+            m.template,
+            crate::text::escape(m.recipient.as_deref().unwrap_or("-")),
+            m.status.as_str()
+        )?;
+        if let Some(s) = &m.subject {
+            writeln!(out, "Subject: {}", crate::text::escape(s))?;
+        }
+        writeln!(out, "{}\n", crate::text::escape_keep_lines(&m.body))?;
+    }
+    Ok(())
+}
+
+pub fn run_tasks(config: &Config, args: &TasksArgs, out: &mut dyn Write) -> Result<()> {
+    let mut store = Store::open(&config.database_path())?;
+    if let Some(TaskAction::Done { id, outcome, note, date }) = &args.action {
+        let task = store.message(*id)?.filter(|m| m.channel == "phone");
+        let Some(task) = task else { bail!("no call task with id {id}; `dunwell tasks` lists them") };
+        if *outcome == CallOutcome::Promise {
+            let day = date.context("a promise needs the day promised: add --date YYYY-MM-DD")?;
+            for c in &task.invoices {
+                store.record_promise(&task.customer_id, Some(&c.invoice_number), day, "open")?;
+            }
+        }
+        store.record_outcome(*id, outcome.as_str(), note.as_deref(), &chrono::Utc::now().to_rfc3339())?;
+        writeln!(out, "task {id}: {}", outcome.as_str())?;
+        return Ok(());
+    }
+    let tasks: Vec<Message> = store
+        .outbox(None)?
+        .into_iter()
+        .filter(|m| m.channel == "phone" && (args.all || m.outcome.is_none()))
+        .rev()
+        .collect();
+    match args.format {
+        Format::Json => write_json(out, &tasks)?,
+        Format::Table if tasks.is_empty() => writeln!(out, "no open call tasks")?,
+        Format::Table => {
+            let rows: Vec<Vec<String>> = tasks
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.id.to_string(),
+                        t.day.to_string(),
+                        t.customer_id.clone(),
+                        t.recipient.clone().unwrap_or_else(|| "(no phone number)".into()),
+                        t.invoices.iter().map(|c| c.invoice_number.as_str()).collect::<Vec<_>>().join(", "),
+                        t.outcome.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            write_table(out, &["ID", "DAY", "CUSTOMER", "PHONE", "INVOICES", "OUTCOME"], &rows, None)?;
+            writeln!(out, "\nthe call script of each is in `dunwell history CUSTOMER`; record an outcome with `dunwell tasks done ID --outcome ...`")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,345 @@
+//! A day's work: plan what is due, write it to the outbox with the progress it records, and
+//! deliver what the outbox holds. `dunwell send` is a thin shell around [`send_day`]; the
+//! daemon calls the same function on its schedule.
+//!
+//! The plan is exactly `dunwell plan`'s (same loading, same [`crate::plan::plan`], with the
+//! stored progress), for the one day. Steps of one customer due the same day through the same
+//! channel become one message (`group_by_customer`); the most advanced invoice's step sets the
+//! template. A customer gets at most `max_messages_per_week` messages in any seven days; what
+//! is held back stays unplanned-as-done, so the next run catches it up.
+
+mod render;
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::law::{CostsOptions, Rates};
+use crate::model::{Customer, Invoice, Payment};
+use crate::plan::{self, Action, Plan, Progress, Subject};
+use crate::playbook::{Channel, PlaybookSet};
+use crate::segment::{self, Segmentation};
+use crate::store::{Covered, NewMessage, Status, Store, StoreError};
+
+pub use render::Draft;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Law(#[from] crate::law::LawError),
+    #[error(transparent)]
+    Rates(#[from] crate::law::RatesError),
+    #[error("{0}")]
+    Render(String),
+    #[error(transparent)]
+    Channel(#[from] crate::channel::ChannelError),
+}
+
+/// Everything loaded from the store that planning needs, kept together so that `dunwell
+/// plan`, `dunwell send` and `dunwell preview` plan from the same inputs.
+pub struct Inputs {
+    pub customers: Vec<Customer>,
+    pub invoices: Vec<Invoice>,
+    pub payments: Vec<Payment>,
+    pub segmentations: Vec<Segmentation>,
+    pub progress: HashMap<String, Progress>,
+    pub rates: Rates,
+    pub costs: CostsOptions,
+}
+
+impl Inputs {
+    pub fn load(
+        store: &Store,
+        config: &Config,
+        playbooks: &PlaybookSet,
+        at: NaiveDate,
+    ) -> Result<Inputs, SendError> {
+        let customers = store.load_customers()?;
+        let invoices = store.load_invoices()?;
+        let broken = store.broken_promises()?;
+        let segmentations = segment::segment_all(at, &playbooks.rules, &customers, &invoices, &broken);
+        Ok(Inputs {
+            payments: store.load_payments_of_open_invoices()?,
+            progress: store.load_progress()?,
+            rates: Rates::load(config.rates_file.as_deref())?,
+            costs: CostsOptions { vat_not_deductible: !config.vat_deductible, ..Default::default() },
+            customers,
+            invoices,
+            segmentations,
+        })
+    }
+
+    /// The plan from `at` through `at + days`, continuing from the stored progress;
+    /// `customer`: only that customer's invoices.
+    pub fn plan(
+        &self,
+        config: &Config,
+        playbooks: &PlaybookSet,
+        at: NaiveDate,
+        days: u32,
+        customer: Option<&str>,
+    ) -> Plan {
+        let by_customer: HashMap<&str, (&Customer, &Segmentation)> =
+            self.customers.iter().zip(&self.segmentations).map(|(c, s)| (c.id.as_str(), (c, s))).collect();
+        let by_invoice: HashMap<&str, &[Payment]> = self
+            .payments
+            .chunk_by(|a, b| a.invoice_number == b.invoice_number)
+            .map(|chunk| (chunk[0].invoice_number.as_str(), chunk))
+            .collect();
+        let subjects = self.invoices.iter().filter(|i| i.is_open()).filter_map(|inv| {
+            if customer.is_some_and(|id| id != inv.customer_id) {
+                return None;
+            }
+            let (customer, segmentation) = by_customer.get(inv.customer_id.as_str())?;
+            Some(Subject {
+                invoice: inv,
+                customer,
+                segmentation,
+                progress: self.progress.get(&inv.number),
+                payments: by_invoice.get(inv.number.as_str()).copied().unwrap_or(&[]),
+            })
+        });
+        let calendar = config.calendar();
+        let rules = plan::Rules {
+            calendar: &calendar,
+            playbooks: &playbooks.playbooks,
+            law: Some(plan::Law { rates: &self.rates, costs: &self.costs }),
+        };
+        plan::plan(at, days, &rules, subjects)
+    }
+
+    pub fn customer(&self, id: &str) -> Option<&Customer> {
+        self.customers.iter().find(|c| c.id == id)
+    }
+
+    pub fn invoice(&self, number: &str) -> Option<&Invoice> {
+        self.invoices.iter().find(|i| i.number == number)
+    }
+
+    pub fn payments_of(&self, number: &str) -> &[Payment] {
+        let start = self.payments.partition_point(|p| p.invoice_number.as_str() < number);
+        let end = self.payments[start..].partition_point(|p| p.invoice_number == number) + start;
+        &self.payments[start..end]
+    }
+}
+
+/// How `dunwell send` groups and paces messages (`[channels]` in dunwell.toml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pacing {
+    pub group_by_customer: bool,
+    pub max_messages_per_week: u32,
+}
+
+impl Default for Pacing {
+    fn default() -> Self {
+        Pacing { group_by_customer: true, max_messages_per_week: 2 }
+    }
+}
+
+/// Steps of one customer and channel due on one day: one message.
+#[derive(Debug, Clone)]
+pub struct Group<'a> {
+    pub customer_id: String,
+    pub channel: Channel,
+    pub actions: Vec<&'a Action>,
+}
+
+impl Group<'_> {
+    /// The most advanced invoice's step: it sets the tone and the template.
+    pub fn lead(&self) -> &Action {
+        self.actions
+            .iter()
+            .copied()
+            .max_by_key(|a| (a.step, a.days_overdue, std::cmp::Reverse(a.invoice_number.clone())))
+            .expect("a group has at least one action")
+    }
+
+    /// The idempotency key: customer, channel, day and every invoice with its step. The same
+    /// steps planned again (a second run, a restart) give the same key.
+    pub fn key(&self, day: NaiveDate) -> String {
+        let mut covered: Vec<String> =
+            self.actions.iter().map(|a| format!("{}:{}", a.invoice_number, a.step)).collect();
+        covered.sort();
+        format!("{}|{}|{day}|{}", self.customer_id, self.channel.as_str(), covered.join(","))
+    }
+}
+
+/// Groups the actions due on one day: per customer and channel (or one per action without
+/// `group_by_customer`), in customer order.
+pub fn group(actions: &[Action], by_customer: bool) -> Vec<Group<'_>> {
+    let mut groups: BTreeMap<(String, &str, String), Group<'_>> = BTreeMap::new();
+    for a in actions {
+        let split = if by_customer { String::new() } else { format!("{}:{}", a.invoice_number, a.step) };
+        groups
+            .entry((a.customer_id.clone(), a.channel.as_str(), split))
+            .or_insert_with(|| Group {
+                customer_id: a.customer_id.clone(),
+                channel: a.channel,
+                actions: Vec::new(),
+            })
+            .actions
+            .push(a);
+    }
+    groups.into_values().collect()
+}
+
+/// A message held back by the weekly cap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Held {
+    pub customer_id: String,
+    pub channel: String,
+    pub invoices: Vec<String>,
+    pub reason: String,
+}
+
+/// What one `dunwell send` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SendReport {
+    pub day: Option<NaiveDate>,
+    pub dry_run: bool,
+    /// Actions due that day.
+    pub due: usize,
+    /// Messages written to the outbox now (or, dry run: that would be).
+    pub written: Vec<Draft>,
+    /// Messages whose key was in the outbox already (done by an earlier run).
+    pub already_done: usize,
+    pub awaiting_approval: usize,
+    pub held: Vec<Held>,
+    pub delivery: crate::channel::DeliveryReport,
+    pub problems: Vec<String>,
+}
+
+/// Plans `at`, writes its messages with their progress, and (unless `dry_run`) delivers what
+/// the outbox holds.
+#[allow(clippy::too_many_arguments)]
+pub fn send_day(
+    store: &mut Store,
+    config: &Config,
+    playbooks: &PlaybookSet,
+    pacing: Pacing,
+    channels: &mut crate::channel::Channels,
+    at: NaiveDate,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<SendReport, SendError> {
+    let inputs = Inputs::load(store, config, playbooks, at)?;
+    let planned = inputs.plan(config, playbooks, at, 0, None);
+    let mut report = SendReport { day: Some(at), dry_run, due: planned.actions.len(), ..Default::default() };
+    report.problems = planned.problems.clone();
+    let week_start = at.checked_sub_days(Days::new(6)).unwrap_or(at);
+    let mut sent_this_week: HashMap<String, u32> = HashMap::new();
+    let created = now.to_rfc3339();
+    for g in group(&planned.actions, pacing.group_by_customer) {
+        let key = g.key(at);
+        {
+            let tx = store.begin()?;
+            if tx.message_exists(&key)? {
+                report.already_done += 1;
+                continue;
+            }
+        }
+        let lead = g.lead();
+        let count = match sent_this_week.get(&g.customer_id) {
+            Some(n) => *n,
+            None => store.messages_between(&g.customer_id, week_start, at)?,
+        };
+        if count >= pacing.max_messages_per_week && !lead.requires_approval {
+            report.held.push(Held {
+                customer_id: g.customer_id.clone(),
+                channel: g.channel.as_str().to_string(),
+                invoices: g.actions.iter().map(|a| a.invoice_number.clone()).collect(),
+                reason: format!(
+                    "customer {} already had {count} message{} in the seven days through {at} (max_messages_per_week = {}); it goes out on a later run",
+                    g.customer_id,
+                    if count == 1 { "" } else { "s" },
+                    pacing.max_messages_per_week
+                ),
+            });
+            continue;
+        }
+        let Some(customer) = inputs.customer(&g.customer_id) else { continue };
+        let draft =
+            render::draft(config, playbooks, &inputs, customer, &g, at, None).map_err(SendError::Render)?;
+        let status = if lead.requires_approval { Status::AwaitingApproval } else { Status::Queued };
+        let message = NewMessage {
+            key: key.clone(),
+            day: at,
+            customer_id: g.customer_id.clone(),
+            channel: g.channel.as_str().to_string(),
+            template: lead.template.clone(),
+            language: draft.language.as_str().to_string(),
+            recipient: draft.recipient.clone(),
+            subject: draft.subject.clone(),
+            body: draft.body.clone(),
+            html: draft.html.clone(),
+            invoices: g
+                .actions
+                .iter()
+                .map(|a| Covered { invoice_number: a.invoice_number.clone(), step: a.step })
+                .collect(),
+            total: Some(draft.total.to_string()),
+            currency: Some(draft.currency.clone()),
+            status,
+        };
+        if status == Status::AwaitingApproval {
+            report.awaiting_approval += 1;
+        } else {
+            *sent_this_week.entry(g.customer_id.clone()).or_insert(count) += 1;
+        }
+        if !dry_run {
+            let tx = store.begin()?;
+            let progress: Vec<(String, Progress)> =
+                g.actions.iter().map(|a| (a.invoice_number.clone(), a.progress_after.clone())).collect();
+            if tx.enqueue(&message, &created, &progress)?.is_none() {
+                report.already_done += 1;
+                continue;
+            }
+            tx.commit()?;
+        }
+        report.written.push(draft);
+    }
+    if !dry_run {
+        report.delivery = crate::channel::deliver(store, channels, now)?;
+    }
+    Ok(report)
+}
+
+/// What would be sent for one invoice: its next step from `at` (or step `step`), rendered as
+/// `dunwell send` would render it alone, in `lang` or the customer's language.
+pub fn preview(
+    store: &Store,
+    config: &Config,
+    playbooks: &PlaybookSet,
+    invoice: &str,
+    step: Option<u32>,
+    at: NaiveDate,
+    lang: Option<crate::model::Language>,
+) -> Result<Draft, SendError> {
+    let inputs = Inputs::load(store, config, playbooks, at)?;
+    let inv = inputs
+        .invoice(invoice)
+        .ok_or_else(|| SendError::Render(format!("no invoice `{invoice}` in the store")))?;
+    if !inv.is_open() {
+        return Err(SendError::Render(format!("invoice {invoice} is not open: nothing would be sent")));
+    }
+    let planned = inputs.plan(config, playbooks, at, 366, Some(&inv.customer_id));
+    let action = planned
+        .actions
+        .iter()
+        .find(|a| a.invoice_number == invoice && step.is_none_or(|k| a.step == k))
+        .ok_or_else(|| {
+            SendError::Render(match step {
+                Some(k) => format!("step {k} of invoice {invoice} is not ahead in its playbook from {at}"),
+                None => format!("invoice {invoice} has no step ahead from {at}"),
+            })
+        })?;
+    let customer = inputs
+        .customer(&inv.customer_id)
+        .ok_or_else(|| SendError::Render(format!("customer {} is not in the store", inv.customer_id)))?;
+    let g = Group { customer_id: customer.id.clone(), channel: action.channel, actions: vec![action] };
+    render::draft(config, playbooks, &inputs, customer, &g, action.date, lang).map_err(SendError::Render)
+}

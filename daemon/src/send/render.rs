@@ -1,0 +1,129 @@
+//! Rendering one message of a group: the customer's language, the template of the lead step,
+//! the recipient for the channel.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::{Group, Inputs};
+use crate::config::Config;
+use crate::model::{Customer, Language};
+use crate::playbook::{Channel, PlaybookSet};
+use crate::template::{
+    self, BusinessContext, ContactContext, CustomerContext, InvoiceContext, MessageContext,
+};
+
+/// A rendered message, before it is written to the outbox (what `--dry-run` and `preview`
+/// show).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Draft {
+    pub customer_id: String,
+    pub customer_name: String,
+    pub channel: String,
+    pub template: String,
+    pub language: Language,
+    /// E-mail address, phone number, or the postal address lines joined by newlines.
+    pub recipient: Option<String>,
+    pub subject: Option<String>,
+    pub body: String,
+    pub html: Option<String>,
+    pub invoices: Vec<String>,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub total: Decimal,
+    pub currency: String,
+    pub requires_approval: bool,
+}
+
+/// The language a customer is written to in: theirs when the playbooks have it, else the
+/// business's default.
+fn language(customer: &Customer, config: &Config, playbooks: &PlaybookSet) -> Language {
+    customer.language.filter(|l| playbooks.languages.contains(l)).unwrap_or(config.default_language)
+}
+
+/// Where the channel delivers to, from the customer's data.
+fn recipient(customer: &Customer, channel: Channel) -> Option<String> {
+    match channel {
+        Channel::Email => customer.email.clone(),
+        Channel::Sms | Channel::Phone => customer.phone.clone(),
+        Channel::Letter | Channel::RegisteredLetter => {
+            let a = &customer.address;
+            let city = [a.postal_code.as_deref(), a.city.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let lines: Vec<String> =
+                [Some(customer.name.clone()), a.street.clone(), (!city.is_empty()).then_some(city)]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+            (lines.len() >= 3).then(|| lines.join("\n"))
+        }
+        Channel::Agency => None,
+    }
+}
+
+pub(super) fn draft(
+    config: &Config,
+    playbooks: &PlaybookSet,
+    inputs: &Inputs,
+    customer: &Customer,
+    group: &Group<'_>,
+    at: NaiveDate,
+    lang: Option<Language>,
+) -> Result<Draft, String> {
+    let lead = group.lead();
+    let lang = lang.unwrap_or_else(|| language(customer, config, playbooks));
+    let step = playbooks
+        .playbooks
+        .get(&lead.segment)
+        .and_then(|p| p.steps.get(lead.step as usize - 1))
+        .ok_or_else(|| format!("playbook {} has no step {}", lead.segment, lead.step))?;
+    let mut invoices = Vec::with_capacity(group.actions.len());
+    for a in &group.actions {
+        let inv = inputs
+            .invoice(&a.invoice_number)
+            .ok_or_else(|| format!("invoice {} is gone", a.invoice_number))?;
+        let mut i = InvoiceContext::from_invoice(inv, at);
+        (i.interest, i.costs, i.total_due, i.payment_reference) =
+            (a.interest, a.costs, a.total_due, a.payment_reference.clone());
+        invoices.push(i);
+    }
+    let lead_index = group.actions.iter().position(|a| std::ptr::eq(*a, lead)).unwrap_or(0);
+    let business = &config.business;
+    let mut customer_ctx = CustomerContext::from_customer(customer, config.default_language);
+    customer_ctx.language = lang;
+    let ctx = MessageContext::new(
+        BusinessContext {
+            name: business.name.clone(),
+            address: business.address.clone(),
+            iban: business.iban.clone(),
+            vat_number: (!business.vat_number.is_empty()).then(|| business.vat_number.clone()),
+        },
+        ContactContext::default(),
+        customer_ctx,
+        invoices,
+        lead_index,
+        at,
+    )
+    .map_err(|e| e.to_string())?
+    .for_step(step);
+    let rendered =
+        template::render_message(&playbooks.source, &lead.template, &ctx).map_err(|e| e.to_string())?;
+    let total = ctx.total_due.unwrap_or(ctx.total_open);
+    Ok(Draft {
+        customer_id: customer.id.clone(),
+        customer_name: customer.name.clone(),
+        channel: group.channel.as_str().to_string(),
+        template: lead.template.clone(),
+        language: lang,
+        recipient: recipient(customer, group.channel),
+        subject: rendered.subject,
+        body: rendered.text,
+        html: rendered.html,
+        invoices: group.actions.iter().map(|a| a.invoice_number.clone()).collect(),
+        total,
+        currency: ctx.invoice.currency.clone(),
+        requires_approval: lead.requires_approval,
+    })
+}

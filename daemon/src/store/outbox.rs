@@ -1,0 +1,392 @@
+//! What `dunwell send` keeps: each invoice's progress through its playbook, and the outbox of
+//! messages with their delivery state.
+//!
+//! A message's row and the progress it records are written in one transaction
+//! ([`WriteTx::enqueue`]), unique by an idempotency key, before anything leaves the machine: a
+//! second run for the same day finds the key and sends nothing new, and a crash leaves either
+//! both or neither. Delivery then moves a row `queued` → `sending` → `sent` (or `failed` with a
+//! next attempt, `dead` after the last, `unknown` when the provider may or may not have it).
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use super::{date_col, Store, StoreError, WriteTx};
+use crate::law::consumer::Delivery;
+use crate::plan::Progress;
+
+/// Where a message is on its way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Written, waiting for a person's approval; never delivered by `dunwell send`.
+    AwaitingApproval,
+    Queued,
+    /// Handed to the channel; a row found in this state after a crash is delivered again
+    /// (see ARCHITECTURE.md for the window in which that can duplicate a message).
+    Sending,
+    Sent,
+    /// Failed for now; tried again at `next_attempt`.
+    Failed,
+    /// The provider may or may not have sent it (an SMS request that timed out): never
+    /// retried blindly.
+    Unknown,
+    /// Failed on every attempt; needs a person.
+    Dead,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::AwaitingApproval => "awaiting-approval",
+            Status::Queued => "queued",
+            Status::Sending => "sending",
+            Status::Sent => "sent",
+            Status::Failed => "failed",
+            Status::Unknown => "unknown",
+            Status::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "awaiting-approval" => Status::AwaitingApproval,
+            "queued" => Status::Queued,
+            "sending" => Status::Sending,
+            "sent" => Status::Sent,
+            "failed" => Status::Failed,
+            "unknown" => Status::Unknown,
+            "dead" => Status::Dead,
+            _ => return None,
+        })
+    }
+}
+
+/// One invoice a message covers, and the step it takes it to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Covered {
+    pub invoice_number: String,
+    pub step: u32,
+}
+
+/// A message to write to the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub key: String,
+    pub day: NaiveDate,
+    pub customer_id: String,
+    pub channel: String,
+    pub template: String,
+    pub language: String,
+    pub recipient: Option<String>,
+    pub subject: Option<String>,
+    pub body: String,
+    pub html: Option<String>,
+    pub invoices: Vec<Covered>,
+    pub total: Option<String>,
+    pub currency: Option<String>,
+    pub status: Status,
+}
+
+/// A message in the outbox, as `dunwell outbox` and `dunwell history` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    pub id: i64,
+    pub key: String,
+    pub day: NaiveDate,
+    pub created: String,
+    pub customer_id: String,
+    pub channel: String,
+    pub template: String,
+    pub language: String,
+    pub recipient: Option<String>,
+    pub subject: Option<String>,
+    pub body: String,
+    pub html: Option<String>,
+    pub invoices: Vec<Covered>,
+    pub total: Option<String>,
+    pub currency: Option<String>,
+    pub status: Status,
+    pub attempts: u32,
+    pub next_attempt: Option<String>,
+    pub last_error: Option<String>,
+    pub provider_id: Option<String>,
+    pub message_id: Option<String>,
+    pub file: Option<String>,
+    pub sent_at: Option<String>,
+    pub outcome: Option<String>,
+    pub outcome_note: Option<String>,
+    pub outcome_at: Option<String>,
+}
+
+const MESSAGE_COLUMNS: &str = "id, key, day, created, customer_id, channel, template, language, recipient,
+    subject, body, html, invoices, total, currency, status, attempts, next_attempt, last_error,
+    provider_id, message_id, file, sent_at, outcome, outcome_note, outcome_at";
+
+fn message(r: &rusqlite::Row<'_>) -> Result<Message, StoreError> {
+    let invoices: String = r.get(12)?;
+    let status: String = r.get(15)?;
+    Ok(Message {
+        id: r.get(0)?,
+        key: r.get(1)?,
+        day: date_col(r.get_ref(2)?.as_str()?)?,
+        created: r.get(3)?,
+        customer_id: r.get(4)?,
+        channel: r.get(5)?,
+        template: r.get(6)?,
+        language: r.get(7)?,
+        recipient: r.get(8)?,
+        subject: r.get(9)?,
+        body: r.get(10)?,
+        html: r.get(11)?,
+        invoices: serde_json::from_str(&invoices)
+            .map_err(|_| StoreError::Corrupt { what: "outbox invoices", value: invoices.clone() })?,
+        total: r.get(13)?,
+        currency: r.get(14)?,
+        status: Status::parse(&status).ok_or(StoreError::Corrupt { what: "outbox status", value: status })?,
+        attempts: r.get(16)?,
+        next_attempt: r.get(17)?,
+        last_error: r.get(18)?,
+        provider_id: r.get(19)?,
+        message_id: r.get(20)?,
+        file: r.get(21)?,
+        sent_at: r.get(22)?,
+        outcome: r.get(23)?,
+        outcome_note: r.get(24)?,
+        outcome_at: r.get(25)?,
+    })
+}
+
+fn query(
+    conn: &rusqlite::Connection,
+    filter: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<Message>, StoreError> {
+    let mut stmt = conn.prepare(&format!("SELECT {MESSAGE_COLUMNS} FROM outbox {filter}"))?;
+    let mut rows = stmt.query(args)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(message(r)?);
+    }
+    Ok(out)
+}
+
+fn delivery_text(d: Delivery) -> &'static str {
+    match d {
+        Delivery::Post => "post",
+        Delivery::Electronic => "electronic",
+    }
+}
+
+impl Store {
+    /// Every invoice's progress, by invoice number.
+    pub fn load_progress(&self) -> Result<HashMap<String, Progress>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT invoice_number, playbook, steps_done, anchor, last_day, first_reminder, first_delivery
+             FROM progress",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = HashMap::new();
+        while let Some(r) = rows.next()? {
+            let opt_date = |i: usize| -> Result<Option<NaiveDate>, StoreError> {
+                match r.get_ref(i)?.as_str_or_null()? {
+                    Some(t) => Ok(Some(date_col(t)?)),
+                    None => Ok(None),
+                }
+            };
+            let delivery: Option<String> = r.get(6)?;
+            let first_reminder = match (opt_date(5)?, delivery.as_deref()) {
+                (Some(d), Some("post")) => Some((d, Delivery::Post)),
+                (Some(d), Some(_)) => Some((d, Delivery::Electronic)),
+                _ => None,
+            };
+            out.insert(
+                r.get(0)?,
+                Progress {
+                    playbook: r.get(1)?,
+                    steps_done: r.get::<_, i64>(2)? as usize,
+                    anchor: date_col(r.get_ref(3)?.as_str()?)?,
+                    last_day: opt_date(4)?,
+                    first_reminder,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// The outbox, newest first, optionally of one status.
+    pub fn outbox(&self, status: Option<Status>) -> Result<Vec<Message>, StoreError> {
+        match status {
+            Some(s) => query(&self.conn, "WHERE status = ?1 ORDER BY id DESC", [s.as_str()]),
+            None => query(&self.conn, "ORDER BY id DESC", []),
+        }
+    }
+
+    /// Messages to one customer, or covering one invoice, oldest first.
+    pub fn history(&self, customer_or_invoice: &str) -> Result<Vec<Message>, StoreError> {
+        query(
+            &self.conn,
+            "WHERE customer_id = ?1
+                OR EXISTS (SELECT 1 FROM json_each(outbox.invoices) WHERE json_extract(value, '$.invoice_number') = ?1)
+             ORDER BY id",
+            [customer_or_invoice],
+        )
+    }
+
+    pub fn message(&self, id: i64) -> Result<Option<Message>, StoreError> {
+        Ok(query(&self.conn, "WHERE id = ?1", [id])?.pop())
+    }
+
+    /// Messages to deliver now: queued, failed whose next attempt has come, and any left
+    /// `sending` by a run that died.
+    pub fn deliverable(&self, now: &str) -> Result<Vec<Message>, StoreError> {
+        query(
+            &self.conn,
+            "WHERE status IN ('queued', 'sending') OR (status = 'failed' AND next_attempt <= ?1) ORDER BY id",
+            [now],
+        )
+    }
+
+    /// Messages to a customer on the days from `from` through `to` that count against the
+    /// weekly cap (everything but dead ones).
+    pub fn messages_between(
+        &self,
+        customer_id: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<u32, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM outbox WHERE customer_id = ?1 AND day BETWEEN ?2 AND ?3 AND status <> 'dead'",
+            params![customer_id, from.to_string(), to.to_string()],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Marks a message as being delivered now (its own small transaction, before the
+    /// channel is called).
+    pub fn mark_sending(&mut self, id: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute("UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Records a delivery: the provider's id, the Message-ID, the file written.
+    pub fn mark_sent(
+        &mut self,
+        id: i64,
+        at: &str,
+        provider_id: Option<&str>,
+        message_id: Option<&str>,
+        file: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?2, provider_id = ?3,
+                message_id = coalesce(?4, message_id), file = coalesce(?5, file), last_error = NULL,
+                next_attempt = NULL
+             WHERE id = ?1",
+            params![id, at, provider_id, message_id, file],
+        )?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: `failed` with the next attempt, or `dead`/`unknown`.
+    pub fn mark_failed(
+        &mut self,
+        id: i64,
+        status: Status,
+        error: &str,
+        next_attempt: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE outbox SET status = ?2, last_error = ?3, next_attempt = ?4 WHERE id = ?1",
+            params![id, status.as_str(), crate::text::cap(error, 4096), next_attempt],
+        )?;
+        Ok(())
+    }
+
+    /// Records a call task's outcome.
+    pub fn record_outcome(
+        &mut self,
+        id: i64,
+        outcome: &str,
+        note: Option<&str>,
+        at: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE outbox SET outcome = ?2, outcome_note = ?3, outcome_at = ?4 WHERE id = ?1 AND channel = 'phone'",
+            params![id, outcome, note, at],
+        )? > 0)
+    }
+}
+
+impl WriteTx<'_> {
+    /// Writes a message and the progress of every invoice it covers, unless a message with
+    /// the same key exists (then nothing: the step was done already). Returns the new id.
+    pub fn enqueue(
+        &self,
+        m: &NewMessage,
+        created: &str,
+        progress: &[(String, Progress)],
+    ) -> Result<Option<i64>, StoreError> {
+        let invoices = serde_json::to_string(&m.invoices)
+            .map_err(|e| StoreError::Corrupt { what: "outbox invoices", value: e.to_string() })?;
+        let inserted = self.tx.execute(
+            "INSERT INTO outbox (key, day, created, customer_id, channel, template, language, recipient,
+                subject, body, html, invoices, total, currency, status)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             ON CONFLICT (key) DO NOTHING",
+            params![
+                m.key,
+                m.day.to_string(),
+                created,
+                m.customer_id,
+                m.channel,
+                m.template,
+                m.language,
+                m.recipient,
+                m.subject,
+                m.body,
+                m.html,
+                invoices,
+                m.total,
+                m.currency,
+                m.status.as_str()
+            ],
+        )?;
+        if inserted == 0 {
+            return Ok(None);
+        }
+        let id = self.tx.last_insert_rowid();
+        for (number, p) in progress {
+            self.set_progress(number, p)?;
+        }
+        Ok(Some(id))
+    }
+
+    pub fn set_progress(&self, invoice: &str, p: &Progress) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO progress (invoice_number, playbook, steps_done, anchor, last_day, first_reminder, first_delivery)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (invoice_number) DO UPDATE SET playbook = excluded.playbook,
+                steps_done = excluded.steps_done, anchor = excluded.anchor, last_day = excluded.last_day,
+                first_reminder = excluded.first_reminder, first_delivery = excluded.first_delivery",
+            params![
+                invoice,
+                p.playbook,
+                p.steps_done as i64,
+                p.anchor.to_string(),
+                p.last_day.map(|d| d.to_string()),
+                p.first_reminder.map(|(d, _)| d.to_string()),
+                p.first_reminder.map(|(_, k)| delivery_text(k)),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Whether a message with this key exists.
+    pub fn message_exists(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.tx.query_row("SELECT 1 FROM outbox WHERE key = ?1", [key], |_| Ok(())).optional()?.is_some())
+    }
+}

@@ -1,0 +1,784 @@
+//! Message templates: the text of every reminder, SMS, letter, call script and case file.
+//!
+//! Templates are minijinja (Jinja2) files that the business edits in its own git repository,
+//! one per step and language in `playbooks/templates/<lang>/`, so the renderer is strict: a
+//! misspelled variable is an error at `dunwell check` time rather than an empty gap in a letter
+//! that has already gone out, and so is printing a value that is absent for the message (an
+//! unguarded `{{ payment_reference }}` would otherwise print `none`). Money, dates and day
+//! counts are formatted by the `money`, `date` and `days` filters for the recipient's language
+//! (`template/format.rs`), so template authors never format numbers by hand and amounts never pass
+//! through floating point.
+//!
+//! What a step's template yields depends on its channel ([`render_message`]):
+//!
+//! | channel | files | result |
+//! | --- | --- | --- |
+//! | `email` | `<name>.txt`: `Subject: …`, a blank line, the plain-text body; `<name>.html`: the HTML body | subject, text, HTML |
+//! | `letter`, `registered-letter` | `<name>.txt`: `Subject: …`, a blank line, the letter body | subject, text (the PDF's body) |
+//! | `sms` | `<name>.txt`: the text, no subject | text, and its [`SmsParts`] |
+//! | `phone` | `<name>.txt`: the call script | text |
+//! | `agency` | `<name>.txt`: the case file's summary | text |
+//!
+//! The HTML body is rendered with HTML auto-escaping on, so customer data (a customer called
+//! `A & B` or `<script>`) is escaped; the text parts are not escaped. An HTML file may be a
+//! body fragment (it is then wrapped in a minimal document) or a whole document.
+//!
+//! One message covers every invoice of a customer that is due for the same channel on the same
+//! day: the context lists them all in `invoices`, with one `total_open`, while `invoice` is the
+//! most advanced of them, whose step sets the tone and picks the template.
+
+mod check;
+mod format;
+mod sms;
+#[cfg(test)]
+mod tests;
+
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use chrono::NaiveDate;
+use minijinja::value::ValueKind;
+use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
+use rust_decimal::Decimal;
+use serde::{Serialize, Serializer};
+
+use crate::model::{Customer, CustomerKind, Invoice, Language};
+use crate::playbook::{Channel, MoneyAction, PlaybookSource, Step};
+
+pub use check::{check_syntax, check_template, TemplatePart};
+pub use format::{format_date, format_days, format_money};
+pub use sms::{sms_parts, SmsEncoding, SmsParts};
+
+/// Everything a template may refer to. The field names are the template's vocabulary: renaming
+/// one breaks every template that uses it, so treat them as a public interface (and keep
+/// the list of names in error messages, `VOCABULARY`, in step).
+///
+/// Build one with [`MessageContext::new`] and [`MessageContext::for_step`]; the fields are
+/// public so a caller can set what it computes itself (`deadline`, `fee`, collection costs
+/// computed once on the total of several invoices).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageContext {
+    pub business: BusinessContext,
+    /// The business's contact person for questions about this message.
+    pub contact: ContactContext,
+    pub customer: CustomerContext,
+    /// The invoice whose step sets the tone and the template: the most advanced of `invoices`
+    /// (a copy of one of them). Templates written for one invoice keep working with it.
+    pub invoice: InvoiceContext,
+    /// Every invoice the message covers, at least one, all in the same currency, in the order
+    /// the caller gives (oldest due date first reads best).
+    pub invoices: Vec<InvoiceContext>,
+    /// The sum of the invoices' open amounts.
+    #[serde(serialize_with = "decimal_as_str")]
+    pub total_open: Decimal,
+    /// The reference to pay the whole message with: the invoice's own when there is one
+    /// invoice; for several, the one the caller chose (absent: the texts ask to quote the
+    /// invoice numbers). A BE structured reference is written `+++…+++`.
+    pub payment_reference: Option<String>,
+    /// The day the message is sent (or the call is made); letters are dated with it.
+    pub today: NaiveDate,
+    /// Days past the due date of `invoice` on `today`; negative before it.
+    pub days_overdue: i64,
+    /// Late-payment interest up to `today` on all the invoices, when the step announces or
+    /// applies it (see `interest_action`).
+    #[serde(serialize_with = "opt_decimal_as_str")]
+    pub interest: Option<Decimal>,
+    /// Collection costs (NL: BIK scale; BE: the contractual or statutory damages) on the
+    /// invoices, when the step announces or applies them. An announcing step must show the
+    /// exact amount.
+    #[serde(serialize_with = "opt_decimal_as_str")]
+    pub costs: Option<Decimal>,
+    /// A reminder fee this message charges, when the step charges one (it is then part of
+    /// `total_due`).
+    #[serde(serialize_with = "opt_decimal_as_str")]
+    pub fee: Option<Decimal>,
+    /// What the debtor has to pay now: `total_open` plus whatever the step applies (interest,
+    /// costs, fee); announced amounts are not included.
+    #[serde(serialize_with = "opt_decimal_as_str")]
+    pub total_due: Option<Decimal>,
+    /// What the step does with interest for this customer (`none`, `announce`, `apply`): the
+    /// consumer variant of the step for a consumer.
+    pub interest_action: MoneyAction,
+    /// What the step does with collection costs for this customer.
+    pub costs_action: MoneyAction,
+    /// The pay-by date the step sets, when it sets one.
+    pub deadline: Option<NaiveDate>,
+    /// The playbook step number, 1-based.
+    pub step: u32,
+    /// `email`, `sms`, `phone`, `letter`, `registered-letter` or `agency`.
+    pub channel: Channel,
+}
+
+/// The creditor: the business that sends the reminders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BusinessContext {
+    pub name: String,
+    /// Postal address on one line, as it should appear under a signature.
+    pub address: String,
+    pub iban: String,
+    /// VAT number (in Belgium also the company number a consumer reminder must show); absent
+    /// for businesses outside the VAT system.
+    pub vat_number: Option<String>,
+}
+
+/// The person at the business the customer can call or write to about the message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ContactContext {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustomerContext {
+    pub id: String,
+    pub name: String,
+    /// Serialized as `b2b` / `b2c`, so templates can switch wording for consumers.
+    pub kind: CustomerKind,
+    /// ISO 3166 alpha-2, upper case (`NL`, `BE`), when the address has one.
+    pub country: Option<String>,
+    /// The language the message is written in (`nl`, `fr`, `en`, `de`): the customer's own,
+    /// else the business's default. [`render_message`] picks the template file by it.
+    pub language: Language,
+    /// The person to address, by first and last name (`Anne Jansen`), when known: the texts
+    /// then write "Geachte Anne Jansen", "Dear Anne Jansen", "Guten Tag Anne Jansen", which
+    /// needs no title or gender; otherwise "Geachte heer, mevrouw", "Madame, Monsieur", …
+    pub contact_name: Option<String>,
+}
+
+impl CustomerContext {
+    /// The context of a stored customer, written in its language or else `default_language`.
+    pub fn from_customer(c: &Customer, default_language: Language) -> CustomerContext {
+        CustomerContext {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            kind: c.kind,
+            country: c.address.country.clone(),
+            language: c.language.unwrap_or(default_language),
+            contact_name: None,
+        }
+    }
+}
+
+/// One invoice of the message, with the amounts the step announces or applies to it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InvoiceContext {
+    pub number: String,
+    pub issue_date: NaiveDate,
+    pub due_date: NaiveDate,
+    /// ISO 4217, upper case; the `money` filter uses it unless told otherwise.
+    pub currency: String,
+    #[serde(serialize_with = "decimal_as_str")]
+    pub total: Decimal,
+    /// What has been paid or credited: `total - open_amount`.
+    #[serde(serialize_with = "decimal_as_str")]
+    pub paid: Decimal,
+    #[serde(serialize_with = "decimal_as_str")]
+    pub open_amount: Decimal,
+    /// Days past the due date on the message's day; negative before it.
+    pub days_overdue: i64,
+    /// Structured reference (NL betalingskenmerk, BE +++…+++, RF), when the invoice has one.
+    pub payment_reference: Option<String>,
+    /// Interest on this invoice up to the message's day, when the step announces or applies it.
+    #[serde(serialize_with = "opt_decimal_as_str")]
+    pub interest: Option<Decimal>,
+    /// Collection costs on this invoice, when computed per invoice (absent when they are
+    /// computed once on the total of the message).
+    #[serde(serialize_with = "opt_decimal_as_str")]
+    pub costs: Option<Decimal>,
+    /// What is to be paid on this invoice now: open amount plus what the step applies to it.
+    #[serde(serialize_with = "opt_decimal_as_str")]
+    pub total_due: Option<Decimal>,
+}
+
+impl InvoiceContext {
+    /// A stored invoice as seen on `today`, without amounts (set `interest`, `costs`,
+    /// `total_due` and `payment_reference` from the plan's action).
+    pub fn from_invoice(inv: &Invoice, today: NaiveDate) -> InvoiceContext {
+        InvoiceContext {
+            number: inv.number.clone(),
+            issue_date: inv.issue_date,
+            due_date: inv.due_date,
+            currency: inv.currency.clone(),
+            total: inv.total,
+            paid: inv.total - inv.open_amount,
+            open_amount: inv.open_amount,
+            days_overdue: (today - inv.due_date).num_days(),
+            payment_reference: None,
+            interest: None,
+            costs: None,
+            total_due: None,
+        }
+    }
+}
+
+/// A context that cannot describe a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot build the message: {0}")]
+pub struct ContextError(pub String);
+
+/// Amounts go into templates as exact decimal strings: minijinja has no decimal type, and a
+/// float would round `2.005` the wrong way before the `money` filter ever saw it.
+fn decimal_as_str<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&d.to_string())
+}
+
+fn opt_decimal_as_str<S: Serializer>(d: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&d.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// The sum of the values that are present; `None` when none is.
+fn sum_present(values: impl Iterator<Item = Option<Decimal>>) -> Option<Decimal> {
+    values.fold(None, |acc, v| match (acc, v) {
+        (None, v) => v,
+        (Some(a), Some(v)) => Some(a + v),
+        (a, None) => a,
+    })
+}
+
+impl MessageContext {
+    /// The context of one message to `customer` about `invoices` (at least one, one currency),
+    /// on `today`. `lead` is the index of the most advanced invoice, whose step sets the tone.
+    ///
+    /// Derived here: `invoice` (the lead), `days_overdue` (the lead's), `total_open`,
+    /// `payment_reference` (the invoice's own when there is one invoice; for several, set it
+    /// afterwards), and `interest`, `costs` and `total_due` as the sums of the invoices'
+    /// amounts that are present (`total_due` only when every invoice has one). A caller that
+    /// computes costs once on the total sets `costs` and `total_due` itself. Then call
+    /// [`for_step`](Self::for_step).
+    pub fn new(
+        business: BusinessContext,
+        contact: ContactContext,
+        customer: CustomerContext,
+        invoices: Vec<InvoiceContext>,
+        lead: usize,
+        today: NaiveDate,
+    ) -> Result<MessageContext, ContextError> {
+        let invoice = invoices
+            .get(lead)
+            .cloned()
+            .ok_or_else(|| ContextError(format!("no invoice {lead} among the {} given", invoices.len())))?;
+        if let Some(other) = invoices.iter().find(|i| i.currency != invoice.currency) {
+            return Err(ContextError(format!(
+                "invoices {} ({}) and {} ({}) are in different currencies; one message has one total, \
+                 so send them separately",
+                invoice.number, invoice.currency, other.number, other.currency
+            )));
+        }
+        let total_open = invoices.iter().map(|i| i.open_amount).sum();
+        let interest = sum_present(invoices.iter().map(|i| i.interest));
+        let costs = sum_present(invoices.iter().map(|i| i.costs));
+        let total_due = invoices.iter().map(|i| i.total_due).sum::<Option<Decimal>>();
+        let payment_reference = match invoices.as_slice() {
+            [one] => one.payment_reference.clone(),
+            _ => None,
+        };
+        Ok(MessageContext {
+            business,
+            contact,
+            customer,
+            days_overdue: invoice.days_overdue,
+            invoice,
+            invoices,
+            total_open,
+            payment_reference,
+            today,
+            interest,
+            costs,
+            fee: None,
+            total_due,
+            interest_action: MoneyAction::None,
+            costs_action: MoneyAction::None,
+            deadline: None,
+            step: 1,
+            channel: Channel::Email,
+        })
+    }
+
+    /// Sets what comes from the lead invoice's playbook step: its number, channel, and what it
+    /// does with interest and costs for this customer's kind.
+    pub fn for_step(mut self, step: &Step) -> MessageContext {
+        let (interest, costs) = step.money_for(self.customer.kind);
+        self.step = step.number;
+        self.channel = step.channel;
+        self.interest_action = interest;
+        self.costs_action = costs;
+        self
+    }
+
+    /// A complete context with every optional value present and two invoices, for `dunwell
+    /// check` and for previewing a template without a database. Its amounts add up: the
+    /// invoices' open amounts to `total_open`; `total_open`, `interest`, `costs` and `fee` to
+    /// `total_due` (the step applies both interest and costs).
+    pub fn sample() -> MessageContext {
+        let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+        let today = date(2026, 4, 2);
+        let first = InvoiceContext {
+            number: "2026-0117".into(),
+            issue_date: date(2026, 2, 1),
+            due_date: date(2026, 3, 3),
+            currency: "EUR".into(),
+            total: Decimal::new(123456, 2),
+            paid: Decimal::ZERO,
+            open_amount: Decimal::new(123456, 2),
+            days_overdue: 30,
+            payment_reference: Some("1234 5678 9012 3456".into()),
+            interest: Some(Decimal::new(1253, 2)),
+            costs: None,
+            total_due: None,
+        };
+        let second = InvoiceContext {
+            number: "2026-0142".into(),
+            issue_date: date(2026, 2, 16),
+            due_date: date(2026, 3, 18),
+            currency: "EUR".into(),
+            total: Decimal::new(75000, 2),
+            paid: Decimal::new(25000, 2),
+            open_amount: Decimal::new(50000, 2),
+            days_overdue: 15,
+            payment_reference: Some("1234 5678 9012 3464".into()),
+            interest: Some(Decimal::new(205, 2)),
+            costs: None,
+            total_due: None,
+        };
+        let mut ctx = MessageContext::new(
+            BusinessContext {
+                name: "Bakkerij Van Dam B.V.".into(),
+                address: "Kerkstraat 12, 3811 CV Amersfoort".into(),
+                iban: "NL91 ABNA 0417 1643 00".into(),
+                vat_number: Some("NL123456789B01".into()),
+            },
+            ContactContext {
+                name: Some("Sanne de Boer".into()),
+                phone: Some("+31 33 123 45 67".into()),
+                email: Some("debiteuren@bakkerijvandam.nl".into()),
+            },
+            CustomerContext {
+                id: "C-1042".into(),
+                name: "Hotel De Linde".into(),
+                kind: CustomerKind::B2b,
+                country: Some("NL".into()),
+                language: Language::Nl,
+                contact_name: Some("Anne Jansen".into()),
+            },
+            vec![first, second],
+            0,
+            today,
+        )
+        .expect("the sample is consistent");
+        // Interest 12.53 + 2.05; collection costs once on the total open of 1,734.56 (BIK
+        // 15 %); a reminder fee; all applied.
+        ctx.payment_reference = Some("1234 5678 9012 3472".into());
+        ctx.costs = Some(Decimal::new(26018, 2));
+        ctx.fee = Some(Decimal::new(750, 2));
+        ctx.total_due =
+            Some(ctx.total_open + Decimal::new(1458, 2) + Decimal::new(26018, 2) + Decimal::new(750, 2));
+        ctx.interest_action = MoneyAction::Apply;
+        ctx.costs_action = MoneyAction::Apply;
+        ctx.deadline = Some(date(2026, 4, 16));
+        ctx.step = 5;
+        ctx
+    }
+}
+
+/// The text part of a rendered template: the subject goes into the e-mail header or the
+/// letter's subject line, the body into the channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: Option<String>,
+    pub body: String,
+}
+
+/// A rendered message, ready for its channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// E-mail subject, or a letter's subject line; `None` for SMS, call scripts, case files.
+    pub subject: Option<String>,
+    /// The plain-text body: the e-mail's text part, the SMS, the letter's body, the call script.
+    pub text: String,
+    /// The e-mail's HTML part (a whole document); `None` for other channels.
+    pub html: Option<String>,
+    /// For an SMS: its encoding and the number of parts it is sent as.
+    pub sms: Option<SmsParts>,
+}
+
+/// A template that cannot be used, with where and what to fix. `name` is whatever the caller
+/// passed (normally the path below `playbooks/templates`), so the operator can open the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("template {name}{}: syntax error: {message}", at_line(*.line))]
+    Syntax { name: String, line: Option<usize>, message: String },
+    #[error("template {name}{}: {message}", at_line(*.line))]
+    Render { name: String, line: Option<usize>, message: String },
+    /// The text rendered, but is not shaped the way its channel needs (e-mail without subject).
+    #[error("template {name}: {message}")]
+    Layout { name: String, message: String },
+    /// The file a step needs is not there (or cannot be read).
+    #[error("template {name}: {message}")]
+    Missing { name: String, message: String },
+}
+
+fn at_line(line: Option<usize>) -> String {
+    line.map(|l| format!(", line {l}")).unwrap_or_default()
+}
+
+/// The variables a template can use, listed in error messages so the fix is one glance away.
+const VOCABULARY: &str = "business.{name, address, iban, vat_number}, contact.{name, phone, email}, \
+     customer.{id, name, kind, country, language, contact_name}, \
+     invoice and each of invoices.{number, issue_date, due_date, currency, total, paid, open_amount, \
+     days_overdue, payment_reference, interest, costs, total_due}, total_open, payment_reference, \
+     today, days_overdue, interest, costs, fee, total_due, interest_action, costs_action, deadline, \
+     step, channel";
+
+impl TemplateError {
+    pub fn name(&self) -> &str {
+        match self {
+            TemplateError::Syntax { name, .. }
+            | TemplateError::Render { name, .. }
+            | TemplateError::Layout { name, .. }
+            | TemplateError::Missing { name, .. } => name,
+        }
+    }
+
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            TemplateError::Syntax { line, .. } | TemplateError::Render { line, .. } => *line,
+            TemplateError::Layout { .. } | TemplateError::Missing { .. } => None,
+        }
+    }
+
+    /// Turns minijinja's terse error into one that quotes the offending text and says what to
+    /// change, because the reader is a bookkeeper editing a text file, not a Rust developer.
+    fn from_minijinja(name: &str, source: &str, err: minijinja::Error) -> TemplateError {
+        let line = err.line();
+        let quoted = err
+            .range()
+            .and_then(|r| snippet(source, r))
+            .or_else(|| line.and_then(|l| source.lines().nth(l - 1)).map(|t| t.trim().to_string()));
+        let detail = err.detail().unwrap_or("").to_string();
+        let name = name.to_string();
+        match err.kind() {
+            ErrorKind::SyntaxError => {
+                let mut message =
+                    if detail.is_empty() { "the template does not parse".to_string() } else { detail };
+                if let Some(q) = quoted {
+                    let _ = write!(message, " (in `{q}`)");
+                }
+                message.push_str(
+                    "; check that every `{{` has a matching `}}`, every `{%` a matching `%}`, \
+                     and every `{% if %}` / `{% for %}` its `{% endif %}` / `{% endfor %}`",
+                );
+                TemplateError::Syntax { name, line, message }
+            }
+            ErrorKind::UndefinedError => {
+                let what = quoted.map(|q| format!("`{q}`")).unwrap_or_else(|| "a variable".to_string());
+                let message = format!(
+                    "{what} is not defined; check the spelling. Available: {VOCABULARY}. \
+                     Use `{{% if x is defined %}}` only for values that may really be missing"
+                );
+                TemplateError::Render { name, line, message }
+            }
+            ErrorKind::UnknownFilter => {
+                let message = format!(
+                    "{detail}; the message filters are `money`, `date` and `days` (plus minijinja's \
+                     built-in filters such as `upper`, `join` and `default`)"
+                );
+                TemplateError::Render { name, line, message }
+            }
+            kind => {
+                let mut message =
+                    if detail.is_empty() { kind.to_string() } else { format!("{kind}: {detail}") };
+                if let Some(q) = quoted {
+                    let _ = write!(message, " (in `{q}`)");
+                }
+                TemplateError::Render { name, line, message }
+            }
+        }
+    }
+}
+
+fn snippet(source: &str, range: Range<usize>) -> Option<String> {
+    let s = source.get(range)?.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// Builds the environment for one language and currency. It is rebuilt per render because the
+/// filters close over both; that costs microseconds, next to an SMTP round trip. `html` turns
+/// HTML auto-escaping on, for the HTML part of an e-mail.
+fn environment<'s>(lang: Language, currency: &str, html: bool) -> Environment<'s> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_debug(true);
+    // Block tags on their own line must not leave blank lines in a plain-text letter.
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    // Plain text must not be escaped ("Smith & Co" is not "Smith &amp; Co"); HTML must be.
+    env.set_auto_escape_callback(move |_| if html { AutoEscape::Html } else { AutoEscape::None });
+    env.set_formatter(|out, state, value| {
+        if value.is_none() {
+            return Err(minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                "this value is empty for this message and would print as `none`; print it inside \
+                 `{% if … %}` … `{% endif %}` (or give a fallback with `| default(\"…\")`)",
+            ));
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
+    let default_currency = currency.to_string();
+    env.add_filter("money", move |value: Value, currency: Option<String>| {
+        let amount = value_to_decimal(&value)?;
+        let currency = currency.as_deref().unwrap_or(&default_currency);
+        Ok::<_, minijinja::Error>(format_money(amount, currency, lang))
+    });
+    env.add_filter("date", move |value: Value| {
+        let date = value_to_date(&value)?;
+        Ok::<_, minijinja::Error>(format_date(date, lang))
+    });
+    env.add_filter("days", move |value: Value| {
+        let days = match value.kind() {
+            ValueKind::Undefined => return Err(minijinja::Error::from(ErrorKind::UndefinedError)),
+            ValueKind::Number => i64::try_from(value.clone()).ok(),
+            _ => None,
+        }
+        .ok_or_else(|| filter_error(format!("`days` needs a whole number of days, got `{value}`")))?;
+        Ok::<_, minijinja::Error>(format_days(days, lang))
+    });
+    env
+}
+
+fn filter_error(message: String) -> minijinja::Error {
+    minijinja::Error::new(ErrorKind::InvalidOperation, message)
+}
+
+fn value_to_decimal(value: &Value) -> Result<Decimal, minijinja::Error> {
+    match value.kind() {
+        ValueKind::Undefined => Err(minijinja::Error::from(ErrorKind::UndefinedError)),
+        ValueKind::None => Err(filter_error(
+            "`money` got an empty amount: this value is absent for this step; \
+             guard it with `{% if … is not none %}`"
+                .into(),
+        )),
+        ValueKind::String => {
+            let s = value.as_str().unwrap_or_default().trim();
+            Decimal::from_str_exact(s)
+                .map_err(|_| filter_error(format!("`money` needs an amount, got the text `{s}`")))
+        }
+        ValueKind::Number => i64::try_from(value.clone()).map(Decimal::from).map_err(|_| {
+            filter_error(format!(
+                "`money` got the fractional number {value}, which would lose cents in binary floating \
+                 point; write it as a quoted string such as \"{value}\""
+            ))
+        }),
+        _ => Err(filter_error(format!("`money` needs an amount, got `{value}`"))),
+    }
+}
+
+fn value_to_date(value: &Value) -> Result<NaiveDate, minijinja::Error> {
+    match value.kind() {
+        ValueKind::Undefined => Err(minijinja::Error::from(ErrorKind::UndefinedError)),
+        ValueKind::None => Err(filter_error(
+            "`date` got an empty date: this value is absent for this step; \
+             guard it with `{% if … is not none %}`"
+                .into(),
+        )),
+        _ => {
+            let s = value.as_str().map(str::trim).unwrap_or_default();
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| filter_error(format!("`date` needs a date like 2026-03-03, got `{value}`")))
+        }
+    }
+}
+
+/// Renders the text part of a template (`<name>.txt`) in `lang`. `name` is only used in error
+/// messages. The subject line is split off and checked against `ctx.channel`: e-mails and
+/// letters need one, SMS, call scripts and case files must not have one.
+pub fn render(
+    source: &str,
+    name: &str,
+    lang: Language,
+    ctx: &MessageContext,
+) -> Result<Rendered, TemplateError> {
+    let text = render_with(source, name, lang, ctx, false)?;
+    let (subject, body) = split_subject(&text);
+    let layout = |message: String| TemplateError::Layout { name: name.to_string(), message };
+    if needs_subject(ctx.channel) && subject.as_deref().is_none_or(str::is_empty) {
+        return Err(layout(format!(
+            "a{} {} template must start with a `Subject: ...` line (with text after the colon), then \
+             one blank line, then the body",
+            if ctx.channel == Channel::Email { "n" } else { "" },
+            ctx.channel.as_str()
+        )));
+    }
+    if !needs_subject(ctx.channel) && subject.is_some() {
+        return Err(layout(format!(
+            "a{} {} template has no subject; remove the `Subject:` line",
+            if ctx.channel == Channel::Agency { "n" } else { "" },
+            ctx.channel.as_str()
+        )));
+    }
+    if body.is_empty() {
+        return Err(layout("the message body is empty; write the text below the subject line".into()));
+    }
+    Ok(Rendered { subject, body })
+}
+
+/// Renders the HTML part of an e-mail template (`<name>.html`) with auto-escaping on, and
+/// wraps a body fragment in a minimal document titled `subject`.
+pub fn render_html(
+    source: &str,
+    name: &str,
+    lang: Language,
+    ctx: &MessageContext,
+    subject: &str,
+) -> Result<String, TemplateError> {
+    let body = render_with(source, name, lang, ctx, true)?;
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(TemplateError::Layout {
+            name: name.to_string(),
+            message: "the HTML body is empty; write the message in it".into(),
+        });
+    }
+    let head = body.get(..14).unwrap_or(body).to_ascii_lowercase();
+    if head.starts_with("<!doctype") || head.starts_with("<html") {
+        return Ok(format!("{body}\n"));
+    }
+    Ok(format!(
+        "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n</head>\n\
+         <body style=\"font-family: Arial, Helvetica, sans-serif; font-size: 15px; line-height: 1.5; color: #222222;\">\n\
+         {body}\n</body>\n</html>\n",
+        escape_html(subject)
+    ))
+}
+
+/// Whether a channel's template starts with a `Subject:` line.
+fn needs_subject(channel: Channel) -> bool {
+    matches!(channel, Channel::Email | Channel::Letter | Channel::RegisteredLetter)
+}
+
+/// Whether a channel's template has an HTML part (`<name>.html`) beside the text.
+pub fn has_html(channel: Channel) -> bool {
+    channel == Channel::Email
+}
+
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The template sources of one step in one language.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources<'a> {
+    /// `<name>.txt`, and the name to report it by.
+    pub text: (&'a str, &'a str),
+    /// `<name>.html` for an e-mail, and the name to report it by.
+    pub html: Option<(&'a str, &'a str)>,
+}
+
+/// Renders one message for its channel (`ctx.channel`) from template sources already read;
+/// see [`render_message`].
+pub fn render_message_from(sources: Sources<'_>, ctx: &MessageContext) -> Result<Message, TemplateError> {
+    let lang = ctx.customer.language;
+    let (text_source, text_name) = sources.text;
+    let Rendered { subject, body } = render(text_source, text_name, lang, ctx)?;
+    let html = match (has_html(ctx.channel), sources.html) {
+        (true, Some((html_source, html_name))) => {
+            Some(render_html(html_source, html_name, lang, ctx, subject.as_deref().unwrap_or_default())?)
+        }
+        (true, None) => {
+            return Err(TemplateError::Missing {
+                name: text_name.to_string(),
+                message: "an e-mail needs an HTML body beside the text: the `.html` file is missing".into(),
+            })
+        }
+        (false, _) => None,
+    };
+    let sms = (ctx.channel == Channel::Sms).then(|| sms_parts(&body));
+    Ok(Message { subject, text: body, html, sms })
+}
+
+/// Renders the message of playbook template `template` for `ctx`: in the customer's language
+/// (`ctx.customer.language`), for the step's channel (`ctx.channel`), reading
+/// `templates/<lang>/<template>.txt` (and `.html` for an e-mail) from `source`.
+///
+/// For an outbox entry covering several invoices of one customer:
+///
+/// ```ignore
+/// let invoices = actions.iter().map(|a| {
+///     let mut i = InvoiceContext::from_invoice(invoice_of(a), a.date);
+///     (i.interest, i.costs, i.total_due, i.payment_reference) =
+///         (a.interest, a.costs, a.total_due, a.payment_reference.clone());
+///     i
+/// }).collect();
+/// let mut ctx = MessageContext::new(business, contact, customer, invoices, lead, day)?.for_step(step);
+/// ctx.payment_reference = Some(reference_for_the_whole);
+/// let message = render_message(&playbooks.source, &step.template, &ctx)?;
+/// ```
+pub fn render_message(
+    source: &PlaybookSource,
+    template: &str,
+    ctx: &MessageContext,
+) -> Result<Message, TemplateError> {
+    let lang = ctx.customer.language;
+    let read = |rel: String| -> Result<(String, String), TemplateError> {
+        let name = source.display(&rel).display().to_string();
+        match source.read_file(&rel) {
+            Ok(Some(text)) => Ok((text, name)),
+            Ok(None) => Err(TemplateError::Missing {
+                message: format!(
+                    "the {} step's template `{template}` has no file for language `{lang}`",
+                    ctx.channel.as_str()
+                ),
+                name,
+            }),
+            Err(message) => Err(TemplateError::Missing { name, message }),
+        }
+    };
+    let (text, text_name) = read(PlaybookSource::template_path(lang, template))?;
+    let html = if has_html(ctx.channel) {
+        Some(read(PlaybookSource::html_template_path(lang, template))?)
+    } else {
+        None
+    };
+    let sources =
+        Sources { text: (&text, &text_name), html: html.as_ref().map(|(s, n)| (s.as_str(), n.as_str())) };
+    render_message_from(sources, ctx)
+}
+
+fn render_with(
+    source: &str,
+    name: &str,
+    lang: Language,
+    ctx: &MessageContext,
+    html: bool,
+) -> Result<String, TemplateError> {
+    let env = environment(lang, &ctx.invoice.currency, html);
+    let template = env
+        .template_from_named_str(name, source)
+        .map_err(|e| TemplateError::from_minijinja(name, source, e))?;
+    template.render(ctx).map_err(|e| TemplateError::from_minijinja(name, source, e))
+}
+
+/// Splits off a leading `Subject:` line. Leading blank lines of the body and trailing white
+/// space are dropped, so a template's exact spacing around blocks does not leak into the mail.
+fn split_subject(text: &str) -> (Option<String>, String) {
+    let text = text.trim_start_matches(['\n', '\r']);
+    let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let subject = first.trim_end_matches('\r').strip_prefix("Subject:").map(|s| s.trim().to_string());
+    let body = if subject.is_some() { rest } else { text };
+    (subject, body.trim_start_matches(['\n', '\r']).trim_end().to_string())
+}
