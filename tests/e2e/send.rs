@@ -11,8 +11,11 @@ use serde_json::Value;
 
 use crate::{s, testdata, Env};
 
+/// The business every test sends for.
+const BUSINESS: &str = "[business]\nname = 'Bakkerij Van Dam B.V.'\naddress = 'Kerkstraat 12, 3811 CV Amersfoort'\niban = 'NL91ABNA0417164300'\n";
+
 fn imported(config: &str) -> Env {
-    let env = Env::with_config(config);
+    let env = Env::with_config(&format!("{BUSINESS}{config}"));
     env.ok(&["import", "csv", s(&testdata("good"))]);
     env
 }
@@ -55,6 +58,10 @@ fn a_day_goes_to_the_file_outbox_once_and_the_plan_continues_from_it() {
     assert!(eml.contains("To: admin@bakkerijdevries.nl"), "{eml}");
     assert!(eml.contains("Message-ID: <dunwell.1."), "{eml}");
     assert!(eml.contains("2026-001"), "{eml}");
+    assert!(
+        eml.contains("NL91ABNA0417164300") || eml.contains("NL91 ABNA 0417 1643 00"),
+        "where to pay: {eml}"
+    );
 
     // Again for the same day: nothing new.
     let again = json(&env.ok(&["send", "--at", "2026-11-26", "--format", "json"]));
@@ -286,4 +293,29 @@ fn preview_shows_what_would_be_sent_in_any_language() {
     assert!(err.contains("no invoice `NOPE` in the store"), "{err}");
     // Nothing was written.
     assert_eq!(json(&env.ok(&["outbox", "--format", "json"])).as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn nothing_is_sent_without_the_business_and_its_iban() {
+    let env = Env::new();
+    env.ok(&["import", "csv", s(&testdata("good"))]);
+    let err = env.fails(&["send", "--at", "2026-11-26"]);
+    assert!(err.contains("set `name` and `iban` in [business]"), "{err}");
+}
+
+#[test]
+fn one_message_covers_both_invoices_and_charges_the_costs_once_on_their_total() {
+    let env = Env::with_config(BUSINESS);
+    env.ok(&["import", "csv", s(&testdata("two-invoices"))]);
+    env.ok(&["send", "--at", "2026-11-26"]);
+    // Step 3 (Mon 12-07) announces the costs: BIK on 200.00 is 15% = 30.00, at least 40.00 —
+    // once for the letter's claim, not 40.00 per invoice.
+    let report = json(&env.ok(&["send", "--at", "2026-12-07", "--format", "json"]));
+    let written = report["written"].as_array().unwrap();
+    assert_eq!(written.len(), 1, "{report}");
+    assert_eq!(written[0]["invoices"], serde_json::json!(["2026-101", "2026-102"]));
+    let body = written[0]["body"].as_str().unwrap();
+    assert!(body.contains("2026-101") && body.contains("2026-102"), "{body}");
+    assert!(body.contains("€ 40,00"), "{body}");
+    assert!(!body.contains("€ 80,00"), "{body}");
 }

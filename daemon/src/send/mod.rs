@@ -226,6 +226,14 @@ pub fn send_day(
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<SendReport, SendError> {
+    // A reminder must say who is owed and where to pay: refuse to write one without.
+    let b = &config.business;
+    if b.name.trim().is_empty() || b.iban.trim().is_empty() {
+        return Err(SendError::Render(
+            "set `name` and `iban` in [business] of dunwell.toml first: every reminder says who is owed and where to pay (see examples/dunwell.toml)"
+                .into(),
+        ));
+    }
     let inputs = Inputs::load(store, config, playbooks, at)?;
     let planned = inputs.plan(config, playbooks, at, 0, None);
     let mut report = SendReport { day: Some(at), dry_run, due: planned.actions.len(), ..Default::default() };

@@ -108,6 +108,8 @@ pub(super) fn draft(
     )
     .map_err(|e| e.to_string())?
     .for_step(step);
+    let mut ctx = ctx;
+    aggregate_costs(config, inputs, &mut ctx)?;
     let rendered =
         template::render_message(&playbooks.source, &lead.template, &ctx).map_err(|e| e.to_string())?;
     let total = ctx.total_due.unwrap_or(ctx.total_open);
@@ -126,4 +128,39 @@ pub(super) fn draft(
         currency: ctx.invoice.currency.clone(),
         requires_approval: lead.requires_approval,
     })
+}
+
+/// Collection costs of a message about several invoices are computed once on their total open
+/// principal, not per invoice and added up: the statutory scales (NL BIK, BE caps) apply to the
+/// claim the letter makes, and a per-invoice sum would charge the minimum of each again.
+fn aggregate_costs(config: &Config, inputs: &Inputs, ctx: &mut MessageContext) -> Result<(), String> {
+    if ctx.invoices.len() < 2 || ctx.costs.is_none() || ctx.invoice.currency != "EUR" {
+        return Ok(());
+    }
+    let per_invoice: Decimal = ctx.invoices.iter().filter_map(|i| i.costs).sum();
+    let total = crate::law::collection_costs(
+        &inputs.rates,
+        config.jurisdiction,
+        ctx.customer.kind,
+        ctx.total_open,
+        &inputs.costs,
+    )
+    .map_err(|e| format!("collection costs of customer {}: {e}", ctx.customer.id))?
+    .costs;
+    for i in &mut ctx.invoices {
+        if let (Some(due), Some(c)) = (i.total_due, i.costs) {
+            if ctx.costs_action == crate::playbook::MoneyAction::Apply {
+                i.total_due = Some(due - c);
+            }
+        }
+        i.costs = None;
+    }
+    if let Some(lead) = ctx.invoices.iter().find(|i| i.number == ctx.invoice.number) {
+        ctx.invoice = lead.clone();
+    }
+    ctx.costs = Some(total);
+    if ctx.costs_action == crate::playbook::MoneyAction::Apply {
+        ctx.total_due = ctx.total_due.map(|t| t - per_invoice + total);
+    }
+    Ok(())
 }
