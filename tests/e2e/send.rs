@@ -319,3 +319,27 @@ fn one_message_covers_both_invoices_and_charges_the_costs_once_on_their_total() 
     assert!(body.contains("€ 40,00"), "{body}");
     assert!(!body.contains("€ 80,00"), "{body}");
 }
+
+#[test]
+fn a_letter_step_writes_a_pdf_with_the_invoice_and_where_to_pay() {
+    // 2026-001 (C1): step 2 caught up on 11-26 moves the schedule 21 days; step 6 (letter,
+    // J+40) falls on Thu 12-31.
+    let env = imported("");
+    for day in ["2026-11-26", "2026-12-07", "2026-12-11", "2026-12-21", "2026-12-31"] {
+        env.ok(&["send", "--at", day]);
+    }
+    let letters: Vec<String> =
+        files(&env.path().join("data/outbox")).into_iter().filter(|f| f.ends_with(".pdf")).collect();
+    assert!(!letters.is_empty(), "no letter written");
+    let pdf = env.path().join("data/outbox").join(&letters[0]);
+    let out = Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (scripts/test installs poppler-utils)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("2026-001"), "{text}");
+    assert!(text.contains("NL91 ABNA 0417 1643 00"), "{text}");
+    assert!(text.contains("Bakkerij De Vries B.V."), "the customer's address: {text}");
+}

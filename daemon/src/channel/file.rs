@@ -25,10 +25,11 @@ impl FileOutbox {
 
     /// Writes `m` as the file its channel would send; the path is relative to the outbox
     /// folder.
-    pub fn write(&self, m: &Message) -> Outcome {
-        let (ext, bytes) = match m.channel.as_str() {
-            "email" => ("eml", super::email::eml(m).map_err(|e| e.to_string())),
-            "agency" => ("json", serde_json::to_vec_pretty(m).map_err(|e| e.to_string())),
+    pub fn write(&self, m: &Message, pdf: Option<&[u8]>) -> Outcome {
+        let (ext, bytes) = match (m.channel.as_str(), pdf) {
+            (_, Some(pdf)) => ("pdf", Ok(pdf.to_vec())),
+            ("email", _) => ("eml", super::email::eml(m).map_err(|e| e.to_string())),
+            ("agency", _) => ("json", serde_json::to_vec_pretty(m).map_err(|e| e.to_string())),
             _ => ("txt", Ok(text(m).into_bytes())),
         };
         let bytes = match bytes {

@@ -76,7 +76,7 @@ impl Channels {
         Channels { files: file::FileOutbox::new(dir), email: None, sms: None, max_attempts: 8 }
     }
 
-    fn deliver_one(&mut self, m: &Message) -> Outcome {
+    fn deliver_one(&mut self, m: &Message, pdf: Option<&[u8]>) -> Outcome {
         if m.recipient.is_none() && matches!(m.channel.as_str(), "email" | "sms") {
             let what = if m.channel == "email" { "e-mail address" } else { "phone number" };
             return Outcome::Refused(format!(
@@ -91,7 +91,7 @@ impl Channels {
             "sms" if self.sms.is_some() => {
                 self.sms.as_ref().map_or(Outcome::Retry("no SMS".into()), |s| s.send(m))
             }
-            _ => self.files.write(m),
+            _ => self.files.write(m, pdf),
         }
     }
 }
@@ -147,7 +147,8 @@ pub fn deliver(
     for m in store.deliverable(&now.to_rfc3339())? {
         store.mark_sending(m.id)?;
         let attempts = m.attempts + 1;
-        match channels.deliver_one(&m) {
+        let pdf = if m.channel.contains("letter") { store.message_pdf(m.id)? } else { None };
+        match channels.deliver_one(&m, pdf.as_deref()) {
             Outcome::Sent { provider_id, message_id, file } => {
                 store.mark_sent(
                     m.id,

@@ -241,6 +241,8 @@ pub fn send_day(
     let week_start = at.checked_sub_days(Days::new(6)).unwrap_or(at);
     let mut sent_this_week: HashMap<String, u32> = HashMap::new();
     let created = now.to_rfc3339();
+    // The letter layout engine, built on the first letter of the run.
+    let mut letters: Option<dunwell_letters::Letters> = None;
     for g in group(&planned.actions, pacing.group_by_customer) {
         let key = g.key(at);
         {
@@ -270,8 +272,11 @@ pub fn send_day(
             continue;
         }
         let Some(customer) = inputs.customer(&g.customer_id) else { continue };
-        let draft =
-            render::draft(config, playbooks, &inputs, customer, &g, at, None).map_err(SendError::Render)?;
+        if matches!(g.channel, Channel::Letter | Channel::RegisteredLetter) && letters.is_none() {
+            letters = Some(letter_engine(playbooks)?);
+        }
+        let draft = render::draft(config, playbooks, &inputs, customer, &g, at, None, letters.as_ref())
+            .map_err(SendError::Render)?;
         let status = if lead.requires_approval { Status::AwaitingApproval } else { Status::Queued };
         let message = NewMessage {
             key: key.clone(),
@@ -292,6 +297,7 @@ pub fn send_day(
             total: Some(draft.total.to_string()),
             currency: Some(draft.currency.clone()),
             status,
+            pdf: draft.pdf.clone(),
         };
         if status == Status::AwaitingApproval {
             report.awaiting_approval += 1;
@@ -349,5 +355,20 @@ pub fn preview(
         .customer(&inv.customer_id)
         .ok_or_else(|| SendError::Render(format!("customer {} is not in the store", inv.customer_id)))?;
     let g = Group { customer_id: customer.id.clone(), channel: action.channel, actions: vec![action] };
-    render::draft(config, playbooks, &inputs, customer, &g, action.date, lang).map_err(SendError::Render)
+    let letters = match action.channel {
+        Channel::Letter | Channel::RegisteredLetter => Some(letter_engine(playbooks)?),
+        _ => None,
+    };
+    render::draft(config, playbooks, &inputs, customer, &g, action.date, lang, letters.as_ref())
+        .map_err(SendError::Render)
+}
+
+/// The letter layout: the playbooks' `letters/letter.typ` when there is one, else the shipped
+/// one; a broken layout is refused here, naming the line.
+fn letter_engine(playbooks: &PlaybookSet) -> Result<dunwell_letters::Letters, SendError> {
+    let path = format!("letters/{}", dunwell_letters::TEMPLATE_NAME);
+    let text = playbooks.source.read_file(&path).map_err(SendError::Render)?;
+    let template = text.as_deref().unwrap_or(dunwell_letters::DEFAULT_TEMPLATE);
+    dunwell_letters::Letters::new(template)
+        .map_err(|e| SendError::Render(format!("{}: {e}", playbooks.source.display(&path).display())))
 }

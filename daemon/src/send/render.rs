@@ -32,6 +32,9 @@ pub struct Draft {
     pub total: Decimal,
     pub currency: String,
     pub requires_approval: bool,
+    /// A letter's PDF (not shown in JSON).
+    #[serde(skip)]
+    pub pdf: Option<Vec<u8>>,
 }
 
 /// The language a customer is written to in: theirs when the playbooks have it, else the
@@ -71,6 +74,7 @@ pub(super) fn draft(
     group: &Group<'_>,
     at: NaiveDate,
     lang: Option<Language>,
+    letters: Option<&dunwell_letters::Letters>,
 ) -> Result<Draft, String> {
     let lead = group.lead();
     let lang = lang.unwrap_or_else(|| language(customer, config, playbooks));
@@ -113,13 +117,26 @@ pub(super) fn draft(
     let rendered =
         template::render_message(&playbooks.source, &lead.template, &ctx).map_err(|e| e.to_string())?;
     let total = ctx.total_due.unwrap_or(ctx.total_open);
+    let recipient = recipient(customer, group.channel);
+    let pdf = match (group.channel, letters) {
+        (Channel::Letter | Channel::RegisteredLetter, Some(engine)) => Some(letter_pdf(
+            engine,
+            config,
+            customer,
+            &ctx,
+            rendered.subject.as_deref().unwrap_or_default(),
+            &rendered.text,
+            total,
+        )?),
+        _ => None,
+    };
     Ok(Draft {
         customer_id: customer.id.clone(),
         customer_name: customer.name.clone(),
         channel: group.channel.as_str().to_string(),
         template: lead.template.clone(),
         language: lang,
-        recipient: recipient(customer, group.channel),
+        recipient,
         subject: rendered.subject,
         body: rendered.text,
         html: rendered.html,
@@ -127,7 +144,120 @@ pub(super) fn draft(
         total,
         currency: ctx.invoice.currency.clone(),
         requires_approval: lead.requires_approval,
+        pdf,
     })
+}
+
+/// The letter's PDF: the business as sender, the customer's address in the window, the body
+/// of the step's template, the table of invoices, and (in euro) the payment block with the EPC
+/// QR code and the structured reference of a single invoice.
+fn letter_pdf(
+    engine: &dunwell_letters::Letters,
+    config: &Config,
+    customer: &Customer,
+    ctx: &MessageContext,
+    subject: &str,
+    body: &str,
+    total: Decimal,
+) -> Result<Vec<u8>, String> {
+    let lang = ctx.customer.language;
+    let money = |d: Decimal| template::format_money(d, &ctx.invoice.currency, lang);
+    let b = &config.business;
+    let a = &customer.address;
+    let city_line =
+        [a.postal_code.as_deref(), a.city.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    let mut recipient: Vec<String> =
+        [Some(customer.name.clone()), a.street.clone(), (!city_line.is_empty()).then_some(city_line)]
+            .into_iter()
+            .flatten()
+            .collect();
+    let home = match config.jurisdiction {
+        crate::calendar::Jurisdiction::Nl => "NL",
+        crate::calendar::Jurisdiction::Be => "BE",
+    };
+    if let Some(country) = a.country.as_deref().filter(|c| *c != home) {
+        recipient.push(country_name(country).to_string());
+    }
+    let labels = dunwell_letters::Labels::for_lang(lang.as_str())
+        .ok_or_else(|| format!("no letter labels for language {lang}"))?;
+    let payment =
+        (ctx.invoice.currency == "EUR" && total > Decimal::ZERO).then(|| dunwell_letters::Payment {
+            name: b.name.chars().take(70).collect(),
+            iban: b.iban.replace(' ', ""),
+            bic: None,
+            amount: total.round_dp(2),
+            reference: ctx.payment_reference.clone(),
+            text: match &ctx.payment_reference {
+                Some(_) => None,
+                None => Some(
+                    ctx.invoices
+                        .iter()
+                        .map(|i| i.number.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                        .chars()
+                        .take(140)
+                        .collect(),
+                ),
+            },
+            info: None,
+        });
+    let total_label = match lang {
+        Language::Nl => "Totaal openstaand",
+        Language::Fr => "Total restant dû",
+        Language::En => "Total outstanding",
+        Language::De => "Offener Gesamtbetrag",
+    };
+    let letter = dunwell_letters::Letter {
+        lang: lang.as_str().to_string(),
+        sender: dunwell_letters::Sender {
+            name: b.name.clone(),
+            address_lines: b.address.split(", ").map(str::to_string).filter(|l| !l.is_empty()).collect(),
+            registration: (!b.vat_number.is_empty()).then(|| b.vat_number.clone()).into_iter().collect(),
+            iban: b.iban.replace(' ', ""),
+            bic: None,
+            email: None,
+            phone: None,
+        },
+        recipient,
+        place_and_date: template::format_date(ctx.today, lang),
+        subject: subject.to_string(),
+        body: body.to_string(),
+        invoices: ctx
+            .invoices
+            .iter()
+            .map(|i| dunwell_letters::InvoiceRow {
+                number: i.number.clone(),
+                issue_date: template::format_date(i.issue_date, lang),
+                due_date: template::format_date(i.due_date, lang),
+                amount: money(i.total),
+                paid: money(i.paid),
+                open: money(i.open_amount),
+                days_late: i.days_overdue.max(0).to_string(),
+            })
+            .collect(),
+        total_label: total_label.to_string(),
+        total: money(ctx.total_open),
+        closing: b.name.clone(),
+        labels,
+        payment,
+        registered: ctx.channel == Channel::RegisteredLetter,
+    };
+    engine
+        .render(&letter)
+        .map_err(|e| format!("the letter to customer {} cannot be laid out: {e}", customer.id))
+}
+
+/// The country line of a foreign address, as postal services want it.
+fn country_name(code: &str) -> &str {
+    match code {
+        "NL" => "NEDERLAND",
+        "BE" => "BELGIË",
+        "DE" => "DEUTSCHLAND",
+        "FR" => "FRANCE",
+        "LU" => "LUXEMBOURG",
+        other => other,
+    }
 }
 
 /// Collection costs of a message about several invoices are computed once on their total open

@@ -88,6 +88,8 @@ pub struct NewMessage {
     pub total: Option<String>,
     pub currency: Option<String>,
     pub status: Status,
+    /// A letter's PDF.
+    pub pdf: Option<Vec<u8>>,
 }
 
 /// A message in the outbox, as `dunwell outbox` and `dunwell history` show it.
@@ -235,6 +237,15 @@ impl Store {
         )
     }
 
+    /// A letter's PDF, when the message has one.
+    pub fn message_pdf(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT pdf FROM outbox WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
     pub fn message(&self, id: i64) -> Result<Option<Message>, StoreError> {
         Ok(query(&self.conn, "WHERE id = ?1", [id])?.pop())
     }
@@ -334,8 +345,8 @@ impl WriteTx<'_> {
             .map_err(|e| StoreError::Corrupt { what: "outbox invoices", value: e.to_string() })?;
         let inserted = self.tx.execute(
             "INSERT INTO outbox (key, day, created, customer_id, channel, template, language, recipient,
-                subject, body, html, invoices, total, currency, status)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                subject, body, html, invoices, total, currency, status, pdf)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
              ON CONFLICT (key) DO NOTHING",
             params![
                 m.key,
@@ -352,7 +363,8 @@ impl WriteTx<'_> {
                 invoices,
                 m.total,
                 m.currency,
-                m.status.as_str()
+                m.status.as_str(),
+                m.pdf
             ],
         )?;
         if inserted == 0 {

@@ -185,4 +185,9 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_to_deliver ON outbox (status, next_attempt);
 CREATE INDEX outbox_by_customer ON outbox (customer_id, day);
 "#,
+    // 8: a letter's PDF, rendered when the message is written (with the amounts and the
+    // reference at hand) and kept with it, so a delivery after a crash writes the same file.
+    r#"
+ALTER TABLE outbox ADD COLUMN pdf BLOB;
+"#,
 ];
