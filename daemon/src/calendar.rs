@@ -28,6 +28,15 @@ impl Jurisdiction {
             Jurisdiction::Be => "be",
         }
     }
+
+    /// The country's ISO 3166 code (`NL`, `BE`): a phone number or an address without one is
+    /// taken to be in it.
+    pub fn country(self) -> &'static str {
+        match self {
+            Jurisdiction::Nl => "NL",
+            Jurisdiction::Be => "BE",
+        }
+    }
 }
 
 impl fmt::Display for Jurisdiction {

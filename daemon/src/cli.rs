@@ -15,10 +15,10 @@ use crate::config::Config;
 use crate::import;
 use crate::location::Problems;
 use crate::model::{parse_date, Customer, Invoice};
-use crate::plan::{self, Action, Subject};
+use crate::plan::Action;
 use crate::playbook::{PlaybookSet, PlaybookSource};
 use crate::sample;
-use crate::segment::{self, Segmentation};
+use crate::segment;
 use crate::store::{Store, Table};
 
 #[derive(Parser, Debug)]
@@ -410,42 +410,22 @@ fn run_check(config: &Config, args: &CheckArgs, out: &mut dyn Write) -> Result<(
 fn run_plan(config: &Config, args: &PlanArgs, out: &mut dyn Write) -> Result<()> {
     let playbooks = load_playbooks(config)?;
     let store = open_store(config)?;
-    let snap = snapshot(&store)?;
     let at = args.at.unwrap_or_else(|| config.today());
     let started = Instant::now();
-    let segs =
-        segment::segment_all(at, &playbooks.rules, &snap.customers, &snap.invoices, &snap.broken_promises);
-    let by_customer: std::collections::HashMap<&str, (&Customer, &Segmentation)> =
-        snap.customers.iter().zip(&segs).map(|(c, s)| (c.id.as_str(), (c, s))).collect();
+    // The same inputs `dunwell send` plans from, the stored progress included.
+    let inputs = crate::send::Inputs::load(&store, config, &playbooks, at)?;
+    if inputs.customers.is_empty() && store.count(Table::Imports)? == 0 {
+        tracing::warn!(
+            "the store at {} is empty; import data first with `dunwell import csv DIR`",
+            store.path().display()
+        );
+    }
     if let Some(id) = &args.customer {
-        if !by_customer.contains_key(id.as_str()) {
+        if inputs.customer(id).is_none() {
             bail!("no customer with id `{id}` in the store");
         }
     }
-    let payments = store.load_payments_of_open_invoices()?;
-    // What `dunwell send` did: the plan continues from it.
-    let progress = store.load_progress()?;
-    let by_invoice: std::collections::HashMap<&str, &[crate::model::Payment]> = payments
-        .chunk_by(|a, b| a.invoice_number == b.invoice_number)
-        .map(|chunk| (chunk[0].invoice_number.as_str(), chunk))
-        .collect();
-    let subjects = snap.invoices.iter().filter(|i| i.is_open()).filter_map(|inv| {
-        if args.customer.as_ref().is_some_and(|id| *id != inv.customer_id) {
-            return None;
-        }
-        let (customer, segmentation) = by_customer.get(inv.customer_id.as_str())?;
-        let payments = by_invoice.get(inv.number.as_str()).copied().unwrap_or(&[]);
-        Some(Subject { invoice: inv, customer, segmentation, progress: progress.get(&inv.number), payments })
-    });
-    let rates = crate::law::Rates::load(config.rates_file.as_deref())?;
-    let costs = crate::law::CostsOptions { vat_not_deductible: !config.vat_deductible, ..Default::default() };
-    let calendar = config.calendar();
-    let rules = plan::Rules {
-        calendar: &calendar,
-        playbooks: &playbooks.playbooks,
-        law: Some(plan::Law { rates: &rates, costs: &costs }),
-    };
-    let result = plan::plan(at, args.days, &rules, subjects);
+    let result = inputs.plan(config, &playbooks, at, args.days, args.customer.as_deref());
     tracing::debug!("planned {} actions in {:.2}s", result.actions.len(), started.elapsed().as_secs_f64());
     for p in &result.problems {
         tracing::warn!("{p}");

@@ -255,11 +255,7 @@ impl Config {
             channels.email = Some(crate::channel::email::Smtp::new(e)?);
         }
         if let Some(s) = &self.channels.sms {
-            let country = match self.jurisdiction {
-                Jurisdiction::Nl => "NL",
-                Jurisdiction::Be => "BE",
-            };
-            channels.sms = Some(crate::channel::SmsChannel::new(s.clone(), country)?);
+            channels.sms = Some(crate::channel::SmsChannel::new(s.clone(), self.jurisdiction.country())?);
         }
         Ok(channels)
     }

@@ -7,6 +7,7 @@ pub mod cli_law;
 pub mod cli_plugin;
 pub mod cli_send;
 pub mod config;
+pub mod gsm;
 pub mod import;
 pub mod law;
 pub mod location;

@@ -84,13 +84,9 @@ impl Channels {
                 m.customer_id
             ));
         }
-        match m.channel.as_str() {
-            "email" if self.email.is_some() => {
-                self.email.as_mut().map_or(Outcome::Retry("no SMTP".into()), |s| s.send(m))
-            }
-            "sms" if self.sms.is_some() => {
-                self.sms.as_ref().map_or(Outcome::Retry("no SMS".into()), |s| s.send(m))
-            }
+        match (m.channel.as_str(), self.email.as_mut(), self.sms.as_ref()) {
+            ("email", Some(smtp), _) => smtp.send(m),
+            ("sms", _, Some(sms)) => sms.send(m),
             _ => self.files.write(m, pdf),
         }
     }

@@ -49,17 +49,7 @@ fn recipient(customer: &Customer, channel: Channel) -> Option<String> {
         Channel::Email => customer.email.clone(),
         Channel::Sms | Channel::Phone => customer.phone.clone(),
         Channel::Letter | Channel::RegisteredLetter => {
-            let a = &customer.address;
-            let city = [a.postal_code.as_deref(), a.city.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ");
-            let lines: Vec<String> =
-                [Some(customer.name.clone()), a.street.clone(), (!city.is_empty()).then_some(city)]
-                    .into_iter()
-                    .flatten()
-                    .collect();
+            let lines = address_lines(customer);
             (lines.len() >= 3).then(|| lines.join("\n"))
         }
         Channel::Agency => None,
@@ -164,17 +154,8 @@ fn letter_pdf(
     let money = |d: Decimal| template::format_money(d, &ctx.invoice.currency, lang);
     let b = &config.business;
     let a = &customer.address;
-    let city_line =
-        [a.postal_code.as_deref(), a.city.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
-    let mut recipient: Vec<String> =
-        [Some(customer.name.clone()), a.street.clone(), (!city_line.is_empty()).then_some(city_line)]
-            .into_iter()
-            .flatten()
-            .collect();
-    let home = match config.jurisdiction {
-        crate::calendar::Jurisdiction::Nl => "NL",
-        crate::calendar::Jurisdiction::Be => "BE",
-    };
+    let mut recipient = address_lines(customer);
+    let home = config.jurisdiction.country();
     if let Some(country) = a.country.as_deref().filter(|c| *c != home) {
         recipient.push(country_name(country).to_string());
     }
@@ -246,6 +227,17 @@ fn letter_pdf(
     engine
         .render(&letter)
         .map_err(|e| format!("the letter to customer {} cannot be laid out: {e}", customer.id))
+}
+
+/// The customer's name, street, and postal code with city: what goes in the envelope window.
+fn address_lines(customer: &Customer) -> Vec<String> {
+    let a = &customer.address;
+    let city =
+        [a.postal_code.as_deref(), a.city.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    [Some(customer.name.clone()), a.street.clone(), (!city.is_empty()).then_some(city)]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// The country line of a foreign address, as postal services want it.

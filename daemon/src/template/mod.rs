@@ -29,7 +29,6 @@
 
 mod check;
 mod format;
-mod sms;
 #[cfg(test)]
 mod tests;
 
@@ -45,9 +44,9 @@ use serde::{Serialize, Serializer};
 use crate::model::{Customer, CustomerKind, Invoice, Language};
 use crate::playbook::{Channel, MoneyAction, PlaybookSource, Step};
 
+pub use crate::gsm::{parts as sms_parts, Encoding as SmsEncoding, SmsParts};
 pub use check::{check_syntax, check_template, TemplatePart};
 pub use format::{format_date, format_days, format_money};
-pub use sms::{sms_parts, SmsEncoding, SmsParts};
 
 /// Everything a template may refer to. The field names are the template's vocabulary: renaming
 /// one breaks every template that uses it, so treat them as a public interface (and keep

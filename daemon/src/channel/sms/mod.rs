@@ -30,7 +30,6 @@
 //! installs nothing. (Installing a process default would also change the plugin host's ureq,
 //! which uses the process default when there is one and ring otherwise.)
 
-mod gsm;
 mod number;
 #[cfg(test)]
 mod tests;
@@ -43,7 +42,7 @@ use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 
-pub use gsm::{
+pub use crate::gsm::{
     gsm7_septets, is_gsm7, parts, transliterate, Encoding, SmsParts, GSM7_PART, GSM7_SINGLE, UCS2_PART,
     UCS2_SINGLE,
 };

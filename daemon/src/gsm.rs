@@ -1,4 +1,5 @@
-//! GSM 03.38 (3GPP TS 23.038): which characters an SMS can carry in the 7-bit alphabet, how
+//! GSM 03.38 (3GPP TS 23.038), one counter for the templates (`dunwell check`, previews) and
+//! the SMS channel: which characters an SMS can carry in the 7-bit alphabet, how
 //! many parts a text takes, and transliteration of what Dutch, French and German reminders
 //! use and the alphabet lacks.
 //!
@@ -351,5 +352,38 @@ mod tests {
         assert!(after.contains("voor 12 mei"), "ó is not in GSM-7 (ò is): {after}");
         // 150 characters, the € two septets: one GSM-7 part.
         assert_eq!(parts(&after), gsm(151, 1), "{after}");
+    }
+
+    // The counter `dunwell check` and the templates used before it was shared with the channel.
+    #[test]
+    fn gsm7_limits() {
+        let one = "a".repeat(160);
+        assert_eq!(parts(&one), SmsParts { encoding: Encoding::Gsm7, units: 160, parts: 1 });
+        assert_eq!(parts(&"a".repeat(161)).parts, 2);
+        assert_eq!(parts(&"a".repeat(306)).parts, 2);
+        assert_eq!(parts(&"a".repeat(307)).parts, 3);
+        assert_eq!(parts("").parts, 1);
+        // Accents that are GSM-7 keep a Dutch or French text in GSM-7.
+        assert_eq!(parts("Geachte heer, uw factuur van 3 maart: é è à ü ö ä").encoding, Encoding::Gsm7);
+    }
+
+    #[test]
+    fn extension_characters_count_double_and_are_not_split() {
+        let p = parts(&format!("{}€", "a".repeat(158)));
+        assert_eq!((p.encoding, p.units, p.parts), (Encoding::Gsm7, 160, 1));
+        assert_eq!(parts(&format!("{}€", "a".repeat(159))).parts, 2);
+        // 152 septets, then a two-septet € that would straddle the 153 boundary: it moves on.
+        let p = parts(&format!("{}€{}", "a".repeat(152), "a".repeat(152)));
+        assert_eq!((p.units, p.parts), (306, 3));
+    }
+
+    #[test]
+    fn one_character_outside_gsm7_makes_it_ucs2() {
+        let p = parts("Financiële herinnering");
+        assert_eq!((p.encoding, p.units, p.parts), (Encoding::Ucs2, 22, 1));
+        assert_eq!(parts(&format!("’{}", "a".repeat(69))).parts, 1);
+        assert_eq!(parts(&format!("’{}", "a".repeat(70))).parts, 2);
+        assert_eq!(parts(&format!("–{}", "a".repeat(133))).parts, 2);
+        assert_eq!(parts(&format!("–{}", "a".repeat(134))).parts, 3);
     }
 }
