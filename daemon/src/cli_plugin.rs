@@ -283,9 +283,7 @@ fn run(config: &Config, args: &RunArgs, out: &mut dyn Write) -> Result<()> {
     settings.path = args.file.clone();
     settings.config.extend(args.set.iter().cloned());
     settings.secrets.extend(args.secrets.iter().cloned());
-    if let Some((key, _)) =
-        settings.secrets.iter().find(|(_, v)| v.chars().count() < crate::plugin::redact::MIN_SECRET_LEN)
-    {
+    if let Some(key) = crate::plugin::redact::short_secret(&settings.secrets) {
         bail!(
             "the secret `{key}` is shorter than {} characters: too short to keep out of logs and too short for a real token; give the whole token",
             crate::plugin::redact::MIN_SECRET_LEN

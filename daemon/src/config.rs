@@ -184,11 +184,7 @@ impl Config {
                     ),
                 )));
             }
-            if let Some((key, _)) = section
-                .secrets
-                .iter()
-                .find(|(_, v)| v.chars().count() < crate::plugin::redact::MIN_SECRET_LEN)
-            {
+            if let Some(key) = crate::plugin::redact::short_secret(&section.secrets) {
                 return Err(ConfigError::Invalid(Problem::new(
                     Location::at_offset(path, text, name.span().start),
                     format!(

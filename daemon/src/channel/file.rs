@@ -19,10 +19,6 @@ impl FileOutbox {
         FileOutbox { dir }
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Writes `m` as the file its channel would send; the path is relative to the outbox
     /// folder.
     pub fn write(&self, m: &Message, pdf: Option<&[u8]>) -> Outcome {

@@ -21,6 +21,12 @@ pub const MIN_SECRET_LEN: usize = 8;
 
 const MASK: &str = "***";
 
+/// The key of a secret shorter than [`MIN_SECRET_LEN`], if any: such a configuration is refused
+/// (in dunwell.toml and with `plugin run --secret`).
+pub fn short_secret(secrets: &std::collections::BTreeMap<String, String>) -> Option<&str> {
+    secrets.iter().find(|(_, v)| v.chars().count() < MIN_SECRET_LEN).map(|(k, _)| k.as_str())
+}
+
 fn percent(s: &str, lower: bool, plus_for_space: bool) -> String {
     let mut out = String::with_capacity(s.len() * 3);
     for b in s.bytes() {

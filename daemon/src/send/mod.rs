@@ -119,12 +119,6 @@ impl Inputs {
     pub fn invoice(&self, number: &str) -> Option<&Invoice> {
         self.invoices.iter().find(|i| i.number == number)
     }
-
-    pub fn payments_of(&self, number: &str) -> &[Payment] {
-        let start = self.payments.partition_point(|p| p.invoice_number.as_str() < number);
-        let end = self.payments[start..].partition_point(|p| p.invoice_number == number) + start;
-        &self.payments[start..end]
-    }
 }
 
 /// How `dunwell send` groups and paces messages (`[channels]` in dunwell.toml).
@@ -245,12 +239,9 @@ pub fn send_day(
     let mut letters: Option<dunwell_letters::Letters> = None;
     for g in group(&planned.actions, pacing.group_by_customer) {
         let key = g.key(at);
-        {
-            let tx = store.begin()?;
-            if tx.message_exists(&key)? {
-                report.already_done += 1;
-                continue;
-            }
+        if store.message_exists(&key)? {
+            report.already_done += 1;
+            continue;
         }
         let lead = g.lead();
         let count = match sent_this_week.get(&g.customer_id) {

@@ -237,6 +237,16 @@ impl Store {
         )
     }
 
+    /// Whether a message with this key exists (a step already done): read before the message is
+    /// rendered, so a second run renders nothing.
+    pub fn message_exists(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM outbox WHERE key = ?1", [key], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
     /// A letter's PDF, when the message has one.
     pub fn message_pdf(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
@@ -395,10 +405,5 @@ impl WriteTx<'_> {
             ],
         )?;
         Ok(())
-    }
-
-    /// Whether a message with this key exists.
-    pub fn message_exists(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self.tx.query_row("SELECT 1 FROM outbox WHERE key = ?1", [key], |_| Ok(())).optional()?.is_some())
     }
 }
