@@ -385,7 +385,18 @@ fn run_check(config: &Config, args: &CheckArgs, out: &mut dyn Write) -> Result<(
     for warning in rates.stale_series(config.today()).iter().filter(|w| ours(w)) {
         writeln!(out, "warning: {warning}")?;
     }
-    match PlaybookSet::load(source.clone(), config.default_language, &config.law_settings()) {
+    let loaded = PlaybookSet::load(source.clone(), config.default_language, &config.law_settings());
+    // Without loaded playbooks, assume they write (the shipped ones do).
+    let writes = loaded.as_ref().map_or(true, writes_to_customers);
+    let (business, business_warnings) = business_problems(config, writes);
+    for w in &business_warnings {
+        writeln!(out, "warning: {w}")?;
+    }
+    match loaded {
+        Ok(_) if !business.is_empty() => {
+            let n = business.len();
+            Err(anyhow!("{}\n{n} problem{} found", Problems(business), if n == 1 { "" } else { "s" }))
+        }
         Ok(set) => {
             let steps: usize = set.playbooks.values().map(|p| p.steps.len()).sum();
             let names: Vec<&str> = set.playbooks.keys().map(String::as_str).collect();
@@ -398,13 +409,125 @@ fn run_check(config: &Config, args: &CheckArgs, out: &mut dyn Write) -> Result<(
                 names.join(", "),
                 langs.join(", ")
             )?;
+            for w in prescription_warnings(config, &rates)? {
+                writeln!(out, "warning: {w}")?;
+            }
             Ok(())
         }
-        Err(Problems(problems)) => {
+        Err(Problems(mut problems)) => {
+            problems.extend(business);
             let n = problems.len();
             Err(anyhow!("{}\n{n} problem{} found", Problems(problems), if n == 1 { "" } else { "s" }))
         }
     }
+}
+
+/// Open invoices in the store that near or passed their limitation period today (the written
+/// demands on record interrupt it where the law says so), at most 20 named, then a count.
+fn prescription_warnings(config: &Config, rates: &crate::law::Rates) -> Result<Vec<String>> {
+    use crate::law::{standing, Claim, Goods, Standing};
+    let path = config.database_path();
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let store = open_store(config)?;
+    let customers: std::collections::HashMap<String, crate::model::Customer> =
+        store.load_customers()?.into_iter().map(|c| (c.id.clone(), c)).collect();
+    let progress = store.load_progress()?;
+    let today = config.today();
+    let mut out = Vec::new();
+    for inv in store.load_invoices()?.iter().filter(|i| i.is_open()) {
+        let Some(c) = customers.get(&inv.customer_id) else { continue };
+        let (law, _) = c.law(config.jurisdiction);
+        let mut claim = Claim::new(law, c.kind, Goods::Unknown, inv.issue_date, inv.due_date);
+        if let Some(p) = progress.get(&inv.number) {
+            for d in [p.first_reminder.map(|(d, _)| d), p.term.map(|t| t.sent)].into_iter().flatten() {
+                claim = claim.with_demand(d);
+            }
+        }
+        match standing(&rates.prescription, &claim, today) {
+            Standing::Fine => {}
+            Standing::Near { rule, .. } => {
+                out.push(format!("invoice {} nears prescription: {rule}", inv.number))
+            }
+            Standing::Past { rule, .. } => out.push(format!(
+                "invoice {} is past prescription: {rule}; its escalating steps wait for approval",
+                inv.number
+            )),
+        }
+    }
+    if out.len() > 20 {
+        let more = out.len() - 20;
+        out.truncate(20);
+        out.push(format!("{more} more open invoices near or past prescription (`dunwell plan` names them)"));
+    }
+    Ok(out)
+}
+
+/// Whether any step (or its fallback) sends an e-mail or a letter, which name the creditor.
+fn writes_to_customers(set: &PlaybookSet) -> bool {
+    use crate::playbook::Channel;
+    set.playbooks.values().flat_map(|p| &p.steps).any(|s| {
+        std::iter::once(s.channel)
+            .chain(s.fallback_channel)
+            .any(|c| matches!(c, Channel::Email | Channel::Letter | Channel::RegisteredLetter))
+    })
+}
+
+/// What `[business]` must hold before the playbooks write to anyone: every e-mail and letter
+/// names the creditor and where to pay; a Belgian business's reminders to consumers must name
+/// its enterprise number (Boek XIX WER). Problems point at dunwell.toml and the key; a Dutch
+/// business without its KvK number (Handelsregisterwet art. 27) is a warning.
+fn business_problems(config: &Config, writes: bool) -> (Vec<crate::location::Problem>, Vec<String>) {
+    use crate::calendar::Jurisdiction;
+    use crate::location::{Location, Problem};
+    let file = config.source.clone().unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_FILE));
+    let text = config.source.as_deref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default();
+    // The line of `key` in [business], else of [business], else the file.
+    let at = |key: &str| {
+        let lines: Vec<&str> = text.lines().collect();
+        let Some(header) = lines.iter().position(|l| l.trim() == "[business]") else {
+            return Location::file(&file);
+        };
+        let in_section = lines[header + 1..].iter().take_while(|l| !l.trim_start().starts_with('['));
+        for (i, l) in in_section.enumerate() {
+            if l.split_once('=').is_some_and(|(k, _)| k.trim().trim_matches('"') == key) {
+                return Location::at(&file, header + i + 2, 1);
+            }
+        }
+        Location::at(&file, header + 1, 1)
+    };
+    let b = &config.business;
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    if !writes {
+        return (problems, warnings);
+    }
+    if b.name.trim().is_empty() {
+        problems.push(Problem::new(
+            at("name"),
+            "`name` in [business] is empty: every e-mail and letter names the creditor; set name = \"…\" (see examples/dunwell.toml)",
+        ));
+    }
+    if b.iban.trim().is_empty() {
+        problems.push(Problem::new(
+            at("iban"),
+            "`iban` in [business] is empty: every e-mail and letter says where to pay; set iban = \"…\"",
+        ));
+    }
+    if config.jurisdiction == Jurisdiction::Be && b.company_number.is_none() {
+        problems.push(Problem::new(
+            at("company_number"),
+            "`company_number` in [business] is empty: a Belgian business's reminders to consumers must name its enterprise number (Boek XIX WER), and its letters too (WER art. III.25); set company_number = \"0123.456.749\"",
+        ));
+    }
+    if config.jurisdiction == Jurisdiction::Nl && b.kvk.is_none() {
+        warnings.push(format!(
+            "{}: `kvk` in [business] is empty: a Dutch business must print its KvK number on letters and e-mails (Handelsregisterwet art. 27); set kvk = \"12345678\"",
+            at("kvk")
+        ));
+    }
+    (problems, warnings)
 }
 
 fn run_plan(config: &Config, args: &PlanArgs, out: &mut dyn Write) -> Result<()> {
@@ -432,10 +555,48 @@ fn run_plan(config: &Config, args: &PlanArgs, out: &mut dyn Write) -> Result<()>
     }
     let mut w = BufWriter::new(out);
     match args.format {
-        Format::Json => write_json(&mut w, &result.actions)?,
-        Format::Table => write_plan_table(&mut w, &result.actions, at, args.days, args.brief)?,
+        // The JSON stays an array of actions (scripts read it); the handed-over invoices go to
+        // the log beside it.
+        Format::Json => {
+            for h in &result.handed_over {
+                tracing::info!(
+                    "invoice {} of customer {} was handed over to the collection agency on {}",
+                    h.invoice_number,
+                    h.customer_id,
+                    h.day
+                );
+            }
+            write_json(&mut w, &result.actions)?
+        }
+        Format::Table => {
+            write_plan_table(&mut w, &result.actions, at, args.days, args.brief)?;
+            write_handed_over(&mut w, &result.handed_over)?;
+        }
     }
     w.flush()?;
+    Ok(())
+}
+
+/// Invoices that left the playbook for the collection agency: no step of dunwell's is planned
+/// for them any more.
+fn write_handed_over(w: &mut dyn Write, handed: &[crate::plan::HandedOver]) -> Result<()> {
+    if handed.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "\nhanded over to the collection agency (no further steps):")?;
+    let rows: Vec<Vec<String>> = handed
+        .iter()
+        .map(|h| {
+            vec![
+                h.day.to_string(),
+                h.invoice_number.clone(),
+                h.customer_id.clone(),
+                truncate(&h.customer_name, 28),
+                format!("{} {}", h.open_amount, h.currency),
+            ]
+        })
+        .collect();
+    write_table(w, &["HANDED OVER", "INVOICE", "CUSTOMER", "NAME", "OPEN"], &rows, None)?;
     Ok(())
 }
 

@@ -68,11 +68,35 @@ pub struct PreviewArgs {
 
 #[derive(Args, Debug)]
 pub struct OutboxArgs {
+    #[command(subcommand)]
+    pub action: Option<OutboxAction>,
     /// Only messages in this state.
     #[arg(long, value_enum)]
     pub status: Option<StatusArg>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OutboxAction {
+    /// Settles a message whose fate is unknown (an SMS whose request timed out, or that was
+    /// being sent when dunwell stopped; a Pingen letter whose send call got no answer): look it
+    /// up in the provider's portal or delivery reports (an SMS by its reference `dunwell-ID`, a
+    /// letter by its provider id), then record what happened. Never resend one blindly: the
+    /// customer may have it already.
+    Settle {
+        /// The message's id (from `dunwell outbox --status unknown`).
+        id: i64,
+        /// The provider has it: record it as sent.
+        #[arg(long, conflicts_with = "not_sent", required_unless_present = "not_sent")]
+        sent: bool,
+        /// The provider's id of the message, when you have it (with --sent).
+        #[arg(long, requires = "sent")]
+        provider_id: Option<String>,
+        /// The provider does not have it: queue it again for the next `dunwell send`.
+        #[arg(long)]
+        not_sent: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -134,6 +158,7 @@ pub enum TaskAction {
 pub fn run_send(config: &Config, args: &SendArgs, out: &mut dyn Write) -> Result<()> {
     let playbooks = crate::cli::load_playbooks(config)?;
     let mut store = Store::open(&config.database_path())?;
+    let _lock = crate::send::lock(&config.data_dir)?;
     let mut channels = config.open_channels()?;
     let at = args.at.unwrap_or_else(|| config.today());
     let report = crate::send::send_day(
@@ -263,7 +288,26 @@ const MESSAGE_HEADER: &[&str] =
     &["ID", "DAY", "CUSTOMER", "CHANNEL", "INVOICES", "STATUS", "FILE / RECEIPT / ERROR"];
 
 pub fn run_outbox(config: &Config, args: &OutboxArgs, out: &mut dyn Write) -> Result<()> {
-    let store = Store::open(&config.database_path())?;
+    let mut store = Store::open(&config.database_path())?;
+    if let Some(OutboxAction::Settle { id, sent, provider_id, .. }) = &args.action {
+        let Some(m) = store.message(*id)? else {
+            bail!("no message with id {id}; `dunwell outbox --status unknown` lists the ones to settle")
+        };
+        if m.status != Status::Unknown {
+            bail!(
+                "message {id} is {}, not unknown: only a message whose fate is unknown is settled by hand",
+                m.status.as_str()
+            );
+        }
+        if *sent {
+            store.mark_sent(*id, &chrono::Utc::now().to_rfc3339(), provider_id.as_deref(), None, None)?;
+            writeln!(out, "message {id}: sent")?;
+        } else {
+            store.requeue(*id)?;
+            writeln!(out, "message {id}: queued again; the next `dunwell send` delivers it")?;
+        }
+        return Ok(());
+    }
     let messages = store.outbox(args.status.map(Status::from))?;
     match args.format {
         Format::Json => write_json(out, &messages)?,

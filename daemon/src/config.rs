@@ -24,17 +24,159 @@ pub enum ConfigError {
     Invalid(Problem),
 }
 
+/// `[business]`: the creditor every message names. Identifiers are checked as they are read
+/// (a KvK number of 8 digits, a Belgian enterprise number with its check digits, a BIC), so a
+/// typo is an error with dunwell.toml's line and the key, not a wrong number on a letter.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Business {
     #[serde(default)]
     pub name: String,
+    /// `B.V.`, `BV`, `SRL`, … (printed after the name unless the name already ends with it).
+    #[serde(default, deserialize_with = "one_line")]
+    pub legal_form: Option<String>,
     #[serde(default)]
     pub address: String,
     #[serde(default)]
     pub iban: String,
+    /// The bank's BIC (8 or 11 characters), for the payment block of letters.
+    #[serde(default, deserialize_with = "bic")]
+    pub bic: Option<String>,
     #[serde(default)]
     pub vat_number: String,
+    /// NL: the Kamer van Koophandel number, 8 digits (on every letter and e-mail,
+    /// Handelsregisterwet art. 27).
+    #[serde(default, deserialize_with = "kvk")]
+    pub kvk: Option<String>,
+    /// BE: the enterprise number (ondernemingsnummer), kept as `0123.456.749`.
+    #[serde(default, deserialize_with = "company_number")]
+    pub company_number: Option<String>,
+    /// BE: the register of legal persons and the seat of its court: `RPR Gent`, `RPM Liège`.
+    #[serde(default, deserialize_with = "rpr")]
+    pub rpr: Option<String>,
+    #[serde(default, deserialize_with = "website")]
+    pub website: Option<String>,
+    /// Who signs the letters (default: the contact person), and as what.
+    #[serde(default, deserialize_with = "one_line")]
+    pub signatory_name: Option<String>,
+    #[serde(default, deserialize_with = "one_line")]
+    pub signatory_role: Option<String>,
+    /// The person a customer can ask about a reminder (`contact` in the templates).
+    #[serde(default, deserialize_with = "one_line")]
+    pub contact_name: Option<String>,
+    #[serde(default, deserialize_with = "one_line")]
+    pub contact_phone: Option<String>,
+    #[serde(default, deserialize_with = "one_line")]
+    pub contact_email: Option<String>,
+}
+
+/// A Belgian enterprise number as it is written: `0123.456.749`. `digits` are its 10 digits
+/// (as [`Business::company_number`] keeps them, or with the dots); anything else is returned as
+/// given.
+pub fn format_company_number(number: &str) -> String {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() == 10 {
+        format!("{}.{}.{}", &digits[..4], &digits[4..7], &digits[7..])
+    } else {
+        number.to_string()
+    }
+}
+
+/// Checks a Belgian enterprise number (`0123.456.749`, `0123456749`, `BE0123456749`): 10
+/// digits, starting with 0 or 1, whose last two are 97 minus the first eight modulo 97.
+pub fn check_company_number(text: &str) -> Result<String, String> {
+    let compact: String = text.chars().filter(|c| !matches!(c, ' ' | '.')).collect();
+    let compact = compact.strip_prefix("BE").or_else(|| compact.strip_prefix("be")).unwrap_or(&compact);
+    if compact.len() != 10 || !compact.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "company_number = \"{text}\" is not a Belgian enterprise number; write its 10 digits as 0123.456.749 or 0123456749"
+        ));
+    }
+    if !compact.starts_with(['0', '1']) {
+        return Err(format!(
+            "company_number = \"{text}\" is not a Belgian enterprise number: those start with 0 or 1"
+        ));
+    }
+    let head: u64 = compact[..8].parse().unwrap_or(0);
+    let check: u64 = compact[8..].parse().unwrap_or(0);
+    if 97 - head % 97 != check {
+        return Err(format!(
+            "company_number = \"{text}\" has wrong check digits (the last two must be {:02}); check the number on the KBO/BCE extract",
+            97 - head % 97
+        ));
+    }
+    Ok(format_company_number(compact))
+}
+
+/// An optional text value: trimmed, one line, empty meaning absent.
+fn optional_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = Option::<String>::deserialize(d)?;
+    let text = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    match text {
+        Some(t) if t.chars().any(char::is_control) => {
+            Err(serde::de::Error::custom(format!("`{}` must be one line of text", t.escape_debug())))
+        }
+        t => Ok(t),
+    }
+}
+
+fn one_line<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    optional_text(d)
+}
+
+fn kvk<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let Some(text) = optional_text(d)? else { return Ok(None) };
+    let digits: String = text.chars().filter(|c| *c != ' ' && *c != '.').collect();
+    if digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(Some(digits))
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "kvk = \"{text}\" is not a KvK number; write the 8 digits of the Kamer van Koophandel number, e.g. kvk = \"12345678\""
+        )))
+    }
+}
+
+fn company_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let Some(text) = optional_text(d)? else { return Ok(None) };
+    check_company_number(&text).map(Some).map_err(serde::de::Error::custom)
+}
+
+fn rpr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let Some(text) = optional_text(d)? else { return Ok(None) };
+    let seat = ["RPR ", "RPM ", "RPR/RPM ", "RJP "].iter().find_map(|p| text.strip_prefix(p));
+    match seat.map(str::trim) {
+        Some(seat) if !seat.is_empty() && seat.chars().all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '\'')) => {
+            Ok(Some(text))
+        }
+        _ => Err(serde::de::Error::custom(format!(
+            "rpr = \"{text}\" is not a register and seat; write RPR (or RPM) and the seat of the company court, e.g. rpr = \"RPR Gent\" or rpr = \"RPM Liège\""
+        ))),
+    }
+}
+
+fn bic<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let Some(text) = optional_text(d)? else { return Ok(None) };
+    let b = text.replace(' ', "").to_ascii_uppercase();
+    let ok = matches!(b.len(), 8 | 11)
+        && b.bytes().all(|c| c.is_ascii_alphanumeric())
+        && b.bytes().take(6).all(|c| c.is_ascii_alphabetic());
+    if ok {
+        Ok(Some(b))
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "bic = \"{text}\" is not a BIC; write the 8 or 11 letters and digits of the bank's code, e.g. bic = \"ABNANL2A\" or bic = \"GKCCBEBB\""
+        )))
+    }
+}
+
+fn website<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let Some(text) = optional_text(d)? else { return Ok(None) };
+    if text.contains(char::is_whitespace) || !text.contains('.') {
+        return Err(serde::de::Error::custom(format!(
+            "website = \"{text}\" is not a web address; write it as www.example.nl or https://www.example.nl"
+        )));
+    }
+    Ok(Some(text))
 }
 
 #[derive(Debug, Deserialize)]
@@ -49,6 +191,7 @@ struct ConfigFile {
     rates_file: Option<PathBuf>,
     post_delay_days: Option<u32>,
     vat_deductible: Option<bool>,
+    letter_postage: Option<toml::Spanned<String>>,
     business: Option<Business>,
     channels: Option<ChannelsSection>,
     plugins: Option<std::collections::BTreeMap<toml::Spanned<String>, PluginSection>>,
@@ -69,6 +212,10 @@ pub struct ChannelsSection {
     pub outbox_dir: Option<PathBuf>,
     pub email: Option<crate::channel::email::EmailSettings>,
     pub sms: Option<crate::channel::sms::SmsSettings>,
+    /// `[channels.letter]`: a print-and-mail service (Pingen) for letters and registered letters.
+    pub letter: Option<crate::channel::letter::LetterSettings>,
+    /// `[channels.agency]`: the collection agency's endpoint for case files.
+    pub agency: Option<crate::channel::agency::AgencySettings>,
 }
 
 /// The resolved configuration. Relative paths in a file are taken relative to that file's
@@ -91,6 +238,9 @@ pub struct Config {
     pub post_delay_days: u32,
     /// Whether the business can deduct VAT; when it cannot, VAT is added to NL collection costs.
     pub vat_deductible: bool,
+    /// The postage of one letter, which a BE consumer's reminder fee on a letter may add to
+    /// its €7.50 (`letter_postage = "2.43"`; default 0).
+    pub letter_postage: rust_decimal::Decimal,
     /// Connector plugins by name (`[plugins.<name>]`).
     pub plugins: std::collections::BTreeMap<String, crate::plugin::PluginSettings>,
     /// `[channels]`, paths resolved.
@@ -111,6 +261,7 @@ impl Default for Config {
             rates_file: None,
             post_delay_days: 2,
             vat_deductible: true,
+            letter_postage: rust_decimal::Decimal::ZERO,
             plugins: std::collections::BTreeMap::new(),
             channels: ChannelsSection::default(),
         }
@@ -161,6 +312,21 @@ impl Config {
             })?;
             closing_days.push(date);
         }
+        let letter_postage = match &file.letter_postage {
+            None => defaults.letter_postage,
+            Some(v) => crate::model::parse_amount(v.get_ref())
+                .ok()
+                .filter(|d| !d.is_sign_negative())
+                .ok_or_else(|| {
+                    ConfigError::Invalid(Problem::new(
+                        Location::at_offset(path, text, v.span().start),
+                        format!(
+                            "letter_postage = \"{}\" is not an amount; write the postage of one letter in euro, e.g. letter_postage = \"2.43\"",
+                            v.get_ref()
+                        ),
+                    ))
+                })?,
+        };
         let mut plugins = std::collections::BTreeMap::new();
         for (name, section) in file.plugins.unwrap_or_default() {
             if !crate::plugin::settings::valid_name(name.get_ref()) {
@@ -209,6 +375,7 @@ impl Config {
             rates_file: file.rates_file.map(resolve),
             post_delay_days: file.post_delay_days.unwrap_or(defaults.post_delay_days),
             vat_deductible: file.vat_deductible.unwrap_or(defaults.vat_deductible),
+            letter_postage,
             plugins,
             channels: file
                 .channels
@@ -216,6 +383,13 @@ impl Config {
                     c.outbox_dir = c.outbox_dir.map(resolve);
                     if let Some(e) = c.email.as_mut() {
                         e.password_file = e.password_file.take().map(resolve);
+                        e.ca_file = e.ca_file.take().map(resolve);
+                    }
+                    if let Some(l) = c.letter.as_mut() {
+                        l.client_secret_file = resolve(std::mem::take(&mut l.client_secret_file));
+                    }
+                    if let Some(a) = c.agency.as_mut() {
+                        a.token_file = a.token_file.take().map(resolve);
                     }
                     if let Some(s) = c.sms.as_mut() {
                         s.token_file = resolve(std::mem::take(&mut s.token_file));
@@ -250,6 +424,14 @@ impl Config {
         if let Some(e) = &self.channels.email {
             channels.email = Some(crate::channel::email::Smtp::new(e)?);
         }
+        if let Some(l) = &self.channels.letter {
+            channels.letter =
+                Some(crate::channel::letter::Pingen::new(l).map_err(crate::channel::ChannelError::Setup)?);
+        }
+        if let Some(a) = &self.channels.agency {
+            channels.agency =
+                crate::channel::agency::Agency::new(a).map_err(crate::channel::ChannelError::Setup)?;
+        }
         if let Some(s) = &self.channels.sms {
             channels.sms = Some(crate::channel::SmsChannel::new(s.clone(), self.jurisdiction.country())?);
         }
@@ -257,9 +439,17 @@ impl Config {
     }
 
     pub fn law_settings(&self) -> crate::playbook::LawSettings {
+        // The fee cap is statutory; a rates file that does not load is reported where the
+        // rates are used, so the shipped figure stands in here.
+        let be_reminder_fee_max = crate::law::Rates::load(self.rates_file.as_deref())
+            .or_else(|_| crate::law::Rates::shipped())
+            .map(|r| r.be_consumer.extra_reminder_fee_max)
+            .unwrap_or(rust_decimal::Decimal::new(750, 2));
         crate::playbook::LawSettings {
             jurisdiction: self.jurisdiction,
             post_delay_days: self.post_delay_days,
+            be_reminder_fee_max,
+            letter_postage: self.letter_postage,
         }
     }
 
@@ -332,9 +522,9 @@ vat_number = "BE0123456749"
         let p = problem("jurisdiction = \"nl\"\ntimezone = \"Europe/Amsterdam\"\n");
         assert!(p.starts_with("/etc/dunwell/dunwell.toml:2:1: "), "{p}");
         assert!(p.contains("unknown field `timezone`"), "{p}");
-        let p = problem("[business]\nname = \"x\"\nbic = \"y\"\n");
+        let p = problem("[business]\nname = \"x\"\nswift = \"y\"\n");
         assert!(p.starts_with("/etc/dunwell/dunwell.toml:3:1: "), "{p}");
-        assert!(p.contains("`bic`"), "{p}");
+        assert!(p.contains("`swift`"), "{p}");
     }
 
     #[test]
@@ -355,5 +545,65 @@ vat_number = "BE0123456749"
         let p = problem("closing_days = [\"2026-12-24\", \"2026-13-01\"]\n");
         assert!(p.starts_with("/etc/dunwell/dunwell.toml:1:31: "), "{p}");
         assert!(p.contains("closing_days"), "{p}");
+    }
+
+    #[test]
+    fn business_identity_is_read_and_checked() {
+        let c = parse(
+            r#"
+[business]
+name = "Atelier Janssens"
+legal_form = "BV"
+iban = "BE68539007547034"
+bic = "gkcc bebb"
+company_number = "BE 0123.456.749"
+rpr = "RPR Gent"
+kvk = "1234 5678"
+website = "www.janssens.be"
+signatory_name = "Els Janssens"
+signatory_role = "zaakvoerder"
+"#,
+        )
+        .unwrap();
+        let b = &c.business;
+        assert_eq!(b.company_number.as_deref(), Some("0123.456.749"));
+        assert_eq!(b.kvk.as_deref(), Some("12345678"));
+        assert_eq!(b.bic.as_deref(), Some("GKCCBEBB"));
+        assert_eq!(b.rpr.as_deref(), Some("RPR Gent"));
+        assert_eq!(b.legal_form.as_deref(), Some("BV"));
+        assert_eq!(
+            (b.signatory_name.as_deref(), b.signatory_role.as_deref()),
+            (Some("Els Janssens"), Some("zaakvoerder"))
+        );
+        // Empty means absent, as in examples/dunwell.toml.
+        let c = parse("[business]\nkvk = \"\"\ncompany_number = \"\"\nbic = \"\"\n").unwrap();
+        assert_eq!((c.business.kvk, c.business.company_number, c.business.bic), (None, None, None));
+        assert_eq!(check_company_number("0123456749").unwrap(), "0123.456.749");
+        assert_eq!(format_company_number("0123456749"), "0123.456.749");
+    }
+
+    #[test]
+    fn bad_business_identifiers_name_file_line_and_key() {
+        let cases = [
+            ("kvk = \"1234567\"", "kvk", "not a KvK number"),
+            (
+                "company_number = \"0123.456.748\"",
+                "company_number",
+                "wrong check digits (the last two must be 49)",
+            ),
+            ("company_number = \"123456749\"", "company_number", "10 digits"),
+            ("company_number = \"2123.456.7xx\"", "company_number", "not a Belgian enterprise number"),
+            ("bic = \"ABNA\"", "bic", "not a BIC"),
+            ("bic = \"1BNANL2A\"", "bic", "not a BIC"),
+            ("rpr = \"Gent\"", "rpr", "RPR Gent"),
+            ("website = \"www bakkerij nl\"", "website", "not a web address"),
+            ("signatory_name = \"Anja\\nvan Dam\"", "signatory_name", "one line"),
+        ];
+        for (line, key, what) in cases {
+            let p = problem(&format!("jurisdiction = \"be\"\n\n[business]\nname = \"x\"\n{line}\n"));
+            assert!(p.starts_with("/etc/dunwell/dunwell.toml:5:"), "{line}: {p}");
+            assert!(p.contains(&format!("`{key}`")) || p.contains(&format!("{key} =")), "{line}: {p}");
+            assert!(p.contains(what), "{line}: {p}");
+        }
     }
 }

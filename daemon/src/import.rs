@@ -513,6 +513,7 @@ const CUSTOMER_COLUMNS: &[Column] = &[
     opt("customer_since"),
     opt("payment_method"),
     opt("segment"),
+    opt("jurisdiction"),
 ];
 const INVOICE_COLUMNS: &[Column] = &[
     req("invoice_number"),
@@ -806,6 +807,13 @@ fn parse_customer(
             ))
         }
     });
+    let jurisdiction = c.optional(13, "jurisdiction", |s| match s.trim().to_ascii_lowercase().as_str() {
+        "nl" => Ok(crate::calendar::Jurisdiction::Nl),
+        "be" => Ok(crate::calendar::Jurisdiction::Be),
+        other => Err(format!(
+            "`{other}` is not a jurisdiction; use nl or be (whose law governs this business customer's claims), or leave it empty for the business's own"
+        )),
+    });
     let street = c.optional(6, "street", |s| text::single_line(s, MAX_NAME));
     let postal = c.optional(7, "postal_code", |s| text::single_line(s, MAX_NAME));
     let city = c.optional(8, "city", |s| text::single_line(s, MAX_NAME));
@@ -830,6 +838,7 @@ fn parse_customer(
             customer_since: since?,
             payment_method: method?,
             segment: segment?,
+            jurisdiction: jurisdiction?,
         },
     })
 }

@@ -8,6 +8,7 @@ pub mod cli_plugin;
 pub mod cli_send;
 pub mod config;
 pub mod gsm;
+pub mod http;
 pub mod import;
 pub mod law;
 pub mod location;

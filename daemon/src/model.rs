@@ -137,6 +137,10 @@ pub struct Customer {
     pub payment_method: Option<PaymentMethod>,
     /// A segment set by hand; it overrides the computed one.
     pub segment: Option<String>,
+    /// Whose law governs a business customer's claims, set by hand (`jurisdiction` in
+    /// customers.csv); without it the business's own. Consumers always keep their country's
+    /// protection (see [`Customer::law`]).
+    pub jurisdiction: Option<crate::calendar::Jurisdiction>,
 }
 
 impl Customer {
@@ -153,6 +157,35 @@ impl Customer {
             customer_since: None,
             payment_method: None,
             segment: None,
+            jurisdiction: None,
+        }
+    }
+
+    /// The law that governs this customer's claims: a consumer keeps the mandatory protection
+    /// of the country they live in (Rome I, art. 6), so a consumer in the Netherlands or
+    /// Belgium gets that country's consumer rules, costs and interest; a consumer elsewhere,
+    /// the business's own law (the note says so). A business customer: its explicit
+    /// `jurisdiction`, else the business's.
+    pub fn law(
+        &self,
+        business: crate::calendar::Jurisdiction,
+    ) -> (crate::calendar::Jurisdiction, Option<String>) {
+        use crate::calendar::Jurisdiction;
+        match self.kind {
+            CustomerKind::B2b => (self.jurisdiction.unwrap_or(business), None),
+            CustomerKind::B2c => match self.address.country.as_deref() {
+                Some("NL") => (Jurisdiction::Nl, None),
+                Some("BE") => (Jurisdiction::Be, None),
+                None => (business, None),
+                Some(other) => (
+                    business,
+                    Some(format!(
+                        "customer {} is a consumer in {other}: dunwell applies {} law and the EU rules only; the consumer law of {other} may protect them further, so check the amounts before charging them",
+                        self.id,
+                        business.country()
+                    )),
+                ),
+            },
         }
     }
 }

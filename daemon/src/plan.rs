@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::calendar::{add_days, Calendar};
 use crate::law::consumer::{earliest_interest_date, Delivery, Letter};
+use crate::law::interest::{InterestBasis, InterestKind};
 use crate::law::{collection_costs, owed, ChargedCosts, CostsOptions, OwedInput, PaymentReference, Rates};
 use crate::model::{Customer, CustomerKind, Invoice, Payment};
 use crate::playbook::{Channel, MoneyAction, Playbook, Step};
@@ -42,6 +43,19 @@ pub struct Progress {
     /// The first reminder sent after the due date (Belgian consumers: interest and costs only
     /// after the 14-day wait that follows it).
     pub first_reminder: Option<(NaiveDate, Delivery)>,
+    /// Reminder fees charged on this invoice so far (owed from then on).
+    pub fees: Decimal,
+    /// The day the invoice was handed to the collection agency: it has left the playbook.
+    pub handed_over: Option<NaiveDate>,
+    /// The last term a message gave the debtor (no later step escalates before it ends).
+    pub term: Option<Term>,
+}
+
+/// A term given to pay: the day the message was sent and the term's last day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Term {
+    pub sent: NaiveDate,
+    pub ends: NaiveDate,
 }
 
 /// What the planner works with besides the invoices: the calendar, the playbooks and, to put
@@ -52,6 +66,9 @@ pub struct Rules<'a> {
     pub playbooks: &'a BTreeMap<String, Playbook>,
     /// `None`: actions carry no interest, costs or total due.
     pub law: Option<Law<'a>>,
+    /// Calendar days a letter takes by post before it counts as received (terms run from
+    /// receipt).
+    pub post_delay_days: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -109,9 +126,27 @@ pub struct Action {
     /// applies (announced amounts are not included).
     #[serde(with = "rust_decimal::serde::str_option")]
     pub total_due: Option<Decimal>,
+    /// The reminder fee this step charges (its playbook's `fee`), part of `total_due`.
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub fee: Option<Decimal>,
     /// The structured reference to pay with (BE `+++…+++` or ISO 11649 RF), generated from
     /// the invoice number.
     pub payment_reference: Option<String>,
+    /// Whose law governs the claim: a consumer's own country (NL or BE), else the business's
+    /// (or the business customer's explicit `jurisdiction`).
+    pub jurisdiction: crate::calendar::Jurisdiction,
+    /// The statutory interest rate in force on `date` (a yearly percentage, `10.15`), where the
+    /// step announces or applies interest.
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub interest_rate: Option<Decimal>,
+    /// The law the interest rests on: `nl-commercial` (art. 6:119a BW), `nl-consumer` (art.
+    /// 6:119 BW), `be-commercial` (Wet 2 augustus 2002), `be-consumer` (Boek XIX WER).
+    pub interest_basis: Option<&'static str>,
+    /// The last day of the term this step's message gives to pay (its `term_days`).
+    pub deadline: Option<NaiveDate>,
+    /// The term of an earlier message that has run out by `date`: the message says so instead
+    /// of pretending it still runs.
+    pub expired_term: Option<Term>,
     pub reason: String,
     /// Where the invoice stands once this step is done: what `dunwell send` records, so the
     /// next plan continues from it.
@@ -124,6 +159,21 @@ pub struct Action {
 pub struct Plan {
     pub actions: Vec<Action>,
     pub problems: Vec<String>,
+    /// Open invoices handed to the collection agency: they have left the playbook.
+    pub handed_over: Vec<HandedOver>,
+}
+
+/// An open invoice the collection agency now pursues.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HandedOver {
+    pub invoice_number: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    /// The day the case file went to the agency.
+    pub day: NaiveDate,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub open_amount: Decimal,
+    pub currency: String,
 }
 
 /// Plans the actions due from `at` through `at + days`, assuming nothing more is paid and
@@ -140,6 +190,17 @@ pub fn plan<'a>(
         if !s.invoice.is_open() {
             continue;
         }
+        if let Some(day) = s.progress.and_then(|p| p.handed_over) {
+            out.handed_over.push(HandedOver {
+                invoice_number: s.invoice.number.clone(),
+                customer_id: s.customer.id.clone(),
+                customer_name: s.customer.name.clone(),
+                day,
+                open_amount: s.invoice.open_amount,
+                currency: s.invoice.currency.clone(),
+            });
+            continue;
+        }
         let segment = s.progress.map_or(s.segmentation.segment.as_str(), |p| p.playbook.as_str());
         let Some(playbook) = rules.playbooks.get(segment) else {
             out.problems.push(format!(
@@ -151,6 +212,7 @@ pub fn plan<'a>(
         plan_invoice(at, end, rules, playbook, &s, &mut out);
     }
     out.actions.sort_by(|a, b| (a.date, &a.invoice_number, a.step).cmp(&(b.date, &b.invoice_number, b.step)));
+    out.handed_over.sort_by(|a, b| (a.day, &a.invoice_number).cmp(&(b.day, &b.invoice_number)));
     out
 }
 
@@ -164,12 +226,29 @@ fn plan_invoice(
 ) {
     let calendar = rules.calendar;
     let inv = s.invoice;
-    let (mut anchor, mut prev_day, first, mut first_reminder) = match s.progress {
-        Some(p) => (p.anchor, p.last_day, p.steps_done, p.first_reminder),
-        None => (inv.due_date, None, 0, None),
+    let (mut anchor, mut prev_day, first, mut first_reminder, mut fees) = match s.progress {
+        Some(p) => (p.anchor, p.last_day, p.steps_done, p.first_reminder, p.fees),
+        None => (inv.due_date, None, 0, None, Decimal::ZERO),
     };
-    let jurisdiction = calendar.jurisdiction();
-    let reference = PaymentReference::for_invoice(jurisdiction, &inv.number).ok().map(|r| r.to_string());
+    // The creditor's bank decides the reference; the customer's law decides amounts and terms.
+    let reference =
+        PaymentReference::for_invoice(calendar.jurisdiction(), &inv.number).ok().map(|r| r.to_string());
+    let kind = s.customer.kind;
+    let (law_j, law_note) = s.customer.law(calendar.jurisdiction());
+    if let Some(note) = law_note {
+        if !out.problems.contains(&note) {
+            out.problems.push(note);
+        }
+    }
+    let mut term = s.progress.and_then(|p| p.term);
+    // Written demands so far (they interrupt prescription where the law says so).
+    let mut demands: Vec<NaiveDate> = s
+        .progress
+        .into_iter()
+        .flat_map(|p| [p.first_reminder.map(|(d, _)| d), p.term.map(|t| t.sent)])
+        .flatten()
+        .collect();
+    let mut warned_prescription = false;
     // The costs depend only on the invoice and the customer: computed once per invoice.
     let mut costs_cache = None;
     for step in playbook.steps.iter().skip(first) {
@@ -190,24 +269,103 @@ fn plan_invoice(
             catch_up = Some((day, delay));
             day = done;
         }
+        // A term once given is honoured: nothing escalates before the day after it ends.
+        let mut waited = None;
+        if let Some(t) = term.filter(|t| step.escalates_for(kind) && day <= t.ends) {
+            let after = calendar.working_day_on_or_after(t.ends + Days::new(1));
+            waited = Some((day, t));
+            day = after;
+        }
         if day > end {
             break;
+        }
+        let expired_term = term.filter(|t| day > t.ends && step.channel.delivery().is_some());
+        // Prescription: a warning near it; past it, nothing escalates without a person's approval.
+        let mut prescribed = None;
+        if let Some(law) = rules.law {
+            let claim = demands.iter().fold(
+                crate::law::Claim::new(law_j, kind, crate::law::Goods::Unknown, inv.issue_date, inv.due_date),
+                |c, d| c.with_demand(*d),
+            );
+            match crate::law::standing(&law.rates.prescription, &claim, day) {
+                crate::law::Standing::Fine => {}
+                crate::law::Standing::Near { rule, .. } if !warned_prescription => {
+                    warned_prescription = true;
+                    out.problems.push(format!("invoice {} nears prescription: {rule}", inv.number));
+                }
+                crate::law::Standing::Near { .. } => {}
+                crate::law::Standing::Past { rule, .. } => {
+                    if !warned_prescription {
+                        warned_prescription = true;
+                        out.problems.push(format!("invoice {} is past prescription: {rule}", inv.number));
+                    }
+                    if step.escalates_for(kind) {
+                        prescribed = Some(rule);
+                    }
+                }
+            }
+        }
+        if step.channel.delivery().is_some() {
+            demands.push(day);
         }
         if first_reminder.is_none() && day > inv.due_date {
             first_reminder = step.channel.delivery().map(|d| (day, d));
         }
+        let deadline = match (step.term_for(kind), step.channel.delivery()) {
+            (Some(days), Some(delivery)) => {
+                let ends = crate::law::consumer::term_end(law_j, day, delivery, days, rules.post_delay_days);
+                term = Some(Term { sent: day, ends });
+                Some(ends)
+            }
+            _ => None,
+        };
         let amounts = match rules.law {
-            Some(law) => amounts(law, jurisdiction, step, s, day, first_reminder, &mut costs_cache)
-                .unwrap_or_else(|e| {
+            Some(law) => {
+                amounts(law, law_j, step, s, day, first_reminder, &mut costs_cache).unwrap_or_else(|e| {
                     out.problems
                         .push(format!("invoice {}: no amounts for step {}: {e}", inv.number, step.number));
                     Amounts::default()
-                }),
+                })
+            }
             None => Amounts::default(),
         };
+        if rules.law.is_some() && amounts.costs.is_none() && step.money_for(kind).1 != MoneyAction::None {
+            out.problems.push(format!(
+                "invoice {} ({} {}): step {} on {day} must state the collection costs, but none can be computed (the statutory scales are in euro); `dunwell send` holds the message",
+                inv.number, inv.open_amount, inv.currency, step.number
+            ));
+        }
+        let mut amounts = amounts;
+        let (fee, fee_note) = lawful_fee(rules, law_j, kind, step.fee_for(kind), first_reminder, day);
+        amounts.add_fees(inv.open_amount, fees, fee);
         let mut reason = explain(calendar, playbook, step, s, target, day, prev_day, catch_up);
-        amounts.explain(step, s.customer.kind, &inv.currency, &mut reason);
-        let Amounts { interest, costs, total_due, .. } = amounts;
+        if let Some((planned, t)) = waited {
+            reason.push_str(&format!(
+                " It waits for the term of the message of {}, which runs through {}: planned for {planned}, it goes on {day}.",
+                t.sent, t.ends
+            ));
+        }
+        if let Some(d) = deadline {
+            reason.push_str(&format!(
+                " It gives a term to pay through {d} ({} law).",
+                law_j.as_str().to_uppercase()
+            ));
+        }
+        if law_j != calendar.jurisdiction() {
+            reason.push_str(&format!(" The customer's claims follow {} law.", law_j.as_str().to_uppercase()));
+        }
+        amounts.explain(step, kind, &inv.currency, &mut reason);
+        if let Some(note) = fee_note {
+            reason.push(' ');
+            reason.push_str(&note);
+        }
+        if let Some(rule) = &prescribed {
+            reason.push_str(&format!(
+                " The claim is past prescription ({rule}): this step escalates, so it waits for a person's approval."
+            ));
+        }
+        let Amounts { interest, costs, total_due, interest_rate, interest_basis, .. } = amounts;
+        fees += fee.unwrap_or_default();
         out.actions.push(Action {
             date: day,
             customer_id: s.customer.id.clone(),
@@ -226,11 +384,17 @@ fn plan_invoice(
             days_overdue: (day - inv.due_date).num_days(),
             target_date: target,
             catch_up: catch_up.is_some(),
-            requires_approval: step.requires_approval,
+            requires_approval: step.requires_approval || prescribed.is_some(),
             interest,
             costs,
             total_due,
+            fee,
             payment_reference: reference.clone(),
+            jurisdiction: law_j,
+            interest_rate,
+            interest_basis,
+            deadline,
+            expired_term,
             reason,
             progress_after: Progress {
                 playbook: playbook.segment.clone(),
@@ -238,6 +402,9 @@ fn plan_invoice(
                 anchor,
                 last_day: Some(day),
                 first_reminder,
+                fees,
+                handed_over: None,
+                term,
             },
         });
         prev_day = Some(day);
@@ -249,6 +416,12 @@ struct Amounts {
     interest: Option<Decimal>,
     costs: Option<Decimal>,
     total_due: Option<Decimal>,
+    /// This step's reminder fee, and the fees charged by earlier steps (both in `total_due`).
+    fee: Option<Decimal>,
+    earlier_fees: Decimal,
+    /// The rate in force (a percentage) and the law the interest rests on.
+    interest_rate: Option<Decimal>,
+    interest_basis: Option<&'static str>,
     /// How the interest's principal was read when the source's open amount and its dated
     /// payments do not tell the same story.
     note: Option<String>,
@@ -300,6 +473,17 @@ fn interest_base<'p>(inv: &Invoice, payments: &'p [Payment]) -> InterestBase<'p>
 }
 
 impl Amounts {
+    /// Reminder fees are owed once charged: an earlier step's fee and this step's are part of
+    /// what the customer is asked to pay, whatever the step does with interest and costs.
+    fn add_fees(&mut self, open: Decimal, earlier: Decimal, fee: Option<Decimal>) {
+        let add = earlier + fee.unwrap_or_default();
+        self.fee = fee;
+        self.earlier_fees = earlier;
+        if add > Decimal::ZERO {
+            self.total_due = Some(self.total_due.unwrap_or(open) + add);
+        }
+    }
+
     fn explain(&self, step: &Step, kind: CustomerKind, currency: &str, text: &mut String) {
         let (interest, costs) = step.money_for(kind);
         let verb = |a: MoneyAction| if a == MoneyAction::Apply { "applied" } else { "announced" };
@@ -309,6 +493,12 @@ impl Amounts {
         }
         if let Some(c) = self.costs {
             parts.push(format!("collection costs {c} {currency} ({})", verb(costs)));
+        }
+        if let Some(f) = self.fee {
+            parts.push(format!("reminder fee {f} {currency} (charged)"));
+        }
+        if self.earlier_fees > Decimal::ZERO {
+            parts.push(format!("earlier reminder fees {} {currency}", self.earlier_fees));
         }
         if let Some(t) = self.total_due {
             parts.push(format!("total due {t} {currency}"));
@@ -367,7 +557,7 @@ fn amounts(
             interest: None,
             costs,
             total_due: Some(inv.open_amount + applied_costs.unwrap_or_default()),
-            note: None,
+            ..Amounts::default()
         });
     }
     let letter = first_reminder.map(|(sent, delivery)| Letter { sent, delivery, names_exact_costs: false });
@@ -388,12 +578,68 @@ fn amounts(
         MoneyAction::Apply => owed.total_due,
         _ => inv.open_amount + applied_costs.unwrap_or_default(),
     };
+    let basis = InterestBasis::new(jurisdiction, InterestKind::for_customer(kind));
+    let interest_rate =
+        law.rates.period_on(&basis.series_on(day), day).map(|p| (p.rate * Decimal::ONE_HUNDRED).normalize());
     Ok(Amounts {
         interest: Some(owed.outstanding.interest),
         costs,
         total_due: Some(total_due),
         note: base.note,
+        interest_rate,
+        interest_basis: Some(interest_basis_name(jurisdiction, kind)),
+        ..Amounts::default()
     })
+}
+
+/// The reminder fee a step may charge this customer under its own law (the playbook is checked
+/// against the business's): none to a Dutch consumer (art. 6:96 BW: the BIK is all); to a
+/// Belgian consumer none on the free first reminder and at most the statutory maximum (Boek XIX
+/// WER; postage is not known here, so not added).
+fn lawful_fee(
+    rules: &Rules<'_>,
+    law_j: crate::calendar::Jurisdiction,
+    kind: CustomerKind,
+    fee: Option<Decimal>,
+    first_reminder: Option<(NaiveDate, Delivery)>,
+    day: NaiveDate,
+) -> (Option<Decimal>, Option<String>) {
+    use crate::calendar::Jurisdiction;
+    let Some(fee) = fee else { return (None, None) };
+    match (law_j, kind) {
+        (_, CustomerKind::B2b) => (Some(fee), None),
+        (Jurisdiction::Nl, CustomerKind::B2c) => (
+            None,
+            Some(format!("No reminder fee ({fee}): Dutch consumers may not be charged one (art. 6:96 BW).")),
+        ),
+        (Jurisdiction::Be, CustomerKind::B2c) => {
+            if first_reminder.is_none_or(|(first, _)| first == day) {
+                return (None, Some(format!("No reminder fee ({fee}): the first reminder to a Belgian consumer is free (Boek XIX WER).")));
+            }
+            let max = rules.law.map_or(Decimal::new(750, 2), |l| l.rates.be_consumer.extra_reminder_fee_max);
+            if fee > max {
+                (
+                    Some(max),
+                    Some(format!(
+                        "Reminder fee {fee} capped at {max} for a Belgian consumer (Boek XIX WER)."
+                    )),
+                )
+            } else {
+                (Some(fee), None)
+            }
+        }
+    }
+}
+
+/// The name templates switch on for the law interest rests on.
+pub fn interest_basis_name(jurisdiction: crate::calendar::Jurisdiction, kind: CustomerKind) -> &'static str {
+    use crate::calendar::Jurisdiction;
+    match (jurisdiction, kind) {
+        (Jurisdiction::Nl, CustomerKind::B2b) => "nl-commercial",
+        (Jurisdiction::Nl, CustomerKind::B2c) => "nl-consumer",
+        (Jurisdiction::Be, CustomerKind::B2b) => "be-commercial",
+        (Jurisdiction::Be, CustomerKind::B2c) => "be-consumer",
+    }
 }
 
 fn offset_label(offset: i64) -> String {

@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
 use toml::Spanned;
 
-use crate::calendar::Jurisdiction;
+use crate::calendar::{add_days, Jurisdiction};
 use crate::law::consumer::{check_consumer_playbook, Delivery, StepView};
 use crate::location::{Location, Problem, Problems};
 use crate::model::{parse_amount, CustomerKind, Language};
@@ -82,6 +82,29 @@ pub struct Step {
     /// The step is skipped while less than this is open.
     #[serde(with = "rust_decimal::serde::str_option")]
     pub min_open_amount: Option<Decimal>,
+    /// A reminder fee the step's message charges (`fee = "7.50"`): added to what the customer
+    /// is asked to pay, and owed from then on.
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub fee: Option<Decimal>,
+    /// The fee for consumers, where the law is stricter (`consumer = { fee = "0" }`; defaults
+    /// to `fee`). NL consumers may not be charged one; BE consumers not on the first reminder,
+    /// and at most €7.50 plus postage.
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub consumer_fee: Option<Decimal>,
+    /// Where the message goes instead when it cannot be delivered (no address, a refused or
+    /// undeliverable e-mail, an invalid number): `fallback_channel = "letter"`.
+    pub fallback_channel: Option<Channel>,
+    /// The fallback's template (default: the step's own).
+    pub fallback_template: Option<String>,
+    /// An e-mail step with `attach = ["letter"]` carries its message laid out as the PDF letter
+    /// (with the table of invoices and the payment QR code).
+    pub attach_letter: bool,
+    /// The term the message gives the debtor to pay (`term_days = 14`), counted as the law
+    /// counts it (from the day after receipt; see `law::consumer::term_end`). No later step
+    /// escalates before it has ended.
+    pub term_days: Option<u32>,
+    /// The term for consumers (`consumer = { term_days = 14 }`; default `term_days`).
+    pub consumer_term_days: Option<u32>,
 }
 
 impl Step {
@@ -91,6 +114,50 @@ impl Step {
             CustomerKind::B2b => (self.interest, self.costs),
             CustomerKind::B2c => (self.consumer_interest, self.consumer_costs),
         }
+    }
+
+    /// The step as its fallback sends it: the fallback channel with its template.
+    pub fn fallback(&self) -> Option<Step> {
+        let channel = self.fallback_channel?;
+        Some(Step {
+            channel,
+            template: self.fallback_template.clone().unwrap_or_else(|| self.template.clone()),
+            fallback_channel: None,
+            fallback_template: None,
+            attach_letter: false,
+            ..self.clone()
+        })
+    }
+
+    /// The term this step's message gives a customer of `kind`, in days.
+    pub fn term_for(&self, kind: CustomerKind) -> Option<u32> {
+        match kind {
+            CustomerKind::B2b => self.term_days,
+            CustomerKind::B2c => self.consumer_term_days,
+        }
+    }
+
+    /// Whether the step escalates for a customer of `kind`: it charges interest, costs or a fee,
+    /// hands the claim over, or gives a new term while naming what an unpaid claim will cost.
+    /// Such a step waits until the last term given has ended, so no letter contradicts the one
+    /// before it.
+    pub fn escalates_for(&self, kind: CustomerKind) -> bool {
+        let (interest, costs) = self.money_for(kind);
+        interest == MoneyAction::Apply
+            || costs == MoneyAction::Apply
+            || self.fee_for(kind).is_some()
+            || self.channel == Channel::Agency
+            || (self.term_for(kind).is_some()
+                && (interest == MoneyAction::Announce || costs == MoneyAction::Announce))
+    }
+
+    /// The reminder fee this step charges a customer of `kind`, if any (a zero fee is none).
+    pub fn fee_for(&self, kind: CustomerKind) -> Option<Decimal> {
+        match kind {
+            CustomerKind::B2b => self.fee,
+            CustomerKind::B2c => self.consumer_fee,
+        }
+        .filter(|f| !f.is_zero())
     }
 }
 
@@ -131,6 +198,13 @@ struct StepFile {
     requires_approval: bool,
     #[serde(default, deserialize_with = "amount")]
     min_open_amount: Option<Decimal>,
+    #[serde(default, deserialize_with = "amount")]
+    fee: Option<Decimal>,
+    fallback_channel: Option<Spanned<Channel>>,
+    fallback_template: Option<Spanned<String>>,
+    #[serde(default)]
+    attach: Vec<Spanned<String>>,
+    term_days: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -138,6 +212,9 @@ struct StepFile {
 struct ConsumerFile {
     interest: Option<MoneyAction>,
     costs: Option<MoneyAction>,
+    #[serde(default, deserialize_with = "amount")]
+    fee: Option<Decimal>,
+    term_days: Option<Spanned<i64>>,
 }
 
 /// An amount written as a string (`"50.00"`, exact) or a TOML integer.
@@ -324,6 +401,8 @@ impl PlaybookSet {
             };
             check_templates(&source, &languages, &playbook, &path, &text, &mut problems);
             check_consumer_rules(law, &playbook, &step_offsets, &path, &text, &mut problems);
+            check_terms(law, &playbook, &step_offsets, &path, &text, &mut problems);
+            check_be_first_reminder(&playbook, &step_offsets, &path, &text, &mut problems);
             if let Some(prev) = playbooks.get(&playbook.segment) {
                 problems.push(Problem::new(
                     Location::at_offset(&path, &text, segment_offset),
@@ -421,6 +500,111 @@ fn parse_playbook(
                 at(s.template.span().start),
                 format!("template `{template}` must be a file name of lower-case letters, digits, - and _ (without .txt)"),
             ));
+        } else if template.starts_with('_') {
+            problems.push(Problem::new(
+                at(s.template.span().start),
+                format!("template `{template}` starts with `_`, which marks a partial (a piece other templates include); a step's template must not start with `_`"),
+            ));
+        }
+        if let Some(fb) = &s.fallback_channel {
+            let why = match (s.channel, *fb.get_ref()) {
+                (a, b) if a == b => Some("is the step's own channel"),
+                (_, Channel::Agency) => Some("cannot be the agency: a handoff is a step of its own"),
+                (Channel::Phone | Channel::Agency, _) => {
+                    Some("has nothing to replace: a call task or a handoff is always delivered")
+                }
+                _ => None,
+            };
+            if let Some(why) = why {
+                problems.push(Problem::new(
+                    at(fb.span().start),
+                    format!(
+                        "fallback_channel = \"{}\" {why}; use letter, registered-letter, phone, sms or email",
+                        fb.get_ref().as_str()
+                    ),
+                ));
+            }
+        }
+        if let Some(t) = &s.fallback_template {
+            let name = t.get_ref().trim();
+            if s.fallback_channel.is_none() {
+                problems.push(Problem::new(
+                    at(t.span().start),
+                    "fallback_template needs a fallback_channel (the channel the fallback goes through)",
+                ));
+            } else if name.is_empty()
+                || name.starts_with('_')
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            {
+                problems.push(Problem::new(
+                    at(t.span().start),
+                    format!("fallback_template `{name}` must be a file name of lower-case letters, digits, - and _ (without .txt)"),
+                ));
+            }
+        }
+        let mut attach_letter = false;
+        for a in &s.attach {
+            match (a.get_ref().as_str(), s.channel) {
+                ("letter", Channel::Email) => attach_letter = true,
+                ("letter", other) => problems.push(Problem::new(
+                    at(a.span().start),
+                    format!(
+                        "attach = [\"letter\"] is for e-mail steps; a {} step cannot carry an attachment",
+                        other.as_str()
+                    ),
+                )),
+                (other, _) => problems.push(Problem::new(
+                    at(a.span().start),
+                    format!(
+                        "`{other}` cannot be attached; the one attachment is \"letter\" (the message as a PDF letter with the invoices and the payment QR code)"
+                    ),
+                )),
+            }
+        }
+        let mut term = |t: Option<&Spanned<i64>>| -> Option<u32> {
+            let t = t?;
+            match u32::try_from(*t.get_ref()) {
+                Ok(days @ 1..=90) => Some(days),
+                _ => {
+                    problems.push(Problem::new(
+                        at(t.span().start),
+                        format!(
+                            "term_days = {} must be a number of days from 1 to 90 (the term the message gives to pay, e.g. 14)",
+                            t.get_ref()
+                        ),
+                    ));
+                    None
+                }
+            }
+        };
+        let term_days = term(s.term_days.as_ref());
+        let consumer_term_days =
+            s.consumer.as_ref().and_then(|c| c.term_days.as_ref()).map_or(term_days, |t| term(Some(t)));
+        if (term_days.is_some() || consumer_term_days.is_some()) && s.channel.delivery().is_none() {
+            problems.push(Problem::new(
+                at(spanned.span().start),
+                format!("a {} step sends no message, so it cannot give a term; put term_days on a reminder or letter", s.channel.as_str()),
+            ));
+        }
+        let consumer_fee = s.consumer.as_ref().and_then(|c| c.fee).or(s.fee);
+        for fee in [s.fee, consumer_fee].into_iter().flatten() {
+            if fee.is_sign_negative() || fee.scale() > 2 {
+                problems.push(Problem::new(
+                    at(spanned.span().start),
+                    format!("fee = \"{fee}\" must be an amount of zero or more with at most two decimals, e.g. fee = \"7.50\""),
+                ));
+            }
+            if fee > Decimal::ZERO && matches!(s.channel, Channel::Phone | Channel::Agency) {
+                problems.push(Problem::new(
+                    at(spanned.span().start),
+                    format!(
+                        "a {} step sends no reminder, so it cannot charge a fee; put the fee on a reminder step",
+                        s.channel.as_str()
+                    ),
+                ));
+            }
         }
         steps.push(Step {
             number: expected as u32,
@@ -434,6 +618,13 @@ fn parse_playbook(
             consumer_costs: s.consumer.as_ref().and_then(|c| c.costs).unwrap_or(s.costs),
             requires_approval: s.requires_approval,
             min_open_amount: s.min_open_amount,
+            fee: s.fee,
+            consumer_fee,
+            fallback_channel: s.fallback_channel.as_ref().map(|c| *c.get_ref()),
+            fallback_template: s.fallback_template.as_ref().map(|t| t.get_ref().trim().to_string()),
+            attach_letter,
+            term_days,
+            consumer_term_days,
         });
     }
     if problems.len() > before {
@@ -453,6 +644,12 @@ pub struct LawSettings {
     pub jurisdiction: Jurisdiction,
     /// Calendar days a letter takes by post before it counts as received.
     pub post_delay_days: u32,
+    /// BE consumers: the most a reminder after the free first one may charge, postage aside
+    /// (Boek XIX WER: €7.50, from the rates file).
+    pub be_reminder_fee_max: Decimal,
+    /// The postage of one letter (`letter_postage` in dunwell.toml), which a BE consumer's
+    /// fee on a letter may add.
+    pub letter_postage: Decimal,
 }
 
 impl Channel {
@@ -490,11 +687,42 @@ fn check_consumer_rules(
                 names_exact_costs: costs != MoneyAction::None,
                 applies_costs: costs == MoneyAction::Apply,
                 applies_interest: interest == MoneyAction::Apply,
-                charges_fee: false,
+                charges_fee: s.fee_for(CustomerKind::B2c).is_some(),
             }
         })
         .collect();
-    for v in check_consumer_playbook(law.jurisdiction, &views, law.post_delay_days) {
+    // The fee cap of the business's own country; a consumer elsewhere is protected by the
+    // planner, which charges no fee its law forbids.
+    if law.jurisdiction == Jurisdiction::Be {
+        for (s, &offset) in playbook.steps.iter().zip(step_offsets) {
+            let Some(fee) = s.fee_for(CustomerKind::B2c) else { continue };
+            let postage = match s.channel.delivery() {
+                Some(Delivery::Post) => law.letter_postage,
+                _ => Decimal::ZERO,
+            };
+            let max = law.be_reminder_fee_max + postage;
+            if fee > max {
+                problems.push(Problem::new(
+                    Location::at_offset(path, text, offset),
+                    format!(
+                        "step {} charges consumers a fee of {fee}; BE consumers may be charged at most {} plus the postage of a letter ({postage} by `letter_postage` in dunwell.toml) per reminder after the free first one (Boek XIX WER); lower the fee or set `consumer = {{ fee = \"{max}\" }}`",
+                        name(s),
+                        law.be_reminder_fee_max
+                    ),
+                ));
+            }
+        }
+    }
+    // Consumers keep their own country's protection (Rome I art. 6), so the timing of costs and
+    // interest is held to the rules of both countries; fees to the business's own (the planner
+    // drops a fee another country's consumer may not be charged).
+    let foreign: Vec<StepView> =
+        views.iter().cloned().map(|v| StepView { charges_fee: false, ..v }).collect();
+    let violations = [Jurisdiction::Nl, Jurisdiction::Be].into_iter().flat_map(|j| {
+        let views = if j == law.jurisdiction { &views } else { &foreign };
+        check_consumer_playbook(j, views, law.post_delay_days)
+    });
+    for v in violations {
         let at = playbook.steps.iter().position(|s| name(s) == v.step).and_then(|i| step_offsets.get(i));
         let location = match at {
             Some(&offset) => Location::at_offset(path, text, offset),
@@ -503,8 +731,131 @@ fn check_consumer_rules(
         problems.push(Problem::new(
             location,
             format!(
-                "step {} breaks a consumer rule: {}; charge later, or set `consumer = {{ interest = \"announce\", costs = \"announce\" }}` on this step",
-                v.step, v.rule
+                "step {} breaks a consumer rule: {}; {}",
+                v.step,
+                v.rule,
+                if v.rule.starts_with("NL consumers: no reminder fee") {
+                    "set `consumer = { fee = \"0\" }` on this step (businesses may still be charged the fee)"
+                } else {
+                    "charge later, or set `consumer = { interest = \"announce\", costs = \"announce\" }` on this step (and `fee = \"0\"` in it when the step charges a fee)"
+                }
+            ),
+        ));
+    }
+}
+
+/// BE consumers (Boek XIX WER): the first reminder after the due date is free and starts the
+/// 14-day wait, so it must give at least 14 days and state the damages and interest that will
+/// be claimed when the debtor does not pay: for consumers that step announces both and has a
+/// term of 14 days or more. Any playbook may reach a Belgian consumer.
+fn check_be_first_reminder(
+    playbook: &Playbook,
+    step_offsets: &[usize],
+    path: &Path,
+    text: &str,
+    problems: &mut Vec<Problem>,
+) {
+    let Some((i, first)) =
+        playbook.steps.iter().enumerate().find(|(_, s)| s.offset_days >= 1 && s.channel.delivery().is_some())
+    else {
+        return;
+    };
+    let (interest, costs) = first.money_for(CustomerKind::B2c);
+    let mut missing = Vec::new();
+    if first.term_for(CustomerKind::B2c).is_none_or(|d| d < 14) {
+        missing.push("a term of at least 14 days (`term_days = 14`)");
+    }
+    if interest != MoneyAction::Announce {
+        missing.push("the interest that will be claimed (`interest = \"announce\"`)");
+    }
+    if costs != MoneyAction::Announce {
+        missing.push("the damages that will be claimed (`costs = \"announce\"`)");
+    }
+    if missing.is_empty() {
+        return;
+    }
+    let location = match step_offsets.get(i) {
+        Some(&offset) => Location::at_offset(path, text, offset),
+        None => Location::file(path),
+    };
+    problems.push(Problem::new(
+        location,
+        format!(
+            "step {} ({}) is the first reminder after the due date, which for a Belgian consumer starts the 14-day wait of Boek XIX WER and must be free and complete; for consumers it lacks {}; add `consumer = {{ interest = \"announce\", costs = \"announce\", term_days = 14 }}` to the step",
+            first.number,
+            first.template,
+            missing.join(", ")
+        ),
+    ));
+}
+
+/// A term once given is honoured: a step that escalates (charges, hands over, or names new
+/// costs with a new term) must come after the last term given before it has ended, for every
+/// due date (weekends and holidays move both), under the law of either country and for both
+/// kinds of customer. The planner waits for a term anyway; this keeps a playbook's own
+/// offsets honest, so its letters do not contradict each other.
+fn check_terms(
+    law: &LawSettings,
+    playbook: &Playbook,
+    step_offsets: &[usize],
+    path: &Path,
+    text: &str,
+    problems: &mut Vec<Problem>,
+) {
+    use crate::law::consumer::{term_end, worst_case};
+    // Per escalating step: the latest first day it may go (from the due date), and why.
+    let mut needed: BTreeMap<usize, (i64, String)> = BTreeMap::new();
+    // A scan over every due date of 40 years is the cost here: once per term given.
+    let mut scans: std::collections::HashMap<(Jurisdiction, i64, u32, Delivery), i64> =
+        std::collections::HashMap::new();
+    for kind in [CustomerKind::B2b, CustomerKind::B2c] {
+        for j in [Jurisdiction::Nl, Jurisdiction::Be] {
+            let calendar = crate::calendar::Calendar::new(j, []);
+            let mut last: Option<&Step> = None;
+            for (i, step) in playbook.steps.iter().enumerate() {
+                if let Some(giver) = last.filter(|_| step.escalates_for(kind)) {
+                    let days = giver.term_for(kind).unwrap_or_default();
+                    let delivery = giver.channel.delivery().unwrap_or(Delivery::Electronic);
+                    let first_day =
+                        *scans.entry((j, giver.offset_days, days, delivery)).or_insert_with(|| {
+                            worst_case(|due| {
+                                let sent = calendar.working_day_on_or_after(add_days(due, giver.offset_days));
+                                term_end(j, sent, delivery, days, law.post_delay_days) + chrono::Days::new(1)
+                            })
+                        });
+                    if step.offset_days < first_day && needed.get(&i).is_none_or(|(n, _)| first_day > *n) {
+                        let who = match kind {
+                            CustomerKind::B2b => "a business",
+                            CustomerKind::B2c => "a consumer",
+                        };
+                        let why = format!(
+                            "the {days}-day term that step {} ({}) gives at J+{} can run through J+{} (under {} law, for {who})",
+                            giver.number,
+                            giver.template,
+                            giver.offset_days,
+                            first_day - 1,
+                            j.as_str().to_uppercase(),
+                        );
+                        needed.insert(i, (first_day, why));
+                    }
+                }
+                if step.term_for(kind).is_some() && step.channel.delivery().is_some() {
+                    last = Some(step);
+                }
+            }
+        }
+    }
+    for (i, (first_day, why)) in needed {
+        let step = &playbook.steps[i];
+        let location = match step_offsets.get(i) {
+            Some(&offset) => Location::at_offset(path, text, offset),
+            None => Location::file(path),
+        };
+        problems.push(Problem::new(
+            location,
+            format!(
+                "step {} ({}) at J+{} escalates before a term given earlier has ended: {why}; give this step offset_days = {first_day} or later (or the earlier step a shorter term)",
+                step.number, step.template, step.offset_days
             ),
         ));
     }
@@ -533,7 +884,9 @@ fn check_templates(
     };
     // A template used by several steps is checked once per channel and money actions.
     let mut seen = std::collections::HashSet::new();
-    for step in &playbook.steps {
+    let with_fallbacks: Vec<Step> =
+        playbook.steps.iter().flat_map(|s| std::iter::once(s.clone()).chain(s.fallback())).collect();
+    for step in &with_fallbacks {
         let key = (
             step.template.as_str(),
             step.channel,
@@ -559,11 +912,20 @@ fn check_templates(
                 };
                 match source.read(&rel) {
                     Ok(Some(body)) => {
-                        if let Err(e) = check_template(&body, &name, lang, step, part) {
-                            problems.push(Problem::new(
-                                Location::at(file, e.line().unwrap_or(0), 0),
-                                e.to_string(),
-                            ));
+                        if let Err(e) = check_template(source, &body, &name, lang, step, part) {
+                            // A problem in an included partial is at the partial's line, and
+                            // is reported once, not once per template that includes it.
+                            let file = match e.partial() {
+                                Some(p) => source.display(&format!("templates/{}/{p}", lang.as_str())),
+                                None => file,
+                            };
+                            let problem =
+                                Problem::new(Location::at(file, e.line().unwrap_or(0), 0), e.to_string());
+                            if e.partial().is_none()
+                                || !problems.iter().any(|p| p.location == problem.location)
+                            {
+                                problems.push(problem);
+                            }
                         }
                     }
                     Ok(None) => {

@@ -379,6 +379,7 @@ mod tests {
             customer_since: since.map(d),
             payment_method: None,
             segment: None,
+            jurisdiction: None,
         }
     }
 

@@ -60,12 +60,12 @@ fn unknown_key_in_a_step() {
 fn offsets_out_of_order() {
     let mut line = 0;
     let err = check_broken(|d| {
-        replace(&d.join("standard.toml"), "offset_days = 20", "offset_days = 12");
+        replace(&d.join("standard.toml"), "offset_days = 30", "offset_days = 12");
         line = line_of(&d.join("standard.toml"), "offset_days = 12");
     });
     assert!(
         err.contains(&format!(
-            "standard.toml:{line}:15: offset_days = 12 is not after the previous step's 15"
+            "standard.toml:{line}:15: offset_days = 12 is not after the previous step's 25"
         )),
         "{err}"
     );
@@ -162,11 +162,13 @@ fn broken_config_names_file_line_and_key() {
 
 #[test]
 fn consumer_costs_before_the_14_day_letter_term_are_rejected() {
-    // The standard playbook names the costs at J+15; charging them at the J+20 call is too early
-    // for Dutch consumers (the 14-day term runs from the day after receipt).
+    // Without its consumer variant, the standard playbook names the costs first at J+25;
+    // charging them at the J+30 call is too early for Dutch consumers (the 14-day term runs
+    // from the day after receipt).
     let mut line = 0;
     let err = check_broken(|d| {
         let p = d.join("standard.toml");
+        replace(&p, "consumer = { interest = \"announce\", costs = \"announce\", term_days = 14 }\n", "");
         replace(
             &p,
             "channel = \"phone\"\ntemplate = \"standard-call\"",
@@ -189,9 +191,15 @@ fn belgian_rules_accept_the_shipped_playbooks_and_reject_an_early_charge() {
     assert!(env.ok(&["check"]).contains("ok: 3 playbooks"));
     let dir = env.path().join("playbooks");
     copy_dir(&repo().join("playbooks"), &dir);
-    replace(&dir.join("bad-payer.toml"), "consumer = { interest = \"announce\" }\n", "");
+    // Interest charged on the first reminder after the due date (J+3): the first reminder to a
+    // Belgian consumer must be free.
+    replace(
+        &dir.join("bad-payer.toml"),
+        "interest = \"announce\"\ncosts = \"announce\"\nterm_days = 14",
+        "interest = \"apply\"\ncosts = \"announce\"\nterm_days = 14",
+    );
     let err = env.fails(&["check", s(&dir)]);
-    assert!(err.contains("step 3 (bad-payer-reminder-2) breaks a consumer rule: BE consumers"), "{err}");
+    assert!(err.contains("step 2 (bad-payer-reminder-1) breaks a consumer rule: BE consumers: the first reminder after the due date must be free"), "{err}");
     assert!(err.contains("Boek XIX WER"), "{err}");
 }
 
@@ -200,14 +208,26 @@ fn unknown_variable_in_an_html_body_names_the_file_and_line() {
     let path = |d: &Path| d.join("templates/de/standard-reminder-2.html");
     let mut line = 0;
     let err = check_broken(|d| {
-        let typo = "<td>{{ i.numbr }}</td>";
-        replace(&path(d), "<td>{{ i.number }}</td>", typo);
+        let typo = "von {{ total_opn | money }} innerhalb";
+        replace(&path(d), "von {{ total_open | money }} innerhalb", typo);
         line = line_of(&path(d), typo);
     });
     assert!(
         err.contains(&format!(
-            "templates/de/standard-reminder-2.html:{line}: template standard-reminder-2.html, line {line}: `i.numbr` is not defined"
+            "templates/de/standard-reminder-2.html:{line}: template standard-reminder-2.html, line {line}: `total_opn | money` is not defined"
         )),
+        "{err}"
+    );
+    // The same in the table of invoices, which the HTML bodies include: the partial's line.
+    let path = |d: &Path| d.join("templates/de/_invoices.html");
+    let err = check_broken(|d| {
+        let typo = "<td>{{ i.numbr }}</td>";
+        replace(&path(d), "<td>{{ i.number }}</td>", typo);
+        line = line_of(&path(d), typo);
+    });
+    assert!(err.contains(&format!("templates/de/_invoices.html:{line}: template ")), "{err}");
+    assert!(
+        err.contains(&format!("in the included _invoices.html, line {line}: `i.numbr` is not defined")),
         "{err}"
     );
 }
@@ -274,4 +294,92 @@ fn a_letter_needs_a_subject_line() {
     });
     assert!(err.contains("templates/en/standard-formal-notice.txt"), "{err}");
     assert!(err.contains("a letter template must start with a `Subject: ...` line"), "{err}");
+}
+
+#[test]
+fn the_business_that_every_message_names_must_be_there() {
+    // No name: the key's line; no IBAN: the [business] line (the key is not there at all).
+    let env = Env::new();
+    env.set_config_without_business("[business]\nname = ''\n");
+    let err = env.fails(&["check"]);
+    assert!(err.contains("dunwell.toml:4:1: `name` in [business] is empty"), "{err}");
+    assert!(err.contains("dunwell.toml:3:1: `iban` in [business] is empty"), "{err}");
+    // No [business] at all: the file.
+    env.set_config_without_business("");
+    let err = env.fails(&["check"]);
+    assert!(err.contains("dunwell.toml: `name` in [business] is empty"), "{err}");
+    // A Belgian business must give its enterprise number (Boek XIX WER).
+    env.set_config_without_business(
+        "jurisdiction = \"be\"\n[business]\nname = 'Atelier Janssens BV'\niban = 'BE68539007547034'\n",
+    );
+    let err = env.fails(&["check"]);
+    assert!(err.contains("`company_number` in [business] is empty"), "{err}");
+    assert!(err.contains("Boek XIX WER"), "{err}");
+    env.set_config_without_business(
+        "jurisdiction = \"be\"\n[business]\nname = 'Atelier Janssens BV'\niban = 'BE68539007547034'\ncompany_number = '0123.456.749'\nrpr = 'RPR Antwerpen'\n",
+    );
+    assert!(env.ok(&["check"]).contains("ok: 3 playbooks"));
+    // A Dutch business without its KvK number passes, with a warning.
+    env.set_config_without_business(
+        "[business]\nname = 'Bakkerij Van Dam B.V.'\niban = 'NL91ABNA0417164300'\n",
+    );
+    let out = env.ok(&["check"]);
+    assert!(out.contains("warning: ") && out.contains("`kvk` in [business] is empty"), "{out}");
+}
+
+#[test]
+fn a_wrong_business_identifier_names_the_file_line_and_key() {
+    let env = Env::new();
+    env.set_config_without_business(
+        "[business]\nname = 'Atelier Janssens BV'\niban = 'BE68539007547034'\ncompany_number = '0123.456.748'\n",
+    );
+    let err = env.fails(&["check"]);
+    assert!(err.contains("dunwell.toml:6:"), "{err}");
+    assert!(err.contains("company_number"), "{err}");
+    assert!(err.contains("check digits"), "{err}");
+    env.set_config_without_business("[business]\nkvk = '1234'\n");
+    let err = env.fails(&["check"]);
+    assert!(err.contains("dunwell.toml:4:") && err.contains("kvk"), "{err}");
+}
+
+#[test]
+fn a_broken_partial_is_reported_once_with_its_own_file_and_line() {
+    let path = |d: &Path| d.join("templates/nl/_signature.txt");
+    let mut line = 0;
+    let err = check_broken(|d| {
+        replace(&path(d), "{{ business.address }}", "{{ business.adres }}");
+        line = line_of(&path(d), "business.adres");
+    });
+    assert!(err.contains(&format!("templates/nl/_signature.txt:{line}: ")), "{err}");
+    assert!(err.contains(&format!("in the included _signature.txt, line {line}")), "{err}");
+    assert!(err.contains("`business.adres` is not defined"), "{err}");
+    assert_eq!(err.matches("_signature.txt:").count(), 1, "reported once:\n{err}");
+}
+
+#[test]
+fn a_missing_partial_names_the_file_to_create() {
+    let err = check_broken(|d| std::fs::remove_file(d.join("templates/fr/_amounts.txt")).unwrap());
+    assert!(err.contains("templates/fr/standard-formal-notice.txt:"), "{err}");
+    assert!(err.contains("`{% include \"_amounts.txt\" %}`: there is no"), "{err}");
+    assert!(err.contains("templates/fr/_amounts.txt"), "{err}");
+}
+
+#[test]
+fn a_partial_is_not_a_steps_template() {
+    let err = check_broken(|d| replace(&d.join("vip.toml"), "\"vip-call-1\"", "\"_signature\""));
+    assert!(err.contains("template `_signature` starts with `_`"), "{err}");
+}
+
+#[test]
+fn a_14_day_letter_must_keep_its_amount() {
+    let err = check_broken(|d| {
+        replace(
+            &d.join("templates/de/standard-reminder-2.txt"),
+            "- stellen wir Ihnen {% include \"_costs.txt\" %} in Rechnung;",
+            "- stellen wir Ihnen Beitreibungskosten in Rechnung;",
+        )
+    });
+    assert!(err.contains("templates/de/standard-reminder-2.txt"), "{err}");
+    assert!(err.contains("14-day letter"), "{err}");
+    assert!(err.contains("exact amount"), "{err}");
 }

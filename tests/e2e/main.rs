@@ -3,19 +3,27 @@
 
 mod bank;
 mod check;
+mod crash;
+mod email;
 mod fake_http;
 mod import;
 mod invariants;
 mod law;
+mod pingen;
 mod plan;
 mod plugins;
 mod quarantine;
 mod sdk_readme;
 mod security;
 mod send;
+mod steps;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+/// The business a scratch installation sends for unless its configuration names one: Dutch,
+/// with the Belgian enterprise number too, so that `dunwell check` passes under either law.
+pub const BUSINESS: &str = "[business]\nname = 'Bakkerij Van Dam B.V.'\naddress = 'Kerkstraat 12, 3811 CV Amersfoort'\niban = 'NL91ABNA0417164300'\nkvk = '12345678'\ncompany_number = '0123.456.749'\n";
 
 /// A scratch installation: a folder with a dunwell.toml pointing at its own data dir and at
 /// the repository's playbooks.
@@ -40,8 +48,17 @@ impl Env {
         env
     }
 
-    /// Rewrites this env's dunwell.toml: its data dir, the repository's playbooks, and `extra`.
+    /// Rewrites this env's dunwell.toml: its data dir, the repository's playbooks, and `extra`;
+    /// when `extra` has no `[business]`, [`BUSINESS`] (`dunwell check` refuses playbooks that
+    /// write to customers for a business without a name or IBAN).
     pub fn set_config(&self, extra: &str) {
+        let business = if extra.contains("[business]") { "" } else { BUSINESS };
+        self.set_config_without_business(&format!("{extra}\n{business}"));
+    }
+
+    /// [`set_config`](Self::set_config) without the default business: for the tests of what
+    /// dunwell refuses to do without one.
+    pub fn set_config_without_business(&self, extra: &str) {
         let config = format!(
             "data_dir = \"data\"\nplaybooks_dir = \"{}\"\n{extra}",
             repo().join("playbooks").display()

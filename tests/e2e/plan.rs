@@ -38,20 +38,20 @@ fn thirty_day_projection_matches_hand_computed_days() {
     let env = env_with_good_data("");
     let out = env.ok(&["plan", "--at", "2026-11-26", "--days", "30", "--format", "json"]);
     // 2026-001: -3 skipped (pre-due, past); +5 = Thu 11-05 caught up on 11-26 (delay 21, anchor
-    // 11-21); +15 Sun 12-06 -> Mon 12-07; +20 Fri 12-11; +30 Mon 12-21; +40 12-31 is past 12-26.
-    // 2026-003: +5 = Fri 11-20 caught up on 11-26 (delay 6, anchor 11-21): same days.
+    // 11-21), giving the business 7 days (through Thu 12-03); +25 Wed 12-16 (after that term;
+    // it gives 14 days, through Wed 12-30); +30 Mon 12-21 (a call); +45 01-05 is past 12-26.
+    // 2026-003 (a consumer in Brussels: Belgian law): +5 = Fri 11-20 caught up on 11-26 (delay 6,
+    // anchor 11-21), 14 days from the day after the e-mail (11-27 through Thu 12-10): same days.
     // 2026-004 (vip): +10 Sun 12-20 -> Mon 12-21; +15 Christmas -> Mon 12-28, past the horizon.
     assert_eq!(
         rows(&out),
         expect(&[
             ("2026-11-26", "2026-001", 2),
             ("2026-11-26", "2026-003", 2),
-            ("2026-12-07", "2026-001", 3),
-            ("2026-12-07", "2026-003", 3),
-            ("2026-12-11", "2026-001", 4),
-            ("2026-12-11", "2026-003", 4),
-            ("2026-12-21", "2026-001", 5),
-            ("2026-12-21", "2026-003", 5),
+            ("2026-12-16", "2026-001", 3),
+            ("2026-12-16", "2026-003", 3),
+            ("2026-12-21", "2026-001", 4),
+            ("2026-12-21", "2026-003", 4),
             ("2026-12-21", "2026-004", 1),
         ])
     );
@@ -87,18 +87,26 @@ fn thirty_day_projection_matches_hand_computed_days() {
     assert_eq!(v[1]["open_amount"], "49.95");
     // Step 2 moves no money; step 3 (J+15) announces interest and costs (the 14-day letter).
     assert!(v[0]["interest"].is_null() && v[0]["costs"].is_null() && v[0]["total_due"].is_null(), "{}", v[0]);
+    assert_eq!(v[0]["deadline"], "2026-12-03");
+    assert_eq!(v[1]["deadline"], "2026-12-10");
     let step3 = &v[2];
     assert_eq!((step3["invoice_number"].as_str(), step3["step"].as_u64()), (Some("2026-001"), Some(3)));
-    // C1 is a business: commercial interest 1210.00 x 10.15% x 37/365 (11-01..12-07) = 12.45;
+    // C1 is a business: commercial interest 1210.00 x 10.15% x 46/365 (11-01..12-16) = 15.48;
     // BIK 15% of 1210.00 = 181.50; announced amounts stay out of the total.
-    assert_eq!(step3["interest"], "12.45");
+    assert_eq!(step3["interest"], "15.48");
+    assert_eq!(step3["interest_rate"], "10.15");
+    assert_eq!(step3["interest_basis"], "nl-commercial");
+    assert_eq!(step3["jurisdiction"], "nl");
     assert_eq!(step3["costs"], "181.50");
     assert_eq!(step3["total_due"], "1210.00");
     assert!(step3["payment_reference"].as_str().unwrap().starts_with("RF"), "{step3}");
-    // C2 is a consumer with 49.95 open: 15% would be 7.49, the minimum is 40.00.
-    assert_eq!(v[3]["costs"], "40.00");
-    assert_eq!(v[8]["segment"], "vip");
-    assert_eq!(v[8]["channel"], "email");
+    // C2 is a consumer in Brussels with 49.95 open: Belgian law caps the damages at 20.00 for
+    // a balance up to 150.00 (Boek XIX WER), where the Dutch BIK would charge its 40.00 minimum.
+    assert_eq!(v[3]["jurisdiction"], "be");
+    assert_eq!(v[3]["costs"], "20.00");
+    assert!(v[3]["reason"].as_str().unwrap().contains("follow BE law"), "{}", v[3]);
+    assert_eq!(v[6]["segment"], "vip");
+    assert_eq!(v[6]["channel"], "email");
 }
 
 #[test]
@@ -112,10 +120,10 @@ fn weekend_run_catches_up_on_monday() {
 
 #[test]
 fn closing_days_from_the_config_move_steps() {
-    // The office is closed on Mon 12-07: step 3 (target Sun 12-06) moves to Tue 12-08.
-    let env = env_with_good_data("closing_days = [\"2026-12-07\"]\n");
-    let out = env.ok(&["plan", "--at", "2026-11-26", "--days", "12", "--format", "json", "--customer", "C1"]);
-    assert_eq!(rows(&out), expect(&[("2026-11-26", "2026-001", 2), ("2026-12-08", "2026-001", 3)]));
+    // The office is closed on Wed 12-16: step 3 (target 12-16) moves to Thu 12-17.
+    let env = env_with_good_data("closing_days = [\"2026-12-16\"]\n");
+    let out = env.ok(&["plan", "--at", "2026-11-26", "--days", "21", "--format", "json", "--customer", "C1"]);
+    assert_eq!(rows(&out), expect(&[("2026-11-26", "2026-001", 2), ("2026-12-17", "2026-001", 3)]));
 }
 
 #[test]
@@ -189,12 +197,11 @@ fn empty_store_plans_nothing() {
 }
 
 /// Issue 8: 1210.00 due Wed 2025-10-01 with 605.00 open. Standard playbook from 2025-09-28:
-/// step 5 (J+30) is Fri 10-31 and applies interest (costs announced); step 6 (J+40) Mon 11-10
-/// applies both; step 7 (J+54) Mon 11-24. NL commercial rate 10.15% (2025-07-01).
-/// Interest on 605.00: 30 days (10-02..10-31) 5.0473 -> 5.05; 40 days 6.7297 -> 6.73;
-/// 54 days 9.0849 -> 9.08 (on 1210.00 it would be 10.09, 13.46, 18.17). BIK: 15% of 605.00 =
-/// 90.75. Totals: 605.00 + 5.05 = 610.05; 605.00 + 6.73 + 90.75 = 702.48; 605.00 + 9.08 +
-/// 90.75 = 704.83.
+/// step 5 (J+45) is Sat 11-15 -> Mon 11-17 and applies interest (costs announced); step 6
+/// (J+52) Sat 11-22 -> Mon 11-24 applies both; step 7 (J+76) is past the horizon. NL
+/// commercial rate 10.15% (2025-07-01). Interest on 605.00: 47 days (10-02..11-17) 7.9076 ->
+/// 7.91; 54 days 9.0849 -> 9.08 (on 1210.00 it would be 15.81, 18.17). BIK: 15% of 605.00 =
+/// 90.75. Totals: 605.00 + 7.91 = 612.91; 605.00 + 9.08 + 90.75 = 704.83.
 fn open_amount_plan(case: &str) -> Vec<Value> {
     let env = Env::new();
     env.ok(&["import", "csv", s(&testdata(&format!("open-amount/{case}")))]);
@@ -221,14 +228,11 @@ fn money(actions: &[Value]) -> Vec<(String, u64, String, String, String)> {
 
 #[test]
 fn interest_rests_on_the_open_amount_a_spreadsheet_states() {
-    let expected: Vec<(String, u64, String, String, String)> = [
-        ("2025-10-31", 5, "5.05", "90.75", "610.05"),
-        ("2025-11-10", 6, "6.73", "90.75", "702.48"),
-        ("2025-11-24", 7, "9.08", "90.75", "704.83"),
-    ]
-    .iter()
-    .map(|(d, st, i, c, t)| (d.to_string(), *st, i.to_string(), c.to_string(), t.to_string()))
-    .collect();
+    let expected: Vec<(String, u64, String, String, String)> =
+        [("2025-11-17", 5, "7.91", "90.75", "612.91"), ("2025-11-24", 6, "9.08", "90.75", "704.83")]
+            .iter()
+            .map(|(d, st, i, c, t)| (d.to_string(), *st, i.to_string(), c.to_string(), t.to_string()))
+            .collect();
     let undated = open_amount_plan("undated");
     assert_eq!(money(&undated), expected);
     for a in &undated {

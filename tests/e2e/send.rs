@@ -71,8 +71,8 @@ fn a_day_goes_to_the_file_outbox_once_and_the_plan_continues_from_it() {
     assert_eq!(listed.as_array().unwrap().len(), 2);
     assert!(listed.as_array().unwrap().iter().all(|m| m["status"] == "sent"));
 
-    // The plan goes on from what was sent: step 2 is done, step 3 is next (Mon 12-07).
-    let plan = json(&env.ok(&["plan", "--at", "2026-11-26", "--days", "14", "--format", "json"]));
+    // The plan goes on from what was sent: step 2 is done, step 3 is next (Wed 12-16).
+    let plan = json(&env.ok(&["plan", "--at", "2026-11-26", "--days", "21", "--format", "json"]));
     let first: Vec<(String, u64)> = plan
         .as_array()
         .unwrap()
@@ -80,7 +80,7 @@ fn a_day_goes_to_the_file_outbox_once_and_the_plan_continues_from_it() {
         .filter(|a| a["invoice_number"] == "2026-001")
         .map(|a| (a["date"].as_str().unwrap().to_string(), a["step"].as_u64().unwrap()))
         .collect();
-    assert_eq!(first[0], ("2026-12-07".to_string(), 3), "{plan}");
+    assert_eq!(first[0], ("2026-12-16".to_string(), 3), "{plan}");
 
     let history = env.ok(&["history", "C1"]);
     assert!(history.contains("standard-reminder-1"), "{history}");
@@ -101,18 +101,20 @@ fn a_dry_run_renders_and_writes_nothing() {
 fn the_weekly_cap_holds_a_message_back_and_it_goes_out_later() {
     let env = imported("[channels]\nmax_messages_per_week = 1\n");
     env.ok(&["send", "--at", "2026-11-26"]);
-    // Step 3 of 2026-001 and 2026-003 is due on Mon 12-07: C1 and C2 had one message on 11-26,
+    // Step 3 of 2026-001 and 2026-003 is due on Wed 12-16: C1 and C2 had one message on 11-26,
     // outside that week, so both go.
-    let report = json(&env.ok(&["send", "--at", "2026-12-07", "--format", "json"]));
+    let report = json(&env.ok(&["send", "--at", "2026-12-16", "--format", "json"]));
     assert_eq!(report["written"].as_array().unwrap().len(), 2, "{report}");
-    // Step 4 (phone, 12-11) falls in the same seven days: held back, with the reason.
-    let report = json(&env.ok(&["send", "--at", "2026-12-11", "--format", "json"]));
-    assert_eq!(report["written"].as_array().unwrap().len(), 0, "{report}");
+    // Step 4 (phone, Mon 12-21) falls in the same seven days: held back, with the reason. (C3's
+    // first VIP reminder goes that day: it had no message that week.)
+    let report = json(&env.ok(&["send", "--at", "2026-12-21", "--format", "json"]));
+    let written = report["written"].as_array().unwrap();
+    assert!(written.iter().all(|d| d["customer_id"] == "C3"), "{report}");
     let held = report["held"].as_array().unwrap();
     assert_eq!(held.len(), 2, "{report}");
     assert!(held[0]["reason"].as_str().unwrap().contains("max_messages_per_week = 1"), "{report}");
     // A week after the last message it goes out (caught up, the schedule moves with it).
-    let report = json(&env.ok(&["send", "--at", "2026-12-14", "--format", "json"]));
+    let report = json(&env.ok(&["send", "--at", "2026-12-23", "--format", "json"]));
     let written = report["written"].as_array().unwrap();
     assert_eq!(written.len(), 2, "{report}");
     assert!(written.iter().all(|d| d["channel"] == "phone"), "{report}");
@@ -298,6 +300,7 @@ fn preview_shows_what_would_be_sent_in_any_language() {
 #[test]
 fn nothing_is_sent_without_the_business_and_its_iban() {
     let env = Env::new();
+    env.set_config_without_business("");
     env.ok(&["import", "csv", s(&testdata("good"))]);
     let err = env.fails(&["send", "--at", "2026-11-26"]);
     assert!(err.contains("set `name` and `iban` in [business]"), "{err}");
@@ -308,9 +311,9 @@ fn one_message_covers_both_invoices_and_charges_the_costs_once_on_their_total() 
     let env = Env::with_config(BUSINESS);
     env.ok(&["import", "csv", s(&testdata("two-invoices"))]);
     env.ok(&["send", "--at", "2026-11-26"]);
-    // Step 3 (Mon 12-07) announces the costs: BIK on 200.00 is 15% = 30.00, at least 40.00 —
+    // Step 3 (Wed 12-16) announces the costs: BIK on 200.00 is 15% = 30.00, at least 40.00 —
     // once for the letter's claim, not 40.00 per invoice.
-    let report = json(&env.ok(&["send", "--at", "2026-12-07", "--format", "json"]));
+    let report = json(&env.ok(&["send", "--at", "2026-12-16", "--format", "json"]));
     let written = report["written"].as_array().unwrap();
     assert_eq!(written.len(), 1, "{report}");
     assert_eq!(written[0]["invoices"], serde_json::json!(["2026-101", "2026-102"]));
@@ -322,10 +325,10 @@ fn one_message_covers_both_invoices_and_charges_the_costs_once_on_their_total() 
 
 #[test]
 fn a_letter_step_writes_a_pdf_with_the_invoice_and_where_to_pay() {
-    // 2026-001 (C1): step 2 caught up on 11-26 moves the schedule 21 days; step 6 (letter,
-    // J+40) falls on Thu 12-31.
+    // 2026-001 (C1): step 2 caught up on 11-26 moves the schedule 21 days (anchor 11-21); step
+    // 6 (letter, J+52) falls on Tue 2027-01-12.
     let env = imported("");
-    for day in ["2026-11-26", "2026-12-07", "2026-12-11", "2026-12-21", "2026-12-31"] {
+    for day in ["2026-11-26", "2026-12-16", "2026-12-21", "2027-01-05", "2027-01-12"] {
         env.ok(&["send", "--at", day]);
     }
     let letters: Vec<String> =
@@ -342,4 +345,26 @@ fn a_letter_step_writes_a_pdf_with_the_invoice_and_where_to_pay() {
     assert!(text.contains("2026-001"), "{text}");
     assert!(text.contains("NL91 ABNA 0417 1643 00"), "{text}");
     assert!(text.contains("Bakkerij De Vries B.V."), "the customer's address: {text}");
+    // The greeting and signature close the letter: after the table of invoices and the
+    // payment block, not before them.
+    let table = text.find("Totaal openstaand").expect("the table's total");
+    let greeting = text.rfind("Hoogachtend").expect("the greeting");
+    let signature = text.rfind("Bakkerij Van Dam B.V.").expect("the signature");
+    assert!(table < greeting && greeting < signature, "{text}");
+}
+
+#[test]
+fn a_second_send_while_one_is_delivering_stops_with_a_clear_error() {
+    let env = imported("");
+    env.ok(&["send", "--at", "2026-10-01"]);
+    // Another run holds the data directory's send lock (the lock dies with its process).
+    let lock = std::fs::File::options().write(true).open(env.path().join("data/send.lock")).unwrap();
+    lock.try_lock().unwrap();
+    let err = env.fails(&["send", "--at", "2026-11-26"]);
+    assert!(err.contains("another `dunwell send` is delivering"), "{err}");
+    let count = || json(&env.ok(&["outbox", "--format", "json"])).as_array().unwrap().len();
+    assert_eq!(count(), 0);
+    drop(lock);
+    env.ok(&["send", "--at", "2026-11-26"]);
+    assert_eq!(count(), 2);
 }

@@ -19,12 +19,18 @@ impl FileOutbox {
         FileOutbox { dir }
     }
 
+    /// The outbox folder (agency case folders are written below it too).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Writes `m` as the file its channel would send; the path is relative to the outbox
     /// folder.
     pub fn write(&self, m: &Message, pdf: Option<&[u8]>) -> Outcome {
         let (ext, bytes) = match (m.channel.as_str(), pdf) {
+            // An e-mail carries its PDF as an attachment; any other channel's PDF is the letter.
+            ("email", _) => ("eml", super::email::eml(m, pdf).map_err(|e| e.to_string())),
             (_, Some(pdf)) => ("pdf", Ok(pdf.to_vec())),
-            ("email", _) => ("eml", super::email::eml(m).map_err(|e| e.to_string())),
             ("agency", _) => ("json", serde_json::to_vec_pretty(m).map_err(|e| e.to_string())),
             _ => ("txt", Ok(text(m).into_bytes())),
         };

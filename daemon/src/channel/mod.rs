@@ -15,8 +15,10 @@
 //!   copy carries the same `Message-ID`, which many receivers collapse;
 //! - SMS: a request that timed out is `unknown`, never sent again blindly.
 
+pub mod agency;
 pub mod email;
 pub mod file;
+pub mod letter;
 pub mod sms;
 
 use std::path::PathBuf;
@@ -59,6 +61,8 @@ pub struct DeliveryReport {
     pub failed: u32,
     pub dead: u32,
     pub unknown: u32,
+    /// Fallback messages queued for dead ones (and delivered in the same run).
+    pub fallbacks: u32,
 }
 
 /// The configured channels (file mode for each that has no service configured).
@@ -66,6 +70,10 @@ pub struct Channels {
     pub files: file::FileOutbox,
     pub email: Option<email::Smtp>,
     pub sms: Option<SmsChannel>,
+    /// The print-and-mail service for letters; without it letters are written as PDF files.
+    pub letter: Option<letter::Pingen>,
+    /// The collection agency's endpoint; case files are written to the outbox folder either way.
+    pub agency: Option<agency::Agency>,
     /// Attempts before a message is `dead`.
     pub max_attempts: u32,
 }
@@ -73,7 +81,37 @@ pub struct Channels {
 impl Channels {
     /// File mode for every channel, into `dir`.
     pub fn files_only(dir: PathBuf) -> Channels {
-        Channels { files: file::FileOutbox::new(dir), email: None, sms: None, max_attempts: 8 }
+        Channels {
+            files: file::FileOutbox::new(dir),
+            email: None,
+            sms: None,
+            letter: None,
+            agency: None,
+            max_attempts: 8,
+        }
+    }
+
+    /// A handoff: the case folder is written to the outbox (the business's record of what the
+    /// agency got), then POSTed when an endpoint is configured.
+    fn hand_over(&mut self, m: &Message, case: &agency::CaseFile) -> Outcome {
+        let folder = match agency::write_case(self.files.dir(), m, case) {
+            Ok(rel) => rel,
+            Err(e) => {
+                return Outcome::Retry(format!(
+                    "cannot write the case file below {}: {e}",
+                    self.files.dir().display()
+                ))
+            }
+        };
+        match &self.agency {
+            None => Outcome::Sent { provider_id: None, message_id: None, file: Some(folder) },
+            Some(endpoint) => match endpoint.post(m, case) {
+                Outcome::Sent { provider_id, message_id, .. } => {
+                    Outcome::Sent { provider_id, message_id, file: Some(folder) }
+                }
+                other => other,
+            },
+        }
     }
 
     fn deliver_one(&mut self, m: &Message, pdf: Option<&[u8]>) -> Outcome {
@@ -85,7 +123,7 @@ impl Channels {
             ));
         }
         match (m.channel.as_str(), self.email.as_mut(), self.sms.as_ref()) {
-            ("email", Some(smtp), _) => smtp.send(m),
+            ("email", Some(smtp), _) => smtp.send(m, pdf),
             ("sms", _, Some(sms)) => sms.send(m),
             _ => self.files.write(m, pdf),
         }
@@ -133,50 +171,108 @@ pub fn retry_after(attempts: u32) -> chrono::Duration {
     chrono::Duration::minutes(5i64 << attempts.saturating_sub(1).min(9)).min(chrono::Duration::hours(24))
 }
 
-/// Delivers what the outbox holds now (queued, due retries, and anything left `sending`).
+/// Delivers what the outbox holds now (queued, due retries, and anything left `sending`),
+/// then whatever that queued in turn (the fallback of a message that died).
 pub fn deliver(
     store: &mut Store,
     channels: &mut Channels,
     now: DateTime<Utc>,
 ) -> Result<DeliveryReport, ChannelError> {
     let mut report = DeliveryReport::default();
-    for m in store.deliverable(&now.to_rfc3339())? {
-        store.mark_sending(m.id)?;
-        let attempts = m.attempts + 1;
-        let pdf = if m.channel.contains("letter") { store.message_pdf(m.id)? } else { None };
-        match channels.deliver_one(&m, pdf.as_deref()) {
-            Outcome::Sent { provider_id, message_id, file } => {
-                store.mark_sent(
-                    m.id,
-                    &Utc::now().to_rfc3339(),
-                    provider_id.as_deref(),
-                    message_id.as_deref(),
-                    file.as_deref(),
-                )?;
-                report.sent += 1;
-            }
-            Outcome::Retry(why) if attempts < channels.max_attempts => {
-                let next = (now + retry_after(attempts)).to_rfc3339();
-                tracing::warn!(
-                    "message {} ({} to {}): {why}; next attempt {next}",
-                    m.id,
-                    m.channel,
-                    m.customer_id
-                );
-                store.mark_failed(m.id, Status::Failed, &why, Some(&next))?;
-                report.failed += 1;
-            }
-            Outcome::Retry(why) | Outcome::Refused(why) => {
-                tracing::error!("message {} ({} to {}) is dead: {why}", m.id, m.channel, m.customer_id);
-                store.mark_failed(m.id, Status::Dead, &why, None)?;
-                report.dead += 1;
-            }
-            Outcome::Unknown(why) => {
-                tracing::error!("message {} ({} to {}): {why}", m.id, m.channel, m.customer_id);
-                store.mark_failed(m.id, Status::Unknown, &why, None)?;
-                report.unknown += 1;
-            }
+    loop {
+        // A message handled in this run leaves the deliverable set (sent, dead, unknown, or
+        // failed with a later attempt), so this ends once no fallback was queued.
+        let batch = store.deliverable(&now.to_rfc3339())?;
+        if batch.is_empty() {
+            return Ok(report);
+        }
+        for m in batch {
+            deliver_message(store, channels, now, &m, &mut report)?;
         }
     }
-    Ok(report)
+}
+
+fn deliver_message(
+    store: &mut Store,
+    channels: &mut Channels,
+    now: DateTime<Utc>,
+    m: &Message,
+    report: &mut DeliveryReport,
+) -> Result<(), ChannelError> {
+    if m.status == Status::Sending && m.channel == "sms" {
+        // dunwell stopped while this SMS was with the provider: it may have been sent, and an
+        // SMS carries no id a phone could collapse a copy by. A person settles it.
+        let why = "dunwell stopped while this SMS was being sent; the provider may have it: look it up by its reference and settle it with `dunwell outbox settle`";
+        tracing::error!("message {} (sms to {}): {why}", m.id, m.customer_id);
+        store.mark_failed(m.id, Status::Unknown, why, None)?;
+        report.unknown += 1;
+        return Ok(());
+    }
+    store.mark_sending(m.id)?;
+    let attempts = m.attempts + 1;
+    let outcome = if m.channel == "agency" {
+        let case = agency::case_file(store, m)?;
+        channels.hand_over(m, &case)
+    } else if let (true, Some(pingen)) = (m.channel.contains("letter"), channels.letter.as_ref()) {
+        match store.message_pdf(m.id)? {
+            Some(pdf) => {
+                // The letter's id is recorded before Pingen is asked to send it, so a restart
+                // looks the letter up instead of creating and sending a second one.
+                let mut record = |id: &str| store.set_provider_id(m.id, id).map_err(|e| e.to_string());
+                let registered = m.channel == "registered-letter";
+                pingen.send(m, &pdf, registered, m.provider_id.as_deref(), &mut record)
+            }
+            None => Outcome::Refused(format!("message {} has no PDF to post", m.id)),
+        }
+    } else {
+        let pdf = store.message_pdf(m.id)?;
+        channels.deliver_one(m, pdf.as_deref())
+    };
+    match outcome {
+        Outcome::Sent { provider_id, message_id, file } => {
+            if m.channel == "agency" {
+                // Before the message is marked sent: a crash in between delivers the handoff
+                // again (the same case id), never leaves the invoices in the playbook.
+                let numbers: Vec<String> = m.invoices.iter().map(|c| c.invoice_number.clone()).collect();
+                store.mark_handed_over(&numbers, m.day)?;
+            }
+            store.mark_sent(
+                m.id,
+                &Utc::now().to_rfc3339(),
+                provider_id.as_deref(),
+                message_id.as_deref(),
+                file.as_deref(),
+            )?;
+            report.sent += 1;
+        }
+        Outcome::Retry(why) if attempts < channels.max_attempts => {
+            let next = (now + retry_after(attempts)).to_rfc3339();
+            tracing::warn!(
+                "message {} ({} to {}): {why}; next attempt {next}",
+                m.id,
+                m.channel,
+                m.customer_id
+            );
+            store.mark_failed(m.id, Status::Failed, &why, Some(&next))?;
+            report.failed += 1;
+        }
+        Outcome::Retry(why) | Outcome::Refused(why) => {
+            tracing::error!("message {} ({} to {}) is dead: {why}", m.id, m.channel, m.customer_id);
+            if let Some(fallback) = store.mark_dead(m.id, &why)? {
+                tracing::warn!(
+                    "message {} to {}: its step's fallback goes out instead (message {fallback})",
+                    m.id,
+                    m.customer_id
+                );
+                report.fallbacks += 1;
+            }
+            report.dead += 1;
+        }
+        Outcome::Unknown(why) => {
+            tracing::error!("message {} ({} to {}): {why}", m.id, m.channel, m.customer_id);
+            store.mark_failed(m.id, Status::Unknown, &why, None)?;
+            report.unknown += 1;
+        }
+    }
+    Ok(())
 }

@@ -103,6 +103,32 @@ pub fn nl_letter_term_end(received: NaiveDate) -> NaiveDate {
     atw_extend(plus(received, TERM_DAYS))
 }
 
+/// The last day of a term of `days` days that a message sent on `sent` gives the debtor, as the
+/// law of `jurisdiction` counts it. NL: day 1 is the day after receipt (post: `post_delay_days`
+/// after sending; electronic: the day it is sent), and an end on a Saturday, Sunday or Atw
+/// holiday moves to the next day that is none (Atw art. 1). BE: day 1 is the day after an
+/// electronic message, or the 3rd working day after posting (as for the Boek XIX wait), and an
+/// end on a Saturday, Sunday or legal holiday moves to the next working day. For 14 days these
+/// are exactly [`nl_letter_term_end`] and [`be_wait_last_day`].
+pub fn term_end(
+    jurisdiction: Jurisdiction,
+    sent: NaiveDate,
+    delivery: Delivery,
+    days: u32,
+    post_delay_days: u32,
+) -> NaiveDate {
+    match jurisdiction {
+        Jurisdiction::Nl => atw_extend(plus(received_on(sent, delivery, post_delay_days), u64::from(days))),
+        Jurisdiction::Be => {
+            let mut d = plus(be_wait_first_day(sent, delivery), u64::from(days.max(1)) - 1);
+            while be_closed(d) {
+                d = next_day(d);
+            }
+            d
+        }
+    }
+}
+
 /// NL consumers: the first day the BIK may be charged after a letter sent on `sent`.
 pub fn nl_consumer_costs_from(sent: NaiveDate, delivery: Delivery, post_delay_days: u32) -> NaiveDate {
     next_day(nl_letter_term_end(received_on(sent, delivery, post_delay_days)))
@@ -227,7 +253,7 @@ impl std::fmt::Display for Violation {
 }
 
 /// The largest `f(due) - due` in days over every due date in [`WORST_CASE_YEARS`].
-fn worst_case(f: impl Fn(NaiveDate) -> NaiveDate) -> i64 {
+pub fn worst_case(f: impl Fn(NaiveDate) -> NaiveDate) -> i64 {
     let start = NaiveDate::from_ymd_opt(*WORST_CASE_YEARS.start(), 1, 1).expect("valid");
     let end = NaiveDate::from_ymd_opt(*WORST_CASE_YEARS.end(), 12, 31).expect("valid");
     let mut due = start;
@@ -376,6 +402,27 @@ mod tests {
         // e-mail: day 1 Tue 03-04, day 14 Mon 03-17, claimable Tue 03-18
         assert_eq!(be_wait_first_day(d("2025-03-03"), Delivery::Electronic), d("2025-03-04"));
         assert_eq!(be_consumer_claimable_from(d("2025-03-03"), Delivery::Electronic), d("2025-03-18"));
+    }
+
+    #[test]
+    fn a_term_of_14_days_is_the_letter_term_and_the_wait() {
+        for sent in ["2025-05-14", "2025-12-19", "2026-04-01", "2026-12-11"] {
+            for delivery in [Delivery::Post, Delivery::Electronic] {
+                let sent = d(sent);
+                assert_eq!(
+                    term_end(Jurisdiction::Nl, sent, delivery, 14, 2),
+                    nl_letter_term_end(received_on(sent, delivery, 2))
+                );
+                assert_eq!(
+                    term_end(Jurisdiction::Be, sent, delivery, 14, 2),
+                    be_wait_last_day(sent, delivery)
+                );
+            }
+        }
+        // NL, 7 days by e-mail on Fri 2026-12-18: day 7 Fri 12-25 (Christmas) -> Mon 12-28.
+        assert_eq!(term_end(Jurisdiction::Nl, d("2026-12-18"), Delivery::Electronic, 7, 2), d("2026-12-28"));
+        // BE, 7 days by post on Mon 2025-03-03: day 1 Thu 03-06, day 7 Wed 03-12.
+        assert_eq!(term_end(Jurisdiction::Be, d("2025-03-03"), Delivery::Post, 7, 2), d("2025-03-12"));
     }
 
     #[test]

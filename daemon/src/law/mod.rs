@@ -25,6 +25,7 @@ pub mod consumer;
 pub mod costs;
 pub mod interest;
 pub mod owed;
+pub mod prescription;
 pub mod rates;
 pub mod reference;
 
@@ -37,6 +38,10 @@ pub use consumer::{
 pub use costs::{collection_costs, CostsOptions, CostsResult};
 pub use interest::{compute_interest, InterestKind, InterestResult, Period};
 pub use owed::{owed, ChargedCosts, Owed, OwedInput};
+pub use prescription::{
+    prescription, standing, Claim, Goods, Interrupter, Interruption, Prescription, PrescriptionRules,
+    Standing,
+};
 pub use rates::{Rates, RatesError, Warning};
 pub use reference::{BeStructured, PaymentReference, ReferenceError, RfReference};
 

@@ -7,6 +7,8 @@
 //! `[[rate]]` row of the override replaces the shipped row of the same series and start date,
 //! or extends the series when its start date is new; a `[nl_bik]` or `[be_b2c]` table replaces
 //! the shipped one; a `[[fixed_compensation]]` row replaces the amount of its jurisdiction.
+//! The prescription table (`[[prescription]]`, `[[prescription_interruption]]`) is read here too
+//! and merged row by row; see [`super::prescription`].
 //!
 //! Rates are yearly fractions (`"0.1015"` = 10.15%) parsed exactly into [`Decimal`]. TOML floats
 //! are accepted too and converted through their shortest decimal representation, never used
@@ -207,6 +209,8 @@ pub struct Rates {
     pub fixed_compensation: BTreeMap<Region, Decimal>,
     /// The files the tables came from, shipped first.
     pub files: Vec<String>,
+    /// When claims prescribe (`[[prescription]]` and `[[prescription_interruption]]`).
+    pub prescription: super::prescription::PrescriptionRules,
 }
 
 impl Rates {
@@ -238,6 +242,7 @@ impl Rates {
         let mut compiled = None;
         let mut reliable_through = None;
         let mut files = Vec::new();
+        let mut prescription = super::prescription::Builder::default();
 
         for (name, text) in sources {
             files.push(name.to_string());
@@ -298,6 +303,7 @@ impl Rates {
             for f in raw.fixed_compensation {
                 fixed.insert(f.jurisdiction, f.amount.0);
             }
+            prescription.add(name, text, raw.prescription, raw.prescription_interruption)?;
         }
 
         let mut out_series = BTreeMap::new();
@@ -334,6 +340,7 @@ impl Rates {
         })?;
         let bik = raw_bik.validate(&bik_file, bik_line)?;
         let be_consumer = raw_be.validate(&be_file, be_line)?;
+        let prescription = prescription.finish(&first)?;
 
         let rates = Rates {
             compiled,
@@ -343,6 +350,7 @@ impl Rates {
             be_consumer,
             fixed_compensation: fixed,
             files,
+            prescription,
         };
         for key in [
             SeriesKey::new(Region::Nl, RateKind::StatutoryConsumer, None),
@@ -569,6 +577,10 @@ struct RawFile {
     be_b2c: Option<toml::Spanned<RawBeB2c>>,
     #[serde(default)]
     fixed_compensation: Vec<RawFixed>,
+    #[serde(default)]
+    prescription: Vec<toml::Spanned<super::prescription::RawRule>>,
+    #[serde(default)]
+    prescription_interruption: Vec<toml::Spanned<super::prescription::RawInterruption>>,
     /// Documentation for people; read and ignored.
     #[serde(rename = "rules")]
     _rules: Option<serde::de::IgnoredAny>,

@@ -41,6 +41,13 @@ fn playbook(segment: &str, offsets: &[i64]) -> Playbook {
                 consumer_costs: MoneyAction::None,
                 requires_approval: false,
                 min_open_amount: None,
+                fee: None,
+                consumer_fee: None,
+                fallback_channel: None,
+                fallback_template: None,
+                attach_letter: false,
+                term_days: None,
+                consumer_term_days: None,
             })
             .collect(),
         file: "test.toml".into(),
@@ -102,7 +109,7 @@ fn run(
 ) -> Plan {
     let c = customer();
     let s = segmentation(seg);
-    let rules = Rules { calendar: cal, playbooks: pbs, law: None };
+    let rules = Rules { calendar: cal, playbooks: pbs, law: None, post_delay_days: 2 };
     plan(
         d(at),
         days,
@@ -307,9 +314,12 @@ fn invoice_keeps_the_playbook_it_started_on() {
         anchor: d("2026-11-02"),
         last_day: Some(d("2026-11-12")),
         first_reminder: None,
+        fees: Decimal::ZERO,
+        handed_over: None,
+        term: None,
     };
     let cal = nl();
-    let rules = Rules { calendar: &cal, playbooks: &pbs, law: None };
+    let rules = Rules { calendar: &cal, playbooks: &pbs, law: None, post_delay_days: 2 };
     let p = plan(
         d("2026-11-13"),
         30,
@@ -374,6 +384,13 @@ fn money_step(offset: i64, interest: MoneyAction, costs: MoneyAction) -> Step {
         consumer_costs: costs,
         requires_approval: false,
         min_open_amount: None,
+        fee: None,
+        consumer_fee: None,
+        fallback_channel: None,
+        fallback_template: None,
+        attach_letter: false,
+        term_days: None,
+        consumer_term_days: None,
     }
 }
 
@@ -400,7 +417,12 @@ fn plan_with_law(
 ) -> Plan {
     let rates = Rates::shipped().unwrap();
     let costs = CostsOptions::default();
-    let rules = Rules { calendar: cal, playbooks: pbs, law: Some(Law { rates: &rates, costs: &costs }) };
+    let rules = Rules {
+        calendar: cal,
+        playbooks: pbs,
+        law: Some(Law { rates: &rates, costs: &costs }),
+        post_delay_days: 2,
+    };
     let mut c = customer();
     c.kind = kind;
     let s = segmentation("standard");
@@ -599,4 +621,181 @@ fn payments_above_what_the_source_says_was_paid_leave_the_open_amount_as_princip
         (Some(dec("9.76")), Some(dec("90.75")), Some(dec("614.76")))
     );
     assert!(a.reason.contains("its open amount of 605.00 EUR wins"), "{}", a.reason);
+}
+
+// ---- terms, the customer's own law, lawful fees (issue 11) ----
+
+fn with_term(mut s: Step, days: u32) -> Step {
+    s.term_days = Some(days);
+    s.consumer_term_days = Some(days);
+    s
+}
+
+#[test]
+fn an_escalating_step_waits_for_the_last_term_given_and_then_says_it_expired() {
+    // Step 1 (J+5, Thu 2025-10-09 for a due date of Sat 10-04... here due Wed 2025-10-01 -> Mon
+    // 10-06) gives 14 days by e-mail: through Mon 10-20. Step 2 at J+10 (Sat 10-11 -> Mon 10-13)
+    // applies interest: it waits until Tue 10-21. Step 3 (J+30, Fri 10-31) names the expired term.
+    let pbs = with_steps(vec![
+        with_term(money_step(5, MoneyAction::Announce, MoneyAction::Announce), 14),
+        money_step(10, MoneyAction::Apply, MoneyAction::None),
+        money_step(30, MoneyAction::Apply, MoneyAction::Apply),
+    ]);
+    let inv = invoice("F1", "2025-10-01", 500);
+    let p = plan_with_law("2025-10-01", &nl(), &pbs, &inv, CustomerKind::B2b, &[]);
+    let days: Vec<(String, u32)> = p.actions.iter().map(|a| (a.date.to_string(), a.step)).collect();
+    assert_eq!(days, pairs(&[("2025-10-06", 1), ("2025-10-21", 2), ("2025-10-31", 3)]));
+    assert_eq!(p.actions[0].deadline, Some(d("2025-10-20")));
+    let waited = &p.actions[1];
+    assert!(waited.reason.contains("waits for the term of the message of 2025-10-06, which runs through 2025-10-20: planned for 2025-10-13, it goes on 2025-10-21"), "{}", waited.reason);
+    assert_eq!(waited.expired_term, Some(Term { sent: d("2025-10-06"), ends: d("2025-10-20") }));
+    assert_eq!(p.actions[2].expired_term, Some(Term { sent: d("2025-10-06"), ends: d("2025-10-20") }));
+    // A plain reminder (nothing applied, no term) does not wait.
+    let pbs = with_steps(vec![
+        with_term(money_step(5, MoneyAction::None, MoneyAction::None), 14),
+        money_step(10, MoneyAction::None, MoneyAction::None),
+    ]);
+    let p = plan_with_law("2025-10-01", &nl(), &pbs, &inv, CustomerKind::B2b, &[]);
+    assert_eq!(p.actions[1].date, d("2025-10-13"));
+    assert_eq!(p.actions[1].expired_term, None);
+}
+
+#[test]
+fn a_letters_term_runs_from_receipt_and_past_a_holiday() {
+    // A letter posted Mon 2026-12-14 arrives Wed 12-16 (post_delay_days 2); 14 days end Wed
+    // 12-30. Posted Fri 2026-12-11: arrives Sun 12-13, 14 days end Sun 12-27 -> Mon 12-28
+    // (Atw: 12-25, 12-26 and the weekend).
+    let mut letter = with_term(money_step(0, MoneyAction::None, MoneyAction::None), 14);
+    letter.channel = Channel::Letter;
+    let pbs = with_steps(vec![letter]);
+    let a =
+        &plan_with_law("2026-12-01", &nl(), &pbs, &invoice("F1", "2026-12-14", 500), CustomerKind::B2b, &[])
+            .actions[0];
+    assert_eq!(a.deadline, Some(d("2026-12-30")));
+    let a =
+        &plan_with_law("2026-12-01", &nl(), &pbs, &invoice("F1", "2026-12-11", 500), CustomerKind::B2b, &[])
+            .actions[0];
+    assert_eq!(a.deadline, Some(d("2026-12-28")));
+}
+
+fn plan_for(customer: &Customer, pbs: &BTreeMap<String, Playbook>, inv: &Invoice, at: &str) -> Plan {
+    let rates = Rates::shipped().unwrap();
+    let costs = CostsOptions::default();
+    let cal = nl();
+    let rules = Rules {
+        calendar: &cal,
+        playbooks: pbs,
+        law: Some(Law { rates: &rates, costs: &costs }),
+        post_delay_days: 2,
+    };
+    let s = segmentation("standard");
+    plan(
+        d(at),
+        90,
+        &rules,
+        [Subject { invoice: inv, customer, segmentation: &s, progress: None, payments: &[] }],
+    )
+}
+
+#[test]
+fn a_consumer_in_ghent_gets_belgian_costs_and_the_belgian_wait_under_a_dutch_business() {
+    // 46.88 open: the NL BIK minimum would be 40.00; the BE damages cap for a balance up to
+    // 150.00 is 20.00. Interest: none before the 14-day wait after the first reminder.
+    let mut c = customer();
+    c.kind = CustomerKind::B2c;
+    c.address.country = Some("BE".into());
+    let mut first = with_term(money_step(5, MoneyAction::Announce, MoneyAction::Announce), 14);
+    first.consumer_interest = MoneyAction::Announce;
+    let pbs = with_steps(vec![first, money_step(40, MoneyAction::Apply, MoneyAction::Apply)]);
+    let mut inv = invoice("F1", "2026-10-01", 0);
+    inv.total = dec("46.88");
+    inv.open_amount = dec("46.88");
+    let p = plan_for(&c, &pbs, &inv, "2026-10-01");
+    let first = &p.actions[0];
+    assert_eq!(first.jurisdiction, crate::calendar::Jurisdiction::Be);
+    assert_eq!(first.costs, Some(dec("20.00")));
+    assert_eq!(first.interest, Some(dec("0.00")), "no interest before the wait ends");
+    assert_eq!(first.interest_basis, Some("be-consumer"));
+    // The first reminder goes Tue 10-06 by e-mail: day 1 of the wait Wed 10-07, day 14 Tue 10-20.
+    assert_eq!(first.deadline, Some(d("2026-10-20")));
+    // The same consumer in Utrecht: the Dutch BIK.
+    c.address.country = Some("NL".into());
+    let p = plan_for(&c, &pbs, &inv, "2026-10-01");
+    assert_eq!(p.actions[0].costs, Some(dec("40.00")));
+    assert_eq!(p.actions[0].jurisdiction, crate::calendar::Jurisdiction::Nl);
+    // In France: the business's law, and the plan says so.
+    c.address.country = Some("FR".into());
+    let p = plan_for(&c, &pbs, &inv, "2026-10-01");
+    assert_eq!(p.actions[0].jurisdiction, crate::calendar::Jurisdiction::Nl);
+    assert!(p.problems.iter().any(|m| m.contains("consumer in FR")), "{:?}", p.problems);
+    // A business customer follows the business's law, unless it has its own.
+    let mut b = customer();
+    b.address.country = Some("BE".into());
+    assert_eq!(
+        plan_for(&b, &pbs, &inv, "2026-10-01").actions[0].jurisdiction,
+        crate::calendar::Jurisdiction::Nl
+    );
+    b.jurisdiction = Some(crate::calendar::Jurisdiction::Be);
+    assert_eq!(
+        plan_for(&b, &pbs, &inv, "2026-10-01").actions[0].jurisdiction,
+        crate::calendar::Jurisdiction::Be
+    );
+}
+
+#[test]
+fn a_fee_goes_only_where_the_customers_law_allows_it() {
+    let fee = |mut s: Step| {
+        s.fee = Some(dec("9.00"));
+        s.consumer_fee = Some(dec("9.00"));
+        s
+    };
+    let pbs = with_steps(vec![
+        fee(money_step(5, MoneyAction::None, MoneyAction::None)),
+        fee(money_step(30, MoneyAction::None, MoneyAction::None)),
+    ]);
+    let inv = invoice("F1", "2026-10-01", 500);
+    let mut c = customer();
+    // A business pays both.
+    let p = plan_for(&c, &pbs, &inv, "2026-10-01");
+    assert_eq!(p.actions.iter().map(|a| a.fee).collect::<Vec<_>>(), [Some(dec("9.00")), Some(dec("9.00"))]);
+    assert_eq!(p.actions[1].total_due, Some(dec("518.00")));
+    // A Dutch consumer: none.
+    c.kind = CustomerKind::B2c;
+    c.address.country = Some("NL".into());
+    let p = plan_for(&c, &pbs, &inv, "2026-10-01");
+    assert!(p.actions.iter().all(|a| a.fee.is_none()));
+    assert!(
+        p.actions[0].reason.contains("Dutch consumers may not be charged one"),
+        "{}",
+        p.actions[0].reason
+    );
+    // A Belgian consumer: not on the free first reminder, then at most 7.50.
+    c.address.country = Some("BE".into());
+    let p = plan_for(&c, &pbs, &inv, "2026-10-01");
+    assert_eq!(p.actions.iter().map(|a| a.fee).collect::<Vec<_>>(), [None, Some(dec("7.50"))]);
+    assert!(p.actions[1].reason.contains("capped at 7.50"), "{}", p.actions[1].reason);
+}
+
+#[test]
+fn a_prescribed_claim_escalates_only_with_approval_and_a_near_one_is_named() {
+    // NL, a business: 5 years from the day after the due date (art. 3:307 BW). Due 2020-06-30:
+    // prescribed from 2025-07-01.
+    let pbs = with_steps(vec![
+        money_step(5, MoneyAction::None, MoneyAction::None),
+        money_step(10, MoneyAction::Apply, MoneyAction::Apply),
+    ]);
+    let inv = invoice("F1", "2020-06-30", 500);
+    let p = plan_for(&customer(), &pbs, &inv, "2025-09-01");
+    assert!(!p.actions[0].requires_approval, "a plain reminder still goes");
+    assert!(p.actions[1].requires_approval, "{}", p.actions[1].reason);
+    assert!(p.actions[1].reason.contains("past prescription"), "{}", p.actions[1].reason);
+    assert!(
+        p.problems.iter().any(|m| m.contains("invoice F1 is past prescription") && m.contains("3:307")),
+        "{:?}",
+        p.problems
+    );
+    // Three months before: a warning only.
+    let p = plan_for(&customer(), &pbs, &inv, "2025-04-01");
+    assert!(p.actions.iter().all(|a| !a.requires_approval));
+    assert!(p.problems.iter().any(|m| m.contains("nears prescription")), "{:?}", p.problems);
 }

@@ -234,7 +234,7 @@ pub struct RunState {
     limits: StoreLimits,
     settings: Arc<PluginSettings>,
     redactor: Arc<Redactor>,
-    policy: http::Policy,
+    http: http::Client,
     started: Instant,
     /// Time spent in host calls (not guest CPU).
     host_time: Duration,
@@ -299,32 +299,22 @@ impl wit_host::Host for RunState {
         let begun = Instant::now();
         let budget = self.remaining();
         let max = self.settings.limits.max_requests;
-        let mut requests = self.requests;
-        let policy = self.policy.clone();
         let plugin = self.settings.name.clone();
         let url = request.url.clone();
-        // ureq blocks: run it off the async thread, bounded by the run's remaining time.
-        let result = tokio::task::spawn_blocking(move || {
-            let r = policy.send(
-                &request.method,
-                &request.url,
-                &request.headers,
-                request.body.as_deref(),
-                budget,
-                || {
-                    if requests >= max {
-                        return Err(http::HttpFailure::RequestLimit(max));
-                    }
-                    requests += 1;
-                    Ok(())
-                },
-            );
-            (r, requests)
-        })
-        .await;
+        // reqwest is async: the request runs on this run's runtime, bounded by the run's
+        // remaining time.
+        let requests = &mut self.requests;
+        let result = self
+            .http
+            .send(&request.method, &request.url, &request.headers, request.body.as_deref(), budget, || {
+                if *requests >= max {
+                    return Err(http::HttpFailure::RequestLimit(max));
+                }
+                *requests += 1;
+                Ok(())
+            })
+            .await;
         self.host_time += begun.elapsed();
-        let (result, used) = result.map_err(|e| wasmtime::format_err!("HTTP worker failed: {e}"))?;
-        self.requests = used;
         let shown = self.redact(&url);
         Ok(match result {
             Ok(a) => {
@@ -389,10 +379,10 @@ impl Plugin {
                 .build(),
             settings: self.settings.clone(),
             redactor: self.redactor.clone(),
-            policy: http::Policy {
+            http: http::Client::new(http::Policy {
                 allowed: s.allowed_hosts.clone(),
                 max_response_bytes: s.limits.max_response_bytes,
-            },
+            }),
             started: Instant::now(),
             host_time: Duration::ZERO,
             stop: None,
@@ -415,8 +405,11 @@ impl Plugin {
             }
             Ok(UpdateDeadline::Yield(1))
         });
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().map_err(|e| {
-            PluginError::Failed { plugin: s.name.clone(), message: format!("cannot start a runtime: {e}") }
+        // The I/O driver serves the plugin's HTTP requests (reqwest runs on this runtime).
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().enable_io().build();
+        let runtime = runtime.map_err(|e| PluginError::Failed {
+            plugin: s.name.clone(),
+            message: format!("cannot start a runtime: {e}"),
         })?;
         let instance = runtime.block_on(self.pre.instantiate_async(&mut store));
         let connector = instance.map_err(|e| stopped_or_failed(&s.name, store.data(), e))?;

@@ -21,7 +21,7 @@ use crate::model::{Customer, Invoice, Payment};
 use crate::plan::{self, Action, Plan, Progress, Subject};
 use crate::playbook::{Channel, PlaybookSet};
 use crate::segment::{self, Segmentation};
-use crate::store::{Covered, NewMessage, Status, Store, StoreError};
+use crate::store::{Covered, Fallback, NewMessage, Status, Store, StoreError};
 
 pub use render::Draft;
 
@@ -108,6 +108,7 @@ impl Inputs {
             calendar: &calendar,
             playbooks: &playbooks.playbooks,
             law: Some(plan::Law { rates: &self.rates, costs: &self.costs }),
+            post_delay_days: config.post_delay_days,
         };
         plan::plan(at, days, &rules, subjects)
     }
@@ -181,6 +182,28 @@ pub fn group(actions: &[Action], by_customer: bool) -> Vec<Group<'_>> {
     groups.into_values().collect()
 }
 
+/// A reminder fee is charged per reminder, not per invoice: when one message covers several
+/// invoices, only the lead step's fee stays (on the lead invoice, where it is then owed); the
+/// others' fees come off their total and their progress.
+pub fn one_fee_per_message(actions: &mut [Action], by_customer: bool) {
+    let mut strip = std::collections::HashSet::new();
+    for g in group(actions, by_customer) {
+        let lead = g.lead();
+        for a in &g.actions {
+            if a.fee.is_some() && !std::ptr::eq(*a, lead) {
+                strip.insert((a.invoice_number.clone(), a.step));
+            }
+        }
+    }
+    for a in actions.iter_mut() {
+        if let Some(fee) = a.fee.filter(|_| strip.contains(&(a.invoice_number.clone(), a.step))) {
+            a.fee = None;
+            a.total_due = a.total_due.map(|t| t - fee);
+            a.progress_after.fees -= fee;
+        }
+    }
+}
+
 /// A message held back by the weekly cap.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Held {
@@ -207,6 +230,30 @@ pub struct SendReport {
     pub problems: Vec<String>,
 }
 
+/// Holds the data directory's send lock while it lives: one `dunwell send` (or daemon) at a
+/// time delivers, because a second one would take the first one's `sending` messages for
+/// those of a crashed run and deliver them again. The operating system releases the lock
+/// when the process ends, however it ends.
+pub fn lock(data_dir: &std::path::Path) -> Result<std::fs::File, SendError> {
+    let path = data_dir.join("send.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| SendError::Render(format!("cannot open the lock file {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(SendError::Render(format!(
+            "another `dunwell send` is delivering from this data directory (it holds {}); let it finish",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(SendError::Render(format!("cannot lock {}: {e}", path.display())))
+        }
+    }
+}
+
 /// Plans `at`, writes its messages with their progress, and (unless `dry_run`) delivers what
 /// the outbox holds.
 #[allow(clippy::too_many_arguments)]
@@ -229,7 +276,8 @@ pub fn send_day(
         ));
     }
     let inputs = Inputs::load(store, config, playbooks, at)?;
-    let planned = inputs.plan(config, playbooks, at, 0, None);
+    let mut planned = inputs.plan(config, playbooks, at, 0, None);
+    one_fee_per_message(&mut planned.actions, pacing.group_by_customer);
     let mut report = SendReport { day: Some(at), dry_run, due: planned.actions.len(), ..Default::default() };
     report.problems = planned.problems.clone();
     let week_start = at.checked_sub_days(Days::new(6)).unwrap_or(at);
@@ -263,11 +311,55 @@ pub fn send_day(
             continue;
         }
         let Some(customer) = inputs.customer(&g.customer_id) else { continue };
-        if matches!(g.channel, Channel::Letter | Channel::RegisteredLetter) && letters.is_none() {
+        // A step that names or charges collection costs is never sent without the figure: a
+        // Dutch 14-day letter without the exact amount does not count, and a charge without one
+        // is no charge. Held, with the reason, until the amount can be computed.
+        if let Some(missing) =
+            g.actions.iter().find(|a| a.costs.is_none() && states_costs(playbooks, a, customer))
+        {
+            report.held.push(Held {
+                customer_id: g.customer_id.clone(),
+                channel: g.channel.as_str().to_string(),
+                invoices: g.actions.iter().map(|a| a.invoice_number.clone()).collect(),
+                reason: format!(
+                    "step {} of invoice {} must state the collection costs, but none can be computed for it ({} {}; the statutory scales are in euro): the message is held until they can; charge or name the costs by hand and record the step, or change the playbook",
+                    missing.step, missing.invoice_number, missing.open_amount, missing.currency
+                ),
+            });
+            continue;
+        }
+        if letters.is_none() && needs_letter(playbooks, lead, g.channel) {
             letters = Some(letter_engine(playbooks)?);
         }
         let draft = render::draft(config, playbooks, &inputs, customer, &g, at, None, letters.as_ref())
             .map_err(SendError::Render)?;
+        // The step's fallback is rendered now, with the same amounts, and kept with the
+        // message; it goes out only if the message cannot be delivered.
+        let fallback_channel = playbooks
+            .playbooks
+            .get(&lead.segment)
+            .and_then(|p| p.steps.get(lead.step as usize - 1))
+            .and_then(|s| s.fallback_channel);
+        let fallback = match fallback_channel {
+            Some(channel) => {
+                if matches!(channel, Channel::Letter | Channel::RegisteredLetter) && letters.is_none() {
+                    letters = Some(letter_engine(playbooks)?);
+                }
+                let fg = Group { customer_id: g.customer_id.clone(), channel, actions: g.actions.clone() };
+                let f = render::draft(config, playbooks, &inputs, customer, &fg, at, None, letters.as_ref())
+                    .map_err(SendError::Render)?;
+                Some(Fallback {
+                    channel: channel.as_str().to_string(),
+                    template: f.template,
+                    recipient: f.recipient,
+                    subject: f.subject,
+                    body: f.body,
+                    html: f.html,
+                    pdf: f.pdf,
+                })
+            }
+            None => None,
+        };
         let status = if lead.requires_approval { Status::AwaitingApproval } else { Status::Queued };
         let message = NewMessage {
             key: key.clone(),
@@ -289,6 +381,8 @@ pub fn send_day(
             currency: Some(draft.currency.clone()),
             status,
             pdf: draft.pdf.clone(),
+            fallback,
+            data: draft.case.as_ref().map(|c| c.to_string()),
         };
         if status == Status::AwaitingApproval {
             report.awaiting_approval += 1;
@@ -346,12 +440,32 @@ pub fn preview(
         .customer(&inv.customer_id)
         .ok_or_else(|| SendError::Render(format!("customer {} is not in the store", inv.customer_id)))?;
     let g = Group { customer_id: customer.id.clone(), channel: action.channel, actions: vec![action] };
-    let letters = match action.channel {
-        Channel::Letter | Channel::RegisteredLetter => Some(letter_engine(playbooks)?),
-        _ => None,
+    let letters = match needs_letter(playbooks, action, action.channel) {
+        true => Some(letter_engine(playbooks)?),
+        false => None,
     };
     render::draft(config, playbooks, &inputs, customer, &g, action.date, lang, letters.as_ref())
         .map_err(SendError::Render)
+}
+
+/// Whether `a`'s step names or charges collection costs for this customer.
+fn states_costs(playbooks: &PlaybookSet, a: &Action, customer: &Customer) -> bool {
+    playbooks
+        .playbooks
+        .get(&a.segment)
+        .and_then(|p| p.steps.get(a.step as usize - 1))
+        .is_some_and(|s| s.money_for(customer.kind).1 != crate::playbook::MoneyAction::None)
+}
+
+/// Whether the message is (or carries) a PDF letter: a letter step, or an e-mail step with
+/// `attach = ["letter"]`.
+fn needs_letter(playbooks: &PlaybookSet, lead: &Action, channel: Channel) -> bool {
+    matches!(channel, Channel::Letter | Channel::RegisteredLetter)
+        || playbooks
+            .playbooks
+            .get(&lead.segment)
+            .and_then(|p| p.steps.get(lead.step as usize - 1))
+            .is_some_and(|s| s.attach_letter && s.channel == channel)
 }
 
 /// The letter layout: the playbooks' `letters/letter.typ` when there is one, else the shipped

@@ -15,7 +15,7 @@ mod schema;
 mod sync;
 mod write;
 
-pub use outbox::{Covered, Message, NewMessage, Status};
+pub use outbox::{Covered, Fallback, Message, NewMessage, Status};
 pub use quarantine::{Quarantined, QuarantinedRecord};
 pub use sync::{MatchCandidate, SyncStatus, UnmatchedPayment};
 pub use write::{
@@ -116,7 +116,7 @@ impl Store {
     pub fn load_customers(&self) -> Result<Vec<Customer>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, name, kind, language, email, phone, street, postal_code, city, country,
-                    customer_since, payment_method, segment
+                    customer_since, payment_method, segment, jurisdiction
              FROM customers ORDER BY id",
         )?;
         let mut rows = stmt.query([])?;
@@ -138,6 +138,10 @@ impl Store {
                 customer_since: opt_date(r.get_ref(10)?.as_str_or_null()?)?,
                 payment_method: opt_col::<PaymentMethod>(r.get_ref(11)?.as_str_or_null()?, "payment method")?,
                 segment: r.get(12)?,
+                jurisdiction: opt_col::<crate::calendar::Jurisdiction>(
+                    r.get_ref(13)?.as_str_or_null()?,
+                    "customer jurisdiction",
+                )?,
             });
         }
         Ok(out)

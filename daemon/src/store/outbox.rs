@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
-use super::{date_col, Store, StoreError, WriteTx};
+use super::{date_col, decimal_col, Store, StoreError, WriteTx};
 use crate::law::consumer::Delivery;
 use crate::plan::Progress;
 
@@ -90,6 +90,26 @@ pub struct NewMessage {
     pub status: Status,
     /// A letter's PDF.
     pub pdf: Option<Vec<u8>>,
+    /// What goes out instead when this message cannot be delivered (the step's
+    /// `fallback_channel`), rendered with it.
+    pub fallback: Option<Fallback>,
+    /// The data of an agency case file (JSON).
+    pub data: Option<String>,
+}
+
+/// The message that replaces one that cannot be delivered: rendered when the original is
+/// written (the same amounts and day), written to the outbox only when the original dies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Fallback {
+    pub channel: String,
+    pub template: String,
+    pub recipient: Option<String>,
+    pub subject: Option<String>,
+    pub body: String,
+    pub html: Option<String>,
+    /// A letter's PDF (kept in its own column, not in the JSON).
+    #[serde(skip)]
+    pub pdf: Option<Vec<u8>>,
 }
 
 /// A message in the outbox, as `dunwell outbox` and `dunwell history` show it.
@@ -121,11 +141,13 @@ pub struct Message {
     pub outcome: Option<String>,
     pub outcome_note: Option<String>,
     pub outcome_at: Option<String>,
+    /// The message this one stands in for (a fallback), by id.
+    pub replaces: Option<i64>,
 }
 
 const MESSAGE_COLUMNS: &str = "id, key, day, created, customer_id, channel, template, language, recipient,
     subject, body, html, invoices, total, currency, status, attempts, next_attempt, last_error,
-    provider_id, message_id, file, sent_at, outcome, outcome_note, outcome_at";
+    provider_id, message_id, file, sent_at, outcome, outcome_note, outcome_at, replaces";
 
 fn message(r: &rusqlite::Row<'_>) -> Result<Message, StoreError> {
     let invoices: String = r.get(12)?;
@@ -158,6 +180,7 @@ fn message(r: &rusqlite::Row<'_>) -> Result<Message, StoreError> {
         outcome: r.get(23)?,
         outcome_note: r.get(24)?,
         outcome_at: r.get(25)?,
+        replaces: r.get(26)?,
     })
 }
 
@@ -186,7 +209,8 @@ impl Store {
     /// Every invoice's progress, by invoice number.
     pub fn load_progress(&self) -> Result<HashMap<String, Progress>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT invoice_number, playbook, steps_done, anchor, last_day, first_reminder, first_delivery
+            "SELECT invoice_number, playbook, steps_done, anchor, last_day, first_reminder, first_delivery,
+                    fees, handed_over, term_sent, term_end
              FROM progress",
         )?;
         let mut rows = stmt.query([])?;
@@ -212,6 +236,12 @@ impl Store {
                     anchor: date_col(r.get_ref(3)?.as_str()?)?,
                     last_day: opt_date(4)?,
                     first_reminder,
+                    fees: decimal_col(r.get_ref(7)?.as_str()?)?,
+                    handed_over: opt_date(8)?,
+                    term: match (opt_date(9)?, opt_date(10)?) {
+                        (Some(sent), Some(ends)) => Some(crate::plan::Term { sent, ends }),
+                        _ => None,
+                    },
                 },
             );
         }
@@ -303,7 +333,7 @@ impl Store {
         file: Option<&str>,
     ) -> Result<(), StoreError> {
         self.conn.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?2, provider_id = ?3,
+            "UPDATE outbox SET status = 'sent', sent_at = ?2, provider_id = coalesce(?3, provider_id),
                 message_id = coalesce(?4, message_id), file = coalesce(?5, file), last_error = NULL,
                 next_attempt = NULL
              WHERE id = ?1",
@@ -324,6 +354,80 @@ impl Store {
             "UPDATE outbox SET status = ?2, last_error = ?3, next_attempt = ?4 WHERE id = ?1",
             params![id, status.as_str(), crate::text::cap(error, 4096), next_attempt],
         )?;
+        Ok(())
+    }
+
+    /// Puts a message back in the queue (a person settled an unknown one as not sent).
+    pub fn requeue(&mut self, id: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE outbox SET status = 'queued', next_attempt = NULL,
+                last_error = 'settled by hand as not sent: ' || coalesce(last_error, '')
+             WHERE id = ?1",
+            [id],
+        )?;
+        Ok(())
+    }
+
+    /// Records the provider's id of a message before it is final (a print job created but not
+    /// yet sent), so a later attempt continues with it.
+    pub fn set_provider_id(&mut self, id: i64, provider_id: &str) -> Result<(), StoreError> {
+        self.conn.execute("UPDATE outbox SET provider_id = ?2 WHERE id = ?1", params![id, provider_id])?;
+        Ok(())
+    }
+
+    /// Records that a message cannot be delivered (`dead`) and, when it has a fallback, queues
+    /// the fallback in the same transaction (key: the original's plus `|fallback`). Returns the
+    /// fallback's id.
+    pub fn mark_dead(&mut self, id: i64, error: &str) -> Result<Option<i64>, StoreError> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE outbox SET status = 'dead', last_error = ?2, next_attempt = NULL WHERE id = ?1",
+            params![id, crate::text::cap(error, 4096)],
+        )?;
+        let fallback: Option<String> = tx
+            .query_row("SELECT fallback FROM outbox WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let Some(json) = fallback else {
+            tx.commit()?;
+            return Ok(None);
+        };
+        let f: Fallback = serde_json::from_str(&json)
+            .map_err(|_| StoreError::Corrupt { what: "outbox fallback", value: json.clone() })?;
+        let inserted = tx.execute(
+            "INSERT INTO outbox (key, day, created, customer_id, channel, template, language, recipient,
+                subject, body, html, invoices, total, currency, status, pdf, replaces)
+             SELECT key || '|fallback', day, created, customer_id, ?2, ?3, language, ?4, ?5, ?6, ?7,
+                invoices, total, currency, 'queued', fallback_pdf, id
+             FROM outbox WHERE id = ?1
+             ON CONFLICT (key) DO NOTHING",
+            params![id, f.channel, f.template, f.recipient, f.subject, f.body, f.html],
+        )?;
+        let new = (inserted > 0).then(|| tx.last_insert_rowid());
+        tx.commit()?;
+        Ok(new)
+    }
+
+    /// The data of an agency case file (see [`NewMessage::data`]).
+    pub fn message_data(&self, id: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT data FROM outbox WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// Records that the invoices went to the collection agency on `day`: they leave the
+    /// playbook.
+    pub fn mark_handed_over(&mut self, invoices: &[String], day: NaiveDate) -> Result<(), StoreError> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for number in invoices {
+            tx.execute(
+                "UPDATE progress SET handed_over = ?2 WHERE invoice_number = ?1",
+                params![number, day.to_string()],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -353,10 +457,17 @@ impl WriteTx<'_> {
     ) -> Result<Option<i64>, StoreError> {
         let invoices = serde_json::to_string(&m.invoices)
             .map_err(|e| StoreError::Corrupt { what: "outbox invoices", value: e.to_string() })?;
+        let fallback = match &m.fallback {
+            Some(f) => Some(
+                serde_json::to_string(f)
+                    .map_err(|e| StoreError::Corrupt { what: "outbox fallback", value: e.to_string() })?,
+            ),
+            None => None,
+        };
         let inserted = self.tx.execute(
             "INSERT INTO outbox (key, day, created, customer_id, channel, template, language, recipient,
-                subject, body, html, invoices, total, currency, status, pdf)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                subject, body, html, invoices, total, currency, status, pdf, fallback, fallback_pdf, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
              ON CONFLICT (key) DO NOTHING",
             params![
                 m.key,
@@ -374,7 +485,10 @@ impl WriteTx<'_> {
                 m.total,
                 m.currency,
                 m.status.as_str(),
-                m.pdf
+                m.pdf,
+                fallback,
+                m.fallback.as_ref().and_then(|f| f.pdf.as_deref()),
+                m.data,
             ],
         )?;
         if inserted == 0 {
@@ -389,11 +503,14 @@ impl WriteTx<'_> {
 
     pub fn set_progress(&self, invoice: &str, p: &Progress) -> Result<(), StoreError> {
         self.tx.execute(
-            "INSERT INTO progress (invoice_number, playbook, steps_done, anchor, last_day, first_reminder, first_delivery)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO progress (invoice_number, playbook, steps_done, anchor, last_day, first_reminder, first_delivery,
+                                   fees, handed_over, term_sent, term_end)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT (invoice_number) DO UPDATE SET playbook = excluded.playbook,
                 steps_done = excluded.steps_done, anchor = excluded.anchor, last_day = excluded.last_day,
-                first_reminder = excluded.first_reminder, first_delivery = excluded.first_delivery",
+                first_reminder = excluded.first_reminder, first_delivery = excluded.first_delivery,
+                fees = excluded.fees, handed_over = excluded.handed_over,
+                term_sent = excluded.term_sent, term_end = excluded.term_end",
             params![
                 invoice,
                 p.playbook,
@@ -402,6 +519,10 @@ impl WriteTx<'_> {
                 p.last_day.map(|d| d.to_string()),
                 p.first_reminder.map(|(d, _)| d.to_string()),
                 p.first_reminder.map(|(_, k)| delivery_text(k)),
+                p.fees.to_string(),
+                p.handed_over.map(|d| d.to_string()),
+                p.term.map(|t| t.sent.to_string()),
+                p.term.map(|t| t.ends.to_string()),
             ],
         )?;
         Ok(())

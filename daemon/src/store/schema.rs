@@ -190,4 +190,21 @@ CREATE INDEX outbox_by_customer ON outbox (customer_id, day);
     r#"
 ALTER TABLE outbox ADD COLUMN pdf BLOB;
 "#,
+    // 9: reminder fees charged on each invoice (owed from then on); a message's fallback (the
+    // letter or call that replaces an e-mail or SMS that cannot be delivered, rendered with
+    // it) and, on the replacement, the message it replaces; the data of an agency case file.
+    r#"
+ALTER TABLE progress ADD COLUMN fees TEXT NOT NULL DEFAULT '0';
+ALTER TABLE outbox ADD COLUMN fallback TEXT;
+ALTER TABLE outbox ADD COLUMN fallback_pdf BLOB;
+ALTER TABLE outbox ADD COLUMN replaces INTEGER;
+ALTER TABLE outbox ADD COLUMN data TEXT;
+"#,
+    // 10: whose law governs a business customer (set by hand), and the last term a message
+    // gave each invoice (the day it was sent and its last day): later escalation waits for it.
+    r#"
+ALTER TABLE customers ADD COLUMN jurisdiction TEXT CHECK (jurisdiction IN ('nl', 'be'));
+ALTER TABLE progress ADD COLUMN term_sent TEXT;
+ALTER TABLE progress ADD COLUMN term_end TEXT;
+"#,
 ];

@@ -186,8 +186,8 @@ impl WriteTx<'_> {
 macro_rules! insert_customer {
     () => {
         "INSERT INTO customers (id, name, kind, language, email, phone, street, postal_code,
-            city, country, customer_since, payment_method, segment, source, source_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            city, country, customer_since, payment_method, segment, source, source_id, jurisdiction)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
     };
 }
 
@@ -198,13 +198,14 @@ const UPSERT_CUSTOMER: &str = concat!(
         email = excluded.email, phone = excluded.phone, street = excluded.street,
         postal_code = excluded.postal_code, city = excluded.city, country = excluded.country,
         customer_since = excluded.customer_since, payment_method = excluded.payment_method,
-        segment = excluded.segment, source = excluded.source, source_id = excluded.source_id
+        segment = excluded.segment, source = excluded.source, source_id = excluded.source_id,
+        jurisdiction = excluded.jurisdiction
      WHERE (name, kind, language, email, phone, street, postal_code, city, country,
-            customer_since, payment_method, segment, source, source_id)
+            customer_since, payment_method, segment, source, source_id, jurisdiction)
         IS NOT (excluded.name, excluded.kind, excluded.language, excluded.email, excluded.phone,
                 excluded.street, excluded.postal_code, excluded.city, excluded.country,
                 excluded.customer_since, excluded.payment_method, excluded.segment,
-                excluded.source, excluded.source_id)"
+                excluded.source, excluded.source_id, excluded.jurisdiction)"
 );
 
 /// [`UPSERT_CUSTOMER`] without the operator's columns in the update (see
@@ -269,6 +270,7 @@ impl CustomerWriter<'_> {
             c.segment,
             source,
             source_id,
+            c.jurisdiction.map(crate::calendar::Jurisdiction::as_str),
         ])?;
         Ok(classify(existed, self.tx.total_changes() > before))
     }

@@ -267,6 +267,8 @@ fn customer_fields(c: wit::Customer) -> Result<Customer, Bad> {
         customer_since: None,
         payment_method: None,
         segment: None,
+        // The operator's column: the connector contract does not carry it.
+        jurisdiction: None,
     })
 }
 

@@ -3,9 +3,13 @@
 
 use rust_decimal::Decimal;
 
-use super::{environment, render, render_html, render_with, MessageContext, TemplateError};
+use super::{
+    environment, is_partial_name, render_html_in, render_text, render_with, MessageContext, Partials,
+    TemplateError,
+};
+use crate::calendar::Jurisdiction;
 use crate::model::{CustomerKind, Language};
-use crate::playbook::{Channel, MoneyAction, Step};
+use crate::playbook::{Channel, MoneyAction, PlaybookSource, Step};
 
 /// Which file of a step's template is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,15 +21,20 @@ pub enum TemplatePart {
 }
 
 /// Checks one file of `step`'s template in `lang`: it must parse, must not join lines by
-/// accident, and must render against sample contexts shaped like the ones the step produces:
-/// two invoices for a business with every optional value present, one invoice for a Belgian
-/// consumer with the amounts the step's consumer variant gives, one invoice with every optional
-/// value absent, and two invoices with no payment reference. The text part must also have the
-/// layout its channel needs (a `Subject:` line for e-mails and letters, none otherwise). So
-/// misspelled variables, unguarded optional values and missing subjects show up in `dunwell
-/// check` instead of in a failed send weeks later. Only branches taken by those samples are
-/// checked; an `{% if %}` on something else can still hide a mistake.
+/// accident (nor may the partials it includes), and must render against sample contexts shaped
+/// like the ones the step produces: two invoices for a Dutch business with every optional value
+/// present, one invoice for a Belgian consumer with the amounts the step's consumer variant
+/// gives, one invoice with every optional value absent, two invoices of a Dutch consumer without
+/// a payment reference, and two invoices of a Belgian business. Partials (`{% include
+/// "_signature.txt" %}`) are read from `playbooks`, in `lang`. The text part must also have the
+/// layout its channel needs (a `Subject:` line for e-mails and letters, none otherwise), and an
+/// e-mail or letter whose step announces collection costs to consumers must print their amount
+/// and a 14-day term (the Dutch 14-day letter, art. 6:96 lid 6 BW). So misspelled variables,
+/// unguarded optional values, missing subjects and a 14-day letter that lost its amount show up
+/// in `dunwell check` instead of in a failed or void send weeks later. Only branches taken by
+/// those samples are checked; an `{% if %}` on something else can still hide a mistake.
 pub fn check_template(
+    playbooks: &PlaybookSource,
     source: &str,
     name: &str,
     lang: Language,
@@ -33,31 +42,118 @@ pub fn check_template(
     part: TemplatePart,
 ) -> Result<(), TemplateError> {
     let html = part == TemplatePart::Html;
-    let env = environment(lang, "EUR", html);
-    env.template_from_named_str(name, source).map_err(|e| TemplateError::from_minijinja(name, source, e))?;
-    check_swallowed_line_breaks(source, name)?;
+    let partials = Partials { source: playbooks, lang };
+    let env = environment(lang, "EUR", html, Some(partials));
+    env.template_from_named_str(name, source)
+        .map_err(|e| TemplateError::from_minijinja(name, source, e, Some(partials)))?;
+    check_swallowed_line_breaks(source, name, None)?;
+    check_included_partials(source, name, partials)?;
     let b2b = step.money_for(CustomerKind::B2b);
     let b2c = step.money_for(CustomerKind::B2c);
-    for ctx in sample_variants(lang, step.channel, b2b, b2c) {
-        match part {
-            TemplatePart::Text => render(source, name, lang, &ctx).map(|_| ())?,
-            TemplatePart::Html => render_html(source, name, lang, &ctx, "subject").map(|_| ())?,
+    let variants = sample_variants(lang, step.channel, b2b, b2c);
+    for ctx in &variants {
+        let text = match part {
+            TemplatePart::Text => render_text(source, name, lang, ctx, Some(partials)).map(|r| r.body)?,
+            TemplatePart::Html => render_html_in(source, name, lang, ctx, "subject", Some(partials))?,
+        };
+        // The Dutch consumer with two invoices is the one the 14-day letter is written for.
+        if std::ptr::eq(ctx, &variants[3]) {
+            check_announced_costs(&text, name, ctx, step)?;
         }
     }
     Ok(())
 }
 
+/// A step that announces collection costs to consumers is the Dutch 14-day letter: it only
+/// counts when it states the exact amount and the 14-day term (art. 6:96 lid 6 BW), so a
+/// template edited until it no longer does is refused.
+fn check_announced_costs(
+    text: &str,
+    name: &str,
+    ctx: &MessageContext,
+    step: &Step,
+) -> Result<(), TemplateError> {
+    if ctx.costs_action != MoneyAction::Announce
+        || !matches!(step.channel, Channel::Email | Channel::Letter | Channel::RegisteredLetter)
+    {
+        return Ok(());
+    }
+    let lang = ctx.customer.language;
+    let missing = |what: String| TemplateError::Layout {
+        name: name.to_string(),
+        message: format!(
+            "step {} announces collection costs to consumers, so its message is the 14-day letter \
+             (art. 6:96 lid 6 BW), which only counts when it states {what}; print it where the costs \
+             are announced, without `{{% if costs is not none %}}` around it (dunwell holds the \
+             message when the amount is unknown)",
+            step.number
+        ),
+    };
+    if let Some(costs) = ctx.costs {
+        let amount = super::format_money(costs, &ctx.invoice.currency, lang);
+        let amount_html = amount.replace('&', "&amp;");
+        if !text.contains(&amount) && !text.contains(&amount_html) {
+            return Err(missing(format!("the exact amount of the costs (here {amount})")));
+        }
+    }
+    let term = match lang {
+        Language::Nl => "14 dagen",
+        Language::Fr => "14 jours",
+        Language::En => "14 days",
+        Language::De => "14 Tagen",
+    };
+    if !text.contains(term) {
+        return Err(missing(format!("the term of 14 days (`{term}`)")));
+    }
+    Ok(())
+}
+
+/// The partials a template includes (`{% include "_x.txt" %}`), read from the same language
+/// folder, must not join lines by accident either; those they include in turn are checked too.
+fn check_included_partials(source: &str, name: &str, partials: Partials<'_>) -> Result<(), TemplateError> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut queue = included_names(source);
+    while let Some(partial) = queue.pop() {
+        if seen.contains(&partial) || !is_partial_name(&partial) {
+            continue;
+        }
+        if let Ok(Some(text)) = partials.read(&partial) {
+            check_swallowed_line_breaks(&text, name, Some(&partial))?;
+            queue.extend(included_names(&text));
+        }
+        seen.push(partial);
+    }
+    Ok(())
+}
+
+/// The names in `{% include "…" %}` tags of a template (a missing one is reported when the
+/// template renders, with its line).
+fn included_names(source: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for tag in source.split("{%").skip(1) {
+        let tag = tag.split("%}").next().unwrap_or_default().trim_start_matches(['-', '+']).trim();
+        let Some(rest) = tag.strip_prefix("include") else { continue };
+        let rest = rest.trim_start();
+        let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else { continue };
+        if let Some(name) = rest[1..].split(quote).next() {
+            names.push(name.to_string());
+        }
+    }
+    names
+}
+
 /// Checks a text template without knowing its step: it must parse, must not join lines by
 /// accident, and must render against the sample contexts of a step that applies interest and
-/// costs (its subject line is not checked).
+/// costs (its subject line is not checked). It includes no partials.
 pub fn check_syntax(source: &str, name: &str) -> Result<(), TemplateError> {
-    let env = environment(Language::En, "EUR", false);
-    env.template_from_named_str(name, source).map_err(|e| TemplateError::from_minijinja(name, source, e))?;
-    check_swallowed_line_breaks(source, name)?;
+    let env = environment(Language::En, "EUR", false, None);
+    env.template_from_named_str(name, source)
+        .map_err(|e| TemplateError::from_minijinja(name, source, e, None))?;
+    check_swallowed_line_breaks(source, name, None)?;
     let apply = (MoneyAction::Apply, MoneyAction::Apply);
     let announce = (MoneyAction::Announce, MoneyAction::Announce);
     for ctx in sample_variants(Language::En, Channel::Letter, apply, announce) {
-        render_with(source, name, Language::En, &ctx, false)?;
+        render_with(source, name, Language::En, &ctx, false, None)?;
     }
     Ok(())
 }
@@ -66,7 +162,7 @@ pub fn check_syntax(source: &str, name: &str) -> Result<(), TemplateError> {
 /// silently joins two lines when the tag ends a line of text (`Soort: {% if … %}a{% endif %}`).
 /// That mistake is invisible until a letter comes out with two paragraphs run together, so it
 /// is reported here; `+%}` keeps the line break on purpose, `-%}` removes it on purpose.
-fn check_swallowed_line_breaks(source: &str, name: &str) -> Result<(), TemplateError> {
+fn check_swallowed_line_breaks(source: &str, name: &str, partial: Option<&str>) -> Result<(), TemplateError> {
     let mut in_raw = false;
     let lines: Vec<&str> = source.lines().collect();
     // The last line has no following line to be joined to.
@@ -85,6 +181,7 @@ fn check_swallowed_line_breaks(source: &str, name: &str) -> Result<(), TemplateE
         if ends_with_tag && !standalone_tag {
             return Err(TemplateError::Syntax {
                 name: name.to_string(),
+                partial: partial.map(str::to_string),
                 line: Some(i + 1),
                 message: format!(
                     "`{t}` ends with a block tag after other text, so its line break is removed and \
@@ -99,7 +196,9 @@ fn check_swallowed_line_breaks(source: &str, name: &str) -> Result<(), TemplateE
 
 /// Sets the amounts the way the planner does for a step with these actions: interest and
 /// costs present when announced or applied, the total due as the open total plus what is
-/// applied (and the fee, when there is one).
+/// applied (and the fee, when there is one); the rate and legal basis of the interest of the
+/// context's jurisdiction and customer; no expired term when the step announces costs (it gives
+/// the term), one when it applies them.
 pub(super) fn set_amounts(ctx: &mut MessageContext, (interest, costs): (MoneyAction, MoneyAction)) {
     let full = MessageContext::sample();
     ctx.interest_action = interest;
@@ -112,7 +211,8 @@ pub(super) fn set_amounts(ctx: &mut MessageContext, (interest, costs): (MoneyAct
         i.costs = None;
         i.total_due = None;
     }
-    ctx.invoice = ctx.invoices[0].clone();
+    let lead = ctx.invoices.iter().position(|i| i.number == ctx.invoice.number).unwrap_or(0);
+    ctx.invoice = ctx.invoices[lead].clone();
     ctx.interest =
         (interest != MoneyAction::None).then(|| ctx.invoices.iter().filter_map(|i| i.interest).sum());
     ctx.costs = (costs != MoneyAction::None).then(|| scale(full.costs.unwrap_or_default()));
@@ -130,15 +230,33 @@ pub(super) fn set_amounts(ctx: &mut MessageContext, (interest, costs): (MoneyAct
             + applied(costs, ctx.costs)
             + ctx.fee.unwrap_or_default()
     });
+    let consumer = ctx.customer.kind == CustomerKind::B2c;
+    let (basis, rate) = match (ctx.jurisdiction, consumer) {
+        (Jurisdiction::Nl, false) => ("nl-commercial", Decimal::new(1015, 2)),
+        (Jurisdiction::Nl, true) => ("nl-consumer", Decimal::new(4, 0)),
+        (Jurisdiction::Be, false) => ("be-commercial", Decimal::new(105, 1)),
+        (Jurisdiction::Be, true) => ("be-consumer", Decimal::new(105, 1)),
+    };
+    ctx.interest_basis = (interest != MoneyAction::None).then(|| basis.to_string());
+    ctx.interest_rate = (interest != MoneyAction::None).then_some(rate);
+    // NL collection costs carry VAT when the business cannot deduct it; BE damages never do.
+    ctx.costs_include_vat = ctx.jurisdiction == Jurisdiction::Nl && full.costs_include_vat;
+    ctx.expired_term = match costs {
+        MoneyAction::Apply => full.expired_term,
+        MoneyAction::Announce | MoneyAction::None => None,
+    };
 }
 
-/// The contexts every template is rendered against (see [`check_template`]).
+/// The contexts every template is rendered against (see [`check_template`]): a Dutch business
+/// with two invoices and everything present, a Belgian consumer, one invoice with nothing
+/// optional, a Dutch consumer with two invoices and no payment reference, and a Belgian
+/// business with two invoices.
 pub(super) fn sample_variants(
     lang: Language,
     channel: Channel,
     b2b: (MoneyAction, MoneyAction),
     b2c: (MoneyAction, MoneyAction),
-) -> [MessageContext; 4] {
+) -> [MessageContext; 5] {
     let mut full = MessageContext::sample();
     full.customer.language = lang;
     full.channel = channel;
@@ -153,19 +271,29 @@ pub(super) fn sample_variants(
         ctx.payment_reference = ctx.invoice.payment_reference.clone();
         ctx
     };
+    let belgian = |ctx: &mut MessageContext| {
+        ctx.jurisdiction = Jurisdiction::Be;
+        ctx.customer.country = Some("BE".into());
+        ctx.business.vat_number = Some("BE0123456749".into());
+        ctx.business.kvk = None;
+    };
     let mut consumer = one(full.clone());
     consumer.customer.kind = CustomerKind::B2c;
     consumer.customer.name = "J. Peeters".into();
-    consumer.customer.country = Some("BE".into());
     consumer.customer.contact_name = None;
-    consumer.business.vat_number = Some("BE0123456749".into());
+    belgian(&mut consumer);
     consumer.invoices[0].payment_reference = Some("+++090/9337/55493+++".into());
     consumer.payment_reference = consumer.invoices[0].payment_reference.clone();
     consumer.fee = None;
     set_amounts(&mut consumer, b2c);
 
     let absent = |mut ctx: MessageContext| {
-        ctx.business.vat_number = None;
+        ctx.business = super::BusinessContext {
+            name: ctx.business.name.clone(),
+            address: ctx.business.address.clone(),
+            iban: ctx.business.iban.clone(),
+            ..Default::default()
+        };
         ctx.contact = Default::default();
         ctx.customer.country = None;
         ctx.customer.contact_name = None;
@@ -177,10 +305,17 @@ pub(super) fn sample_variants(
         ctx.deadline = None;
         ctx
     };
+    // Nothing optional: no interest figure, rate or costs the step does not have to state
+    // (announced costs are always there: a message that would lack them is held).
     let mut sparse = absent(one(full.clone()));
     set_amounts(&mut sparse, b2b);
     sparse.interest = None;
-    sparse.costs = None;
+    sparse.interest_rate = None;
+    sparse.interest_basis = None;
+    sparse.expired_term = None;
+    if sparse.costs_action != MoneyAction::Announce {
+        sparse.costs = None;
+    }
     sparse.total_due = None;
     sparse.invoice.interest = None;
     sparse.invoices[0].interest = None;
@@ -189,5 +324,11 @@ pub(super) fn sample_variants(
     several.customer.kind = CustomerKind::B2c;
     set_amounts(&mut several, b2c);
 
-    [full, consumer, sparse, several]
+    let mut be_business = full.clone();
+    belgian(&mut be_business);
+    be_business.customer.name = "Brasserie Het Anker BV".into();
+    be_business.payment_reference = Some("+++090/9337/55493+++".into());
+    set_amounts(&mut be_business, b2b);
+
+    [full, consumer, sparse, several, be_business]
 }

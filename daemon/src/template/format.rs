@@ -156,3 +156,15 @@ pub fn format_days(days: i64, lang: Language) -> String {
     };
     format!("{days} {noun}")
 }
+
+/// A yearly rate in percent as each language writes it: `10,15%` (nl), `10,15 %` (fr, de),
+/// `10.15%` (en); trailing zeros after the decimal point are dropped (`8%`, `10,5%`).
+pub fn format_percent(rate: Decimal, lang: Language) -> String {
+    let number = rate.normalize().to_string();
+    match lang {
+        Language::Nl => format!("{}%", number.replace('.', ",")),
+        // A plain space, as between the groups of digits of an amount.
+        Language::Fr | Language::De => format!("{} %", number.replace('.', ",")),
+        Language::En => format!("{number}%"),
+    }
+}

@@ -26,6 +26,14 @@
 //! One message covers every invoice of a customer that is due for the same channel on the same
 //! day: the context lists them all in `invoices`, with one `total_open`, while `invoice` is the
 //! most advanced of them, whose step sets the tone and picks the template.
+//!
+//! **Partials.** What every message repeats (the table of invoices, the list of amounts, the
+//! signature, the payment instruction) lives once per language in a *partial*: a file whose
+//! name starts with `_` beside the templates (`templates/nl/_signature.txt`), pulled in with
+//! `{% include "_signature.txt" %}`. It is read from the same playbooks (folder or built-in)
+//! and the same language as the template that includes it, sees the same variables, and is
+//! never a step's template itself. A missing or broken partial is reported with its file and
+//! line like any template.
 
 mod check;
 mod format;
@@ -41,12 +49,13 @@ use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
 use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};
 
+use crate::calendar::Jurisdiction;
 use crate::model::{Customer, CustomerKind, Invoice, Language};
 use crate::playbook::{Channel, MoneyAction, PlaybookSource, Step};
 
 pub use crate::gsm::{parts as sms_parts, Encoding as SmsEncoding, SmsParts};
 pub use check::{check_syntax, check_template, TemplatePart};
-pub use format::{format_date, format_days, format_money};
+pub use format::{format_date, format_days, format_money, format_percent};
 
 /// Everything a template may refer to. The field names are the template's vocabulary: renaming
 /// one breaks every template that uses it, so treat them as a public interface (and keep
@@ -100,24 +109,89 @@ pub struct MessageContext {
     pub interest_action: MoneyAction,
     /// What the step does with collection costs for this customer.
     pub costs_action: MoneyAction,
-    /// The pay-by date the step sets, when it sets one.
+    /// The last day of the term this message gives, when it gives one (texts print it as a
+    /// date).
     pub deadline: Option<NaiveDate>,
+    /// The law that applies to this customer (`nl` or `be`): a consumer's own country's, a
+    /// business customer's the business's unless it has its own. It picks the legal wording
+    /// (Belgian terms in the Dutch texts, the legal basis of interest and costs).
+    pub jurisdiction: Jurisdiction,
+    /// The yearly interest rate in force on `today`, in percent (`10.15`), when the step
+    /// announces or applies interest.
+    #[serde(serialize_with = "opt_decimal_as_str")]
+    pub interest_rate: Option<Decimal>,
+    /// The legal basis of that interest: `nl-commercial` (wettelijke handelsrente, art. 6:119a
+    /// BW), `nl-consumer` (wettelijke rente, art. 6:119 BW), `be-commercial` (wet van 2
+    /// augustus 2002), `be-consumer` (Boek XIX WER).
+    pub interest_basis: Option<String>,
+    /// Whether `costs` include VAT (NL collection costs of a business that cannot deduct VAT).
+    pub costs_include_vat: bool,
+    /// The term an earlier message gave has run out: the text says so (and that the costs it
+    /// announced are now due) instead of giving a new term.
+    pub expired_term: Option<ExpiredTerm>,
     /// The playbook step number, 1-based.
     pub step: u32,
     /// `email`, `sms`, `phone`, `letter`, `registered-letter` or `agency`.
     pub channel: Channel,
 }
 
-/// The creditor: the business that sends the reminders.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A term given by an earlier message that has run out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ExpiredTerm {
+    /// The day the message that gave the term was sent.
+    pub sent: NaiveDate,
+    /// The term's last day.
+    pub ended: NaiveDate,
+}
+
+/// The creditor: the business that sends the reminders (`[business]` of dunwell.toml).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct BusinessContext {
+    /// The registered name (with its legal form when it is part of the name).
     pub name: String,
+    /// `B.V.`, `BV`, `SRL`, `eenmanszaak`, … (printed after the name unless the name ends
+    /// with it).
+    pub legal_form: Option<String>,
     /// Postal address on one line, as it should appear under a signature.
     pub address: String,
     pub iban: String,
-    /// VAT number (in Belgium also the company number a consumer reminder must show); absent
-    /// for businesses outside the VAT system.
+    pub bic: Option<String>,
+    /// VAT number; absent for businesses outside the VAT system.
     pub vat_number: Option<String>,
+    /// NL Kamer van Koophandel number, 8 digits (Handelsregisterwet art. 27: on letters and
+    /// e-mails).
+    pub kvk: Option<String>,
+    /// BE enterprise number, written `0123.456.749` (a Belgian consumer's first reminder must
+    /// show it).
+    pub company_number: Option<String>,
+    /// BE register of legal persons and its seat: `RPR Gent`, `RPM Liège`.
+    pub rpr: Option<String>,
+    pub website: Option<String>,
+    /// Who signs the letters, and as what (`Anja van Dam`, `directeur`).
+    pub signatory_name: Option<String>,
+    pub signatory_role: Option<String>,
+}
+
+impl BusinessContext {
+    /// The context of the configured business.
+    pub fn from_business(b: &crate::config::Business) -> BusinessContext {
+        let opt =
+            |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        BusinessContext {
+            name: b.name.trim().to_string(),
+            legal_form: opt(&b.legal_form),
+            address: b.address.trim().to_string(),
+            iban: b.iban.trim().to_string(),
+            bic: opt(&b.bic),
+            vat_number: Some(b.vat_number.trim().to_string()).filter(|v| !v.is_empty()),
+            kvk: opt(&b.kvk),
+            company_number: opt(&b.company_number).map(|n| crate::config::format_company_number(&n)),
+            rpr: opt(&b.rpr),
+            website: opt(&b.website),
+            signatory_name: opt(&b.signatory_name),
+            signatory_role: opt(&b.signatory_role),
+        }
+    }
 }
 
 /// The person at the business the customer can call or write to about the message.
@@ -270,7 +344,11 @@ impl MessageContext {
         let total_open = invoices.iter().map(|i| i.open_amount).sum();
         let interest = sum_present(invoices.iter().map(|i| i.interest));
         let costs = sum_present(invoices.iter().map(|i| i.costs));
-        let total_due = invoices.iter().map(|i| i.total_due).sum::<Option<Decimal>>();
+        // An invoice whose step applies nothing is owed at its open amount.
+        let total_due = invoices
+            .iter()
+            .any(|i| i.total_due.is_some())
+            .then(|| invoices.iter().map(|i| i.total_due.unwrap_or(i.open_amount)).sum());
         let payment_reference = match invoices.as_slice() {
             [one] => one.payment_reference.clone(),
             _ => None,
@@ -292,6 +370,11 @@ impl MessageContext {
             interest_action: MoneyAction::None,
             costs_action: MoneyAction::None,
             deadline: None,
+            jurisdiction: Jurisdiction::Nl,
+            interest_rate: None,
+            interest_basis: None,
+            costs_include_vat: false,
+            expired_term: None,
             step: 1,
             channel: Channel::Email,
         })
@@ -346,9 +429,17 @@ impl MessageContext {
         let mut ctx = MessageContext::new(
             BusinessContext {
                 name: "Bakkerij Van Dam B.V.".into(),
+                legal_form: Some("B.V.".into()),
                 address: "Kerkstraat 12, 3811 CV Amersfoort".into(),
                 iban: "NL91 ABNA 0417 1643 00".into(),
+                bic: Some("ABNANL2A".into()),
                 vat_number: Some("NL123456789B01".into()),
+                kvk: Some("12345678".into()),
+                company_number: Some("0123.456.749".into()),
+                rpr: Some("RPR Gent".into()),
+                website: Some("www.bakkerijvandam.nl".into()),
+                signatory_name: Some("Anja van Dam".into()),
+                signatory_role: Some("directeur".into()),
             },
             ContactContext {
                 name: Some("Sanne de Boer".into()),
@@ -378,6 +469,11 @@ impl MessageContext {
         ctx.interest_action = MoneyAction::Apply;
         ctx.costs_action = MoneyAction::Apply;
         ctx.deadline = Some(date(2026, 4, 16));
+        ctx.jurisdiction = Jurisdiction::Nl;
+        ctx.interest_rate = Some(Decimal::new(1015, 2));
+        ctx.interest_basis = Some("nl-commercial".into());
+        ctx.costs_include_vat = false;
+        ctx.expired_term = Some(ExpiredTerm { sent: date(2026, 3, 18), ended: date(2026, 4, 1) });
         ctx.step = 5;
         ctx
     }
@@ -406,12 +502,14 @@ pub struct Message {
 
 /// A template that cannot be used, with where and what to fix. `name` is whatever the caller
 /// passed (normally the path below `playbooks/templates`), so the operator can open the file.
+/// When the problem is inside a partial the template includes, `partial` names that file
+/// (`_signature.txt`, beside the template) and `line` is its line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
-    #[error("template {name}{}: syntax error: {message}", at_line(*.line))]
-    Syntax { name: String, line: Option<usize>, message: String },
-    #[error("template {name}{}: {message}", at_line(*.line))]
-    Render { name: String, line: Option<usize>, message: String },
+    #[error("template {name}{}{}: syntax error: {message}", in_partial(partial), at_line(*.line))]
+    Syntax { name: String, partial: Option<String>, line: Option<usize>, message: String },
+    #[error("template {name}{}{}: {message}", in_partial(partial), at_line(*.line))]
+    Render { name: String, partial: Option<String>, line: Option<usize>, message: String },
     /// The text rendered, but is not shaped the way its channel needs (e-mail without subject).
     #[error("template {name}: {message}")]
     Layout { name: String, message: String },
@@ -424,13 +522,56 @@ fn at_line(line: Option<usize>) -> String {
     line.map(|l| format!(", line {l}")).unwrap_or_default()
 }
 
+fn in_partial(partial: &Option<String>) -> String {
+    partial.as_deref().map(|p| format!(", in the included {p}")).unwrap_or_default()
+}
+
 /// The variables a template can use, listed in error messages so the fix is one glance away.
-const VOCABULARY: &str = "business.{name, address, iban, vat_number}, contact.{name, phone, email}, \
+const VOCABULARY: &str = "business.{name, legal_form, address, iban, bic, vat_number, kvk, \
+     company_number, rpr, website, signatory_name, signatory_role}, contact.{name, phone, email}, \
      customer.{id, name, kind, country, language, contact_name}, \
      invoice and each of invoices.{number, issue_date, due_date, currency, total, paid, open_amount, \
      days_overdue, payment_reference, interest, costs, total_due}, total_open, payment_reference, \
      today, days_overdue, interest, costs, fee, total_due, interest_action, costs_action, deadline, \
+     jurisdiction, interest_rate, interest_basis, costs_include_vat, expired_term.{sent, ended}, \
      step, channel";
+
+/// Where `{% include %}` reads partials from: `templates/<lang>/` of the template's playbooks.
+#[derive(Debug, Clone, Copy)]
+struct Partials<'a> {
+    source: &'a PlaybookSource,
+    lang: Language,
+}
+
+impl Partials<'_> {
+    fn path(&self, name: &str) -> String {
+        format!("templates/{}/{name}", self.lang.as_str())
+    }
+
+    /// The text of partial `name`: `Ok(None)` when there is no such file.
+    fn read(&self, name: &str) -> Result<Option<String>, minijinja::Error> {
+        if !is_partial_name(name) {
+            return Err(minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                format!(
+                    "`{name}` cannot be included: only partials can, files beside the template whose \
+                     name starts with `_` (such as \"_signature.txt\"), without a folder"
+                ),
+            ));
+        }
+        self.source
+            .read_file(&self.path(name))
+            .map_err(|msg| minijinja::Error::new(ErrorKind::InvalidOperation, format!("{name}: {msg}")))
+    }
+}
+
+/// A partial's name: `_` then letters, digits, `-`, `_` and `.`; no folder, no `..`.
+pub fn is_partial_name(name: &str) -> bool {
+    name.len() > 1
+        && name.starts_with('_')
+        && !name.contains("..")
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
 
 impl TemplateError {
     pub fn name(&self) -> &str {
@@ -442,6 +583,8 @@ impl TemplateError {
         }
     }
 
+    /// The line of the problem: in the partial when [`partial`](Self::partial) names one, else
+    /// in the template.
     pub fn line(&self) -> Option<usize> {
         match self {
             TemplateError::Syntax { line, .. } | TemplateError::Render { line, .. } => *line,
@@ -449,9 +592,38 @@ impl TemplateError {
         }
     }
 
+    /// The included partial the problem is in (its file name, beside the template), if any.
+    pub fn partial(&self) -> Option<&str> {
+        match self {
+            TemplateError::Syntax { partial, .. } | TemplateError::Render { partial, .. } => {
+                partial.as_deref()
+            }
+            TemplateError::Layout { .. } | TemplateError::Missing { .. } => None,
+        }
+    }
+
     /// Turns minijinja's terse error into one that quotes the offending text and says what to
     /// change, because the reader is a bookkeeper editing a text file, not a Rust developer.
-    fn from_minijinja(name: &str, source: &str, err: minijinja::Error) -> TemplateError {
+    /// An error inside an included partial is reported at the partial's line, quoting the
+    /// partial (read again from `partials`).
+    fn from_minijinja(
+        name: &str,
+        source: &str,
+        err: minijinja::Error,
+        partials: Option<Partials<'_>>,
+    ) -> TemplateError {
+        // An error inside an include is wrapped ("error in \"_x.txt\""): report the inner one.
+        let mut err = &err;
+        while err.kind() == ErrorKind::BadInclude {
+            match std::error::Error::source(err).and_then(|e| e.downcast_ref::<minijinja::Error>()) {
+                Some(inner) => err = inner,
+                None => break,
+            }
+        }
+        let partial = err.name().filter(|n| *n != name && is_partial_name(n)).map(str::to_string);
+        let partial_source =
+            partial.as_deref().and_then(|p| partials.and_then(|ps| ps.read(p).ok().flatten()));
+        let source = partial_source.as_deref().unwrap_or(source);
         let line = err.line();
         let quoted = err
             .range()
@@ -470,22 +642,44 @@ impl TemplateError {
                     "; check that every `{{` has a matching `}}`, every `{%` a matching `%}`, \
                      and every `{% if %}` / `{% for %}` its `{% endif %}` / `{% endfor %}`",
                 );
-                TemplateError::Syntax { name, line, message }
+                TemplateError::Syntax { name, partial, line, message }
             }
             ErrorKind::UndefinedError => {
+                // A filter given an undefined value is blamed on the filter (`money`): quote
+                // the whole `{{ … | money }}` instead, which names the misspelt variable.
+                let quoted = match (&quoted, line.and_then(|l| source.lines().nth(l - 1))) {
+                    (Some(q), Some(text)) if ["money", "date", "days", "percent"].contains(&q.as_str()) => {
+                        expression_with_filter(text, q).or(quoted)
+                    }
+                    _ => quoted,
+                };
                 let what = quoted.map(|q| format!("`{q}`")).unwrap_or_else(|| "a variable".to_string());
                 let message = format!(
                     "{what} is not defined; check the spelling. Available: {VOCABULARY}. \
                      Use `{{% if x is defined %}}` only for values that may really be missing"
                 );
-                TemplateError::Render { name, line, message }
+                TemplateError::Render { name, partial, line, message }
             }
             ErrorKind::UnknownFilter => {
                 let message = format!(
-                    "{detail}; the message filters are `money`, `date` and `days` (plus minijinja's \
-                     built-in filters such as `upper`, `join` and `default`)"
+                    "{detail}; the message filters are `money`, `date`, `days` and `percent` (plus \
+                     minijinja's built-in filters such as `upper`, `join` and `default`)"
                 );
-                TemplateError::Render { name, line, message }
+                TemplateError::Render { name, partial, line, message }
+            }
+            ErrorKind::TemplateNotFound => {
+                let wanted = detail.split('"').nth(1).unwrap_or(detail.as_str()).to_string();
+                let file = match partials {
+                    Some(ps) if is_partial_name(&wanted) => {
+                        ps.source.display(&ps.path(&wanted)).display().to_string()
+                    }
+                    _ => wanted.clone(),
+                };
+                let message = format!(
+                    "`{{% include \"{wanted}\" %}}`: there is no {file}; a partial is a file beside the \
+                     template, in the same language folder, whose name starts with `_`"
+                );
+                TemplateError::Render { name, partial, line, message }
             }
             kind => {
                 let mut message =
@@ -493,10 +687,17 @@ impl TemplateError {
                 if let Some(q) = quoted {
                     let _ = write!(message, " (in `{q}`)");
                 }
-                TemplateError::Render { name, line, message }
+                TemplateError::Render { name, partial, line, message }
             }
         }
     }
+}
+
+/// The `{{ … }}` expression of `line` that applies `filter`, without the braces.
+fn expression_with_filter(line: &str, filter: &str) -> Option<String> {
+    line.split("{{").skip(1).filter_map(|rest| rest.split_once("}}").map(|(e, _)| e.trim())).find_map(|e| {
+        e.split('|').skip(1).any(|f| f.trim().split('(').next() == Some(filter)).then(|| e.to_string())
+    })
 }
 
 fn snippet(source: &str, range: Range<usize>) -> Option<String> {
@@ -506,9 +707,19 @@ fn snippet(source: &str, range: Range<usize>) -> Option<String> {
 
 /// Builds the environment for one language and currency. It is rebuilt per render because the
 /// filters close over both; that costs microseconds, next to an SMTP round trip. `html` turns
-/// HTML auto-escaping on, for the HTML part of an e-mail.
-fn environment<'s>(lang: Language, currency: &str, html: bool) -> Environment<'s> {
+/// HTML auto-escaping on, for the HTML part of an e-mail. With `partials`, `{% include %}`
+/// reads `_name` files from the language folder of those playbooks.
+fn environment<'s>(
+    lang: Language,
+    currency: &str,
+    html: bool,
+    partials: Option<Partials<'_>>,
+) -> Environment<'s> {
     let mut env = Environment::new();
+    if let Some(p) = partials {
+        let source = p.source.clone();
+        env.set_loader(move |name| Partials { source: &source, lang }.read(name));
+    }
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_debug(true);
     // Block tags on their own line must not leave blank lines in a plain-text letter.
@@ -528,13 +739,17 @@ fn environment<'s>(lang: Language, currency: &str, html: bool) -> Environment<'s
     });
     let default_currency = currency.to_string();
     env.add_filter("money", move |value: Value, currency: Option<String>| {
-        let amount = value_to_decimal(&value)?;
+        let amount = value_to_decimal(&value, "money")?;
         let currency = currency.as_deref().unwrap_or(&default_currency);
         Ok::<_, minijinja::Error>(format_money(amount, currency, lang))
     });
     env.add_filter("date", move |value: Value| {
         let date = value_to_date(&value)?;
         Ok::<_, minijinja::Error>(format_date(date, lang))
+    });
+    env.add_filter("percent", move |value: Value| {
+        let rate = value_to_decimal(&value, "percent")?;
+        Ok::<_, minijinja::Error>(format_percent(rate, lang))
     });
     env.add_filter("days", move |value: Value| {
         let days = match value.kind() {
@@ -552,26 +767,25 @@ fn filter_error(message: String) -> minijinja::Error {
     minijinja::Error::new(ErrorKind::InvalidOperation, message)
 }
 
-fn value_to_decimal(value: &Value) -> Result<Decimal, minijinja::Error> {
+fn value_to_decimal(value: &Value, filter: &str) -> Result<Decimal, minijinja::Error> {
     match value.kind() {
         ValueKind::Undefined => Err(minijinja::Error::from(ErrorKind::UndefinedError)),
-        ValueKind::None => Err(filter_error(
-            "`money` got an empty amount: this value is absent for this step; \
-             guard it with `{% if … is not none %}`"
-                .into(),
-        )),
+        ValueKind::None => Err(filter_error(format!(
+            "`{filter}` got an empty amount: this value is absent for this step; \
+             guard it with `{{% if … is not none %}}`"
+        ))),
         ValueKind::String => {
             let s = value.as_str().unwrap_or_default().trim();
             Decimal::from_str_exact(s)
-                .map_err(|_| filter_error(format!("`money` needs an amount, got the text `{s}`")))
+                .map_err(|_| filter_error(format!("`{filter}` needs an amount, got the text `{s}`")))
         }
         ValueKind::Number => i64::try_from(value.clone()).map(Decimal::from).map_err(|_| {
             filter_error(format!(
-                "`money` got the fractional number {value}, which would lose cents in binary floating \
+                "`{filter}` got the fractional number {value}, which would lose cents in binary floating \
                  point; write it as a quoted string such as \"{value}\""
             ))
         }),
-        _ => Err(filter_error(format!("`money` needs an amount, got `{value}`"))),
+        _ => Err(filter_error(format!("`{filter}` needs an amount, got `{value}`"))),
     }
 }
 
@@ -600,7 +814,17 @@ pub fn render(
     lang: Language,
     ctx: &MessageContext,
 ) -> Result<Rendered, TemplateError> {
-    let text = render_with(source, name, lang, ctx, false)?;
+    render_text(source, name, lang, ctx, None)
+}
+
+fn render_text(
+    source: &str,
+    name: &str,
+    lang: Language,
+    ctx: &MessageContext,
+    partials: Option<Partials<'_>>,
+) -> Result<Rendered, TemplateError> {
+    let text = render_with(source, name, lang, ctx, false, partials)?;
     let (subject, body) = split_subject(&text);
     let layout = |message: String| TemplateError::Layout { name: name.to_string(), message };
     if needs_subject(ctx.channel) && subject.as_deref().is_none_or(str::is_empty) {
@@ -633,7 +857,18 @@ pub fn render_html(
     ctx: &MessageContext,
     subject: &str,
 ) -> Result<String, TemplateError> {
-    let body = render_with(source, name, lang, ctx, true)?;
+    render_html_in(source, name, lang, ctx, subject, None)
+}
+
+fn render_html_in(
+    source: &str,
+    name: &str,
+    lang: Language,
+    ctx: &MessageContext,
+    subject: &str,
+    partials: Option<Partials<'_>>,
+) -> Result<String, TemplateError> {
+    let body = render_with(source, name, lang, ctx, true, partials)?;
     let body = body.trim();
     if body.is_empty() {
         return Err(TemplateError::Layout {
@@ -686,18 +921,27 @@ pub struct Sources<'a> {
     pub text: (&'a str, &'a str),
     /// `<name>.html` for an e-mail, and the name to report it by.
     pub html: Option<(&'a str, &'a str)>,
+    /// The playbooks the partials they include are read from (in the message's language);
+    /// `None`: they include none.
+    pub partials: Option<&'a PlaybookSource>,
 }
 
 /// Renders one message for its channel (`ctx.channel`) from template sources already read;
 /// see [`render_message`].
 pub fn render_message_from(sources: Sources<'_>, ctx: &MessageContext) -> Result<Message, TemplateError> {
     let lang = ctx.customer.language;
+    let partials = sources.partials.map(|source| Partials { source, lang });
     let (text_source, text_name) = sources.text;
-    let Rendered { subject, body } = render(text_source, text_name, lang, ctx)?;
+    let Rendered { subject, body } = render_text(text_source, text_name, lang, ctx, partials)?;
     let html = match (has_html(ctx.channel), sources.html) {
-        (true, Some((html_source, html_name))) => {
-            Some(render_html(html_source, html_name, lang, ctx, subject.as_deref().unwrap_or_default())?)
-        }
+        (true, Some((html_source, html_name))) => Some(render_html_in(
+            html_source,
+            html_name,
+            lang,
+            ctx,
+            subject.as_deref().unwrap_or_default(),
+            partials,
+        )?),
         (true, None) => {
             return Err(TemplateError::Missing {
                 name: text_name.to_string(),
@@ -753,8 +997,11 @@ pub fn render_message(
     } else {
         None
     };
-    let sources =
-        Sources { text: (&text, &text_name), html: html.as_ref().map(|(s, n)| (s.as_str(), n.as_str())) };
+    let sources = Sources {
+        text: (&text, &text_name),
+        html: html.as_ref().map(|(s, n)| (s.as_str(), n.as_str())),
+        partials: Some(source),
+    };
     render_message_from(sources, ctx)
 }
 
@@ -764,12 +1011,13 @@ fn render_with(
     lang: Language,
     ctx: &MessageContext,
     html: bool,
+    partials: Option<Partials<'_>>,
 ) -> Result<String, TemplateError> {
-    let env = environment(lang, &ctx.invoice.currency, html);
+    let env = environment(lang, &ctx.invoice.currency, html, partials);
     let template = env
         .template_from_named_str(name, source)
-        .map_err(|e| TemplateError::from_minijinja(name, source, e))?;
-    template.render(ctx).map_err(|e| TemplateError::from_minijinja(name, source, e))
+        .map_err(|e| TemplateError::from_minijinja(name, source, e, partials))?;
+    template.render(ctx).map_err(|e| TemplateError::from_minijinja(name, source, e, partials))
 }
 
 /// Splits off a leading `Subject:` line. Leading blank lines of the body and trailing white

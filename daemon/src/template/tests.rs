@@ -150,6 +150,11 @@ fn errors_carry_line_numbers_and_say_what_to_fix() {
     assert!(msg.contains("line 5"), "{msg}");
     assert!(msg.contains("spelling"), "{msg}");
 
+    // A misspelt variable given to a filter is quoted with the filter, not as the filter.
+    let err = check_syntax("x\n\nBedrag: {{ total_opn | money }}.", "t").unwrap_err();
+    assert_eq!(err.line(), Some(3), "{err}");
+    assert!(err.to_string().contains("`total_opn | money` is not defined"), "{err}");
+
     // Inside a loop over the invoices too.
     let in_loop = "x\n{% for i in invoices %}\n- {{ i.numbr }}\n{% endfor %}\n";
     let err = check_syntax(in_loop, "t").unwrap_err();
@@ -384,7 +389,12 @@ fn playbooks_dir() -> PathBuf {
 }
 
 fn nl_law() -> LawSettings {
-    LawSettings { jurisdiction: Jurisdiction::Nl, post_delay_days: 2 }
+    LawSettings {
+        jurisdiction: Jurisdiction::Nl,
+        post_delay_days: 2,
+        be_reminder_fee_max: Decimal::new(750, 2),
+        letter_postage: Decimal::ZERO,
+    }
 }
 
 /// The 14-day term of art. 6:96 lid 6 BW, as each language words it.
@@ -400,14 +410,37 @@ fn fourteen_days(lang: Language) -> &'static str {
 /// A context shaped like the one the outbox builds for `step`, with one or both sample
 /// invoices: amounts present only when the step announces or applies them, and adding up.
 fn context_for(step: &Step, kind: CustomerKind, lang: Language, several: bool) -> MessageContext {
+    context_in(step, kind, Jurisdiction::Nl, lang, several)
+}
+
+/// [`context_for`] for a customer under the law of `jurisdiction` (a Belgian business has its
+/// enterprise number, a Belgian customer lives in Belgium and pays with a structured reference).
+fn context_in(
+    step: &Step,
+    kind: CustomerKind,
+    jurisdiction: Jurisdiction,
+    lang: Language,
+    several: bool,
+) -> MessageContext {
     let mut ctx = MessageContext::sample();
     ctx.customer.kind = kind;
     ctx.customer.language = lang;
+    ctx.jurisdiction = jurisdiction;
     if kind == CustomerKind::B2c {
         ctx.customer.name = "J. Peeters".into();
-        ctx.customer.country = Some("BE".into());
         ctx.customer.contact_name = None;
         ctx.fee = None;
+    }
+    if jurisdiction == Jurisdiction::Nl {
+        ctx.business.company_number = None;
+        ctx.business.rpr = None;
+    }
+    if jurisdiction == Jurisdiction::Be {
+        ctx.customer.country = Some("BE".into());
+        ctx.business.kvk = None;
+        ctx.business.vat_number = Some("BE0123456749".into());
+        ctx.invoices[0].payment_reference = Some("+++090/9337/55493+++".into());
+        ctx.payment_reference = Some("+++090/9337/55471+++".into());
     }
     if !several {
         ctx.invoices.truncate(1);
@@ -429,7 +462,263 @@ fn context_for(step: &Step, kind: CustomerKind, lang: Language, several: bool) -
     ctx.step = step.number;
     ctx.channel = step.channel;
     set_amounts(&mut ctx, step.money_for(kind));
+    // A Belgian consumer's interest runs only after the 14-day wait: announced, it is nil.
+    if jurisdiction == Jurisdiction::Be
+        && kind == CustomerKind::B2c
+        && ctx.interest_action == MoneyAction::Announce
+    {
+        for i in &mut ctx.invoices {
+            i.interest = Some(Decimal::ZERO);
+        }
+        ctx.invoice.interest = Some(Decimal::ZERO);
+        ctx.interest = Some(Decimal::ZERO);
+    }
     ctx
+}
+
+/// The labels of the total of a list of amounts, and of the total open, per language.
+fn total_labels(lang: Language) -> (&'static str, &'static str) {
+    match lang {
+        Language::Nl => ("Totaal verschuldigd", "Totaal openstaand"),
+        Language::Fr => ("Total dû", "Total restant dû"),
+        Language::En => ("Total due", "Total outstanding"),
+        Language::De => ("Geschuldeter Gesamtbetrag", "Offener Gesamtbetrag"),
+    }
+}
+
+/// The amount at the end of a line such as `- Openstaande hoofdsom: € 1.234,56` or `- Total dû :
+/// 1 234,56 €`, in the way `lang` writes it.
+fn amount_at_end(line: &str, lang: Language) -> Option<Decimal> {
+    let sep = if lang == Language::Fr { " : " } else { ": " };
+    let (_, amount) = line.rsplit_once(sep)?;
+    let digits: String = match lang {
+        Language::Nl | Language::De => amount.replace('.', "").replace(',', "."),
+        Language::Fr => amount.replace(' ', "").replace(',', "."),
+        Language::En => amount.replace(',', ""),
+    };
+    let digits: String = digits.chars().filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-').collect();
+    Decimal::from_str(&digits).ok()
+}
+
+/// Every list of amounts adds up to the total under it, in the text and in the HTML; a total
+/// open under several invoices is their sum.
+fn check_sums(ctx: &MessageContext, m: &Message, what: &str, failures: &mut Vec<String>) {
+    let lang = ctx.customer.language;
+    let (total_due, total_open) = total_labels(lang);
+    let mut fail = |msg: String| failures.push(format!("{what}: {msg}"));
+    let mut lists = Vec::new();
+    // Text: runs of `- label: amount` lines ending with the total.
+    let mut run: Vec<&str> = Vec::new();
+    for line in m.text.lines().chain(std::iter::once("")) {
+        if line.starts_with("- ") && amount_at_end(line, lang).is_some() {
+            run.push(line);
+            continue;
+        }
+        if run.last().is_some_and(|l| l.starts_with(&format!("- {total_due}"))) {
+            lists.push(("text", run.iter().map(|l| l.to_string()).collect::<Vec<_>>()));
+        }
+        run.clear();
+    }
+    // HTML: the table of amounts, one `label | amount` row each, the total last.
+    if let Some(html) = &m.html {
+        for table in html.split("<table cellpadding=\"4\"").skip(1) {
+            let table = table.split("</table>").next().unwrap_or_default();
+            let rows: Vec<String> = table
+                .split("<tr")
+                .skip(1)
+                .map(|row| {
+                    let cells: Vec<String> = row
+                        .split("<td")
+                        .skip(1)
+                        .map(|c| {
+                            let c = c.split_once('>').map(|x| x.1).unwrap_or_default();
+                            let mut text = String::new();
+                            let mut in_tag = false;
+                            for ch in c.chars() {
+                                match ch {
+                                    '<' => in_tag = true,
+                                    '>' => in_tag = false,
+                                    ch if !in_tag => text.push(ch),
+                                    _ => {}
+                                }
+                            }
+                            text.trim().to_string()
+                        })
+                        .collect();
+                    let sep = if lang == Language::Fr { " : " } else { ": " };
+                    format!(
+                        "- {}{sep}{}",
+                        cells.first().cloned().unwrap_or_default(),
+                        cells.last().cloned().unwrap_or_default()
+                    )
+                })
+                .collect();
+            if rows.last().is_some_and(|l| l.starts_with(&format!("- {total_due}"))) {
+                lists.push(("html", rows));
+            }
+        }
+    }
+    if ctx.total_due.is_some() && matches!(ctx.interest_action, MoneyAction::Apply) {
+        if !lists.iter().any(|(part, _)| *part == "text") {
+            fail("applies interest but shows no list of amounts with its total".into());
+        }
+        if m.html.is_some() && !lists.iter().any(|(part, _)| *part == "html") {
+            fail("applies interest but the HTML shows no table of amounts with its total".into());
+        }
+    }
+    for (part, lines) in &lists {
+        let amounts: Vec<Decimal> = lines.iter().filter_map(|l| amount_at_end(l, lang)).collect();
+        let (total, items) = amounts.split_last().expect("a list has its total");
+        let sum: Decimal = items.iter().sum();
+        if sum != *total {
+            fail(format!(
+                "the {part} list of amounts adds up to {sum}, not to its total {total}:\n{}",
+                lines.join("\n")
+            ));
+        }
+        if Some(*total) != ctx.total_due.map(|t| t.round_dp(2)) {
+            fail(format!("the {part} list ends with {total}, but the total due is {:?}", ctx.total_due));
+        }
+    }
+    let open: Decimal = ctx.invoices.iter().map(|i| i.open_amount).sum();
+    for line in m.text.lines().filter(|l| l.starts_with(total_open)) {
+        if amount_at_end(line, lang) != Some(open) {
+            fail(format!("`{line}` is not the sum of the open amounts ({open})"));
+        }
+    }
+}
+
+/// The wording the law and the reader need: the VAT remark beside collection costs, the legal
+/// basis of interest, the business's registration, a salutation to a person, Belgian terms for
+/// Belgian customers, and a Belgian consumer's first reminder with all Boek XIX WER asks.
+fn check_wording(step: &Step, ctx: &MessageContext, m: &Message, what: &str, failures: &mut Vec<String>) {
+    let lang = ctx.customer.language;
+    let money = |a: Decimal| format_money(a, &ctx.invoice.currency, lang);
+    let all = format!("{}\n{}", m.subject.clone().unwrap_or_default(), m.text);
+    let mut fail = |msg: String| failures.push(format!("{what}: {msg}"));
+    let writes = matches!(step.channel, Channel::Email | Channel::Letter | Channel::RegisteredLetter);
+    let be = ctx.jurisdiction == Jurisdiction::Be;
+    let consumer = ctx.customer.kind == CustomerKind::B2c;
+    let vat = match lang {
+        Language::Nl => "btw",
+        Language::Fr => "TVA",
+        Language::En => "VAT",
+        Language::De => "MwSt.",
+    };
+    if let Some(costs) = ctx.costs.filter(|_| ctx.costs_action != MoneyAction::None) {
+        for line in all.lines().filter(|l| l.contains(&money(costs))) {
+            if !line.contains(vat) {
+                fail(format!("names the costs without saying whether VAT is included: `{line}`"));
+            }
+        }
+    }
+    if ctx.interest_action == MoneyAction::Apply && writes {
+        let basis = match (lang, be, consumer) {
+            (Language::Nl, false, false) => "art. 6:119a BW",
+            (Language::Nl, false, true) => "art. 6:119 BW",
+            (Language::Nl, true, false) => "wet van 2 augustus 2002",
+            (Language::Nl, true, true) => "Boek XIX WER",
+            (Language::Fr, false, false) => "art. 6:119a",
+            (Language::Fr, false, true) => "art. 6:119",
+            (Language::Fr, true, false) => "loi du 2 août 2002",
+            (Language::Fr, true, true) => "Livre XIX",
+            (Language::En, false, false) => "art. 6:119a",
+            (Language::En, false, true) => "art. 6:119",
+            (Language::En, true, false) => "2 August 2002",
+            (Language::En, true, true) => "Book XIX",
+            (Language::De, false, false) => "Art. 6:119a",
+            (Language::De, false, true) => "Art. 6:119",
+            (Language::De, true, false) => "2. August 2002",
+            (Language::De, true, true) => "Buch XIX",
+        };
+        if !all.contains(basis) {
+            fail(format!("applies interest without its legal basis ({basis})"));
+        }
+        let rate = format_percent(ctx.interest_rate.unwrap(), lang);
+        if !all.contains(&rate) {
+            fail(format!("applies interest without its rate ({rate})"));
+        }
+    }
+    if writes {
+        if !be && !all.contains("12345678") {
+            fail("does not print the KvK number".into());
+        }
+        if be && ctx.business.company_number.as_ref().is_some_and(|n| !all.contains(n.as_str())) {
+            fail("does not print the enterprise number".into());
+        }
+        if let Some(html) = &m.html {
+            if !be && !html.contains("12345678") {
+                fail("the HTML does not print the KvK number".into());
+            }
+        }
+    }
+    for text in [Some(&all), m.html.as_ref()].into_iter().flatten() {
+        if text.contains(&format!("{} {}", "Geachte", ctx.customer.name)) {
+            fail("addresses the company as a person".into());
+        }
+        let interest_words = ["rente", "intrest", "intérêts", "interest", "Zinsen"];
+        if be && consumer && ctx.interest_action == MoneyAction::Announce {
+            let zero = money(Decimal::ZERO);
+            if text.lines().any(|l| l.contains(&zero) && interest_words.iter().any(|w| l.contains(w))) {
+                fail("announces interest that does not run yet as € 0,00".into());
+            }
+        }
+        if lang == Language::Nl && be {
+            for word in ["vertragingsrente", "verzuim", "proceskosten", "griffierecht"] {
+                if text.contains(word) {
+                    fail(format!("Belgian customer, Dutch term `{word}`"));
+                }
+            }
+            if ctx.payment_reference.is_some() && text.contains("betalingskenmerk +++") {
+                fail("a structured communication called betalingskenmerk".into());
+            }
+        }
+        if consumer && step.channel != Channel::Agency {
+            for threat in [
+                "extra kosten",
+                "verdere kosten",
+                "frais supplémentaires",
+                "additional costs",
+                "further costs",
+                "weitere Kosten",
+                "zusätzliche Kosten",
+            ] {
+                if text.contains(threat) {
+                    fail(format!("threatens a consumer with `{threat}`"));
+                }
+            }
+        }
+    }
+    // Boek XIX WER: the free first reminder to a Belgian consumer.
+    let first =
+        ["standard-reminder-1", "vip-reminder-1", "bad-payer-reminder-1"].contains(&step.template.as_str());
+    if first && be && consumer && writes {
+        let days = match lang {
+            Language::Nl => "14 kalenderdagen",
+            Language::Fr => "14 jours calendrier",
+            Language::En => "14 calendar days",
+            Language::De => "14 Kalendertagen",
+        };
+        if !all.contains(days) {
+            fail(format!("a Belgian consumer's first reminder without `{days}`"));
+        }
+        if let Some(d) = ctx.deadline {
+            if !all.contains(&format_date(d, lang)) {
+                fail("a Belgian consumer's first reminder without its last day".into());
+            }
+        }
+        if !all.contains(&money(ctx.total_open))
+            || !all.contains("0123.456.749")
+            || !all.contains(&ctx.business.name)
+        {
+            fail("a Belgian consumer's first reminder must state the balance, the creditor and its enterprise number".into());
+        }
+        if let Some(c) = ctx.costs {
+            if !all.contains(&money(c)) {
+                fail("a Belgian consumer's first reminder without the damages".into());
+            }
+        }
+    }
 }
 
 /// Every template of every shipped step renders in every language, for a business and a
@@ -445,24 +734,29 @@ fn every_shipped_template_renders_in_every_language() {
         for step in &pb.steps {
             names.insert(step.template.clone());
             for lang in Language::ALL {
-                for kind in [CustomerKind::B2b, CustomerKind::B2c] {
-                    for several in [false, true] {
-                        let ctx = context_for(step, kind, lang, several);
-                        let what = format!(
-                            "{lang}/{} ({}, {} invoice{})",
-                            step.template,
-                            kind.as_str(),
-                            ctx.invoices.len(),
-                            if several { "s" } else { "" }
-                        );
-                        let m = match render_message(&set.source, &step.template, &ctx) {
-                            Ok(m) => m,
-                            Err(e) => {
-                                failures.push(format!("{what}: {e}"));
-                                continue;
-                            }
-                        };
-                        check_message(step, &ctx, &m, &what, &mut failures);
+                for jurisdiction in [Jurisdiction::Nl, Jurisdiction::Be] {
+                    for kind in [CustomerKind::B2b, CustomerKind::B2c] {
+                        for several in [false, true] {
+                            let ctx = context_in(step, kind, jurisdiction, lang, several);
+                            let what = format!(
+                                "{lang}/{} ({} {}, {} invoice{})",
+                                step.template,
+                                jurisdiction,
+                                kind.as_str(),
+                                ctx.invoices.len(),
+                                if several { "s" } else { "" }
+                            );
+                            let m = match render_message(&set.source, &step.template, &ctx) {
+                                Ok(m) => m,
+                                Err(e) => {
+                                    failures.push(format!("{what}: {e}"));
+                                    continue;
+                                }
+                            };
+                            check_message(step, &ctx, &m, &what, &mut failures);
+                            check_sums(&ctx, &m, &what, &mut failures);
+                            check_wording(step, &ctx, &m, &what, &mut failures);
+                        }
                     }
                 }
             }
@@ -507,7 +801,18 @@ fn check_message(step: &Step, ctx: &MessageContext, m: &Message, what: &str, fai
             fail(format!("costs = {costs:?} but {want} is not in the text"));
         }
     }
-    if costs == MoneyAction::Announce && step.channel != Channel::Phone && !all.contains(fourteen_days(lang))
+    let be_consumer = ctx.jurisdiction == Jurisdiction::Be && ctx.customer.kind == CustomerKind::B2c;
+    let be_term = match lang {
+        Language::Nl => "14 kalenderdagen",
+        Language::Fr => "14 jours calendrier",
+        Language::En => "14 calendar days",
+        Language::De => "14 Kalendertagen",
+    };
+    if costs == MoneyAction::Announce
+        && ctx.expired_term.is_none()
+        && step.channel != Channel::Phone
+        && !all.contains(fourteen_days(lang))
+        && !(be_consumer && all.contains(be_term))
     {
         fail("costs are announced but the 14-day term is missing".into());
     }
@@ -534,6 +839,27 @@ fn check_message(step: &Step, ctx: &MessageContext, m: &Message, what: &str, fai
             && !all.contains(&money(fee))
         {
             fail(format!("a fee of {} is charged but not shown", money(fee)));
+        }
+    }
+    if let Some(html) = &m.html {
+        // Lists are whole: every item inside a list, every list closed.
+        let mut depth = 0i32;
+        for (i, _) in html.match_indices('<') {
+            let tag = &html[i..];
+            if tag.starts_with("<ul>") {
+                depth += 1;
+            } else if tag.starts_with("</ul>") {
+                depth -= 1;
+            } else if (tag.starts_with("<li>") && depth != 1)
+                || (tag.starts_with("<p>") && depth != 0)
+                || depth < 0
+            {
+                fail("the HTML has a list item outside a list or a paragraph inside one".into());
+                break;
+            }
+        }
+        if depth != 0 {
+            fail("the HTML leaves a list open".into());
         }
     }
     for text in [Some(&all), m.html.as_ref()].into_iter().flatten() {
@@ -606,7 +932,7 @@ fn the_check_renders_every_variant() {
     // invoice with nothing optional, two invoices without a reference.
     let set = PlaybookSet::load(PlaybookSource::Dir(playbooks_dir()), Language::Nl, &nl_law()).unwrap();
     let step = &set.playbooks["bad-payer"].steps[2];
-    let [full, consumer, sparse, several] = sample_variants(
+    let [full, consumer, sparse, several, be_business] = sample_variants(
         Language::Fr,
         step.channel,
         step.money_for(CustomerKind::B2b),
@@ -616,6 +942,14 @@ fn the_check_renders_every_variant() {
         (full.invoices.len(), consumer.invoices.len(), sparse.invoices.len(), several.invoices.len()),
         (2, 1, 1, 2)
     );
+    assert_eq!(
+        (consumer.jurisdiction, be_business.jurisdiction, several.jurisdiction),
+        (Jurisdiction::Be, Jurisdiction::Be, Jurisdiction::Nl)
+    );
+    assert_eq!(consumer.interest_basis.as_deref(), Some("be-consumer"));
+    assert_eq!(be_business.interest_basis.as_deref(), Some("be-commercial"));
+    assert_eq!(several.costs_action, MoneyAction::Announce, "announced costs are always there");
+    assert!(several.costs.is_some() && several.expired_term.is_none());
     assert_eq!(consumer.interest_action, MoneyAction::Announce, "the consumer variant of the step");
     assert_eq!(consumer.total_due, Some(consumer.total_open), "announced interest is not in the total");
     assert_eq!(full.customer.language, Language::Fr);
@@ -629,8 +963,17 @@ fn no_orphan_template_files() {
     let steps: Vec<&Step> = set.playbooks.values().flat_map(|p| &p.steps).collect();
     for lang in Language::ALL {
         let dir = playbooks_dir().join("templates").join(lang.as_str());
+        let sources: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect();
         for entry in std::fs::read_dir(&dir).unwrap() {
             let file = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if file.starts_with('_') {
+                let include = format!("{{% include \"{file}\" %}}");
+                assert!(sources.iter().any(|s| s.contains(&include)), "{lang}/{file} is included nowhere");
+                continue;
+            }
             let used = match file.rsplit_once('.') {
                 Some((stem, "txt")) => steps.iter().any(|s| s.template == stem),
                 Some((stem, "html")) => steps.iter().any(|s| s.template == stem && has_html(s.channel)),
@@ -639,4 +982,220 @@ fn no_orphan_template_files() {
             assert!(used, "{lang}/{file} is not used by any playbook step");
         }
     }
+}
+
+#[test]
+fn includes_read_partials_of_the_same_language_and_playbooks() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |rel: &str, text: &str| {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "templates/nl/m.txt",
+        "Subject: x\n\n{% include \"_groet.txt\" %}\n\nTekst {% include \"_naam.txt\" %}.\n",
+    );
+    write(
+        "templates/nl/_groet.txt",
+        "{% if customer.contact_name %}\nGeachte {{ customer.contact_name }},\n{% endif %}\n",
+    );
+    write("templates/nl/_naam.txt", "{{ business.name }}\n");
+    write("templates/fr/m.txt", "Subject: x\n\n{% include \"_groet.txt\" %}\n");
+    write("templates/fr/_groet.txt", "Madame, Monsieur,\n");
+    let source = PlaybookSource::Dir(dir.path().to_path_buf());
+    let mut ctx = MessageContext::sample();
+    ctx.channel = Channel::Letter;
+    let m = render_message(&source, "m", &ctx).unwrap();
+    assert_eq!(m.text, "Geachte Anne Jansen,\n\nTekst Bakkerij Van Dam B.V..");
+    ctx.customer.language = Language::Fr;
+    assert_eq!(render_message(&source, "m", &ctx).unwrap().text, "Madame, Monsieur,");
+
+    // A missing partial: the including line, and the file that is not there.
+    write("templates/de/m.txt", "Subject: x\n\nGuten Tag,\n{% include \"_fehlt.txt\" %}\n");
+    ctx.customer.language = Language::De;
+    let err = render_message(&source, "m", &ctx).unwrap_err();
+    assert_eq!((err.line(), err.partial()), (Some(4), None), "{err}");
+    assert!(err.to_string().contains("templates/de/_fehlt.txt"), "{err}");
+    // A broken partial: its own name and line.
+    write("templates/en/m.txt", "Subject: x\n\nDear,\n\n{% include \"_sig.txt\" %}\n");
+    write("templates/en/_sig.txt", "Regards,\n\n{{ business.nam }}\n");
+    ctx.customer.language = Language::En;
+    let err = render_message(&source, "m", &ctx).unwrap_err();
+    assert_eq!((err.line(), err.partial()), (Some(3), Some("_sig.txt")), "{err}");
+    assert!(err.to_string().contains("business.nam"), "{err}");
+    assert!(err.to_string().contains("in the included _sig.txt, line 3"), "{err}");
+    write("templates/en/_sig.txt", "Regards,\n{% if business.name %}\n");
+    let err = render_message(&source, "m", &ctx).unwrap_err();
+    assert!(matches!(err, TemplateError::Syntax { .. }), "{err}");
+    assert_eq!(err.partial(), Some("_sig.txt"), "{err}");
+    // Only partials can be included: no step's template, no path.
+    for bad in ["m.txt", "../nl/_naam.txt", "_x/../../m.txt"] {
+        write("templates/en/m.txt", &format!("Subject: x\n\n{{% include \"{bad}\" %}}\n"));
+        let err = render_message(&source, "m", &ctx).unwrap_err();
+        assert!(err.to_string().contains("only partials"), "{bad}: {err}");
+    }
+    // Without playbooks (a template given as text), nothing can be included.
+    assert!(render("{% include \"_naam.txt\" %}", "t", Language::Nl, &MessageContext::sample()).is_err());
+}
+
+#[test]
+fn the_check_follows_includes() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("templates/nl");
+    std::fs::create_dir_all(&t).unwrap();
+    let source = PlaybookSource::Dir(dir.path().to_path_buf());
+    let set = PlaybookSet::load(PlaybookSource::Dir(playbooks_dir()), Language::Nl, &nl_law()).unwrap();
+    let step = &set.playbooks["standard"].steps[5];
+    std::fs::write(t.join("_sig.txt"), "Hoogachtend,\n\n{{ business.name }}\n{{ contact.phone }}\n").unwrap();
+    let text = "Subject: x\n\nTekst.\n\n{% include \"_sig.txt\" %}\n";
+    let err = check_template(&source, text, "brief", Language::Nl, step, TemplatePart::Text).unwrap_err();
+    assert_eq!((err.partial(), err.line()), (Some("_sig.txt"), Some(4)), "{err}");
+    assert!(err.to_string().contains("would print as `none`"), "{err}");
+    // A partial that joins lines by accident is reported with its own line.
+    std::fs::write(
+        t.join("_sig.txt"),
+        "Hoogachtend,\nNaam: {% if business.name %}{{ business.name }}{% endif %}\nx\n",
+    )
+    .unwrap();
+    let err = check_template(&source, text, "brief", Language::Nl, step, TemplatePart::Text).unwrap_err();
+    assert_eq!((err.partial(), err.line()), (Some("_sig.txt"), Some(2)), "{err}");
+    let err = check_template(
+        &source,
+        "Subject: x\n\n{% include \"_geen.txt\" %}\n",
+        "brief",
+        Language::Nl,
+        step,
+        TemplatePart::Text,
+    )
+    .unwrap_err();
+    assert_eq!(err.line(), Some(3), "{err}");
+    assert!(err.to_string().contains("_geen.txt"), "{err}");
+}
+
+#[test]
+fn a_14_day_letter_that_lost_its_amount_or_term_is_refused() {
+    let set = PlaybookSet::load(PlaybookSource::Dir(playbooks_dir()), Language::Nl, &nl_law()).unwrap();
+    let step = &set.playbooks["standard"].steps[2];
+    assert_eq!(step.money_for(CustomerKind::B2c).1, MoneyAction::Announce);
+    let shipped = set.source.read_template(Language::Nl, &step.template).unwrap().unwrap();
+    check_template(&set.source, &shipped, "t", Language::Nl, step, TemplatePart::Text).unwrap();
+    let without_amount = shipped.replace(
+        "- brengen wij {% include \"_costs.txt\" %} in rekening;",
+        "- brengen wij incassokosten in rekening;",
+    );
+    assert_ne!(without_amount, shipped);
+    let err = check_template(&set.source, &without_amount, "t", Language::Nl, step, TemplatePart::Text)
+        .unwrap_err();
+    assert!(err.to_string().contains("exact amount"), "{err}");
+    let without_term = shipped.replace("binnen 14 dagen", "spoedig").replace("14 dagen", "twee weken");
+    let err =
+        check_template(&set.source, &without_term, "t", Language::Nl, step, TemplatePart::Text).unwrap_err();
+    assert!(err.to_string().contains("term of 14 days"), "{err}");
+}
+
+#[test]
+fn rates_are_written_per_language() {
+    assert_eq!(format_percent(d("10.15"), Language::Nl), "10,15%");
+    assert_eq!(format_percent(d("10.50"), Language::Fr), "10,5 %");
+    assert_eq!(format_percent(d("8.00"), Language::En), "8%");
+    assert_eq!(format_percent(d("4"), Language::De), "4 %");
+    let mut ctx = MessageContext::sample();
+    ctx.channel = Channel::Phone;
+    assert_eq!(render("{{ interest_rate | percent }}", "t", Language::Nl, &ctx).unwrap().body, "10,15%");
+    let mut sparse = ctx.clone();
+    sparse.interest_rate = None;
+    let err = render("{{ interest_rate | percent }}", "t", Language::Nl, &sparse).unwrap_err();
+    assert!(err.to_string().contains("`percent` got an empty amount"), "{err}");
+}
+
+#[test]
+fn the_business_context_formats_the_identity() {
+    let b = crate::config::Business {
+        name: "Atelier Janssens".into(),
+        legal_form: Some("BV".into()),
+        company_number: Some("0123456749".into()),
+        rpr: Some("RPR Gent".into()),
+        vat_number: String::new(),
+        website: Some(" ".into()),
+        ..Default::default()
+    };
+    let c = BusinessContext::from_business(&b);
+    assert_eq!(c.company_number.as_deref(), Some("0123.456.749"));
+    assert_eq!((c.vat_number, c.website, c.kvk), (None, None, None));
+    assert_eq!(c.legal_form.as_deref(), Some("BV"));
+}
+
+/// The shipped signature: the signatory (else the contact), the name with its legal form once,
+/// the registration numbers, how to reach the business.
+#[test]
+fn the_shipped_signature_names_the_signatory_and_the_registration() {
+    let set = PlaybookSet::load(PlaybookSource::Dir(playbooks_dir()), Language::Nl, &nl_law()).unwrap();
+    let mut ctx = MessageContext::sample();
+    ctx.channel = Channel::Letter;
+    let src = "Subject: x\n\nHoogachtend,\n\n{% include \"_signature.txt\" %}\n";
+    let partials = Some(Partials { source: &set.source, lang: Language::Nl });
+    let body = render_text(src, "t", Language::Nl, &ctx, partials).unwrap().body;
+    assert_eq!(
+        body,
+        "Hoogachtend,\n\nAnja van Dam\ndirecteur\nBakkerij Van Dam B.V.\nKerkstraat 12, 3811 CV Amersfoort\nKvK 12345678\n\
+         Ondernemingsnummer 0123.456.749, RPR Gent\nBtw-nummer: NL123456789B01\nContactpersoon: Sanne de Boer\n\
+         Telefoon: +31 33 123 45 67\nE-mail: debiteuren@bakkerijvandam.nl\nwww.bakkerijvandam.nl"
+    );
+    ctx.business.signatory_name = None;
+    ctx.business.name = "Bakkerij Van Dam".into();
+    ctx.business.company_number = None;
+    let body = render_text(src, "t", Language::Nl, &ctx, partials).unwrap().body;
+    assert!(body.starts_with("Hoogachtend,\n\nSanne de Boer\nBakkerij Van Dam B.V.\n"), "{body}");
+    assert!(!body.contains("Contactpersoon") && !body.contains("Ondernemingsnummer"), "{body}");
+}
+
+/// Prints shipped templates as rendered, for reading them: `DUMP=nl/standard-reminder-2
+/// cargo test -p dunwell --lib dump_shipped -- --ignored --nocapture` (add `:be:b2c:2` for a
+/// Belgian consumer with two invoices).
+#[test]
+#[ignore]
+fn dump_shipped() {
+    let want = std::env::var("DUMP").unwrap_or_default();
+    let mut parts = want.split(':');
+    let (lang, template) = parts.next().unwrap_or_default().split_once('/').unwrap_or(("nl", ""));
+    let jurisdiction = if parts.next() == Some("be") { Jurisdiction::Be } else { Jurisdiction::Nl };
+    let kind = if parts.next() == Some("b2c") { CustomerKind::B2c } else { CustomerKind::B2b };
+    let several = parts.next() == Some("2");
+    let lang = Language::from_str(lang).unwrap();
+    let set = PlaybookSet::load(PlaybookSource::Dir(playbooks_dir()), Language::Nl, &nl_law()).unwrap();
+    for step in set.playbooks.values().flat_map(|p| &p.steps).filter(|s| s.template == template) {
+        let ctx = context_in(step, kind, jurisdiction, lang, several);
+        let m = render_message(&set.source, &step.template, &ctx).unwrap_or_else(|e| panic!("{e}"));
+        println!("Subject: {}\n\n{}\n", m.subject.unwrap_or_default(), m.text);
+        if std::env::var("HTML").is_ok() {
+            println!("{}", m.html.unwrap_or_default());
+        }
+    }
+}
+
+#[test]
+fn the_sum_check_catches_a_list_that_does_not_add_up() {
+    let ctx = one_invoice(Channel::Letter);
+    let lang = Language::Nl;
+    let money = |d: Decimal| format_money(d, "EUR", lang);
+    let good = format!(
+        "- Openstaande hoofdsom: {}\n- Vertragingsrente (art. 6:119a BW, 10,15% per jaar): {}\n- Incassokosten (geen btw): {}\n- Herinneringskosten: {}\n- Totaal verschuldigd: {}",
+        money(ctx.total_open),
+        money(ctx.interest.unwrap()),
+        money(ctx.costs.unwrap()),
+        money(ctx.fee.unwrap()),
+        money(ctx.total_due.unwrap())
+    );
+    let message = |text: String| Message { subject: None, text, html: None, sms: None };
+    let mut failures = Vec::new();
+    check_sums(&ctx, &message(good.clone()), "good", &mut failures);
+    assert!(failures.is_empty(), "{failures:?}");
+    let bad = good.replace(
+        &format!(": {}\n- Herinneringskosten", money(ctx.costs.unwrap())),
+        ": € 1,00\n- Herinneringskosten",
+    );
+    assert_ne!(bad, good);
+    check_sums(&ctx, &message(bad), "bad", &mut failures);
+    assert!(failures.iter().any(|f| f.contains("adds up to")), "{failures:?}");
 }

@@ -20,15 +20,16 @@
 //!
 //! # TLS and the crypto provider
 //!
-//! reqwest 0.13's `rustls` feature builds its TLS configuration with the process-wide rustls
-//! `CryptoProvider` when one is installed and otherwise with aws-lc-rs, explicitly
-//! (`rustls::crypto::aws_lc_rs::default_provider()`, reqwest's `default_rustls_crypto_provider`):
-//! it never relies on rustls picking one from its crate features, which fails in this
-//! workspace because ureq's `rustls` feature turns rustls's `ring` feature on next to
-//! `aws_lc_rs`. lettre with its `aws-lc-rs` feature does the same (process default, else
-//! aws-lc-rs). So both channels already use aws-lc-rs and nothing needs installing; this module
-//! installs nothing. (Installing a process default would also change the plugin host's ureq,
-//! which uses the process default when there is one and ring otherwise.)
+//! The client comes from [`crate::http::client_builder`], the binary's one HTTP setup (the
+//! plugin host uses it too). reqwest 0.13's `rustls` feature builds its TLS configuration with
+//! the process-wide rustls `CryptoProvider` when one is installed and otherwise with aws-lc-rs,
+//! explicitly (`rustls::crypto::aws_lc_rs::default_provider()`, reqwest's
+//! `default_rustls_crypto_provider`): it never relies on rustls picking one from its crate
+//! features, so no "no process-level CryptoProvider" panic can happen, whichever providers
+//! other crates compile in. (Since ureq left, aws-lc-rs is also the only provider in the
+//! dependency tree: `cargo tree -p dunwell -i ring` is empty.) lettre with its `aws-lc-rs`
+//! feature does the same (process default, else aws-lc-rs). So every HTTP and SMTP client runs
+//! on aws-lc-rs and nothing needs installing; this module installs nothing.
 
 mod number;
 #[cfg(test)]
@@ -312,7 +313,7 @@ impl SmsSender {
                 return Err(config("provider \"http\" needs `url`, the endpoint to POST to".into()))
             }
         };
-        let base = check_url(&base).map_err(config)?;
+        let base = crate::http::check_service_url(&base).map_err(|e| config(format!("`url` {e}")))?;
         let endpoint = match provider {
             Provider::Http => base,
             Provider::Cm => join(&base, "/v1.0/message"),
@@ -336,14 +337,13 @@ impl SmsSender {
         if provider == Provider::Http {
             check_template(&body_template).map_err(config)?;
         }
-        let client = reqwest::Client::builder()
+        // The binary's one client setup: rustls, no environment proxies, no redirects.
+        let client = crate::http::client_builder((settings.timeout * 2 / 3).min(Duration::from_secs(10)))
             .timeout(settings.timeout)
-            .connect_timeout((settings.timeout * 2 / 3).min(Duration::from_secs(10)))
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("dunwell/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| config(format!("cannot set up the HTTP client: {}", chain(&e))))?;
+            .map_err(|e| {
+                config(format!("cannot set up the HTTP client: {}", crate::http::error_chain(&e)))
+            })?;
         Ok(SmsSender {
             provider,
             endpoint,
@@ -454,7 +454,7 @@ impl SmsSender {
         };
         let response = request.send().await.map_err(|e| self.transport_error(&e))?;
         let status = response.status();
-        let answer = read_capped(response).await;
+        let answer = crate::http::read_capped(response, MAX_ANSWER).await;
         if status.is_success() {
             let provider_id = self.accepted(answer, reference)?;
             return Ok(SmsReceipt { provider_id, parts: counted.parts });
@@ -548,7 +548,7 @@ impl SmsSender {
     }
 
     fn transport_error(&self, err: &reqwest::Error) -> SmsError {
-        let detail = self.clean(&chain(err));
+        let detail = self.clean(&crate::http::error_chain(err));
         if err.is_connect() {
             // The connection (TCP, TLS) was never made: nothing was sent.
             SmsError::Failed(format!("cannot connect to {}: {detail}", self.endpoint_host()))
@@ -629,36 +629,6 @@ fn check_reference(reference: &str) -> Result<(), String> {
             text::escape(&text::cap(reference, 64))
         ))
     }
-}
-
-/// `https://…`, or `http://` to the loopback interface (a local gateway, tests); no user or
-/// password in the URL (the token comes from its file).
-fn check_url(raw: &str) -> Result<String, String> {
-    let url = Url::parse(raw).map_err(|e| format!("`url` `{}`: {e}", text::escape(&text::cap(raw, 200))))?;
-    let host = url.host_str().unwrap_or_default();
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        _ => {
-            return Err(format!(
-                "`url` must start with https:// (http:// only to 127.0.0.1), not `{}`",
-                url.scheme()
-            ))
-        }
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("`url` must not hold a user or password: the token comes from `token_file`".into());
-    }
-    if host.is_empty() {
-        return Err("`url` has no host".into());
-    }
-    Ok(raw.to_string())
 }
 
 /// `base` with `path` appended (a trailing `/` of `base` dropped).
@@ -752,38 +722,4 @@ fn json_reason(v: &Value) -> Option<String> {
         }
     }
     (!found.is_empty()).then(|| found.join(" "))
-}
-
-/// At most [`MAX_ANSWER`] bytes of the answer; the error (as text) when reading it failed.
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = MAX_ANSWER - out.len();
-                out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if out.len() >= MAX_ANSWER {
-                    return Ok(out);
-                }
-            }
-            Ok(None) => return Ok(out),
-            Err(e) => return Err(chain(&e)),
-        }
-    }
-}
-
-/// An error with its sources (`error sending request …: client error (Connect): Connection
-/// refused (os error 111)`), repeated messages left out.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        let s = e.to_string();
-        if !out.contains(&s) {
-            out.push_str(": ");
-            out.push_str(&s);
-        }
-        source = e.source();
-    }
-    out
 }

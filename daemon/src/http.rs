@@ -1,0 +1,135 @@
+//! The one HTTP client setup of the binary (issue 10, item 11): the plugin host
+//! ([`crate::plugin::http`]) and the SMS channel ([`crate::channel::sms`]) both start from
+//! [`client_builder`], so there is one HTTP stack (reqwest on tokio, rustls) with one set of
+//! defaults.
+//!
+//! # TLS and the crypto provider
+//!
+//! reqwest's `rustls` feature builds every client's TLS configuration with the process-wide
+//! rustls `CryptoProvider` when one is installed and otherwise with aws-lc-rs, passed
+//! explicitly (`rustls::crypto::aws_lc_rs::default_provider()`); it never asks rustls to pick a
+//! provider from its crate features, so building a client cannot panic with "no process-level
+//! CryptoProvider available", whatever other crates turn on. dunwell installs no process
+//! default: every client of this module (and lettre's SMTP, which does the same with its
+//! `aws-lc-rs` feature) runs on aws-lc-rs.
+
+use std::time::Duration;
+
+/// `User-Agent` of every request dunwell sends (a request's own header wins).
+pub const USER_AGENT: &str = concat!("dunwell/", env!("CARGO_PKG_VERSION"));
+
+/// A reqwest client builder with dunwell's defaults: rustls (the only TLS backend compiled
+/// in), no proxies from the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` are
+/// ignored: a proxy would resolve names out of reach of the plugin host's address check, and a
+/// provider's token has no business passing through one the operator did not configure),
+/// `connect_timeout` for establishing a connection, no automatic redirects (callers that follow
+/// them do it themselves, checking every hop), no automatic retries (the callers decide what
+/// may be sent twice), and [`USER_AGENT`]. Callers add their own overall timeout and whatever
+/// else they need, then `build()`.
+pub fn client_builder(connect_timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .tls_backend_rustls()
+        .no_proxy()
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .retry(reqwest::retry::never())
+        .referer(false)
+        .user_agent(USER_AGENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shared_builder_builds() {
+        // No crypto provider is installed by the tests: building must not panic.
+        client_builder(Duration::from_secs(5)).build().expect("a client");
+        assert!(USER_AGENT.starts_with("dunwell/"));
+    }
+}
+
+/// A service's base URL from the configuration: `https://…`, or `http://` to the loopback
+/// interface (a local gateway, the tests); no user or password in it (secrets come from their
+/// files). Returned trimmed, without a trailing `/`. The message reads after the key's name
+/// ("`url` must start with https://…").
+pub fn check_service_url(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    let url = reqwest::Url::parse(raw)
+        .map_err(|e| format!("`{}` is not a URL: {e}", crate::text::escape(&crate::text::cap(raw, 200))))?;
+    let host = url.host_str().unwrap_or_default();
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        other => {
+            return Err(format!("must start with https:// (http:// only to 127.0.0.1), not `{other}://`"))
+        }
+    }
+    if host.is_empty() {
+        return Err("has no host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not hold a user or password: the secret comes from its file".into());
+    }
+    Ok(raw.trim_end_matches('/').to_string())
+}
+
+/// At most `max` bytes of an answer (the rest is never read: a provider's error text is all we
+/// keep); the error, as text, when reading failed.
+pub async fn read_capped(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = max - out.len();
+                out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if out.len() >= max {
+                    return Ok(out);
+                }
+            }
+            Ok(None) => return Ok(out),
+            Err(e) => return Err(error_chain(&e.without_url())),
+        }
+    }
+}
+
+/// An error with its sources (`error sending request: client error (Connect): Connection
+/// refused (os error 111)`), repeated messages left out.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let s = e.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        source = e.source();
+    }
+    out
+}
+
+/// A secret from its file (a token, a password): the content trimmed, one line, at least
+/// `min_len` characters. Errors name the file, never the content; `what` says what belongs in
+/// it ("the API token").
+pub fn read_secret_file(path: &std::path::Path, what: &str, min_len: usize) -> Result<String, String> {
+    let shown = path.display();
+    let raw = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+    let secret = raw.trim();
+    if secret.is_empty() {
+        return Err(format!("`{shown}` is empty; put {what} in it"));
+    }
+    if secret.chars().any(|c| c.is_control()) {
+        return Err(format!("`{shown}` must hold {what} alone, on one line"));
+    }
+    if secret.chars().count() < min_len {
+        return Err(format!("{what} in `{shown}` is shorter than {min_len} characters: not a real one"));
+    }
+    Ok(secret.to_string())
+}

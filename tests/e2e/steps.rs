@@ -1,0 +1,517 @@
+//! What a playbook step can ask for beyond its message, end to end through `dunwell send`: a
+//! reminder fee (charged once, owed from then on, refused where the law forbids it), a fallback
+//! channel for a message that cannot be delivered, the message attached as a PDF letter, and
+//! the handoff to a collection agency (a case folder, optionally POSTed; the invoices leave the
+//! playbook).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use crate::{repo, s, testdata, Env};
+
+const BUSINESS: &str = "[business]\nname = 'Bakkerij Van Dam B.V.'\naddress = 'Kerkstraat 12, 3811 CV Amersfoort'\niban = 'NL91ABNA0417164300'\ncontact_name = 'Anja van Dam'\ncontact_phone = '+31 33 123 45 67'\nkvk = '12345678'\ncompany_number = '0123.456.749'\n";
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+fn replace(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no `{from}`", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// An installation with its own copy of the shipped playbooks (edited by `edit`), the
+/// business, `extra` configuration, and the `steps` test data imported.
+fn installation(extra: &str, edit: impl FnOnce(&Path)) -> Env {
+    let env = configured(extra, edit);
+    env.ok(&["import", "csv", s(&testdata("steps"))]);
+    env
+}
+
+/// The same without data (for `dunwell check`, which refuses broken playbooks anywhere).
+fn configured(extra: &str, edit: impl FnOnce(&Path)) -> Env {
+    let env = Env::new();
+    let playbooks = env.path().join("playbooks");
+    copy_dir(&repo().join("playbooks"), &playbooks);
+    edit(&playbooks);
+    std::fs::write(
+        env.path().join("dunwell.toml"),
+        // `extra` may bring its own [business] table (a Belgian one).
+        format!(
+            "data_dir = \"data\"\nplaybooks_dir = \"playbooks\"\n{extra}{}",
+            if extra.contains("[business]") { "" } else { BUSINESS }
+        ),
+    )
+    .unwrap();
+    env
+}
+
+/// The standard playbook with every option of this file: step 2 falls back to a letter and
+/// attaches the letter, step 5 charges businesses a fee (consumers none) and also falls back to
+/// a letter, the handoff needs no approval.
+fn with_options(playbooks: &Path) {
+    let p = playbooks.join("standard.toml");
+    replace(
+        &p,
+        "template = \"standard-reminder-1\"\n",
+        "template = \"standard-reminder-1\"\nfallback_channel = \"letter\"\nattach = [\"letter\"]\n",
+    );
+    replace(
+        &p,
+        "template = \"standard-last-warning\"\n",
+        "template = \"standard-last-warning\"\nfee = \"7.50\"\nconsumer = { fee = \"0\" }\nfallback_channel = \"letter\"\n",
+    );
+    replace(&p, "requires_approval = true\n", "");
+}
+
+fn json(out: &str) -> Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// Runs `dunwell send` on every day from `from` through `to`.
+fn send_days(env: &Env, from: &str, to: &str) {
+    let mut day = chrono::NaiveDate::parse_from_str(from, "%Y-%m-%d").unwrap();
+    let end = chrono::NaiveDate::parse_from_str(to, "%Y-%m-%d").unwrap();
+    while day <= end {
+        env.ok(&["send", "--at", &day.to_string()]);
+        day = day.succ_opt().unwrap();
+    }
+}
+
+fn outbox(env: &Env) -> Vec<Value> {
+    let mut all = json(&env.ok(&["outbox", "--format", "json"])).as_array().unwrap().clone();
+    all.sort_by_key(|m| m["id"].as_i64());
+    all
+}
+
+fn pdftotext(pdf: &Path) -> String {
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (scripts/test installs poppler-utils)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn an_e_mail_without_an_address_falls_back_to_a_letter_and_the_mail_carries_the_letter() {
+    let env = installation("", with_options);
+    // Step 2 (J+5) of both invoices is caught up on 11-26.
+    let report = json(&env.ok(&["send", "--at", "2026-11-26", "--format", "json"]));
+    assert_eq!(report["delivery"]["dead"], 1, "{report}");
+    assert_eq!(report["delivery"]["fallbacks"], 1, "{report}");
+    let messages = outbox(&env);
+    let dead = messages.iter().find(|m| m["customer_id"] == "K1" && m["channel"] == "email").unwrap();
+    assert_eq!(dead["status"], "dead");
+    assert!(dead["last_error"].as_str().unwrap().contains("no e-mail address"), "{dead}");
+    let letter = messages.iter().find(|m| m["customer_id"] == "K1" && m["channel"] == "letter").unwrap();
+    assert_eq!(letter["status"], "sent", "{letter}");
+    assert_eq!(letter["replaces"], dead["id"]);
+    let pdf = env.path().join("data/outbox").join(letter["file"].as_str().unwrap());
+    let text = pdftotext(&pdf);
+    assert!(text.contains("Fietsenmaker Jansen") && text.contains("Stationsweg 4"), "{text}");
+    assert!(text.contains("F-1"), "{text}");
+
+    // K2 has an address: the e-mail goes, with the letter attached as a PDF.
+    let mail = messages.iter().find(|m| m["customer_id"] == "K2").unwrap();
+    assert_eq!(mail["status"], "sent");
+    let eml =
+        std::fs::read_to_string(env.path().join("data/outbox").join(mail["file"].as_str().unwrap())).unwrap();
+    assert!(eml.contains("application/pdf"), "no PDF attached:\n{eml}");
+    assert!(eml.contains("multipart/mixed"), "{eml}");
+
+    // Run again: the fallback is not queued twice.
+    env.ok(&["send", "--at", "2026-11-26"]);
+    assert_eq!(outbox(&env).len(), messages.len());
+}
+
+#[test]
+fn a_fee_is_charged_once_shown_and_owed_from_then_on_but_never_to_a_dutch_consumer() {
+    let env = installation("", with_options);
+    // After the catch-up on 11-26 the schedule runs 21 days late (anchor 11-21): step 5 (J+45)
+    // on Tue 2027-01-05, the formal notice (J+52) on Tue 01-12.
+    send_days(&env, "2026-11-26", "2027-01-05");
+    let plan = json(&env.ok(&["plan", "--at", "2027-01-06", "--days", "20", "--format", "json"]));
+    let notice = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["invoice_number"] == "F-1" && a["step"] == 6)
+        .unwrap_or_else(|| panic!("{plan}"));
+    assert!(notice["reason"].as_str().unwrap().contains("earlier reminder fees 7.50 EUR"), "{notice}");
+    let messages = outbox(&env);
+    let warning = messages
+        .iter()
+        .find(|m| m["customer_id"] == "K1" && m["template"] == "standard-last-warning")
+        .unwrap_or_else(|| panic!("{messages:?}"));
+    // The K1 e-mail died (no address) and its letter fallback carries the fee.
+    let fallback = messages.iter().find(|m| m["replaces"] == warning["id"]).unwrap();
+    assert!(fallback["body"].as_str().unwrap().contains("7,50"), "{fallback}");
+    let consumer = messages
+        .iter()
+        .find(|m| m["customer_id"] == "K2" && m["template"] == "standard-last-warning")
+        .unwrap();
+    assert!(!consumer["body"].as_str().unwrap().contains("7,50"), "{consumer}");
+
+    // The formal notice states the earlier fee in what is owed: 500.00 + interest + 40.00
+    // costs (BIK minimum 15 % of 500 = 75.00) + 7.50.
+    send_days(&env, "2027-01-06", "2027-01-12");
+    let notice = outbox(&env)
+        .into_iter()
+        .find(|m| m["customer_id"] == "K1" && m["template"] == "standard-formal-notice")
+        .unwrap();
+    let total: rust_decimal::Decimal = notice["total"].as_str().unwrap().parse().unwrap();
+    assert!(total > "582.50".parse().unwrap(), "{notice}");
+    let interest_free: rust_decimal::Decimal = "582.50".parse().unwrap();
+    assert!(total - interest_free < "20".parse().unwrap(), "interest on 500 for ~2 months: {notice}");
+}
+
+#[test]
+fn check_enforces_the_fee_rules() {
+    // NL: no fee to consumers, whatever the step.
+    let env = configured("", |p| {
+        replace(
+            &p.join("standard.toml"),
+            "template = \"standard-last-warning\"\n",
+            "template = \"standard-last-warning\"\nfee = \"5.00\"\n",
+        )
+    });
+    let err = env.fails(&["check"]);
+    assert!(err.contains("NL consumers: no reminder fee may be charged"), "{err}");
+    assert!(err.contains("standard.toml:"), "{err}");
+
+    // BE: never on the free first reminder; at most 7.50 (plus a letter's postage).
+    let be = "jurisdiction = \"be\"\nletter_postage = \"2.43\"\n[business]\nname = 'Bakkerij Peeters BV'\niban = 'BE68539007547034'\ncompany_number = '0123.456.749'\n";
+    let env = configured(be, |p| {
+        let f = p.join("standard.toml");
+        replace(
+            &f,
+            "template = \"standard-reminder-1\"\n",
+            "template = \"standard-reminder-1\"\nfee = \"5.00\"\n",
+        );
+        replace(
+            &f,
+            "template = \"standard-last-warning\"\n",
+            "template = \"standard-last-warning\"\nfee = \"9.00\"\n",
+        );
+    });
+    let err = env.fails(&["check"]);
+    assert!(err.contains("the first reminder after the due date must be free"), "{err}");
+    assert!(err.contains("charges consumers a fee of 9.00"), "{err}");
+    assert!(err.contains("at most 7.50"), "{err}");
+    // 9.00 on the letter step is within 7.50 + 2.43 postage.
+    let env = configured(be, |p| {
+        replace(
+            &p.join("standard.toml"),
+            "template = \"standard-formal-notice\"\n",
+            "template = \"standard-formal-notice\"\nfee = \"9.00\"\n",
+        )
+    });
+    env.ok(&["check"]);
+
+    // Options that make no sense are refused with the line.
+    let env = configured("", |p| {
+        let f = p.join("standard.toml");
+        replace(
+            &f,
+            "template = \"standard-call\"\n",
+            "template = \"standard-call\"\nattach = [\"letter\"]\n",
+        );
+        replace(
+            &f,
+            "template = \"standard-reminder-2\"\n",
+            "template = \"standard-reminder-2\"\nfallback_channel = \"email\"\nattach = [\"invoice\"]\n",
+        );
+    });
+    let err = env.fails(&["check"]);
+    assert!(err.contains("attach = [\"letter\"] is for e-mail steps"), "{err}");
+    assert!(err.contains("is the step's own channel"), "{err}");
+    assert!(err.contains("`invoice` cannot be attached"), "{err}");
+}
+
+/// An HTTP server on 127.0.0.1 that answers each POST with 201 and an id, keeping each
+/// request's head and body.
+fn agency_server() -> (String, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/cases", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut head = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            keep.lock().unwrap().push((head, body));
+            let answer = "{\"id\":\"AG-1\"}";
+            let _ = write!(
+                &stream,
+                "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn the_handoff_writes_a_case_file_posts_it_and_the_invoices_leave_the_playbook() {
+    let (url, seen) = agency_server();
+    let token = "agency-token-0123456789";
+    let env = installation(
+        &format!("[channels.agency]\nurl = \"{url}\"\ntoken_file = \"agency-token\"\n"),
+        with_options,
+    );
+    std::fs::write(env.path().join("agency-token"), format!("{token}\n")).unwrap();
+    // The handoff (J+76 from the anchor 11-21) falls on Fri 2027-02-05, after the formal
+    // notice's term (posted 01-12, received 01-14, through 01-28).
+    send_days(&env, "2026-11-26", "2027-02-08");
+    let messages = outbox(&env);
+    let handoff = messages
+        .iter()
+        .find(|m| m["customer_id"] == "K1" && m["channel"] == "agency")
+        .unwrap_or_else(|| panic!("no handoff: {messages:?}"));
+    assert_eq!(handoff["status"], "sent", "{handoff}");
+    assert_eq!(handoff["provider_id"], "AG-1");
+    let folder: PathBuf = env.path().join("data/outbox").join(handoff["file"].as_str().unwrap());
+    let case = json(&std::fs::read_to_string(folder.join("case.json")).unwrap());
+    assert_eq!(case["debtor"]["name"], "Fietsenmaker Jansen");
+    assert_eq!(case["debtor"]["address"]["street"], "Stationsweg 4");
+    assert_eq!(case["creditor"]["name"], "Bakkerij Van Dam B.V.");
+    assert_eq!(case["contact"]["name"], "Anja van Dam");
+    assert_eq!(case["invoices"][0]["number"], "F-1");
+    assert!(case["total_due"].as_str().is_some(), "{case}");
+    // Every message sent before: the letters (fallbacks of the e-mails, the formal notice)
+    // with their text, and their PDFs beside the JSON.
+    let sent = case["messages"].as_array().unwrap();
+    assert!(sent.len() >= 3, "{case}");
+    assert!(sent.iter().all(|m| m["text"].as_str().is_some_and(|t| !t.is_empty())));
+    let documents = case["documents"].as_array().unwrap();
+    assert!(!documents.is_empty(), "{case}");
+    for d in documents {
+        let bytes = std::fs::read(folder.join(d.as_str().unwrap())).unwrap();
+        assert!(bytes.starts_with(b"%PDF"), "{d}");
+    }
+
+    // The agency got the same case, with the token and an idempotency key, the PDFs inline.
+    let requests = seen.lock().unwrap().clone();
+    let (head, body) = requests
+        .iter()
+        .find(|(_, b)| String::from_utf8_lossy(b).contains("Fietsenmaker Jansen"))
+        .expect("the case was POSTed");
+    assert!(head.starts_with("POST /cases "), "{head}");
+    assert!(head.to_ascii_lowercase().contains(&format!("authorization: bearer {token}")), "{head}");
+    assert!(head.to_ascii_lowercase().contains("idempotency-key: dunwell-"), "{head}");
+    let posted = json(&String::from_utf8_lossy(body));
+    assert_eq!(posted["case_id"], case["case_id"]);
+    assert_eq!(posted["documents"][0]["content_type"], "application/pdf");
+
+    // The invoice left the playbook: no further step, shown as handed over.
+    let plan = env.ok(&["plan", "--at", "2027-02-09", "--days", "60"]);
+    assert!(plan.contains("handed over to the collection agency"), "{plan}");
+    assert!(plan.contains("F-1"), "{plan}");
+    let actions = json(&env.ok(&["plan", "--at", "2027-02-09", "--days", "60", "--format", "json"]));
+    assert!(actions.as_array().unwrap().iter().all(|a| a["invoice_number"] != "F-1"), "{actions}");
+}
+
+/// An SMS gateway on 127.0.0.1 (the `http` provider): the first request is answered only
+/// after the client gave up (the provider may or may not have sent it), the others at once.
+fn slow_first_gateway() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/sms", listener.local_addr().unwrap());
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let keep = bodies.clone();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().flatten().enumerate() {
+            let mut reader = BufReader::new(&stream);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            keep.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
+            if n == 0 {
+                std::thread::sleep(std::time::Duration::from_secs(4));
+            }
+            let answer = format!("{{\"id\":\"gw-{n}\"}}");
+            let _ = write!(
+                &stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    (url, bodies)
+}
+
+#[test]
+fn an_sms_that_timed_out_is_unknown_until_a_person_settles_it() {
+    let (url, bodies) = slow_first_gateway();
+    let config = format!(
+        "[channels.sms]\nprovider = \"http\"\nurl = \"{url}\"\ntoken_file = \"sms-token\"\nsender = \"VanDam\"\ntimeout = \"2s\"\n"
+    );
+    let env = installation(&config, |p| {
+        replace(
+            &p.join("standard.toml"),
+            "channel = \"email\"\ntemplate = \"standard-reminder-1\"",
+            "channel = \"sms\"\ntemplate = \"standard-sms\"",
+        );
+        for (lang, text) in [
+            ("nl", "{{ business.name }}: factuur {{ invoice.number }} van {{ total_open | money }} staat open. Betaal op {{ business.iban }}."),
+            ("fr", "{{ business.name }} : facture {{ invoice.number }} de {{ total_open | money }} impayée. IBAN {{ business.iban }}."),
+            ("en", "{{ business.name }}: invoice {{ invoice.number }} of {{ total_open | money }} is unpaid. IBAN {{ business.iban }}."),
+            ("de", "{{ business.name }}: Rechnung {{ invoice.number }} über {{ total_open | money }} ist offen. IBAN {{ business.iban }}."),
+        ] {
+            std::fs::write(p.join(format!("templates/{lang}/standard-sms.txt")), text).unwrap();
+        }
+    });
+    std::fs::write(env.path().join("sms-token"), "gateway-token-0123456789\n").unwrap();
+    let report = json(&env.ok(&["send", "--at", "2026-11-26", "--format", "json"]));
+    assert_eq!(report["delivery"]["unknown"], 1, "{report}");
+    let unknown = json(&env.ok(&["outbox", "--status", "unknown", "--format", "json"]));
+    let sms = &unknown.as_array().unwrap()[0];
+    assert_eq!(sms["customer_id"], "K2");
+    assert!(sms["last_error"].as_str().unwrap().contains("settle it"), "{sms}");
+    let id = sms["id"].as_i64().unwrap().to_string();
+
+    // Another run does not send it again on its own.
+    env.ok(&["send", "--at", "2026-11-26"]);
+    assert_eq!(bodies.lock().unwrap().len(), 1);
+    assert_eq!(
+        json(&env.ok(&["outbox", "--status", "unknown", "--format", "json"])).as_array().unwrap().len(),
+        1
+    );
+
+    // Only an unknown message can be settled, and settling needs a verdict.
+    let err = env.fails(&["outbox", "settle", &id]);
+    assert!(err.contains("--sent") || err.contains("--not-sent"), "{err}");
+    // The portal shows it never left: queued again, the next run sends it, once.
+    env.ok(&["outbox", "settle", &id, "--not-sent"]);
+    let report = json(&env.ok(&["send", "--at", "2026-11-26", "--format", "json"]));
+    assert_eq!(report["delivery"]["sent"], 1, "{report}");
+    let bodies = bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0], bodies[1], "the same message, with the same reference");
+    assert!(bodies[0].contains(&format!("dunwell-{id}")), "{}", bodies[0]);
+    let sent = json(&env.ok(&["outbox", "--status", "sent", "--format", "json"]));
+    let sms = sent.as_array().unwrap().iter().find(|m| m["channel"] == "sms").unwrap();
+    assert_eq!(sms["provider_id"], "gw-1");
+    let err = env.fails(&["outbox", "settle", &id, "--sent"]);
+    assert!(err.contains("not unknown"), "{err}");
+}
+
+#[test]
+fn a_belgian_first_reminder_must_give_14_days_and_name_what_follows() {
+    let be = "jurisdiction = \"be\"\n[business]\nname = 'Bakkerij Peeters BV'\niban = 'BE68539007547034'\ncompany_number = '0123.456.749'\n";
+    configured(be, |_| {}).ok(&["check"]);
+    let env = configured(be, |p| {
+        replace(
+            &p.join("standard.toml"),
+            "consumer = { interest = \"announce\", costs = \"announce\", term_days = 14 }\n",
+            "",
+        )
+    });
+    let err = env.fails(&["check"]);
+    assert!(
+        err.contains("step 2 (standard-reminder-1) is the first reminder after the due date, which for a Belgian consumer starts the 14-day wait"),
+        "{err}"
+    );
+    assert!(err.contains("a term of at least 14 days"), "{err}");
+    assert!(err.contains("the damages that will be claimed"), "{err}");
+}
+
+#[test]
+fn a_14_day_letter_without_a_costs_figure_is_held() {
+    // A Dutch consumer's invoice in US dollars: the BIK is a scale in euro, so no figure can be
+    // stated, and the first reminder (which names the costs for consumers) must not go out.
+    let env = configured("", |_| {});
+    let data = env.path().join("usd");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("customers.csv"),
+        "customer_id,name,kind,language,email,country\nU1,Sanne Visser,b2c,nl,sanne@example.nl,NL\n",
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("invoices.csv"),
+        "invoice_number,customer_id,issue_date,due_date,currency,total,open_amount\nUS-1,U1,2026-10-01,2026-10-31,USD,250.00,\n",
+    )
+    .unwrap();
+    env.ok(&["import", "csv", s(&data)]);
+    let report = json(&env.ok(&["send", "--at", "2026-11-26", "--format", "json"]));
+    let held = report["held"].as_array().unwrap();
+    assert_eq!(held.len(), 1, "{report}");
+    assert!(
+        held[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("step 2 of invoice US-1 must state the collection costs"),
+        "{report}"
+    );
+    assert!(report["written"].as_array().unwrap().is_empty(), "{report}");
+    assert!(outbox(&env).is_empty());
+    let out = env.run(&["plan", "--at", "2026-11-26", "--format", "json"]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("must state the collection costs"), "{log}");
+}
+
+#[test]
+fn check_and_plan_name_a_claim_past_prescription_and_it_escalates_only_with_approval() {
+    let env = configured("", |_| {});
+    let data = env.path().join("old");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("customers.csv"),
+        "customer_id,name,kind,language,email,country\nO1,Oude Schuld B.V.,b2b,nl,boekhouding@oude-schuld.example,NL\n",
+    )
+    .unwrap();
+    // Due 2019-06-28: a business claim prescribes 5 years after it became due (art. 3:307 BW).
+    std::fs::write(
+        data.join("invoices.csv"),
+        "invoice_number,customer_id,issue_date,due_date,currency,total,open_amount\nOLD-1,O1,2019-05-29,2019-06-28,EUR,300.00,\n",
+    )
+    .unwrap();
+    env.ok(&["import", "csv", s(&data)]);
+    let out = env.ok(&["check"]);
+    assert!(out.contains("warning: invoice OLD-1 is past prescription"), "{out}");
+    assert!(out.contains("3:307"), "{out}");
+    let plan = json(&env.ok(&["plan", "--at", "2026-11-26", "--days", "90", "--format", "json"]));
+    let actions = plan.as_array().unwrap();
+    // The reminder (2) and the call (4) go; every step that names or charges more waits.
+    let approval: Vec<(u64, bool)> =
+        actions.iter().map(|a| (a["step"].as_u64().unwrap(), a["requires_approval"] == true)).collect();
+    assert_eq!(approval, [(2, false), (3, true), (4, false), (5, true), (6, true), (7, true)], "{plan}");
+}
