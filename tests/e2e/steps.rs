@@ -515,3 +515,53 @@ fn check_and_plan_name_a_claim_past_prescription_and_it_escalates_only_with_appr
         actions.iter().map(|a| (a["step"].as_u64().unwrap(), a["requires_approval"] == true)).collect();
     assert_eq!(approval, [(2, false), (3, true), (4, false), (5, true), (6, true), (7, true)], "{plan}");
 }
+
+fn preview_body(env: &Env, args: &[&str]) -> String {
+    let mut all = vec!["preview", "--format", "json"];
+    all.extend_from_slice(args);
+    json(&env.ok(&all))["body"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_consumer_in_ghent_is_written_belgian_amounts_and_the_belgian_term() {
+    // A Dutch business, a consumer in Gent with 46.88 open, due Sat 2026-10-31. The first
+    // reminder after the due date (J+5, Thu 11-05, by e-mail) starts the Belgian 14-day wait:
+    // day 1 is Fri 11-06, day 14 Thu 11-19. The damages it names are the Belgian cap for a
+    // balance up to 150.00: 20.00 (the Dutch BIK minimum would be 40.00).
+    let env = configured("", |_| {});
+    let data = env.path().join("gent");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("customers.csv"),
+        "customer_id,name,kind,language,email,street,postal_code,city,country\nG1,Els Van Damme,b2c,nl,els@example.be,Veldstraat 1,9000,Gent,BE\n",
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("invoices.csv"),
+        "invoice_number,customer_id,issue_date,due_date,currency,total,open_amount\nG-1,G1,2026-10-01,2026-10-31,EUR,46.88,\n",
+    )
+    .unwrap();
+    env.ok(&["import", "csv", s(&data)]);
+    let body = preview_body(&env, &["--invoice", "G-1", "--at", "2026-11-02"]);
+    assert!(body.contains("€ 46,88"), "{body}");
+    assert!(body.contains("€ 20,00"), "the Belgian damages: {body}");
+    assert!(!body.contains("€ 40,00"), "no Dutch BIK: {body}");
+    assert!(body.contains("binnen 14 kalenderdagen"), "{body}");
+    assert!(body.contains("19 november 2026"), "the wait's last day: {body}");
+}
+
+#[test]
+fn the_last_warning_says_the_term_of_the_14_day_letter_has_run_out() {
+    // Good data, C1 (a business, 1210.00, due Sat 10-31): step 2 caught up on 11-26 (anchor
+    // 11-21); the 14-day letter (step 3) on Wed 12-16 gives 14 days, through Wed 12-30; the last
+    // warning (step 5) on Tue 2027-01-05 says that term ran out instead of giving a new one.
+    let env = configured("", |_| {});
+    env.ok(&["import", "csv", s(&testdata("good"))]);
+    let letter = preview_body(&env, &["--invoice", "2026-001", "--step", "3", "--at", "2026-11-26"]);
+    assert!(letter.contains("30 december 2026"), "the term's last day: {letter}");
+    let warning = preview_body(&env, &["--invoice", "2026-001", "--step", "5", "--at", "2026-11-26"]);
+    assert!(
+        warning.contains("De termijn uit ons bericht van 16 december 2026 is op 30 december 2026 verstreken"),
+        "{warning}"
+    );
+}
