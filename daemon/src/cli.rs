@@ -409,7 +409,7 @@ fn run_check(config: &Config, args: &CheckArgs, out: &mut dyn Write) -> Result<(
                 names.join(", "),
                 langs.join(", ")
             )?;
-            for w in prescription_warnings(config, &rates)? {
+            for w in store_warnings(config, &rates)? {
                 writeln!(out, "warning: {w}")?;
             }
             Ok(())
@@ -422,9 +422,11 @@ fn run_check(config: &Config, args: &CheckArgs, out: &mut dyn Write) -> Result<(
     }
 }
 
-/// Open invoices in the store that near or passed their limitation period today (the written
-/// demands on record interrupt it where the law says so), at most 20 named, then a count.
-fn prescription_warnings(config: &Config, rates: &crate::law::Rates) -> Result<Vec<String>> {
+/// What the store holds that the law makes a person look at: consumers outside the Netherlands
+/// and Belgium (dunwell applies the business's law and the EU rules to them, which their own
+/// law may better), and open invoices that near or passed their limitation period today (the
+/// written demands on record interrupt it where the law says so); at most 20 named, then a count.
+fn store_warnings(config: &Config, rates: &crate::law::Rates) -> Result<Vec<String>> {
     use crate::law::{standing, Claim, Goods, Standing};
     let path = config.database_path();
     if !path.is_file() {
@@ -435,7 +437,8 @@ fn prescription_warnings(config: &Config, rates: &crate::law::Rates) -> Result<V
         store.load_customers()?.into_iter().map(|c| (c.id.clone(), c)).collect();
     let progress = store.load_progress()?;
     let today = config.today();
-    let mut out = Vec::new();
+    let mut out: Vec<String> = customers.values().filter_map(|c| c.law(config.jurisdiction).1).collect();
+    out.sort();
     for inv in store.load_invoices()?.iter().filter(|i| i.is_open()) {
         let Some(c) = customers.get(&inv.customer_id) else { continue };
         let (law, _) = c.law(config.jurisdiction);
@@ -459,7 +462,7 @@ fn prescription_warnings(config: &Config, rates: &crate::law::Rates) -> Result<V
     if out.len() > 20 {
         let more = out.len() - 20;
         out.truncate(20);
-        out.push(format!("{more} more open invoices near or past prescription (`dunwell plan` names them)"));
+        out.push(format!("{more} more (`dunwell plan` names each invoice)"));
     }
     Ok(out)
 }

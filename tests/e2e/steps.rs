@@ -495,7 +495,7 @@ fn check_and_plan_name_a_claim_past_prescription_and_it_escalates_only_with_appr
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(
         data.join("customers.csv"),
-        "customer_id,name,kind,language,email,country\nO1,Oude Schuld B.V.,b2b,nl,boekhouding@oude-schuld.example,NL\n",
+        "customer_id,name,kind,language,email,country\nO1,Oude Schuld B.V.,b2b,nl,boekhouding@oude-schuld.example,NL\nF1,Jeanne Dupont,b2c,fr,jeanne@example.fr,FR\n",
     )
     .unwrap();
     // Due 2019-06-28: a business claim prescribes 5 years after it became due (art. 3:307 BW).
@@ -508,6 +508,8 @@ fn check_and_plan_name_a_claim_past_prescription_and_it_escalates_only_with_appr
     let out = env.ok(&["check"]);
     assert!(out.contains("warning: invoice OLD-1 is past prescription"), "{out}");
     assert!(out.contains("3:307"), "{out}");
+    // A consumer in France: Dutch law and the EU rules only, and check says so.
+    assert!(out.contains("warning: customer F1 is a consumer in FR"), "{out}");
     let plan = json(&env.ok(&["plan", "--at", "2026-11-26", "--days", "90", "--format", "json"]));
     let actions = plan.as_array().unwrap();
     // The reminder (2) and the call (4) go; every step that names or charges more waits.
