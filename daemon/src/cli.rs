@@ -443,10 +443,8 @@ fn store_warnings(config: &Config, rates: &crate::law::Rates) -> Result<Vec<Stri
         let Some(c) = customers.get(&inv.customer_id) else { continue };
         let (law, _) = c.law(config.jurisdiction);
         let mut claim = Claim::new(law, c.kind, Goods::Unknown, inv.issue_date, inv.due_date);
-        if let Some(p) = progress.get(&inv.number) {
-            for d in [p.first_reminder.map(|(d, _)| d), p.term.map(|t| t.sent)].into_iter().flatten() {
-                claim = claim.with_demand(d);
-            }
+        for d in progress.get(&inv.number).into_iter().flat_map(crate::plan::Progress::demands) {
+            claim = claim.with_demand(d);
         }
         match standing(&rates.prescription, &claim, today) {
             Standing::Fine => {}

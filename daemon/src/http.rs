@@ -133,3 +133,84 @@ pub fn read_secret_file(path: &std::path::Path, what: &str, min_len: usize) -> R
     }
     Ok(secret.to_string())
 }
+
+/// For the channel tests: the requests a fake provider on 127.0.0.1 receives.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::io::{BufRead, BufReader, Read};
+    use std::net::{TcpListener, TcpStream};
+
+    /// A request as the fake server saw it.
+    #[derive(Debug, Clone)]
+    pub struct Seen {
+        pub method: String,
+        /// The path with its query.
+        pub target: String,
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
+    }
+
+    impl Seen {
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        }
+
+        /// The path without its query.
+        pub fn path(&self) -> &str {
+            self.target.split('?').next().unwrap_or_default()
+        }
+
+        pub fn json(&self) -> serde_json::Value {
+            serde_json::from_slice(&self.body).expect("the body is JSON")
+        }
+
+        pub fn is(&self, method: &str, path: &str) -> bool {
+            self.method == method && self.path() == path
+        }
+
+        /// The body as an `application/x-www-form-urlencoded` form, in order.
+        pub fn form(&self) -> Vec<(String, String)> {
+            let body = std::str::from_utf8(&self.body).expect("a form is text");
+            reqwest::Url::parse(&format!("http://x/?{body}"))
+                .expect("a form parses as a query")
+                .query_pairs()
+                .into_owned()
+                .collect()
+        }
+    }
+
+    /// Reads one request: its head and the body its `Content-Length` announces.
+    pub fn read_request(stream: &TcpStream) -> Option<Seen> {
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let mut parts = line.split_whitespace();
+        let method = parts.next()?.to_string();
+        let target = parts.next()?.to_string();
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).ok()? == 0 || h.trim().is_empty() {
+                break;
+            }
+            let (n, v) = h.trim().split_once(':')?;
+            headers.push((n.trim().to_string(), v.trim().to_string()));
+        }
+        let length: usize = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).ok()?;
+        Some(Seen { method, target, headers, body })
+    }
+
+    /// `http://127.0.0.1:PORT` of a port nothing listens on.
+    pub fn closed_port() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let addr = listener.local_addr().expect("its address");
+        drop(listener);
+        format!("http://{addr}")
+    }
+}

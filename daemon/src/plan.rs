@@ -51,6 +51,14 @@ pub struct Progress {
     pub term: Option<Term>,
 }
 
+impl Progress {
+    /// The written demands for payment on record (the first reminder after the due date, the
+    /// last message that gave a term): what interrupts prescription where the law says so.
+    pub fn demands(&self) -> impl Iterator<Item = NaiveDate> {
+        [self.first_reminder.map(|(d, _)| d), self.term.map(|t| t.sent)].into_iter().flatten()
+    }
+}
+
 /// A term given to pay: the day the message was sent and the term's last day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Term {
@@ -242,12 +250,7 @@ fn plan_invoice(
     }
     let mut term = s.progress.and_then(|p| p.term);
     // Written demands so far (they interrupt prescription where the law says so).
-    let mut demands: Vec<NaiveDate> = s
-        .progress
-        .into_iter()
-        .flat_map(|p| [p.first_reminder.map(|(d, _)| d), p.term.map(|t| t.sent)])
-        .flatten()
-        .collect();
+    let mut demands: Vec<NaiveDate> = s.progress.into_iter().flat_map(Progress::demands).collect();
     let mut warned_prescription = false;
     // The costs depend only on the invoice and the customer: computed once per invoice.
     let mut costs_cache = None;

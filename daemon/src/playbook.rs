@@ -341,6 +341,11 @@ pub struct PlaybookSet {
 }
 
 impl PlaybookSet {
+    /// Step `number` (1-based) of the playbook of `segment`: the step an action was planned from.
+    pub fn step(&self, segment: &str, number: u32) -> Option<&Step> {
+        self.playbooks.get(segment)?.steps.get((number as usize).checked_sub(1)?)
+    }
+
     /// Loads and checks the playbooks, templates and segment rules of `source`. Returns every
     /// problem found, not just the first.
     pub fn load(

@@ -3,20 +3,7 @@
 
 use std::path::Path;
 
-use crate::{repo, s, Env};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
+use crate::{copy_dir, replace, repo, s, Env};
 
 /// A copy of the shipped playbooks with `edit` applied; returns the check's stderr.
 fn check_broken(edit: impl FnOnce(&Path)) -> String {
@@ -25,12 +12,6 @@ fn check_broken(edit: impl FnOnce(&Path)) -> String {
     copy_dir(&repo().join("playbooks"), &dir);
     edit(&dir);
     env.fails(&["check", s(&dir)])
-}
-
-fn replace(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{from} not in {}", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
 
 /// The 1-based line of the first occurrence of `needle` in the file.

@@ -1,6 +1,6 @@
-//! A fake HTTP/1.1 server on 127.0.0.1 for the connector tests: a thread reads each request's
-//! head and hands it to the test's handler, which writes the answer (one request per
-//! connection).
+//! A fake HTTP/1.1 server on 127.0.0.1 for the connector and channel tests: a thread reads
+//! each request (head, and the body its `Content-Length` announces) and hands it to the test's
+//! handler, which writes the answer (one request per connection).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -16,6 +16,8 @@ pub struct Request {
     pub query: HashMap<String, String>,
     /// The header lines, e.g. `Authorization: Bearer x`.
     pub headers: Vec<String>,
+    /// The body (`Content-Length` bytes; empty without one).
+    pub body: Vec<u8>,
 }
 
 impl Request {
@@ -32,7 +34,7 @@ pub fn serve(mut handle: impl FnMut(&Request, &mut TcpStream) + Send + 'static) 
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         for mut stream in listener.incoming().flatten() {
-            if let Some(request) = read_head(&stream) {
+            if let Some(request) = read_request(&stream) {
                 handle(&request, &mut stream);
             }
         }
@@ -53,7 +55,7 @@ pub fn respond(stream: &mut TcpStream, status: &str, headers: &[&str], body: &st
     let _ = write!(stream, "{head}\r\n{body}");
 }
 
-fn read_head(stream: &TcpStream) -> Option<Request> {
+fn read_request(stream: &TcpStream) -> Option<Request> {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
@@ -65,6 +67,14 @@ fn read_head(stream: &TcpStream) -> Option<Request> {
         }
         headers.push(header.trim().to_string());
     }
+    let length: usize = headers
+        .iter()
+        .filter_map(|h| h.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    std::io::Read::read_exact(&mut reader, &mut body).ok()?;
     let line = line.trim().to_string();
     let target = line.split_whitespace().nth(1).unwrap_or("/");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
@@ -73,7 +83,7 @@ fn read_head(stream: &TcpStream) -> Option<Request> {
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_string(), percent_decode(v)))
         .collect();
-    Some(Request { path: path.to_string(), query, headers, line })
+    Some(Request { path: path.to_string(), query, headers, line, body })
 }
 
 fn percent_decode(s: &str) -> String {

@@ -118,6 +118,38 @@ pub fn testdata(name: &str) -> PathBuf {
     repo().join("tests/testdata").join(name)
 }
 
+/// Copies a folder tree (a test's own copy of the shipped playbooks, to edit).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Replaces the first `from` in a file, insisting it is there (an edit that misses its mark
+/// would leave a test checking the unedited file).
+pub fn replace(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no `{from}`", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// Runs `dunwell send` on every day from `from` through `to`.
+pub fn send_days(env: &Env, from: &str, to: &str) {
+    let mut day = chrono::NaiveDate::parse_from_str(from, "%Y-%m-%d").unwrap();
+    let end = chrono::NaiveDate::parse_from_str(to, "%Y-%m-%d").unwrap();
+    while day <= end {
+        env.ok(&["send", "--at", &day.to_string()]);
+        day = day.succ_opt().unwrap();
+    }
+}
+
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
-use crate::{repo, s, testdata, Env};
+use crate::{copy_dir, replace, repo, s, send_days, testdata, Env};
 
 const ORG: &str = "8e3f2a61-4b7d-4c0e-9a55-2f1d6c7b8e90";
 const CLIENT_ID: &str = "dunwell-client-7f3a";
@@ -236,25 +236,6 @@ fn read_request(stream: &TcpStream) -> Option<Seen> {
     Some(Seen { method, target, headers, body })
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
-fn replace(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{} has no `{from}`", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
-}
-
 /// Step 6 of the standard playbook (the formal notice, J+52) as a registered letter.
 fn registered_notice(playbooks: &Path) {
     replace(
@@ -291,16 +272,6 @@ fn installation(fake: &Fake, edit: impl FnOnce(&Path)) -> Env {
 
 fn json_of(out: &str) -> Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
-}
-
-/// Runs `dunwell send` on every day from `from` through `to`.
-fn send_days(env: &Env, from: &str, to: &str) {
-    let mut day = chrono::NaiveDate::parse_from_str(from, "%Y-%m-%d").unwrap();
-    let end = chrono::NaiveDate::parse_from_str(to, "%Y-%m-%d").unwrap();
-    while day <= end {
-        env.ok(&["send", "--at", &day.to_string()]);
-        day = day.succ_opt().unwrap();
-    }
 }
 
 fn outbox(env: &Env) -> Vec<Value> {

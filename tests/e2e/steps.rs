@@ -4,35 +4,14 @@
 //! the handoff to a collection agency (a case folder, optionally POSTed; the invoices leave the
 //! playbook).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::{repo, s, testdata, Env};
+use crate::{copy_dir, fake_http, replace, repo, s, send_days, testdata, Env};
 
 const BUSINESS: &str = "[business]\nname = 'Bakkerij Van Dam B.V.'\naddress = 'Kerkstraat 12, 3811 CV Amersfoort'\niban = 'NL91ABNA0417164300'\ncontact_name = 'Anja van Dam'\ncontact_phone = '+31 33 123 45 67'\nkvk = '12345678'\ncompany_number = '0123.456.749'\n";
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
-fn replace(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{} has no `{from}`", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
-}
 
 /// An installation with its own copy of the shipped playbooks (edited by `edit`), the
 /// business, `extra` configuration, and the `steps` test data imported.
@@ -80,16 +59,6 @@ fn with_options(playbooks: &Path) {
 
 fn json(out: &str) -> Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
-}
-
-/// Runs `dunwell send` on every day from `from` through `to`.
-fn send_days(env: &Env, from: &str, to: &str) {
-    let mut day = chrono::NaiveDate::parse_from_str(from, "%Y-%m-%d").unwrap();
-    let end = chrono::NaiveDate::parse_from_str(to, "%Y-%m-%d").unwrap();
-    while day <= end {
-        env.ok(&["send", "--at", &day.to_string()]);
-        day = day.succ_opt().unwrap();
-    }
 }
 
 fn outbox(env: &Env) -> Vec<Value> {
@@ -245,39 +214,15 @@ fn check_enforces_the_fee_rules() {
 }
 
 /// An HTTP server on 127.0.0.1 that answers each POST with 201 and an id, keeping each
-/// request's head and body.
+/// request's head (request line and headers) and body.
 fn agency_server() -> (String, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/cases", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
     let keep = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(&stream);
-            let mut head = String::new();
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                head.push_str(&line);
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            keep.lock().unwrap().push((head, body));
-            let answer = "{\"id\":\"AG-1\"}";
-            let _ = write!(
-                &stream,
-                "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                answer.len()
-            );
-        }
+    let addr = fake_http::serve(move |r, stream| {
+        keep.lock().unwrap().push((format!("{}\n{}", r.line, r.headers.join("\n")), r.body.clone()));
+        fake_http::respond(stream, "201 Created", &[], "{\"id\":\"AG-1\"}");
     });
-    (url, seen)
+    (format!("http://{addr}/cases"), seen)
 }
 
 #[test]
@@ -343,38 +288,18 @@ fn the_handoff_writes_a_case_file_posts_it_and_the_invoices_leave_the_playbook()
 /// An SMS gateway on 127.0.0.1 (the `http` provider): the first request is answered only
 /// after the client gave up (the provider may or may not have sent it), the others at once.
 fn slow_first_gateway() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/sms", listener.local_addr().unwrap());
     let bodies = Arc::new(Mutex::new(Vec::new()));
     let keep = bodies.clone();
-    std::thread::spawn(move || {
-        for (n, stream) in listener.incoming().flatten().enumerate() {
-            let mut reader = BufReader::new(&stream);
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            keep.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
-            if n == 0 {
-                std::thread::sleep(std::time::Duration::from_secs(4));
-            }
-            let answer = format!("{{\"id\":\"gw-{n}\"}}");
-            let _ = write!(
-                &stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                answer.len()
-            );
+    let mut n = 0;
+    let addr = fake_http::serve(move |r, stream| {
+        keep.lock().unwrap().push(String::from_utf8_lossy(&r.body).into_owned());
+        if n == 0 {
+            std::thread::sleep(std::time::Duration::from_secs(4));
         }
+        fake_http::respond(stream, "200 OK", &[], &format!("{{\"id\":\"gw-{n}\"}}"));
+        n += 1;
     });
-    (url, bodies)
+    (format!("http://{addr}/sms"), bodies)
 }
 
 #[test]

@@ -54,7 +54,7 @@
 #[cfg(test)]
 mod tests;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -285,8 +285,8 @@ impl Pingen {
                 ),
             ));
         }
-        let api = check_url(&s.api_url).map_err(|e| bad("api_url", e))?;
-        let identity = check_url(&s.identity_url).map_err(|e| bad("identity_url", e))?;
+        let api = crate::http::check_service_url(&s.api_url).map_err(|e| bad("api_url", e))?;
+        let identity = crate::http::check_service_url(&s.identity_url).map_err(|e| bad("identity_url", e))?;
         let organisation = s.organisation.trim();
         if !plausible_id(organisation) {
             return Err(bad(
@@ -302,7 +302,9 @@ impl Pingen {
         {
             return Err(bad("client_id", "must be the API client's id: one word, no spaces".into()));
         }
-        let secret = read_secret(&s.client_secret_file).map_err(|e| bad("client_secret_file", e))?;
+        let secret =
+            crate::http::read_secret_file(&s.client_secret_file, "the API client's secret", MIN_SECRET_LEN)
+                .map_err(|e| bad("client_secret_file", e))?;
         let product = s.product.as_deref().unwrap_or(DEFAULT_PRODUCT).trim().to_string();
         match product.as_str() {
             "cheap" | "fast" | "bulk" | "premium" => {}
@@ -340,7 +342,9 @@ impl Pingen {
         let client = crate::http::client_builder((timeout * 2 / 3).min(Duration::from_secs(10)))
             .timeout(timeout)
             .build()
-            .map_err(|e| format!("[channels.letter]: cannot set up the HTTP client: {}", chain(&e)))?;
+            .map_err(|e| {
+                format!("[channels.letter]: cannot set up the HTTP client: {}", crate::http::error_chain(&e))
+            })?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -465,7 +469,7 @@ impl Pingen {
             ));
         };
         // The PDF goes where Pingen says, but only over https (or to the loopback interface).
-        check_url(&url).map_err(|_| {
+        crate::http::check_service_url(&url).map_err(|_| {
             Outcome::Retry("Pingen gave an upload URL that is not https; nothing was uploaded or sent".into())
         })?;
         self.upload(&url, pdf).await?;
@@ -516,7 +520,7 @@ impl Pingen {
         if status.is_success() {
             return Ok(());
         }
-        let body = read_capped(response).await.unwrap_or_default();
+        let body = crate::http::read_capped(response, MAX_ANSWER).await.unwrap_or_default();
         let reason = self.reason(status, &body);
         Err(if status == StatusCode::PAYLOAD_TOO_LARGE {
             Outcome::Refused(format!("the PDF is too large for Pingen ({reason})"))
@@ -684,7 +688,7 @@ impl Pingen {
                 fresh = true;
                 continue;
             }
-            let body = read_capped(response).await;
+            let body = crate::http::read_capped(response, MAX_ANSWER).await;
             return Ok(Reply { status, body });
         }
     }
@@ -712,7 +716,7 @@ impl Pingen {
             .await
             .map_err(|e| self.transport(Step::Token, e, &host_of(&self.identity)))?;
         let status = response.status();
-        let body = read_capped(response).await;
+        let body = crate::http::read_capped(response, MAX_ANSWER).await;
         if !status.is_success() {
             let reason = self.reason(status, body.as_deref().unwrap_or_default());
             return Err(Outcome::Retry(match status.as_u16() {
@@ -781,7 +785,7 @@ impl Pingen {
     fn transport(&self, step: Step, err: reqwest::Error, host: &str) -> Outcome {
         // Without the URL: the signed upload URL is a capability.
         let err = err.without_url();
-        let detail = self.clean(&chain(&err));
+        let detail = self.clean(&crate::http::error_chain(&err));
         let doing = step.doing();
         if err.is_connect() {
             return Outcome::Retry(format!(
@@ -881,10 +885,6 @@ fn pingen_reason(v: &Value) -> Option<String> {
     (!found.is_empty()).then(|| found.join("; "))
 }
 
-fn check_url(raw: &str) -> Result<String, String> {
-    crate::http::check_service_url(raw)
-}
-
 /// `host` or `host:port` of a URL, for messages (never its path or query: a signed upload
 /// URL is a capability).
 fn host_of(url: &str) -> String {
@@ -896,16 +896,4 @@ fn host_of(url: &str) -> String {
         },
         Err(_) => "Pingen".into(),
     }
-}
-
-fn read_secret(path: &Path) -> Result<String, String> {
-    crate::http::read_secret_file(path, "the API client's secret", MIN_SECRET_LEN)
-}
-
-async fn read_capped(response: reqwest::Response) -> Result<Vec<u8>, String> {
-    crate::http::read_capped(response, MAX_ANSWER).await
-}
-
-fn chain(err: &dyn std::error::Error) -> String {
-    crate::http::error_chain(err)
 }

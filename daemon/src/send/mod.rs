@@ -335,14 +335,10 @@ pub fn send_day(
             .map_err(SendError::Render)?;
         // The step's fallback is rendered now, with the same amounts, and kept with the
         // message; it goes out only if the message cannot be delivered.
-        let fallback_channel = playbooks
-            .playbooks
-            .get(&lead.segment)
-            .and_then(|p| p.steps.get(lead.step as usize - 1))
-            .and_then(|s| s.fallback_channel);
+        let fallback_channel = playbooks.step(&lead.segment, lead.step).and_then(|s| s.fallback_channel);
         let fallback = match fallback_channel {
             Some(channel) => {
-                if matches!(channel, Channel::Letter | Channel::RegisteredLetter) && letters.is_none() {
+                if letters.is_none() && needs_letter(playbooks, lead, channel) {
                     letters = Some(letter_engine(playbooks)?);
                 }
                 let fg = Group { customer_id: g.customer_id.clone(), channel, actions: g.actions.clone() };
@@ -451,9 +447,7 @@ pub fn preview(
 /// Whether `a`'s step names or charges collection costs for this customer.
 fn states_costs(playbooks: &PlaybookSet, a: &Action, customer: &Customer) -> bool {
     playbooks
-        .playbooks
-        .get(&a.segment)
-        .and_then(|p| p.steps.get(a.step as usize - 1))
+        .step(&a.segment, a.step)
         .is_some_and(|s| s.money_for(customer.kind).1 != crate::playbook::MoneyAction::None)
 }
 
@@ -461,11 +455,7 @@ fn states_costs(playbooks: &PlaybookSet, a: &Action, customer: &Customer) -> boo
 /// `attach = ["letter"]`.
 fn needs_letter(playbooks: &PlaybookSet, lead: &Action, channel: Channel) -> bool {
     matches!(channel, Channel::Letter | Channel::RegisteredLetter)
-        || playbooks
-            .playbooks
-            .get(&lead.segment)
-            .and_then(|p| p.steps.get(lead.step as usize - 1))
-            .is_some_and(|s| s.attach_letter && s.channel == channel)
+        || playbooks.step(&lead.segment, lead.step).is_some_and(|s| s.attach_letter && s.channel == channel)
 }
 
 /// The letter layout: the playbooks' `letters/letter.typ` when there is one, else the shipped

@@ -93,9 +93,7 @@ pub(super) fn draft(
     let lead = group.lead();
     let lang = lang.unwrap_or_else(|| language(customer, config, playbooks));
     let step = playbooks
-        .playbooks
-        .get(&lead.segment)
-        .and_then(|p| p.steps.get(lead.step as usize - 1))
+        .step(&lead.segment, lead.step)
         .ok_or_else(|| format!("playbook {} has no step {}", lead.segment, lead.step))?;
     // A group on another channel than its step's is the step's fallback.
     let fallback;

@@ -4,8 +4,8 @@
 //! (method, path, headers, body) for the test to check.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use chrono::NaiveDate;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::http::testing::{closed_port, read_request, Seen};
 use crate::store::Status;
 
 const ORG: &str = "8e3f2a61-4b7d-4c0e-9a55-2f1d6c7b8e90";
@@ -21,39 +22,6 @@ const SECRET: &str = "s3cr3t-9d8c7b6a5f4e3d2c1b0a";
 const SIGNATURE: &str = "$2y$10$Zk1x9sIGNATURE";
 /// A PDF with bytes that are not UTF-8, to see them arrive unchanged.
 const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n\x00\xff\xfe binary\n%%EOF\n";
-
-/// A request as the server saw it.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    /// The path with its query.
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    fn path(&self) -> &str {
-        self.target.split('?').next().unwrap()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("the body is JSON")
-    }
-
-    fn form(&self) -> BTreeMap<String, String> {
-        let body = std::str::from_utf8(&self.body).unwrap();
-        Url::parse(&format!("http://x/?{body}")).unwrap().query_pairs().into_owned().collect()
-    }
-
-    fn is(&self, method: &str, path: &str) -> bool {
-        self.method == method && self.path() == path
-    }
-}
 
 /// How the server answers one request.
 #[derive(Clone)]
@@ -254,40 +222,6 @@ fn answer(s: &mut State, r: &Seen, base: &str) -> Reply {
     }
 }
 
-fn read_request(stream: &TcpStream) -> Option<Seen> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_string();
-    let target = parts.next()?.to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).ok()? == 0 || h.trim().is_empty() {
-            break;
-        }
-        let (n, v) = h.trim().split_once(':')?;
-        headers.push((n.trim().to_string(), v.trim().to_string()));
-    }
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some(Seen { method, target, headers, body })
-}
-
-/// A port nothing listens on.
-fn closed_port() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}")
-}
-
 fn settings(base: &str, dir: &tempfile::TempDir) -> LetterSettings {
     let secret = dir.path().join("pingen-secret");
     std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
@@ -407,7 +341,7 @@ fn a_whole_send() {
     let token = &seen[0];
     assert_eq!(token.header("content-type"), Some("application/x-www-form-urlencoded"));
     assert_eq!(
-        token.form(),
+        token.form().into_iter().collect::<BTreeMap<_, _>>(),
         BTreeMap::from([
             ("grant_type".to_string(), "client_credentials".to_string()),
             ("client_id".to_string(), CLIENT_ID.to_string()),

@@ -2,42 +2,19 @@
 //! `std::net::TcpListener`), which records each request (method, path, headers, body) for the
 //! test to check and answers the way the provider does.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::*;
+use crate::http::testing::{closed_port, read_request, Seen};
 
 const TOKEN: &str = "tok-3f9a8b7c6d5e4f3a2b1c";
 const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
-
-/// A request as the server saw it.
-#[derive(Debug)]
-struct Seen {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("the body is JSON")
-    }
-
-    fn form(&self) -> Vec<(String, String)> {
-        let body = std::str::from_utf8(&self.body).unwrap();
-        Url::parse(&format!("http://x/?{body}")).unwrap().query_pairs().into_owned().collect()
-    }
-}
 
 /// How the server answers.
 #[derive(Clone)]
@@ -76,43 +53,9 @@ fn server(answer: Answer) -> (String, mpsc::Receiver<Seen>) {
     (base, rx)
 }
 
-fn read_request(stream: &TcpStream) -> Option<Seen> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_string();
-    let path = parts.next()?.to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).ok()? == 0 || h.trim().is_empty() {
-            break;
-        }
-        let (n, v) = h.trim().split_once(':')?;
-        headers.push((n.trim().to_string(), v.trim().to_string()));
-    }
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some(Seen { method, path, headers, body })
-}
-
 /// The one request the server saw.
 fn seen(rx: &mpsc::Receiver<Seen>) -> Seen {
     rx.recv_timeout(Duration::from_secs(5)).expect("the server saw a request")
-}
-
-/// A port nothing listens on.
-fn closed_port() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}")
 }
 
 fn token_file(dir: &tempfile::TempDir, content: &str) -> PathBuf {
@@ -183,7 +126,7 @@ async fn cm_request_shape() {
     let receipt = sms.send("+31612345678", TEXT, "d-42").await.unwrap();
     assert_eq!(receipt, SmsReceipt { provider_id: "d-42".into(), parts: 1 });
     let r = seen(&rx);
-    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/v1.0/message"));
+    assert_eq!((r.method.as_str(), r.target.as_str()), ("POST", "/v1.0/message"));
     assert_eq!(r.header("X-CM-PRODUCTTOKEN"), Some(TOKEN));
     assert_eq!(r.header("authorization"), None);
     assert_eq!(r.header("content-type"), Some("application/json"));
@@ -223,7 +166,7 @@ async fn spryng_request_shape() {
     let receipt = sms.send("+32470123456", TEXT, "d-7").await.unwrap();
     assert_eq!(receipt, SmsReceipt { provider_id: "d-7".into(), parts: 1 });
     let r = seen(&rx);
-    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/v1/messages"));
+    assert_eq!((r.method.as_str(), r.target.as_str()), ("POST", "/v1/messages"));
     assert_eq!(r.header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(r.header("accept"), Some("application/json"));
@@ -245,7 +188,7 @@ async fn twilio_request_shape() {
     assert_eq!(receipt, SmsReceipt { provider_id: "SM1f0e2d3c4b5a69788796a5b4c3d2e1f0".into(), parts: 1 });
     let r = seen(&rx);
     assert_eq!(r.method, "POST");
-    assert_eq!(r.path, format!("/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"));
+    assert_eq!(r.target, format!("/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"));
     let basic = format!("Basic {}", base64(format!("{TWILIO_SID}:{TOKEN}").as_bytes()));
     assert_eq!(r.header("authorization"), Some(basic.as_str()));
     assert_eq!(r.header("content-type"), Some("application/x-www-form-urlencoded"));
@@ -286,7 +229,7 @@ async fn messagebird_request_shape() {
     let receipt = sms.send("+31612345678", TEXT, "d-11").await.unwrap();
     assert_eq!(receipt, SmsReceipt { provider_id: "d-11".into(), parts: 1 });
     let r = seen(&rx);
-    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/messages"));
+    assert_eq!((r.method.as_str(), r.target.as_str()), ("POST", "/messages"));
     assert_eq!(r.header("authorization"), Some(format!("AccessKey {TOKEN}").as_str()));
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(
@@ -310,7 +253,7 @@ async fn http_renders_the_template_json_escaped() {
     let receipt = sms.send("+31612345678", text, "d-13").await.unwrap();
     assert_eq!(receipt, SmsReceipt { provider_id: "981234".into(), parts: 1 });
     let r = seen(&rx);
-    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/api/sms?x=1"));
+    assert_eq!((r.method.as_str(), r.target.as_str()), ("POST", "/api/sms?x=1"));
     assert_eq!(r.header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(
@@ -415,7 +358,7 @@ async fn a_server_that_never_answers_is_unknown_after_the_timeout() {
     assert!(!err.is_retryable());
     assert!(took >= Duration::from_millis(400) && took < Duration::from_secs(5), "{took:?}");
     // The provider did get the request: exactly why this must not be resent blindly.
-    assert_eq!(seen(&rx).path, "/v1/messages");
+    assert_eq!(seen(&rx).target, "/v1/messages");
 }
 
 #[tokio::test]
