@@ -221,7 +221,14 @@ fn emails(n: usize) {
     let mut channels = Channels::files_only(dir.path().join("outbox"));
     channels.email = Some(smtp(server.port));
     let started = Instant::now();
-    let report = channel::deliver(&mut store, &mut channels, chrono::Utc::now()).unwrap();
+    let now = chrono::Utc::now();
+    let gate = dunwell::send::gate::Gate {
+        freshness: dunwell::send::gate::Freshness::load(&store, chrono::Duration::days(3650), now).unwrap(),
+        windows: None,
+        now,
+        stop: None,
+    };
+    let report = channel::deliver(&mut store, &mut channels, now, &gate).unwrap();
     let t_deliver = started.elapsed().as_secs_f64();
     assert_eq!(report.sent as usize, n, "{report:?}");
     assert_eq!(server.received(), n);

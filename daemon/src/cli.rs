@@ -85,6 +85,17 @@ pub enum Command {
     History(crate::cli_send::HistoryArgs),
     /// Call tasks for a person, and recording how a call went.
     Tasks(crate::cli_send::TasksArgs),
+    /// Run the daemon: sync, send and deliver on the schedule of [schedule] in dunwell.toml,
+    /// with the admin API (health, metrics, status) on 127.0.0.1:8720. For systemd
+    /// (daemon/systemd/dunwell.service): Type=notify, reload on SIGHUP, stop on SIGTERM.
+    Run(crate::cli_run::RunArgs),
+    /// Make the running daemon re-read dunwell.toml, the playbooks, the templates, the rate
+    /// tables and the plugins. A configuration with any problem is refused (non-zero exit)
+    /// and the previous one keeps running.
+    Reload(crate::cli_run::ReloadArgs),
+    /// How the daemon is: each job's last and next run, each source's age, the outbox, dead
+    /// letters, tasks waiting, held reminders and why, the configuration in force.
+    Status(crate::cli_run::StatusArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -170,6 +181,15 @@ fn date_arg(s: &str) -> Result<NaiveDate, String> {
 
 /// Runs the parsed command line, writing results to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
+    if let Command::Reload(args) = &cli.command {
+        // A file the client cannot load goes to the daemon all the same: it refuses it,
+        // keeps the old one and records why (status, metrics, systemd's STATUS).
+        let config = match Config::discover(cli.config.as_deref()) {
+            Ok(c) => c,
+            Err(e) => Config::admin_only(cli.config.as_deref()).ok_or(e)?,
+        };
+        return crate::cli_run::run_reload(&config, args, out);
+    }
     let config = Config::discover(cli.config.as_deref())?;
     match cli.command {
         Command::Import(ImportCommand::Csv { dir, format }) => import_csv(&config, &dir, format, out),
@@ -190,6 +210,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         Command::Preview(args) => crate::cli_send::run_preview(&config, &args, out),
         Command::History(args) => crate::cli_send::run_history(&config, &args, out),
         Command::Tasks(args) => crate::cli_send::run_tasks(&config, &args, out),
+        Command::Run(args) => crate::cli_run::run_daemon(cli.config.clone(), &args),
+        Command::Reload(args) => crate::cli_run::run_reload(&config, &args, out),
+        Command::Status(args) => crate::cli_run::run_status(&config, &args, out),
         Command::Costs(mut args) => {
             args.rates = args.rates.or_else(|| config.rates_file.clone());
             crate::cli_law::run_costs(&args, out)

@@ -64,6 +64,14 @@ pub enum PluginCommand {
     /// Run a connector and print what it returns (JSON), storing nothing. Uses the settings of
     /// the matching `[plugins.<name>]` section when there is one, plus the options below.
     Run(RunArgs),
+    /// Compile the configured connectors ahead of time into the cache directory
+    /// ($CACHE_DIRECTORY under systemd, else `cache/` in the data directory), so the daemon
+    /// starts and reloads without compiling them. Run it again after upgrading dunwell or a
+    /// connector; a stale artefact is never used (the daemon compiles as before).
+    Compile {
+        /// Only this plugin (default: every `[plugins.<name>]`).
+        name: Option<String>,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -194,7 +202,42 @@ pub fn run_plugin(config: &Config, command: &PluginCommand, out: &mut dyn Write)
     match command {
         PluginCommand::Check { file } => check(file, out),
         PluginCommand::Run(args) => run(config, args, out),
+        PluginCommand::Compile { name } => compile(config, name.as_deref(), out),
     }
+}
+
+fn compile(config: &Config, name: Option<&str>, out: &mut dyn Write) -> Result<()> {
+    let plugins: Vec<&PluginSettings> = match name {
+        Some(n) => vec![config
+            .plugins
+            .get(n)
+            .with_context(|| format!("no plugin `{n}` in the configuration{}", known(config)))?],
+        None => config.plugins.values().collect(),
+    };
+    if plugins.is_empty() {
+        bail!("no plugins configured; add a [plugins.<name>] section to dunwell.toml (see plugins-sdk/README.md)");
+    }
+    let host = Host::new()?;
+    let mut store = Store::open(&config.database_path())?;
+    let dir = config.plugin_cache_dir();
+    for settings in plugins {
+        let started = Instant::now();
+        // Loaded first: only a component the host accepts (the contract's version, its
+        // folder) is worth compiling.
+        host.load(settings.clone())?;
+        let bytes = std::fs::read(&settings.path)
+            .with_context(|| format!("cannot read {}", settings.path.display()))?;
+        let file = crate::plugin::aot::compile(&mut store, host.engine(), &dir, &settings.name, &bytes)
+            .map_err(anyhow::Error::msg)?;
+        writeln!(
+            out,
+            "{}: compiled into {} in {:.2}s",
+            settings.name,
+            file.display(),
+            started.elapsed().as_secs_f64()
+        )?;
+    }
+    Ok(())
 }
 
 fn check(file: &std::path::Path, out: &mut dyn Write) -> Result<()> {

@@ -166,7 +166,7 @@ pub fn run_send(config: &Config, args: &SendArgs, out: &mut dyn Write) -> Result
         config,
         &playbooks,
         config.pacing(),
-        &mut channels,
+        Some(&mut channels),
         at,
         chrono::Utc::now(),
         args.dry_run,
@@ -175,7 +175,7 @@ pub fn run_send(config: &Config, args: &SendArgs, out: &mut dyn Write) -> Result
         tracing::warn!("{p}");
     }
     if args.format == Format::Json {
-        return Ok(write_json(out, &report)?);
+        return write_json(out, &report);
     }
     let rows: Vec<Vec<String>> = report
         .written
@@ -222,11 +222,13 @@ pub fn run_send(config: &Config, args: &SendArgs, out: &mut dyn Write) -> Result
         let d = &report.delivery;
         writeln!(
             out,
-            "delivered {} (failed {}, dead {}, unknown {}); files in {}",
+            "delivered {} (failed {}, dead {}, unknown {}, cancelled {}, held {}); files in {}",
             d.sent,
             d.failed,
             d.dead,
             d.unknown,
+            d.cancelled,
+            d.held,
             config.outbox_dir().display()
         )?;
     }
@@ -239,7 +241,7 @@ pub fn run_preview(config: &Config, args: &PreviewArgs, out: &mut dyn Write) -> 
     let at = args.at.unwrap_or_else(|| config.today());
     let d = crate::send::preview(&store, config, &playbooks, &args.invoice, args.step, at, args.lang)?;
     if args.format == Format::Json {
-        return Ok(write_json(out, &d)?);
+        return write_json(out, &d);
     }
     writeln!(
         out,
@@ -321,7 +323,7 @@ pub fn run_history(config: &Config, args: &HistoryArgs, out: &mut dyn Write) -> 
     let store = Store::open(&config.database_path())?;
     let messages = store.history(&args.who)?;
     if args.format == Format::Json {
-        return Ok(write_json(out, &messages)?);
+        return write_json(out, &messages);
     }
     if messages.is_empty() {
         writeln!(out, "nothing was sent to or about `{}`", crate::text::escape(&args.who))?;

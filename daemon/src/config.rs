@@ -195,6 +195,43 @@ struct ConfigFile {
     business: Option<Business>,
     channels: Option<ChannelsSection>,
     plugins: Option<std::collections::BTreeMap<toml::Spanned<String>, PluginSection>>,
+    schedule: Option<crate::run::schedule::ScheduleSection>,
+    admin: Option<AdminSection>,
+    log_format: Option<LogFormat>,
+}
+
+/// `[admin]`: the daemon's HTTP API (health, metrics, status, reload).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminSection {
+    listen: Option<toml::Spanned<String>>,
+    token_file: Option<PathBuf>,
+}
+
+/// The admin API's address and its bearer token's file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSettings {
+    /// Default 127.0.0.1:8720: only this machine.
+    pub listen: std::net::SocketAddr,
+    /// Default: `$CREDENTIALS_DIRECTORY/admin-token` under systemd (LoadCredential=), else
+    /// `admin-token` in the data directory (written with a random token at the first start).
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        AdminSettings { listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8720)), token_file: None }
+    }
+}
+
+/// How `dunwell run` writes its log: lines for people (and journald), or one JSON object per
+/// line for log shippers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// `[channels]`: how `dunwell send` paces messages, and the services behind each channel. A
@@ -245,6 +282,11 @@ pub struct Config {
     pub plugins: std::collections::BTreeMap<String, crate::plugin::PluginSettings>,
     /// `[channels]`, paths resolved.
     pub channels: ChannelsSection,
+    /// `[schedule]`: when the daemon's jobs run, the freshness limit, the send windows.
+    pub schedule: crate::run::schedule::Schedule,
+    /// `[admin]`: the daemon's HTTP API.
+    pub admin: AdminSettings,
+    pub log_format: LogFormat,
 }
 
 impl Default for Config {
@@ -264,6 +306,9 @@ impl Default for Config {
             letter_postage: rust_decimal::Decimal::ZERO,
             plugins: std::collections::BTreeMap::new(),
             channels: ChannelsSection::default(),
+            schedule: crate::run::schedule::Schedule::default_for(chrono_tz::Europe::Amsterdam),
+            admin: AdminSettings::default(),
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -278,6 +323,35 @@ impl Config {
         }
     }
 
+    /// Just enough of a configuration that does not load to reach the running daemon: its
+    /// data directory and `[admin]`. `dunwell reload` uses it so that the daemon itself hears
+    /// of a broken file (and says why it keeps the old one) instead of the client alone.
+    pub fn admin_only(path: Option<&Path>) -> Option<Config> {
+        let path = path.map(Path::to_path_buf).or_else(|| {
+            let p = PathBuf::from(DEFAULT_FILE);
+            p.is_file().then_some(p)
+        })?;
+        let text = std::fs::read_to_string(&path).ok()?;
+        let table: toml::Table = toml::from_str(&text).ok()?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut config = Config { source: Some(path.clone()), ..Config::default() };
+        config.data_dir = base.join(table.get("data_dir").and_then(|v| v.as_str()).unwrap_or("dunwell-data"));
+        if let Some(admin) = table.get("admin").and_then(|a| a.as_table()) {
+            if let Some(listen) = admin.get("listen").and_then(|l| l.as_str()).and_then(|l| l.parse().ok()) {
+                config.admin.listen = listen;
+            }
+            config.admin.token_file = admin.get("token_file").and_then(|t| t.as_str()).map(|t| {
+                let p = PathBuf::from(t);
+                if p.is_absolute() || p.starts_with(crate::http::CREDENTIALS) {
+                    p
+                } else {
+                    base.join(p)
+                }
+            });
+        }
+        Some(config)
+    }
+
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
@@ -288,7 +362,15 @@ impl Config {
         let file: ConfigFile =
             toml::from_str(text).map_err(|e| ConfigError::Invalid(Problem::from_toml(path, text, &e)))?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        // A secret named by its systemd credential (`$CREDENTIALS_DIRECTORY/smtp-password`)
+        // is looked up when it is read, not taken relative to this file.
+        let resolve = |p: PathBuf| {
+            if p.is_absolute() || p.starts_with(crate::http::CREDENTIALS) {
+                p
+            } else {
+                base.join(p)
+            }
+        };
         let defaults = Config::default();
         let time_zone = match file.time_zone {
             None => defaults.time_zone,
@@ -327,6 +409,23 @@ impl Config {
                     ))
                 })?,
         };
+        let schedule = crate::run::schedule::Schedule::resolve(file.schedule.as_ref(), time_zone, path, text)
+            .map_err(ConfigError::Invalid)?;
+        let mut admin = AdminSettings::default();
+        if let Some(a) = file.admin {
+            if let Some(listen) = a.listen {
+                admin.listen = listen.get_ref().parse().map_err(|_| {
+                    ConfigError::Invalid(Problem::new(
+                        Location::at_offset(path, text, listen.span().start),
+                        format!(
+                            "listen = \"{}\" in [admin] is not an address and port; write e.g. listen = \"127.0.0.1:8720\" (keep it on 127.0.0.1 unless a proxy with TLS stands in front)",
+                            listen.get_ref()
+                        ),
+                    ))
+                })?;
+            }
+            admin.token_file = a.token_file.map(&resolve);
+        }
         let mut plugins = std::collections::BTreeMap::new();
         for (name, section) in file.plugins.unwrap_or_default() {
             if !crate::plugin::settings::valid_name(name.get_ref()) {
@@ -397,7 +496,19 @@ impl Config {
                     c
                 })
                 .unwrap_or_default(),
+            schedule,
+            admin,
+            log_format: file.log_format.unwrap_or_default(),
         })
+    }
+
+    /// Where `dunwell plugin compile` puts compiled connectors: systemd's CacheDirectory=
+    /// ($CACHE_DIRECTORY), else `cache/plugins` in the data directory.
+    pub fn plugin_cache_dir(&self) -> PathBuf {
+        match std::env::var_os("CACHE_DIRECTORY") {
+            Some(dir) => PathBuf::from(dir).join("plugins"),
+            None => self.data_dir.join("cache").join("plugins"),
+        }
     }
 
     pub fn database_path(&self) -> PathBuf {

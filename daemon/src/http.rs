@@ -118,7 +118,27 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
 /// A secret from its file (a token, a password): the content trimmed, one line, at least
 /// `min_len` characters. Errors name the file, never the content; `what` says what belongs in
 /// it ("the API token").
+/// The prefix of a secret's file that names a systemd credential: `LoadCredential=name:/path`
+/// in the unit, `"$CREDENTIALS_DIRECTORY/name"` in dunwell.toml.
+pub const CREDENTIALS: &str = "$CREDENTIALS_DIRECTORY";
+
+/// The file a secret setting names, with `$CREDENTIALS_DIRECTORY` taken from the environment
+/// systemd gives the service.
+pub fn secret_path(path: &std::path::Path) -> Result<std::path::PathBuf, String> {
+    match path.strip_prefix(CREDENTIALS) {
+        Ok(name) => match std::env::var_os("CREDENTIALS_DIRECTORY") {
+            Some(dir) => Ok(std::path::Path::new(&dir).join(name)),
+            None => Err(format!(
+                "`{}` names a systemd credential, but CREDENTIALS_DIRECTORY is not set: it is set for the service by LoadCredential= in its unit; outside systemd, name the file itself",
+                path.display()
+            )),
+        },
+        Err(_) => Ok(path.to_path_buf()),
+    }
+}
+
 pub fn read_secret_file(path: &std::path::Path, what: &str, min_len: usize) -> Result<String, String> {
+    let path = &secret_path(path)?;
     let shown = path.display();
     let raw = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
     let secret = raw.trim();

@@ -7,17 +7,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DUNWELL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr)
-        // Colours only for a person at a terminal: a log file or a pipe gets no escape codes.
-        .with_ansi(io::stderr().is_terminal())
-        .with_target(false)
-        .without_time()
-        .init();
     let cli = dunwell::cli::Cli::parse();
+    init_logging(&cli);
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let result = dunwell::cli::run(cli, &mut out).and_then(|()| out.flush().map_err(Into::into));
@@ -30,6 +21,24 @@ fn main() -> ExitCode {
             eprintln!("error: {}", dunwell::text::escape_keep_lines(&dunwell::cli::describe(&e)));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs go to stderr (journald under systemd). The daemon writes one JSON object per line
+/// when dunwell.toml says `log_format = "json"`, for log shippers; everything else writes
+/// lines for people, coloured only at a terminal (a log file or a pipe gets no escape codes).
+fn init_logging(cli: &dunwell::cli::Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DUNWELL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = matches!(cli.command, dunwell::cli::Command::Run(_))
+        && dunwell::config::Config::discover(cli.config.as_deref())
+            .is_ok_and(|c| c.log_format == dunwell::config::LogFormat::Json);
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).with_target(false);
+    if json {
+        builder.json().flatten_event(true).with_current_span(false).init();
+    } else {
+        builder.with_ansi(io::stderr().is_terminal()).without_time().init();
     }
 }
 

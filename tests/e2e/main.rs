@@ -4,6 +4,7 @@
 mod bank;
 mod check;
 mod crash;
+mod daemon;
 mod email;
 mod fake_http;
 mod import;
@@ -17,6 +18,7 @@ mod sdk_readme;
 mod security;
 mod send;
 mod steps;
+mod systemd;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

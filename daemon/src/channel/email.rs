@@ -321,7 +321,9 @@ impl Smtp {
         };
         let credentials = match (&s.user, &s.password_file) {
             (Some(user), Some(file)) => {
-                let password = std::fs::read_to_string(file)
+                let file =
+                    crate::http::secret_path(file).map_err(|e| setup(format!("password_file: {e}")))?;
+                let password = std::fs::read_to_string(&file)
                     .map_err(|e| setup(format!("cannot read password_file {}: {e}", file.display())))?;
                 Some(Credentials::new(user.clone(), password.trim_end().to_string()))
             }

@@ -21,11 +21,13 @@ pub mod file;
 pub mod letter;
 pub mod sms;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::send::gate::{Gate, Verdict};
 use crate::store::{Message, Status, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +65,16 @@ pub struct DeliveryReport {
     pub unknown: u32,
     /// Fallback messages queued for dead ones (and delivered in the same run).
     pub fallbacks: u32,
+    /// Not sent because an invoice they cover was paid or is gone.
+    pub cancelled: u32,
+    /// Left in the outbox for a later run (a stale source, outside the channel's window).
+    pub held: u32,
+    /// Delivery stopped early (the daemon is stopping).
+    pub stopped: bool,
+    /// Each message handled: its id, channel and what became of it (`sent`, `failed`, `dead`,
+    /// `unknown`, `cancelled`), for the daemon's metrics.
+    #[serde(skip)]
+    pub outcomes: Vec<(i64, String, &'static str)>,
 }
 
 /// The configured channels (file mode for each that has no service configured).
@@ -177,19 +189,68 @@ pub fn deliver(
     store: &mut Store,
     channels: &mut Channels,
     now: DateTime<Utc>,
+    gate: &Gate<'_>,
 ) -> Result<DeliveryReport, ChannelError> {
     let mut report = DeliveryReport::default();
+    let mut held: HashSet<i64> = HashSet::new();
     loop {
-        // A message handled in this run leaves the deliverable set (sent, dead, unknown, or
-        // failed with a later attempt), so this ends once no fallback was queued.
-        let batch = store.deliverable(&now.to_rfc3339())?;
+        // A message handled in this run leaves the deliverable set (sent, dead, unknown,
+        // cancelled, held, or failed with a later attempt), so this ends once no fallback was
+        // queued.
+        let batch: Vec<Message> =
+            store.deliverable(&now.to_rfc3339())?.into_iter().filter(|m| !held.contains(&m.id)).collect();
         if batch.is_empty() {
             return Ok(report);
         }
         for m in batch {
-            deliver_message(store, channels, now, &m, &mut report)?;
+            match gate.check(store, &m)? {
+                Verdict::Go => deliver_message(store, channels, now, &m, &mut report)?,
+                Verdict::Hold(why) => {
+                    // Every message waiting for its window would repeat this every run: the
+                    // daemon logs the count, the reasons are in `dunwell status`.
+                    tracing::debug!(
+                        outbox_id = m.id,
+                        customer = %m.customer_id,
+                        channel = %m.channel,
+                        invoices = %covered(&m),
+                        "held: {why}"
+                    );
+                    held.insert(m.id);
+                    report.held += 1;
+                }
+                Verdict::Cancel(why) => {
+                    let why = if m.status == Status::Sending {
+                        format!(
+                            "{why}; it was being delivered when dunwell stopped and may have gone out then"
+                        )
+                    } else {
+                        why
+                    };
+                    if store.cancel(m.id, &why)? {
+                        tracing::warn!(
+                            outbox_id = m.id,
+                            customer = %m.customer_id,
+                            channel = %m.channel,
+                            invoices = %covered(&m),
+                            "cancelled: {why}"
+                        );
+                        report.cancelled += 1;
+                        report.outcomes.push((m.id, m.channel.clone(), "cancelled"));
+                    }
+                    held.insert(m.id);
+                }
+                Verdict::Stop => {
+                    report.stopped = true;
+                    return Ok(report);
+                }
+            }
         }
     }
+}
+
+/// `F-1:2,F-7:3`: the invoices a message covers with their steps, for log lines.
+fn covered(m: &Message) -> String {
+    m.invoices.iter().map(|c| format!("{}:{}", c.invoice_number, c.step)).collect::<Vec<_>>().join(",")
 }
 
 fn deliver_message(
@@ -238,12 +299,21 @@ fn deliver_message(
             }
             store.mark_sent(
                 m.id,
-                &Utc::now().to_rfc3339(),
+                &now.to_rfc3339(),
                 provider_id.as_deref(),
                 message_id.as_deref(),
                 file.as_deref(),
             )?;
+            tracing::info!(
+                outbox_id = m.id,
+                customer = %m.customer_id,
+                channel = %m.channel,
+                invoices = %covered(m),
+                template = %m.template,
+                "sent"
+            );
             report.sent += 1;
+            report.outcomes.push((m.id, m.channel.clone(), "sent"));
         }
         Outcome::Retry(why) if attempts < channels.max_attempts => {
             let next = (now + retry_after(attempts)).to_rfc3339();
@@ -255,6 +325,7 @@ fn deliver_message(
             );
             store.mark_failed(m.id, Status::Failed, &why, Some(&next))?;
             report.failed += 1;
+            report.outcomes.push((m.id, m.channel.clone(), "failed"));
         }
         Outcome::Retry(why) | Outcome::Refused(why) => {
             tracing::error!("message {} ({} to {}) is dead: {why}", m.id, m.channel, m.customer_id);
@@ -267,11 +338,13 @@ fn deliver_message(
                 report.fallbacks += 1;
             }
             report.dead += 1;
+            report.outcomes.push((m.id, m.channel.clone(), "dead"));
         }
         Outcome::Unknown(why) => {
             tracing::error!("message {} ({} to {}): {why}", m.id, m.channel, m.customer_id);
             store.mark_failed(m.id, Status::Unknown, &why, None)?;
             report.unknown += 1;
+            report.outcomes.push((m.id, m.channel.clone(), "unknown"));
         }
     }
     Ok(())

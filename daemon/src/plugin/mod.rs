@@ -14,6 +14,7 @@
 //! **Invariant:** nothing a plugin does can end the daemon: every failure comes back as a
 //! [`PluginError`] naming the plugin. A `Run` whose call failed is not used again.
 
+pub mod aot;
 pub mod http;
 pub mod redact;
 pub mod settings;
@@ -148,15 +149,38 @@ impl Host {
 
     /// Compiles and pre-instantiates a plugin's component.
     pub fn load(&self, settings: PluginSettings) -> Result<Plugin, PluginError> {
+        self.load_with(settings, None)
+    }
+
+    /// Like [`Host::load`], taking the component compiled ahead of time from `artifacts`
+    /// when `dunwell plugin compile` made one for this engine and this exact `.wasm`.
+    pub fn load_with(
+        &self,
+        settings: PluginSettings,
+        artifacts: Option<&aot::Artifacts>,
+    ) -> Result<Plugin, PluginError> {
         let bytes = std::fs::read(&settings.path).map_err(|source| PluginError::Read {
             plugin: settings.name.clone(),
             path: settings.path.clone(),
             source,
         })?;
-        self.load_bytes(settings, &bytes)
+        self.load_from(settings, &bytes, artifacts)
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     pub fn load_bytes(&self, settings: PluginSettings, bytes: &[u8]) -> Result<Plugin, PluginError> {
+        self.load_from(settings, bytes, None)
+    }
+
+    fn load_from(
+        &self,
+        settings: PluginSettings,
+        bytes: &[u8],
+        artifacts: Option<&aot::Artifacts>,
+    ) -> Result<Plugin, PluginError> {
         let plugin = settings.name.clone();
         // Before compiling: a missing folder is found in no time.
         if let Some(dir) = &settings.directory {
@@ -180,8 +204,12 @@ impl Host {
             }
             _ => return Err(PluginError::NotAComponent { plugin, path: settings.path, hint: String::new() }),
         }
-        let component = Component::new(&self.engine, bytes)
-            .map_err(|e| PluginError::Load { plugin: plugin.clone(), message: format!("{e:#}") })?;
+        let compiled = artifacts.and_then(|a| a.component(&self.engine, bytes));
+        let component = match compiled {
+            Some(c) => c,
+            None => Component::new(&self.engine, bytes)
+                .map_err(|e| PluginError::Load { plugin: plugin.clone(), message: format!("{e:#}") })?,
+        };
         // A plugin built against another version of the contract: say so plainly.
         let ty = component.component_type();
         let mut names =

@@ -8,6 +8,7 @@
 //! template. A customer gets at most `max_messages_per_week` messages in any seven days; what
 //! is held back stays unplanned-as-done, so the next run catches it up.
 
+pub mod gate;
 mod render;
 
 use std::collections::{BTreeMap, HashMap};
@@ -211,6 +212,8 @@ pub struct Held {
     pub channel: String,
     pub invoices: Vec<String>,
     pub reason: String,
+    /// Why, as a word for scripts and metrics: `weekly-cap`, `no-costs`, `stale-source`.
+    pub kind: String,
 }
 
 /// What one `dunwell send` did.
@@ -262,7 +265,7 @@ pub fn send_day(
     config: &Config,
     playbooks: &PlaybookSet,
     pacing: Pacing,
-    channels: &mut crate::channel::Channels,
+    channels: Option<&mut crate::channel::Channels>,
     at: NaiveDate,
     now: DateTime<Utc>,
     dry_run: bool,
@@ -277,9 +280,37 @@ pub fn send_day(
     }
     let inputs = Inputs::load(store, config, playbooks, at)?;
     let mut planned = inputs.plan(config, playbooks, at, 0, None);
-    one_fee_per_message(&mut planned.actions, pacing.group_by_customer);
     let mut report = SendReport { day: Some(at), dry_run, due: planned.actions.len(), ..Default::default() };
     report.problems = planned.problems.clone();
+    // The freshness gate: nothing is recorded for an invoice whose source (or the bank feed
+    // that may have paid it) has not synced within max_source_age. Held, not done: the next
+    // run after a good sync plans it again.
+    let freshness = gate::Freshness::load(store, config.schedule.max_source_age, now)?;
+    let sources = store.invoice_sources()?;
+    planned.actions.retain(|a| {
+        let stale = sources.get(&a.invoice_number).and_then(|source| freshness.stale(source));
+        match stale {
+            Some(reason) => {
+                tracing::warn!(
+                    customer = %a.customer_id,
+                    invoice = %a.invoice_number,
+                    step = a.step,
+                    channel = a.channel.as_str(),
+                    "held: {reason}"
+                );
+                report.held.push(Held {
+                    customer_id: a.customer_id.clone(),
+                    channel: a.channel.as_str().to_string(),
+                    invoices: vec![a.invoice_number.clone()],
+                    reason,
+                    kind: "stale-source".into(),
+                });
+                false
+            }
+            None => true,
+        }
+    });
+    one_fee_per_message(&mut planned.actions, pacing.group_by_customer);
     let week_start = at.checked_sub_days(Days::new(6)).unwrap_or(at);
     let mut sent_this_week: HashMap<String, u32> = HashMap::new();
     let created = now.to_rfc3339();
@@ -307,6 +338,7 @@ pub fn send_day(
                     if count == 1 { "" } else { "s" },
                     pacing.max_messages_per_week
                 ),
+                kind: "weekly-cap".into(),
             });
             continue;
         }
@@ -325,6 +357,7 @@ pub fn send_day(
                     "step {} of invoice {} must state the collection costs, but none can be computed for it ({} {}; the statutory scales are in euro): the message is held until they can; charge or name the costs by hand and record the step, or change the playbook",
                     missing.step, missing.invoice_number, missing.open_amount, missing.currency
                 ),
+                kind: "no-costs".into(),
             });
             continue;
         }
@@ -397,8 +430,9 @@ pub fn send_day(
         }
         report.written.push(draft);
     }
-    if !dry_run {
-        report.delivery = crate::channel::deliver(store, channels, now)?;
+    if let (false, Some(channels)) = (dry_run, channels) {
+        let gate = gate::Gate { freshness, windows: None, now, stop: None };
+        report.delivery = crate::channel::deliver(store, channels, now, &gate)?;
     }
     Ok(report)
 }

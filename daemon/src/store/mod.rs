@@ -9,12 +9,14 @@
 //! Dates are stored as `YYYY-MM-DD` text (sortable, readable with the sqlite3 tool) and money
 //! as decimal text, because SQLite's numbers are binary floating point.
 
+mod daemon;
 mod outbox;
 mod quarantine;
 mod schema;
 mod sync;
 mod write;
 
+pub use daemon::{InvoiceNow, JobRun};
 pub use outbox::{Covered, Fallback, Message, NewMessage, Status};
 pub use quarantine::{Quarantined, QuarantinedRecord};
 pub use sync::{MatchCandidate, SyncStatus, UnmatchedPayment};

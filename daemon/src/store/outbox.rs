@@ -35,6 +35,9 @@ pub enum Status {
     Unknown,
     /// Failed on every attempt; needs a person.
     Dead,
+    /// Not sent: an invoice it covers was paid or disputed after it was written (checked just
+    /// before delivery).
+    Cancelled,
 }
 
 impl Status {
@@ -47,6 +50,7 @@ impl Status {
             Status::Failed => "failed",
             Status::Unknown => "unknown",
             Status::Dead => "dead",
+            Status::Cancelled => "cancelled",
         }
     }
 
@@ -59,6 +63,7 @@ impl Status {
             "failed" => Status::Failed,
             "unknown" => Status::Unknown,
             "dead" => Status::Dead,
+            "cancelled" => Status::Cancelled,
             _ => return None,
         })
     }
@@ -144,6 +149,12 @@ pub struct Message {
     /// The message this one stands in for (a fallback), by id.
     pub replaces: Option<i64>,
 }
+
+/// A progress row as a JSON object (the `undo` of a message).
+const PROGRESS_JSON: &str =
+    "'playbook', playbook, 'steps_done', steps_done, 'anchor', anchor, 'last_day', last_day,
+    'first_reminder', first_reminder, 'first_delivery', first_delivery, 'fees', fees,
+    'handed_over', handed_over, 'term_sent', term_sent, 'term_end', term_end";
 
 const MESSAGE_COLUMNS: &str = "id, key, day, created, customer_id, channel, template, language, recipient,
     subject, body, html, invoices, total, currency, status, attempts, next_attempt, last_error,
@@ -309,7 +320,7 @@ impl Store {
         to: NaiveDate,
     ) -> Result<u32, StoreError> {
         Ok(self.conn.query_row(
-            "SELECT count(*) FROM outbox WHERE customer_id = ?1 AND day BETWEEN ?2 AND ?3 AND status <> 'dead'",
+            "SELECT count(*) FROM outbox WHERE customer_id = ?1 AND day BETWEEN ?2 AND ?3 AND status NOT IN ('dead', 'cancelled')",
             params![customer_id, from.to_string(), to.to_string()],
             |r| r.get(0),
         )?)
@@ -408,6 +419,57 @@ impl Store {
         Ok(new)
     }
 
+    /// Cancels a message that was not delivered (an invoice it covers was paid or disputed
+    /// since it was written), and gives the invoices it covers back the progress they had
+    /// before it, so the next `send` plans the ones still open again (in a message without the
+    /// paid one). An invoice that a later message has taken further keeps its progress.
+    /// Returns false when the message was no longer waiting (delivered meanwhile).
+    pub fn cancel(&mut self, id: i64, reason: &str) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let changed = tx.execute(
+            "UPDATE outbox SET status = 'cancelled', last_error = ?2, next_attempt = NULL
+             WHERE id = ?1 AND status IN ('queued', 'failed', 'sending', 'awaiting-approval')",
+            params![id, crate::text::cap(reason, 4096)],
+        )?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        let undo: Option<String> =
+            tx.query_row("SELECT undo FROM outbox WHERE id = ?1", [id], |r| r.get(0)).optional()?.flatten();
+        let undo: serde_json::Map<String, serde_json::Value> = match undo {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|_| StoreError::Corrupt { what: "outbox undo", value: json.clone() })?,
+            None => serde_json::Map::new(),
+        };
+        for (number, before) in undo {
+            let later: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM outbox o, json_each(o.invoices) j
+                    WHERE o.id > ?1 AND o.status <> 'cancelled'
+                      AND json_extract(j.value, '$.invoice_number') = ?2)",
+                params![id, number],
+                |r| r.get(0),
+            )?;
+            if later {
+                continue;
+            }
+            if before.is_null() {
+                tx.execute("DELETE FROM progress WHERE invoice_number = ?1", [&number])?;
+            } else {
+                tx.execute(
+                    "INSERT OR REPLACE INTO progress (invoice_number, playbook, steps_done, anchor, last_day,
+                        first_reminder, first_delivery, fees, handed_over, term_sent, term_end)
+                     SELECT ?1, j ->> 'playbook', j ->> 'steps_done', j ->> 'anchor', j ->> 'last_day',
+                        j ->> 'first_reminder', j ->> 'first_delivery', j ->> 'fees', j ->> 'handed_over',
+                        j ->> 'term_sent', j ->> 'term_end'
+                     FROM (SELECT json(?2) AS j)",
+                    params![number, before.to_string()],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
     /// The data of an agency case file (see [`NewMessage::data`]).
     pub fn message_data(&self, id: i64) -> Result<Option<String>, StoreError> {
         Ok(self
@@ -495,6 +557,29 @@ impl WriteTx<'_> {
             return Ok(None);
         }
         let id = self.tx.last_insert_rowid();
+        // The progress before this message, for `Store::cancel`: an object of invoice number
+        // to its progress row (null: none yet).
+        let mut undo = serde_json::Map::new();
+        for (number, _) in progress {
+            let before: Option<String> = self
+                .tx
+                .query_row(
+                    &format!("SELECT json_object({PROGRESS_JSON}) FROM progress WHERE invoice_number = ?1"),
+                    [number],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let value = match before {
+                Some(json) => serde_json::from_str(&json)
+                    .map_err(|_| StoreError::Corrupt { what: "progress", value: json.clone() })?,
+                None => serde_json::Value::Null,
+            };
+            undo.insert(number.clone(), value);
+        }
+        self.tx.execute(
+            "UPDATE outbox SET undo = ?2 WHERE id = ?1",
+            params![id, serde_json::Value::Object(undo).to_string()],
+        )?;
         for (number, p) in progress {
             self.set_progress(number, p)?;
         }

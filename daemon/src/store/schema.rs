@@ -207,4 +207,81 @@ ALTER TABLE customers ADD COLUMN jurisdiction TEXT CHECK (jurisdiction IN ('nl',
 ALTER TABLE progress ADD COLUMN term_sent TEXT;
 ALTER TABLE progress ADD COLUMN term_end TEXT;
 "#,
+    // 11: the daemon (issue 12). A message can be cancelled at delivery (its invoice was paid
+    // or disputed since it was written), so the status check gains `cancelled` (SQLite cannot
+    // alter a CHECK: the table is rebuilt); `undo` keeps the progress its invoices had before
+    // it, restored when it is cancelled so the still-open invoices are planned again. Each
+    // job's last run, and the daemon's own state (the configuration in force, its heartbeat).
+    r#"
+CREATE TABLE outbox_new (
+    id            INTEGER PRIMARY KEY,
+    key           TEXT NOT NULL UNIQUE,
+    day           TEXT NOT NULL,
+    created       TEXT NOT NULL,
+    customer_id   TEXT NOT NULL,
+    channel       TEXT NOT NULL,
+    template      TEXT NOT NULL,
+    language      TEXT NOT NULL,
+    recipient     TEXT,
+    subject       TEXT,
+    body          TEXT NOT NULL,
+    html          TEXT,
+    invoices      TEXT NOT NULL,
+    total         TEXT,
+    currency      TEXT,
+    status        TEXT NOT NULL CHECK (status IN
+                    ('awaiting-approval', 'queued', 'sending', 'sent', 'failed', 'unknown', 'dead', 'cancelled')),
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    next_attempt  TEXT,
+    last_error    TEXT,
+    provider_id   TEXT,
+    message_id    TEXT,
+    file          TEXT,
+    sent_at       TEXT,
+    outcome       TEXT,
+    outcome_note  TEXT,
+    outcome_at    TEXT,
+    pdf           BLOB,
+    fallback      TEXT,
+    fallback_pdf  BLOB,
+    replaces      INTEGER,
+    data          TEXT,
+    undo          TEXT
+);
+INSERT INTO outbox_new (id, key, day, created, customer_id, channel, template, language, recipient,
+    subject, body, html, invoices, total, currency, status, attempts, next_attempt, last_error,
+    provider_id, message_id, file, sent_at, outcome, outcome_note, outcome_at, pdf, fallback,
+    fallback_pdf, replaces, data)
+SELECT id, key, day, created, customer_id, channel, template, language, recipient,
+    subject, body, html, invoices, total, currency, status, attempts, next_attempt, last_error,
+    provider_id, message_id, file, sent_at, outcome, outcome_note, outcome_at, pdf, fallback,
+    fallback_pdf, replaces, data FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
+CREATE INDEX outbox_to_deliver ON outbox (status, next_attempt);
+CREATE INDEX outbox_by_customer ON outbox (customer_id, day);
+
+CREATE TABLE job_runs (
+    job       TEXT PRIMARY KEY,
+    slot      TEXT,
+    started   TEXT NOT NULL,
+    finished  TEXT,
+    ok        INTEGER,
+    summary   TEXT,
+    error     TEXT
+) WITHOUT ROWID;
+
+CREATE TABLE daemon_state (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- components compiled ahead of time by `dunwell plugin compile`: only these are ever loaded
+CREATE TABLE plugin_artifacts (
+    file     TEXT PRIMARY KEY,
+    sha256   TEXT NOT NULL,
+    plugin   TEXT NOT NULL,
+    created  TEXT NOT NULL
+) WITHOUT ROWID;
+"#,
 ];

@@ -580,6 +580,7 @@ impl SmsSender {
 /// The token: the file's content, trimmed; a missing, unreadable or empty file, or one of
 /// several lines, is an error naming the file (never showing the content).
 fn read_token(path: &std::path::Path) -> Result<String, SmsError> {
+    let path = &crate::http::secret_path(path).map_err(SmsError::Config)?;
     let shown = path.display();
     let raw = std::fs::read_to_string(path)
         .map_err(|e| SmsError::Config(format!("cannot read the SMS token file `{shown}`: {e}")))?;

@@ -1,0 +1,228 @@
+//! The admin API (axum, 127.0.0.1:8720 by default): `/healthz`, `/readyz` and `/metrics` for
+//! monitoring, open like any exporter; `/status`, `/plan`, `/outbox`, `/tasks` (JSON) and
+//! `POST /reload` behind a bearer token. A wrong or missing token gets 401 and is counted.
+
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::Daemon;
+use crate::store::{Status, Store};
+
+pub fn router(d: Arc<Daemon>) -> Router {
+    let private = Router::new()
+        .route("/status", get(status))
+        .route("/plan", get(plan))
+        .route("/outbox", get(outbox))
+        .route("/tasks", get(tasks))
+        .route("/reload", post(reload))
+        .route_layer(middleware::from_fn_with_state(d.clone(), require_token));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .merge(private)
+        .with_state(d)
+}
+
+/// Serves until `shutdown` resolves; the caller bounds the wait for open connections.
+pub async fn serve(
+    d: Arc<Daemon>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    if let Err(e) = axum::serve(listener, router(d)).with_graceful_shutdown(shutdown).await {
+        tracing::error!("the admin API stopped: {e}");
+    }
+}
+
+/// Compared as SHA-256 digests in constant time: neither the token's bytes nor its length
+/// show in the time a wrong guess takes.
+fn token_matches(given: &str, expected: &str) -> bool {
+    let a = Sha256::digest(given.as_bytes());
+    let b = Sha256::digest(expected.as_bytes());
+    a.ct_eq(&b).into()
+}
+
+async fn require_token(
+    State(d): State<Arc<Daemon>>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(t) if token_matches(t, d.token()) => next.run(request).await,
+        _ => {
+            d.metrics.unauthorized();
+            tracing::warn!(path = %request.uri().path(), "admin API: request without the right bearer token refused");
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                Json(json!({"error": "this needs the admin token: Authorization: Bearer <the token in the admin-token credential or file>"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// JSON of what a handler found, or the error response it made.
+fn respond<T: serde::Serialize>(result: Result<T, Response>) -> Response {
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(r) => r,
+    }
+}
+
+fn error(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// Runs store work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e)),
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
+
+async fn readyz(State(d): State<Arc<Daemon>>) -> Response {
+    if d.stop.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response();
+    }
+    let loaded = d.loaded();
+    match blocking(move || Store::open(&loaded.config.database_path()).map(|_| ()).map_err(|e| e.to_string()))
+        .await
+    {
+        Ok(()) => "ready\n".into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the store cannot be opened\n").into_response(),
+    }
+}
+
+async fn metrics(State(d): State<Arc<Daemon>>, headers: HeaderMap) -> Response {
+    let open_metrics = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    if open_metrics {
+        (
+            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+            d.metrics.encode_openmetrics(),
+        )
+            .into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], d.metrics.encode())
+            .into_response()
+    }
+}
+
+async fn status(State(d): State<Arc<Daemon>>) -> Response {
+    let loaded = d.loaded();
+    let now = d.clock.now();
+    let result = blocking(move || {
+        let store = Store::open(&loaded.config.database_path()).map_err(|e| e.to_string())?;
+        super::status::status(&loaded.config, &store, now).map_err(|e| e.to_string())
+    })
+    .await;
+    respond(result)
+}
+
+#[derive(Deserialize)]
+struct PlanQuery {
+    days: Option<u32>,
+}
+
+async fn plan(State(d): State<Arc<Daemon>>, Query(q): Query<PlanQuery>) -> Response {
+    let loaded = d.loaded();
+    let now = d.clock.now();
+    let days = q.days.unwrap_or(7).min(366);
+    let result = blocking(move || {
+        let c = &loaded.config;
+        let store = Store::open(&c.database_path()).map_err(|e| e.to_string())?;
+        let at = now.with_timezone(&c.time_zone).date_naive();
+        let inputs =
+            crate::send::Inputs::load(&store, c, &loaded.playbooks, at).map_err(|e| e.to_string())?;
+        let plan = inputs.plan(c, &loaded.playbooks, at, days, None);
+        Ok(json!({ "from": at, "days": days, "actions": plan.actions, "problems": plan.problems }))
+    })
+    .await;
+    respond(result)
+}
+
+#[derive(Deserialize)]
+struct OutboxQuery {
+    status: Option<String>,
+}
+
+async fn outbox(State(d): State<Arc<Daemon>>, Query(q): Query<OutboxQuery>) -> Response {
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => match Status::parse(s) {
+            Some(s) => Some(s),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("`{s}` is not a status; use queued, sending, sent, failed, unknown, dead, cancelled or awaiting-approval"),
+                )
+            }
+        },
+    };
+    let loaded = d.loaded();
+    let result = blocking(move || {
+        let store = Store::open(&loaded.config.database_path()).map_err(|e| e.to_string())?;
+        store.outbox(status).map_err(|e| e.to_string())
+    })
+    .await;
+    respond(result)
+}
+
+async fn tasks(State(d): State<Arc<Daemon>>) -> Response {
+    let loaded = d.loaded();
+    let result = blocking(move || {
+        let store = Store::open(&loaded.config.database_path()).map_err(|e| e.to_string())?;
+        let all = store.outbox(None).map_err(|e| e.to_string())?;
+        Ok(all.into_iter().filter(|m| m.channel == "phone" && m.outcome.is_none()).collect::<Vec<_>>())
+    })
+    .await;
+    respond(result)
+}
+
+/// Synchronous: answers once the new configuration is in force (200) or refused (409, the old
+/// one keeps running). `dunwell reload --wait` (systemd's ExecReload=) calls this.
+async fn reload(State(d): State<Arc<Daemon>>) -> Response {
+    match d.reload().await {
+        Ok(message) => Json(json!({ "ok": true, "message": message })).into_response(),
+        Err(why) => (StatusCode::CONFLICT, Json(json!({ "ok": false, "error": why }))).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token_matches;
+
+    #[test]
+    fn the_token_must_match_exactly() {
+        assert!(token_matches("s3cret-token-0123", "s3cret-token-0123"));
+        assert!(!token_matches("s3cret-token-012", "s3cret-token-0123"));
+        assert!(!token_matches("", "s3cret-token-0123"));
+        assert!(!token_matches("S3cret-token-0123", "s3cret-token-0123"));
+    }
+}
