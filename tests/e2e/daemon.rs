@@ -133,18 +133,18 @@ pub fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, 
     (code, body)
 }
 
-fn token(env: &Env) -> String {
+pub fn token(env: &Env) -> String {
     std::fs::read_to_string(env.path().join("data/admin-token")).unwrap().trim().to_string()
 }
 
 /// An env with the shipped sample export imported (its "today" is 2026-12-01).
-fn sample_env(extra: &str) -> Env {
+pub fn sample_env(extra: &str) -> Env {
     let env = Env::with_config(&format!("{ADMIN}{extra}"));
     env.ok(&["import", "csv", s(&repo().join("sample-data"))]);
     env
 }
 
-fn outbox(env: &Env) -> Vec<Value> {
+pub fn outbox(env: &Env) -> Vec<Value> {
     serde_json::from_str::<Value>(&env.ok(&["outbox", "--format", "json"]))
         .unwrap()
         .as_array()
@@ -372,7 +372,7 @@ fn the_admin_api_wants_its_token_and_serves_metrics_promtool_accepts() {
 }
 
 /// promtool, from $PROMTOOL (scripts/test extracts Debian's prometheus package) or PATH.
-fn promtool() -> PathBuf {
+pub fn promtool() -> PathBuf {
     if let Some(p) = std::env::var_os("PROMTOOL") {
         return PathBuf::from(p);
     }
@@ -490,7 +490,7 @@ fn a_message_whose_invoice_was_paid_before_delivery_is_cancelled_and_the_rest_pl
 }
 
 /// The test server's address for `[channels.email]` without TLS (plain SMTP on 127.0.0.1).
-fn email_config(port: u16) -> String {
+pub fn email_config(port: u16) -> String {
     format!(
         "[channels.email]\nurl = 'smtp://127.0.0.1:{port}'\nfrom = 'Bakkerij Van Dam <debiteuren@bakkerij.example>'\ntimeout_s = 10\n"
     )
