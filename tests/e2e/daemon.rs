@@ -590,3 +590,39 @@ fn killed_at_random_moments_nothing_is_lost_nothing_sent_twice_and_the_store_sta
     assert!(copies <= kills, "{copies} duplicate e-mails after {kills} kills");
     eprintln!("{kills} kills: {} messages, {} e-mails, {copies} duplicates", messages.len(), emails.len());
 }
+
+#[test]
+fn sigterm_during_a_delivery_finishes_the_message_in_hand_and_leaves_the_rest_queued() {
+    let env = sample_env("");
+    // A server that answers each message after two seconds: SIGTERM comes while one is in
+    // flight.
+    let smtp = crate::email::TestSmtp::start_with("slow", env.path(), &["--delay", "2"]);
+    env.set_config(&format!(
+        "{ADMIN}[schedule]\nmax_source_age = '30d'\ndeliver = '*/5 * * * *'\n{}",
+        email_config(smtp.port)
+    ));
+    // 07:58: the send runs at 08:00, the e-mail window opens at 09:00 (six real seconds on).
+    let mut d = start(&env, &["--clock-start", "2026-12-01T06:58:00Z", "--clock-speed", "600"], &[]);
+    let until = Instant::now() + Duration::from_secs(60);
+    while smtp.messages().is_empty() {
+        assert!(Instant::now() < until, "no message reached the server:\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stopping = Instant::now();
+    d.signal("TERM");
+    let st = d.wait(Duration::from_secs(45));
+    assert!(st.success(), "exit 0 on SIGTERM: {st}\n{}", d.log());
+    assert!(stopping.elapsed() < Duration::from_secs(30), "stopped in {:?}", stopping.elapsed());
+    let messages = outbox(&env);
+    let count = |s: &str| messages.iter().filter(|m| m["status"] == s).count();
+    // Nothing half-sent: no message is left `sending`; what reached the server is recorded.
+    assert_eq!(count("sending"), 0, "{messages:#?}");
+    assert!(
+        count("sent") >= 1 && count("sent") <= smtp.messages().len(),
+        "sent {}, server {}",
+        count("sent"),
+        smtp.messages().len()
+    );
+    assert!(count("queued") > 0, "the rest waits for the next start");
+    assert!(d.log().contains("stopped"), "{}", d.log());
+}

@@ -21,6 +21,10 @@ pub const MIN_SECRET_LEN: usize = 8;
 
 const MASK: &str = "***";
 
+/// The shortest start of a secret masked at the end of a text: four characters of a token
+/// say little, and masking them costs the end of a message at worst.
+const MIN_PARTIAL: usize = 4;
+
 /// The key of a secret shorter than [`MIN_SECRET_LEN`], if any: such a configuration is refused
 /// (in dunwell.toml and with `plugin run --secret`).
 pub fn short_secret(secrets: &std::collections::BTreeMap<String, String>) -> Option<&str> {
@@ -54,12 +58,26 @@ impl Redactor {
         Redactor { forms }
     }
 
-    /// `text` with every spelling of every secret masked.
+    /// `text` with every spelling of every secret masked, and a secret cut short at the end
+    /// of the text (a connector that shortened an error body it quotes, an SDK snippet of 200
+    /// characters) masked too: the part that is left is most of the secret.
     pub fn apply(&self, text: &str) -> String {
         let mut out = text.to_string();
         for form in &self.forms {
             if out.contains(form.as_str()) {
                 out = out.replace(form.as_str(), MASK);
+            }
+        }
+        for form in &self.forms {
+            let cut = form
+                .char_indices()
+                .map(|(i, _)| i)
+                .filter(|i| *i >= MIN_PARTIAL)
+                .rev()
+                .find(|i| out.ends_with(&form[..*i]));
+            if let Some(i) = cut {
+                out.truncate(out.len() - i);
+                out.push_str(MASK);
             }
         }
         out
@@ -87,6 +105,13 @@ mod tests {
             }
         }
         assert_eq!(r.apply("nothing secret here"), "nothing secret here");
+        // Cut short at the end of a quoted body.
+        assert_eq!(
+            r.apply("answered 500: {\"auth\":\"Bearer sk_live_Sup"),
+            "answered 500: {\"auth\":\"Bearer ***"
+        );
+        assert_eq!(r.apply("token Zm9v%2BYmFy%2Fc2"), "token ***");
+        assert_eq!(r.apply("ends in sk_"), "ends in sk_", "too short to say anything");
         assert_eq!(Redactor::default().apply("x"), "x");
     }
 }

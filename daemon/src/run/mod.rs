@@ -266,6 +266,16 @@ impl Daemon {
         let d = self.clone();
         // The figures behind the gauges, read after every run.
         let _ = tokio::task::spawn_blocking(move || d.refresh_metrics()).await;
+        // `systemctl status` shows the last run.
+        let at = self.clock.now().with_timezone(&self.loaded().config.time_zone).format("%Y-%m-%d %H:%M");
+        self.notifier.status(&match &result {
+            Ok(_) => format!("running; last {} at {at}: ok", job.as_str()),
+            Err(e) => format!(
+                "running; last {} at {at} FAILED: {}",
+                job.as_str(),
+                e.lines().next().unwrap_or_default()
+            ),
+        });
         result
     }
 
@@ -273,13 +283,18 @@ impl Daemon {
     fn job_body(&self, job: JobKind, slot: Option<DateTime<Utc>>) -> Result<serde_json::Value, String> {
         let loaded = self.loaded();
         let now = self.clock.now();
-        let mut store = self.open_store().map_err(|e| e.to_string())?;
-        store.job_started(job.as_str(), slot, now).map_err(|e| e.to_string())?;
+        let full = |e: String| match disk_full(&loaded.config.data_dir, &e) {
+            Some(hint) => format!("{e}: {hint}"),
+            None => e,
+        };
+        let mut store = self.open_store().map_err(|e| full(e.to_string()))?;
+        store.job_started(job.as_str(), slot, now).map_err(|e| full(e.to_string()))?;
         let result = match job {
             JobKind::Sync => self.sync(&loaded, &mut store, now),
             JobKind::Send => self.send(&loaded, &mut store, now),
             JobKind::Deliver => self.deliver(&loaded, &mut store, now),
-        };
+        }
+        .map_err(full);
         let (summary, error) = match &result {
             Ok(s) => (Some(s), None),
             Err(e) => (None, Some(e.as_str())),
@@ -305,8 +320,13 @@ impl Daemon {
             let name = plugin.name().to_string();
             let status = store.sync_status(&name).map_err(|e| e.to_string())?;
             if !crate::sync::due(status.as_ref(), now) {
-                let next = status.as_ref().and_then(|s| s.next_attempt.clone());
-                tracing::info!(plugin = %name, "sync skipped: backing off after a failure until {}", next.as_deref().unwrap_or("-"));
+                // Still failing as far as anyone knows: the run says so (status, metrics).
+                let next = status.as_ref().and_then(|s| s.next_attempt.clone()).unwrap_or_default();
+                let last = status.as_ref().and_then(|s| s.last_error.clone()).unwrap_or_default();
+                tracing::info!(plugin = %name, "sync skipped: backing off after a failure until {next}");
+                failed.push(format!(
+                    "{name}: backing off after a failed sync until {next}; the last error: {last}"
+                ));
                 results.push(json!({"plugin": name, "skipped": true, "next_attempt": next}));
                 continue;
             }
@@ -417,39 +437,69 @@ impl Daemon {
         }
     }
 
-    /// One job's loop: wait for its next slot in the configured zone, run it, repeat.
+    /// One job's loop: wait for its next slot in the configured zone, run it, repeat. A run
+    /// that fails (the store locked, the disk full, a source down) is tried again after 5
+    /// minutes, doubling up to an hour, until its next slot comes (a send: within its day).
     async fn job_loop(self: Arc<Self>, job: JobKind) {
         let mut wake = self.wake.subscribe();
+        // (when to try again, the slot it is for, failures so far)
+        let mut retry: Option<(DateTime<Utc>, DateTime<Utc>, u32)> = None;
         loop {
             if self.stop.load(Ordering::SeqCst) {
                 return;
             }
             let now = self.clock.now();
-            let Some(next) = self.loaded().config.schedule.next_after(job, now) else {
-                tracing::warn!(job = job.as_str(), "the schedule has no next run; waiting for a reload");
-                if wake.changed().await.is_err() {
-                    return;
+            let schedule = self.loaded().config.schedule.clone();
+            let next = schedule.next_after(job, now);
+            let (at, slot) = match (retry, next) {
+                (Some((again, slot, _)), Some(next)) if again < next => (again, slot),
+                (Some((again, slot, _)), None) => (again, slot),
+                (_, Some(next)) => (next, next),
+                (None, None) => {
+                    tracing::warn!(job = job.as_str(), "the schedule has no next run; waiting for a reload");
+                    if wake.changed().await.is_err() {
+                        return;
+                    }
+                    continue;
                 }
-                continue;
             };
             // Sleep in steps of at most a minute and look again: the wall clock may jump (NTP,
             // a suspended VM), a reload may change the schedule.
-            let wait = self.clock.real_until(next).min(Duration::from_secs(60));
+            let wait = self.clock.real_until(at).min(Duration::from_secs(60));
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 r = wake.changed() => { if r.is_err() { return; } continue; }
             }
-            if self.clock.now() < next {
+            if self.clock.now() < at || self.stop.load(Ordering::SeqCst) {
                 continue;
             }
-            if self.stop.load(Ordering::SeqCst) {
-                return;
-            }
-            let _ = self.run_job(job, Some(next)).await;
+            let result = self.run_job(job, Some(slot)).await;
+            let after = self.clock.now();
+            retry = match (result, retry) {
+                (Ok(_), _) => None,
+                (Err(_), previous) => {
+                    let failures = previous.filter(|r| r.1 == slot).map_or(0, |r| r.2) + 1;
+                    let again = after
+                        + chrono::Duration::minutes(5 << (failures - 1).min(4))
+                            .min(chrono::Duration::hours(1));
+                    let tz = schedule.time_zone;
+                    let same_day =
+                        again.with_timezone(&tz).date_naive() == slot.with_timezone(&tz).date_naive();
+                    if job == JobKind::Send && !same_day {
+                        None
+                    } else {
+                        tracing::warn!(
+                            job = job.as_str(),
+                            "the run failed; trying again at {}",
+                            again.to_rfc3339()
+                        );
+                        Some((again, slot, failures))
+                    }
+                }
+            };
             // Slots that passed while the job ran are not made up one by one: the next run
             // does whatever is due then.
-            let after = self.clock.now();
-            if let Some(skipped) = self.loaded().config.schedule.next_after(job, next) {
+            if let Some(skipped) = schedule.next_after(job, at) {
                 if skipped < after {
                     tracing::warn!(
                         job = job.as_str(),
@@ -461,6 +511,25 @@ impl Daemon {
             }
         }
     }
+}
+
+/// SQLite reports a full disk as "database or disk is full", or as a bare "disk I/O error"
+/// when the file it could not grow was its shared-memory index: when the data directory's disk
+/// has (almost) no room left, say so.
+fn disk_full(dir: &Path, error: &str) -> Option<String> {
+    let suspicious = ["disk I/O error", "disk is full", "No space left"].iter().any(|s| error.contains(s));
+    if !suspicious {
+        return None;
+    }
+    let st = rustix::fs::statvfs(dir).ok()?;
+    let free = st.f_bavail.saturating_mul(st.f_frsize);
+    (free < 4 << 20).then(|| {
+        format!(
+            "the data disk is full ({} KiB free for {}); free some space there and dunwell goes on by itself",
+            free / 1024,
+            dir.display()
+        )
+    })
 }
 
 /// The admin token: the configured file, `$CREDENTIALS_DIRECTORY/admin-token`, or one made up

@@ -299,8 +299,8 @@ impl Schedule {
     ///
     /// Only the latest missed slot in (`last_run`, `now`] is returned, however many were
     /// missed: each job works from the current state, so one run catches up on all of them.
-    /// A job that never ran waits for its first slot, except sync, which runs at once (`now`
-    /// is returned): the freshness gate holds every send until there is data. A missed send
+    /// On a first start (`last_run` None) sync and deliver run at once (`now`), and send makes
+    /// up today's slot if it has passed. A missed send
     /// is made up only on the day of its slot, in the configured zone: yesterday's reminders
     /// must not go out at three in the morning, and the planner catches up the steps itself.
     pub fn missed(
@@ -310,7 +310,21 @@ impl Schedule {
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
         let Some(last_run) = last_run else {
-            return (job == JobKind::Sync).then_some(now);
+            // A first start: data and the outbox at once, and the day's send when its slot
+            // today has passed (a business that installs dunwell at 10:30 gets today's work
+            // done today, not tomorrow).
+            return match job {
+                JobKind::Sync | JobKind::Deliver => Some(now),
+                JobKind::Send => {
+                    let midnight = self.local_date(now).and_hms_opt(0, 0, 0)?;
+                    let start = self
+                        .time_zone
+                        .from_local_datetime(&midnight)
+                        .earliest()
+                        .map(|t| t.with_timezone(&Utc) - Duration::seconds(1))?;
+                    self.latest_between(job, start, now)
+                }
+            };
         };
         let slot = self.latest_between(job, last_run, now)?;
         match job {
@@ -898,12 +912,16 @@ mod tests {
     }
 
     #[test]
-    fn a_job_that_never_ran_waits_except_sync() {
+    fn a_first_start_syncs_and_delivers_at_once_and_does_the_days_send_once_its_slot_passed() {
         let s = ams();
+        // Monday 10:20 in Amsterdam: today's 08:00 send has passed.
         let now = utc("2026-06-15T08:20:00Z");
         assert_eq!(s.missed(JobKind::Sync, None, now), Some(now));
-        assert_eq!(s.missed(JobKind::Send, None, now), None);
-        assert_eq!(s.missed(JobKind::Deliver, None, now), None);
+        assert_eq!(s.missed(JobKind::Deliver, None, now), Some(now));
+        assert_eq!(s.missed(JobKind::Send, None, now), Some(utc("2026-06-15T06:00:00Z")));
+        // Monday 07:30: not yet; Sunday 10:20: no send on Sundays.
+        assert_eq!(s.missed(JobKind::Send, None, utc("2026-06-15T05:30:00Z")), None);
+        assert_eq!(s.missed(JobKind::Send, None, utc("2026-06-14T08:20:00Z")), None);
     }
 
     #[test]

@@ -146,19 +146,19 @@ impl Store {
         }
     }
 
-    /// When each source last delivered data successfully: a connector's last good sync, the
-    /// CSV export's last import (`csv`). Sources that hold invoices or payments but never
+    /// When each source last delivered data successfully: a connector's last good sync (the
+    /// source `plugin:NAME`, as its rows are marked), the CSV export's last import (`csv`). Sources that hold invoices or payments but never
     /// synced (a plugin removed from the configuration) are listed with `None`.
     pub fn source_times(&self) -> Result<Vec<SourceTime>, StoreError> {
         let mut stmt = self.conn.prepare(
             "WITH sources AS (
                 SELECT DISTINCT source FROM invoices
                 UNION SELECT DISTINCT source FROM payments
-                UNION SELECT plugin FROM sync_status
+                UNION SELECT 'plugin:' || plugin FROM sync_status
                 UNION SELECT source FROM imports WHERE source = 'csv')
              SELECT s.source,
                 CASE WHEN s.source = 'csv' THEN (SELECT max(at) FROM imports WHERE source = 'csv')
-                     ELSE (SELECT last_success FROM sync_status WHERE plugin = s.source) END
+                     ELSE (SELECT last_success FROM sync_status WHERE 'plugin:' || plugin = s.source) END
              FROM sources s ORDER BY s.source",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?;

@@ -84,6 +84,12 @@ impl Store {
 
     fn migrate(&mut self) -> Result<(), StoreError> {
         let supported = MIGRATIONS.len() as i64;
+        // Read first: an up-to-date store needs no write lock, so opening it never waits for
+        // a writer (the daemon's sync, another command's import).
+        let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version == supported {
+            return Ok(());
+        }
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > supported {
