@@ -158,7 +158,7 @@ pub enum TaskAction {
 pub fn run_send(config: &Config, args: &SendArgs, out: &mut dyn Write) -> Result<()> {
     let playbooks = crate::cli::load_playbooks(config)?;
     let mut store = Store::open(&config.database_path())?;
-    let _lock = crate::send::lock(&config.data_dir)?;
+    let _lock = crate::send::lock(&config.data_dir, "dunwell send")?;
     let mut channels = config.open_channels()?;
     let at = args.at.unwrap_or_else(|| config.today());
     let report = crate::send::send_day(

@@ -361,7 +361,7 @@ fn a_second_send_while_one_is_delivering_stops_with_a_clear_error() {
     let lock = std::fs::File::options().write(true).open(env.path().join("data/send.lock")).unwrap();
     lock.try_lock().unwrap();
     let err = env.fails(&["send", "--at", "2026-11-26"]);
-    assert!(err.contains("another `dunwell send` is delivering"), "{err}");
+    assert!(err.contains("dunwell send (pid") && err.contains("send.lock: let it finish"), "{err}");
     let count = || json(&env.ok(&["outbox", "--format", "json"])).as_array().unwrap().len();
     assert_eq!(count(), 0);
     drop(lock);

@@ -24,7 +24,7 @@ pub mod sms;
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use serde::Serialize;
 
 use crate::send::gate::{Gate, Verdict};
@@ -316,7 +316,11 @@ fn deliver_message(
             report.outcomes.push((m.id, m.channel.clone(), "sent"));
         }
         Outcome::Retry(why) if attempts < channels.max_attempts => {
-            let next = (now + retry_after(attempts)).to_rfc3339();
+            // On the minute: a run that starts at that minute (a deliver at */5) takes it.
+            let next = (now + retry_after(attempts))
+                .duration_trunc(chrono::Duration::minutes(1))
+                .unwrap_or(now + retry_after(attempts))
+                .to_rfc3339();
             tracing::warn!(
                 "message {} ({} to {}): {why}; next attempt {next}",
                 m.id,

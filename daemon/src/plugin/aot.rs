@@ -25,6 +25,8 @@ use crate::store::{Store, StoreError};
 pub struct Artifacts {
     dir: PathBuf,
     known: HashMap<String, String>,
+    /// The store to record new artefacts in (the daemon keeps what it compiled).
+    database: Option<PathBuf>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -40,7 +42,29 @@ pub fn file_name(engine: &Engine, component: &[u8]) -> String {
 
 impl Artifacts {
     pub fn load(store: &Store, dir: &Path) -> Result<Artifacts, StoreError> {
-        Ok(Artifacts { dir: dir.to_path_buf(), known: store.plugin_artifacts()?.into_iter().collect() })
+        Ok(Artifacts {
+            dir: dir.to_path_buf(),
+            known: store.plugin_artifacts()?.into_iter().collect(),
+            database: Some(store.path().to_path_buf()),
+        })
+    }
+
+    /// Keeps a component the host had to compile, so the next start loads it: written by the
+    /// process that runs it (the service's own user, into its cache directory). A failure only
+    /// costs the next start its compile time, so it is logged, not returned.
+    pub fn keep(&self, engine: &Engine, wasm: &[u8], component: &Component, plugin: &str) {
+        let Some(database) = &self.database else { return };
+        let result = component
+            .serialize()
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|compiled| write(&self.dir, &file_name(engine, wasm), &compiled))
+            .and_then(|(name, sha)| {
+                let mut store = Store::open(database).map_err(|e| e.to_string())?;
+                store.record_plugin_artifact(&name, &sha, plugin).map_err(|e| e.to_string())
+            });
+        if let Err(e) = result {
+            tracing::warn!(plugin, "cannot keep the compiled component in {}: {e}", self.dir.display());
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -73,8 +97,7 @@ impl Artifacts {
     }
 }
 
-/// Compiles `component` for `engine` into `dir` (temporary file, then rename) and records it.
-/// Returns the file written.
+/// Compiles `component` for `engine` into `dir` and records it. Returns the file written.
 pub fn compile(
     store: &mut Store,
     engine: &Engine,
@@ -82,11 +105,17 @@ pub fn compile(
     plugin: &str,
     component: &[u8],
 ) -> Result<PathBuf, String> {
-    let name = file_name(engine, component);
     let compiled =
         engine.precompile_component(component).map_err(|e| format!("cannot compile {plugin}: {e:#}"))?;
+    let (name, sha) = write(dir, &file_name(engine, component), &compiled)?;
+    store.record_plugin_artifact(&name, &sha, plugin).map_err(|e| e.to_string())?;
+    Ok(dir.join(name))
+}
+
+/// Writes an artefact (temporary file, mode 0600, then rename); returns its name and SHA-256.
+fn write(dir: &Path, name: &str, compiled: &[u8]) -> Result<(String, String), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let path = dir.join(&name);
+    let path = dir.join(name);
     let tmp = dir.join(format!("{name}.tmp"));
     {
         use std::io::Write;
@@ -98,13 +127,10 @@ pub fn compile(
             .mode(0o600)
             .open(&tmp)
             .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-        f.write_all(&compiled)
+        f.write_all(compiled)
             .and_then(|()| f.sync_all())
             .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     }
     std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    store
-        .record_plugin_artifact(&name, &hex(&Sha256::digest(&compiled)), plugin)
-        .map_err(|e| e.to_string())?;
-    Ok(path)
+    Ok((name.to_string(), hex(&Sha256::digest(compiled))))
 }

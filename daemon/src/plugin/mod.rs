@@ -205,6 +205,7 @@ impl Host {
             _ => return Err(PluginError::NotAComponent { plugin, path: settings.path, hint: String::new() }),
         }
         let compiled = artifacts.and_then(|a| a.component(&self.engine, bytes));
+        let ahead = compiled.is_some();
         let component = match compiled {
             Some(c) => c,
             None => Component::new(&self.engine, bytes)
@@ -222,8 +223,17 @@ impl Host {
             .instantiate_pre(&component)
             .and_then(bindings::ConnectorPre::new)
             .map_err(|e| PluginError::Load { plugin: plugin.clone(), message: format!("{e:#}") })?;
+        if let (false, Some(a)) = (ahead, artifacts) {
+            a.keep(&self.engine, bytes, &component, &plugin);
+        }
         let redactor = Arc::new(Redactor::new(settings.secrets.values()));
-        Ok(Plugin { settings: Arc::new(settings), redactor, pre, engine: self.engine.clone() })
+        Ok(Plugin {
+            settings: Arc::new(settings),
+            redactor,
+            pre,
+            engine: self.engine.clone(),
+            compiled_ahead: ahead,
+        })
     }
 }
 
@@ -246,6 +256,8 @@ pub struct Plugin {
     redactor: Arc<Redactor>,
     pre: bindings::ConnectorPre<RunState>,
     engine: Engine,
+    /// Loaded from an artefact compiled ahead of time (not compiled now).
+    pub compiled_ahead: bool,
 }
 
 /// Why a run was stopped by the host.

@@ -80,7 +80,12 @@ impl Loaded {
                 let plugin = host
                     .load_with(settings.clone(), Some(&artifacts))
                     .map_err(|e| RunError::Config(e.to_string()))?;
-                tracing::info!(plugin = %settings.name, seconds = started.elapsed().as_secs_f64(), "plugin loaded");
+                tracing::info!(
+                    plugin = %settings.name,
+                    seconds = started.elapsed().as_secs_f64(),
+                    compiled_ahead = plugin.compiled_ahead,
+                    "plugin loaded"
+                );
                 plugins.push(plugin);
             }
         }
@@ -597,7 +602,8 @@ pub fn run(options: RunOptions) -> Result<(), RunError> {
     let config = &loaded.config;
     // One delivering process per data directory, for the daemon's whole life: a `dunwell
     // send` next to it would take its `sending` messages for a crashed run's.
-    let _lock = crate::send::lock(&config.data_dir).map_err(|e| RunError::Config(e.to_string()))?;
+    let _lock =
+        crate::send::lock(&config.data_dir, "dunwell run").map_err(|e| RunError::Config(e.to_string()))?;
     let store = Store::open(&config.database_path())?;
     let integrity = store.integrity_check()?;
     if integrity != "ok" {
@@ -674,11 +680,14 @@ async fn serve(
     for job in JobKind::ALL {
         let last = store.job_last_slot(job.as_str())?;
         if let Some(slot) = loaded.config.schedule.missed(job, last, d.clock.now()) {
-            tracing::info!(
-                job = job.as_str(),
-                "making up the run of {} missed while dunwell was down",
-                slot.to_rfc3339()
-            );
+            match last {
+                None => tracing::info!(job = job.as_str(), "first start: running it now"),
+                Some(_) => tracing::info!(
+                    job = job.as_str(),
+                    "making up the run of {} missed while dunwell was down",
+                    slot.to_rfc3339()
+                ),
+            }
             catch_up.push((job, slot));
         }
     }
@@ -713,8 +722,9 @@ async fn serve(
                 if d.notifier.watchdog_interval().is_some() { d.notifier.watchdog(); }
             }
             _ = heartbeat.tick() => {
+                // Not awaited: a store locked by someone else must not hold up the signals.
                 let d2 = d.clone();
-                let _ = tokio::task::spawn_blocking(move || d2.heartbeat()).await;
+                tokio::task::spawn_blocking(move || d2.heartbeat());
             }
         }
     }

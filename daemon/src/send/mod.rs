@@ -236,21 +236,43 @@ pub struct SendReport {
 /// Holds the data directory's send lock while it lives: one `dunwell send` (or daemon) at a
 /// time delivers, because a second one would take the first one's `sending` messages for
 /// those of a crashed run and deliver them again. The operating system releases the lock
-/// when the process ends, however it ends.
-pub fn lock(data_dir: &std::path::Path) -> Result<std::fs::File, SendError> {
+/// when the process ends, however it ends. `holder` ("dunwell send", "dunwell run") is written
+/// into the file with the process id, so a refusal names who holds it.
+pub fn lock(data_dir: &std::path::Path, holder: &str) -> Result<std::fs::File, SendError> {
+    use std::io::{Read, Seek, Write};
     let path = data_dir.join("send.lock");
-    let file = std::fs::OpenOptions::new()
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| SendError::Render(format!("cannot create {}: {e}", data_dir.display())))?;
+    let mut file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
+        .read(true)
         .write(true)
         .open(&path)
         .map_err(|e| SendError::Render(format!("cannot open the lock file {}: {e}", path.display())))?;
     match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(SendError::Render(format!(
-            "another `dunwell send` is delivering from this data directory (it holds {}); let it finish",
-            path.display()
-        ))),
+        Ok(()) => {
+            // Who holds it, for the message of the one refused; the lock matters, not this.
+            let _ = file.set_len(0).and_then(|()| file.rewind()).and_then(|()| {
+                write!(file, "{holder} (pid {})", std::process::id()).and_then(|()| file.flush())
+            });
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut who = String::new();
+            let _ = file.read_to_string(&mut who);
+            let who = crate::text::cap(who.trim(), 100);
+            let fix = if who.starts_with("dunwell run") {
+                "the daemon delivers from this data directory; leave it to it, or stop it (`systemctl stop dunwell`) to send by hand"
+            } else {
+                "let it finish"
+            };
+            Err(SendError::Render(format!(
+                "{} holds {}: {fix}",
+                if who.is_empty() { "another dunwell".to_string() } else { who.into_owned() },
+                path.display()
+            )))
+        }
         Err(std::fs::TryLockError::Error(e)) => {
             Err(SendError::Render(format!("cannot lock {}: {e}", path.display())))
         }
