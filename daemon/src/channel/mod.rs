@@ -264,7 +264,15 @@ fn deliver_message(
         // dunwell stopped while this SMS was with the provider: it may have been sent, and an
         // SMS carries no id a phone could collapse a copy by. A person settles it.
         let why = "dunwell stopped while this SMS was being sent; the provider may have it: look it up by its reference and settle it with `dunwell outbox settle`";
-        tracing::error!("message {} (sms to {}): {why}", m.id, m.customer_id);
+        tracing::error!(
+            outbox_id = m.id,
+            customer = %m.customer_id,
+            channel = %m.channel,
+            invoices = %covered(m),
+            "message {} (sms to {}): {why}",
+            m.id,
+            m.customer_id
+        );
         store.mark_failed(m.id, Status::Unknown, why, None)?;
         report.unknown += 1;
         return Ok(());
@@ -322,6 +330,10 @@ fn deliver_message(
                 .unwrap_or(now + retry_after(attempts))
                 .to_rfc3339();
             tracing::warn!(
+                outbox_id = m.id,
+                customer = %m.customer_id,
+                channel = %m.channel,
+                invoices = %covered(m),
                 "message {} ({} to {}): {why}; next attempt {next}",
                 m.id,
                 m.channel,
@@ -332,7 +344,16 @@ fn deliver_message(
             report.outcomes.push((m.id, m.channel.clone(), "failed"));
         }
         Outcome::Retry(why) | Outcome::Refused(why) => {
-            tracing::error!("message {} ({} to {}) is dead: {why}", m.id, m.channel, m.customer_id);
+            tracing::error!(
+                outbox_id = m.id,
+                customer = %m.customer_id,
+                channel = %m.channel,
+                invoices = %covered(m),
+                "message {} ({} to {}) is dead: {why}",
+                m.id,
+                m.channel,
+                m.customer_id
+            );
             if let Some(fallback) = store.mark_dead(m.id, &why)? {
                 tracing::warn!(
                     "message {} to {}: its step's fallback goes out instead (message {fallback})",
@@ -345,7 +366,16 @@ fn deliver_message(
             report.outcomes.push((m.id, m.channel.clone(), "dead"));
         }
         Outcome::Unknown(why) => {
-            tracing::error!("message {} ({} to {}): {why}", m.id, m.channel, m.customer_id);
+            tracing::error!(
+                outbox_id = m.id,
+                customer = %m.customer_id,
+                channel = %m.channel,
+                invoices = %covered(m),
+                "message {} ({} to {}): {why}",
+                m.id,
+                m.channel,
+                m.customer_id
+            );
             store.mark_failed(m.id, Status::Unknown, &why, None)?;
             report.unknown += 1;
             report.outcomes.push((m.id, m.channel.clone(), "unknown"));
