@@ -492,6 +492,7 @@ impl Config {
                     }
                     if let Some(s) = c.sms.as_mut() {
                         s.token_file = resolve(std::mem::take(&mut s.token_file));
+                        s.report_token_file = s.report_token_file.take().map(&resolve);
                     }
                     c
                 })

@@ -492,3 +492,60 @@ fn the_last_warning_says_the_term_of_the_14_day_letter_has_run_out() {
         "{warning}"
     );
 }
+
+#[test]
+fn the_providers_delivery_reports_settle_an_unknown_sms_and_kill_an_undelivered_one() {
+    let (url, _bodies) = slow_first_gateway();
+    let config = format!(
+        "{}[channels.sms]\nprovider = \"http\"\nurl = \"{url}\"\ntoken_file = \"sms-token\"\nsender = \"VanDam\"\ntimeout = \"2s\"\nreport_token_file = \"sms-report\"\n",
+        crate::daemon::ADMIN
+    );
+    let env = installation(&config, |p| {
+        replace(
+            &p.join("standard.toml"),
+            "channel = \"email\"\ntemplate = \"standard-reminder-1\"",
+            "channel = \"sms\"\ntemplate = \"standard-sms\"",
+        );
+        for lang in ["nl", "fr", "en", "de"] {
+            std::fs::write(
+                p.join(format!("templates/{lang}/standard-sms.txt")),
+                "{{ business.name }}: {{ invoice.number }} {{ total_open | money }} IBAN {{ business.iban }}.",
+            )
+            .unwrap();
+        }
+    });
+    std::fs::write(env.path().join("sms-token"), "gateway-token-0123456789\n").unwrap();
+    let secret = "report-secret-7c1d9e0a55b2";
+    std::fs::write(env.path().join("sms-report"), format!("{secret}\n")).unwrap();
+    // The SMS timed out: its fate is unknown.
+    env.ok(&["send", "--at", "2026-11-26"]);
+    let unknown = json(&env.ok(&["outbox", "--status", "unknown", "--format", "json"]));
+    let id = unknown.as_array().unwrap()[0]["id"].as_i64().unwrap();
+
+    let mut d = crate::daemon::start(&env, &[], &[]);
+    let addr = crate::daemon::admin_addr(&env, &mut d);
+    let report = |query: String| crate::daemon::http(&addr, "GET", &format!("/sms/report/{query}"), None);
+    let message = || {
+        let all = json(&env.ok(&["outbox", "--format", "json"]));
+        all.as_array().unwrap().iter().find(|m| m["id"] == id).unwrap().clone()
+    };
+    // A wrong secret changes nothing.
+    assert_eq!(report(format!("wrong-secret-000000?reference=dunwell-{id}&status=delivered")).0, 404);
+    assert_eq!(message()["status"], "unknown");
+    // The provider had it after all (a query-string report by our reference, as Spryng and
+    // MessageBird send them): sent, with the provider's id.
+    let (code, body) = report(format!("{secret}?reference=dunwell-{id}&status=delivered&id=gw-0"));
+    assert_eq!(code, 200, "{body}");
+    let m = message();
+    assert_eq!((m["status"].as_str(), m["provider_id"].as_str()), (Some("sent"), Some("gw-0")), "{m:#}");
+    // Then the phone network gave up on it (by the provider's own id, as Twilio reports):
+    // dead, with the provider's word, so a step's fallback would go out instead.
+    let (code, body) = report(format!("{secret}?MessageSid=gw-0&MessageStatus=undelivered"));
+    assert_eq!(code, 200, "{body}");
+    d.signal("TERM");
+    assert!(d.wait(std::time::Duration::from_secs(45)).success(), "{}", d.log());
+    let m = message();
+    assert_eq!(m["status"], "dead", "{m:#}");
+    assert!(m["last_error"].as_str().unwrap().contains("`undelivered`"), "{m:#}");
+    assert!(d.log().contains("SMS report: message"), "{}", d.log());
+}

@@ -30,6 +30,8 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route_layer(middleware::from_fn_with_state(d.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        // The provider's delivery reports: the secret in the path is their key.
+        .route("/sms/report/{secret}", get(sms_report).post(sms_report))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(private)
@@ -203,6 +205,36 @@ async fn tasks(State(d): State<Arc<Daemon>>) -> Response {
     })
     .await;
     respond(result)
+}
+
+/// A delivery report from the SMS provider (see `channel::sms::report`). Answered 200 once
+/// read, whatever it said, so the provider does not send it again; 404 for a wrong secret.
+async fn sms_report(
+    State(d): State<Arc<Daemon>>,
+    axum::extract::Path(secret): axum::extract::Path<String>,
+    uri: axum::http::Uri,
+    body: axum::body::Bytes,
+) -> Response {
+    let loaded = d.loaded();
+    let known = loaded.sms_report_token.as_deref().is_some_and(|t| token_matches(&secret, t));
+    if !known {
+        d.metrics.unauthorized();
+        tracing::warn!("an SMS report with an unknown secret was refused");
+        return error(StatusCode::NOT_FOUND, "no such report address".into());
+    }
+    let report = crate::channel::sms::report::parse(uri.query().unwrap_or_default(), &body);
+    let result = blocking(move || {
+        let mut store = Store::open(&loaded.config.database_path()).map_err(|e| e.to_string())?;
+        crate::channel::sms::report::settle(&mut store, &report).map_err(|e| e.to_string())
+    })
+    .await;
+    match result {
+        Ok(what) => {
+            tracing::info!("SMS report: {what}");
+            Json(json!({ "ok": true, "result": what })).into_response()
+        }
+        Err(r) => r,
+    }
 }
 
 /// Synchronous: answers once the new configuration is in force (200) or refused (409, the old

@@ -53,6 +53,8 @@ pub struct Loaded {
     /// The git commit of the playbooks folder when it is a work tree ("which playbook sent
     /// this?"), with `-dirty` when it has changes not committed.
     pub playbooks_commit: Option<String>,
+    /// The secret of the SMS delivery-report address (`report_token_file`).
+    pub sms_report_token: Option<String>,
 }
 
 impl Loaded {
@@ -91,7 +93,22 @@ impl Loaded {
         }
         let calendar = Calendar::new(config.jurisdiction, config.closing_days.iter().copied());
         let playbooks_commit = config.playbooks_dir.as_deref().and_then(git_commit);
-        Ok(Loaded { config, playbooks, plugins, calendar, loaded_at: Utc::now(), playbooks_commit })
+        let sms_report_token = match config.channels.sms.as_ref().and_then(|s| s.report_token_file.as_ref()) {
+            Some(file) => Some(
+                crate::http::read_secret_file(file, "the secret of the SMS report address", 16)
+                    .map_err(|e| RunError::Config(format!("[channels.sms] report_token_file: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(Loaded {
+            config,
+            playbooks,
+            plugins,
+            calendar,
+            loaded_at: Utc::now(),
+            playbooks_commit,
+            sms_report_token,
+        })
     }
 
     /// What status shows as the configuration in force.

@@ -261,3 +261,25 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// The message of `channel` the provider knows by `provider_id`.
+    pub fn message_by_provider_id(
+        &self,
+        channel: &str,
+        provider_id: &str,
+    ) -> Result<Option<super::Message>, StoreError> {
+        let id: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM outbox WHERE channel = ?1 AND provider_id = ?2 ORDER BY id DESC LIMIT 1",
+                params![channel, provider_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match id {
+            Some(id) => self.message(id),
+            None => Ok(None),
+        }
+    }
+}

@@ -32,6 +32,7 @@
 //! on aws-lc-rs and nothing needs installing; this module installs nothing.
 
 mod number;
+pub mod report;
 #[cfg(test)]
 mod tests;
 
@@ -190,6 +191,11 @@ pub struct SmsSettings {
     /// Texts that need more parts than this are refused ([`SmsError::TooLong`]).
     #[serde(default = "default_max_parts")]
     pub max_parts: u32,
+    /// The file holding the secret of the delivery-report address: the daemon takes the
+    /// provider's status reports at `/sms/report/<this secret>` (give the provider that URL
+    /// through your HTTPS proxy). Without it, an SMS of unknown fate is settled by hand.
+    #[serde(default)]
+    pub report_token_file: Option<PathBuf>,
 }
 
 /// The `http` provider's body when `body_template` is not set.

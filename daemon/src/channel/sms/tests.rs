@@ -74,6 +74,7 @@ fn settings(provider: Provider, url: &str, token_file: PathBuf) -> SmsSettings {
         body_template: None,
         timeout: Duration::from_secs(5),
         max_parts: 3,
+        report_token_file: None,
     }
 }
 
