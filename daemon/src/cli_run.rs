@@ -94,7 +94,8 @@ pub fn run_reload(config: &Config, _args: &ReloadArgs, out: &mut dyn Write) -> R
 
 pub fn run_status(config: &Config, args: &StatusArgs, out: &mut dyn Write) -> Result<()> {
     let store = Store::open(&config.database_path())?;
-    let s = crate::run::status::status(config, &store, Utc::now())?;
+    let commit = config.playbooks_dir.as_deref().and_then(crate::run::git_commit);
+    let s = crate::run::status::status(config, &store, Utc::now(), commit)?;
     if args.format == Format::Json {
         return write_json(out, &s);
     }

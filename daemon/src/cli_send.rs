@@ -363,12 +363,7 @@ pub fn run_tasks(config: &Config, args: &TasksArgs, out: &mut dyn Write) -> Resu
         writeln!(out, "task {id}: {}", outcome.as_str())?;
         return Ok(());
     }
-    let tasks: Vec<Message> = store
-        .outbox(None)?
-        .into_iter()
-        .filter(|m| m.channel == "phone" && (args.all || m.outcome.is_none()))
-        .rev()
-        .collect();
+    let tasks = store.call_tasks(args.all)?;
     match args.format {
         Format::Json => write_json(out, &tasks)?,
         Format::Table if tasks.is_empty() => writeln!(out, "no open call tasks")?,

@@ -115,9 +115,27 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     out
 }
 
-/// A secret from its file (a token, a password): the content trimmed, one line, at least
-/// `min_len` characters. Errors name the file, never the content; `what` says what belongs in
-/// it ("the API token").
+/// `HTTP 422 Unprocessable Entity: <the provider's own words>` for a non-2xx answer: `pick`
+/// finds the words in a JSON answer (else the whole JSON, or the body as text), `clean` masks,
+/// caps and escapes them as the caller may keep them.
+pub fn status_reason(
+    status: reqwest::StatusCode,
+    body: &[u8],
+    pick: fn(&serde_json::Value) -> Option<String>,
+    clean: impl Fn(&str) -> String,
+) -> String {
+    let detail = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) => pick(&v).unwrap_or_else(|| v.to_string()),
+        Err(_) => String::from_utf8_lossy(body).trim().to_string(),
+    };
+    let detail = clean(&detail);
+    if detail.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {detail}")
+    }
+}
+
 /// The prefix of a secret's file that names a systemd credential: `LoadCredential=name:/path`
 /// in the unit, `"$CREDENTIALS_DIRECTORY/name"` in dunwell.toml.
 pub const CREDENTIALS: &str = "$CREDENTIALS_DIRECTORY";
@@ -137,6 +155,9 @@ pub fn secret_path(path: &std::path::Path) -> Result<std::path::PathBuf, String>
     }
 }
 
+/// A secret from its file (a token, a password): the content trimmed, one line, at least
+/// `min_len` characters. Errors name the file, never the content; `what` says what belongs in
+/// it ("the API token").
 pub fn read_secret_file(path: &std::path::Path, what: &str, min_len: usize) -> Result<String, String> {
     let path = &secret_path(path)?;
     let shown = path.display();

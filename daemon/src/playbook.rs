@@ -668,6 +668,14 @@ impl Channel {
     }
 }
 
+/// Where step `index` of a playbook starts (its `[[steps]]` line), or the file.
+fn step_location(path: &Path, text: &str, step_offsets: &[usize], index: Option<usize>) -> Location {
+    match index.and_then(|i| step_offsets.get(i)) {
+        Some(&offset) => Location::at_offset(path, text, offset),
+        None => Location::file(path),
+    }
+}
+
 /// Any playbook may reach consumers (segments do not split by kind), so every playbook is
 /// checked against the consumer rules of the business's jurisdiction, using what each step does
 /// for consumers.
@@ -728,11 +736,8 @@ fn check_consumer_rules(
         check_consumer_playbook(j, views, law.post_delay_days)
     });
     for v in violations {
-        let at = playbook.steps.iter().position(|s| name(s) == v.step).and_then(|i| step_offsets.get(i));
-        let location = match at {
-            Some(&offset) => Location::at_offset(path, text, offset),
-            None => Location::file(path),
-        };
+        let at = playbook.steps.iter().position(|s| name(s) == v.step);
+        let location = step_location(path, text, step_offsets, at);
         problems.push(Problem::new(
             location,
             format!(
@@ -779,10 +784,7 @@ fn check_be_first_reminder(
     if missing.is_empty() {
         return;
     }
-    let location = match step_offsets.get(i) {
-        Some(&offset) => Location::at_offset(path, text, offset),
-        None => Location::file(path),
-    };
+    let location = step_location(path, text, step_offsets, Some(i));
     problems.push(Problem::new(
         location,
         format!(
@@ -852,10 +854,7 @@ fn check_terms(
     }
     for (i, (first_day, why)) in needed {
         let step = &playbook.steps[i];
-        let location = match step_offsets.get(i) {
-            Some(&offset) => Location::at_offset(path, text, offset),
-            None => Location::file(path),
-        };
+        let location = step_location(path, text, step_offsets, Some(i));
         problems.push(Problem::new(
             location,
             format!(

@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::daemon::{admin_addr, http, outbox, start, status, token, Running, ADMIN};
 use crate::fake_http::{respond, serve};
 use crate::plugins::guest;
-use crate::{copy_dir, replace, repo, s, testdata, Env, BUSINESS};
+use crate::{copy_dir, repo, s, testdata, Env, BUSINESS};
 
 // ---- no secret in any log line ----------------------------------------------------------
 
@@ -66,19 +66,7 @@ fn spellings(secret: &str, tail: &str) -> Vec<String> {
 fn playbooks_with_sms(dir: &Path) -> PathBuf {
     let p = dir.join("playbooks");
     copy_dir(&repo().join("playbooks"), &p);
-    replace(
-        &p.join("standard.toml"),
-        "channel = \"email\"\ntemplate = \"standard-reminder-1\"",
-        "channel = \"sms\"\ntemplate = \"standard-sms\"",
-    );
-    for (lang, text) in [
-        ("nl", "{{ business.name }}: factuur {{ invoice.number }} van {{ total_open | money }} staat open. Betaal op {{ business.iban }}."),
-        ("fr", "{{ business.name }} : facture {{ invoice.number }} de {{ total_open | money }} impayée. IBAN {{ business.iban }}."),
-        ("en", "{{ business.name }}: invoice {{ invoice.number }} of {{ total_open | money }} is unpaid. IBAN {{ business.iban }}."),
-        ("de", "{{ business.name }}: Rechnung {{ invoice.number }} über {{ total_open | money }} ist offen. IBAN {{ business.iban }}."),
-    ] {
-        std::fs::write(p.join(format!("templates/{lang}/standard-sms.txt")), text).unwrap();
-    }
+    crate::steps::first_reminder_by_sms(&p);
     p
 }
 

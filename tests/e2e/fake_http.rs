@@ -55,7 +55,8 @@ pub fn respond(stream: &mut TcpStream, status: &str, headers: &[&str], body: &st
     let _ = write!(stream, "{head}\r\n{body}");
 }
 
-fn read_request(stream: &TcpStream) -> Option<Request> {
+/// Reads one request: its head and the body its `Content-Length` announces.
+pub fn read_request(stream: &TcpStream) -> Option<Request> {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;

@@ -6,7 +6,7 @@
 //! one; a letter Pingen refuses is dead with Pingen's reason.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -210,30 +210,19 @@ fn answer(s: &mut State, r: &Seen, base: &str) -> (u16, Value) {
     }
 }
 
+/// A request as [`fake_http::read_request`] reads it, kept as this fake needs it.
 fn read_request(stream: &TcpStream) -> Option<Seen> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
+    let r = crate::fake_http::read_request(stream)?;
+    let mut parts = r.line.split_whitespace();
     let method = parts.next()?.to_string();
     let target = parts.next()?.to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).ok()? == 0 || h.trim().is_empty() {
-            break;
-        }
-        let (n, v) = h.trim().split_once(':')?;
-        headers.push((n.trim().to_string(), v.trim().to_string()));
-    }
-    let length: usize = headers
+    let headers = r
+        .headers
         .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some(Seen { method, target, headers, body })
+        .filter_map(|h| h.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Some(Seen { method, target, headers, body: r.body })
 }
 
 /// Step 6 of the standard playbook (the formal notice, J+52) as a registered letter.

@@ -302,27 +302,31 @@ fn slow_first_gateway() -> (String, Arc<Mutex<Vec<String>>>) {
     (format!("http://{addr}/sms"), bodies)
 }
 
+/// Edits a copy of the shipped playbooks (`p`): the standard playbook's first reminder goes
+/// out as an SMS, with a short text in every language (the shipped ones send no SMS).
+pub fn first_reminder_by_sms(p: &Path) {
+    replace(
+        &p.join("standard.toml"),
+        "channel = \"email\"\ntemplate = \"standard-reminder-1\"",
+        "channel = \"sms\"\ntemplate = \"standard-sms\"",
+    );
+    for (lang, text) in [
+        ("nl", "{{ business.name }}: factuur {{ invoice.number }} van {{ total_open | money }} staat open. Betaal op {{ business.iban }}."),
+        ("fr", "{{ business.name }} : facture {{ invoice.number }} de {{ total_open | money }} impayée. IBAN {{ business.iban }}."),
+        ("en", "{{ business.name }}: invoice {{ invoice.number }} of {{ total_open | money }} is unpaid. IBAN {{ business.iban }}."),
+        ("de", "{{ business.name }}: Rechnung {{ invoice.number }} über {{ total_open | money }} ist offen. IBAN {{ business.iban }}."),
+    ] {
+        std::fs::write(p.join(format!("templates/{lang}/standard-sms.txt")), text).unwrap();
+    }
+}
+
 #[test]
 fn an_sms_that_timed_out_is_unknown_until_a_person_settles_it() {
     let (url, bodies) = slow_first_gateway();
     let config = format!(
         "[channels.sms]\nprovider = \"http\"\nurl = \"{url}\"\ntoken_file = \"sms-token\"\nsender = \"VanDam\"\ntimeout = \"2s\"\n"
     );
-    let env = installation(&config, |p| {
-        replace(
-            &p.join("standard.toml"),
-            "channel = \"email\"\ntemplate = \"standard-reminder-1\"",
-            "channel = \"sms\"\ntemplate = \"standard-sms\"",
-        );
-        for (lang, text) in [
-            ("nl", "{{ business.name }}: factuur {{ invoice.number }} van {{ total_open | money }} staat open. Betaal op {{ business.iban }}."),
-            ("fr", "{{ business.name }} : facture {{ invoice.number }} de {{ total_open | money }} impayée. IBAN {{ business.iban }}."),
-            ("en", "{{ business.name }}: invoice {{ invoice.number }} of {{ total_open | money }} is unpaid. IBAN {{ business.iban }}."),
-            ("de", "{{ business.name }}: Rechnung {{ invoice.number }} über {{ total_open | money }} ist offen. IBAN {{ business.iban }}."),
-        ] {
-            std::fs::write(p.join(format!("templates/{lang}/standard-sms.txt")), text).unwrap();
-        }
-    });
+    let env = installation(&config, first_reminder_by_sms);
     std::fs::write(env.path().join("sms-token"), "gateway-token-0123456789\n").unwrap();
     let report = json(&env.ok(&["send", "--at", "2026-11-26", "--format", "json"]));
     assert_eq!(report["delivery"]["unknown"], 1, "{report}");
@@ -500,20 +504,7 @@ fn the_providers_delivery_reports_settle_an_unknown_sms_and_kill_an_undelivered_
         "{}[channels.sms]\nprovider = \"http\"\nurl = \"{url}\"\ntoken_file = \"sms-token\"\nsender = \"VanDam\"\ntimeout = \"2s\"\nreport_token_file = \"sms-report\"\n",
         crate::daemon::ADMIN
     );
-    let env = installation(&config, |p| {
-        replace(
-            &p.join("standard.toml"),
-            "channel = \"email\"\ntemplate = \"standard-reminder-1\"",
-            "channel = \"sms\"\ntemplate = \"standard-sms\"",
-        );
-        for lang in ["nl", "fr", "en", "de"] {
-            std::fs::write(
-                p.join(format!("templates/{lang}/standard-sms.txt")),
-                "{{ business.name }}: {{ invoice.number }} {{ total_open | money }} IBAN {{ business.iban }}.",
-            )
-            .unwrap();
-        }
-    });
+    let env = installation(&config, first_reminder_by_sms);
     std::fs::write(env.path().join("sms-token"), "gateway-token-0123456789\n").unwrap();
     let secret = "report-secret-7c1d9e0a55b2";
     std::fs::write(env.path().join("sms-report"), format!("{secret}\n")).unwrap();

@@ -273,33 +273,10 @@ mod tests {
 
     fn message() -> Message {
         Message {
-            id: 7,
             key: "c1|agency|2026-12-01|F1:7".into(),
-            day: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"),
-            created: String::new(),
             customer_id: "C/1".into(),
-            channel: "agency".into(),
-            template: "t".into(),
-            language: "nl".into(),
-            recipient: None,
-            subject: None,
             body: "summary".into(),
-            html: None,
-            invoices: vec![],
-            total: None,
-            currency: None,
-            status: Status::Queued,
-            attempts: 0,
-            next_attempt: None,
-            last_error: None,
-            provider_id: None,
-            message_id: None,
-            file: None,
-            sent_at: None,
-            outcome: None,
-            outcome_note: None,
-            outcome_at: None,
-            replaces: None,
+            ..Message::example(7, "agency")
         }
     }
 

@@ -269,6 +269,7 @@ pub struct Smtp {
     runtime: tokio::runtime::Runtime,
     conn: Option<(AsyncSmtpConnection, Instant)>,
     endpoint: Endpoint,
+    /// STARTTLS: lettre's TLS parameters for the upgrade.
     tls: Option<TlsParameters>,
     /// Implicit TLS: the client configuration and the server's name.
     implicit: Option<(tokio_rustls::TlsConnector, rustls::pki_types::ServerName<'static>)>,
@@ -334,15 +335,12 @@ impl lettre::transport::smtp::client::AsyncTokioStream for TlsTcp {
 /// aws-lc-rs, the platform's verifier, plus `ca_file`'s certificates as extra roots.
 fn implicit_tls(
     host: &str,
-    ca_file: Option<&std::path::Path>,
+    ca_pem: Option<&[u8]>,
 ) -> Result<(tokio_rustls::TlsConnector, rustls::pki_types::ServerName<'static>), String> {
     use rustls::pki_types::pem::PemObject;
     let mut extra = Vec::new();
-    if let Some(file) = ca_file {
-        let pem = std::fs::read(file).map_err(|e| format!("cannot read ca_file {}: {e}", file.display()))?;
-        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
-            extra.push(cert.map_err(|e| format!("ca_file {}: {e}", file.display()))?);
-        }
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.unwrap_or_default()) {
+        extra.push(cert.map_err(|e| format!("ca_file: {e}"))?);
     }
     let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
@@ -356,6 +354,18 @@ fn implicit_tls(
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|_| format!("`{host}` is not a host name TLS can check"))?;
     Ok((tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)), name))
+}
+
+/// `ca_file`'s PEM, which must hold at least one certificate.
+fn read_ca_file(file: &std::path::Path) -> Result<Vec<u8>, String> {
+    let pem = std::fs::read(file).map_err(|e| format!("cannot read ca_file {}: {e}", file.display()))?;
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        return Err(format!(
+            "ca_file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            file.display()
+        ));
+    }
+    Ok(pem)
 }
 
 /// A TLS failure's innermost message (rustls's own: "invalid peer certificate: UnknownIssuer").
@@ -385,28 +395,23 @@ impl Smtp {
                 "`{url}` sends in plain text; use smtps://{host}:465 or smtp://{host}:587?tls=required (plain smtp:// only to this machine)"
             )));
         }
-        let tls = if endpoint.security == Security::Plain {
-            None
-        } else {
-            let mut tls = TlsParameters::builder(host.to_string());
-            if let Some(file) = &s.ca_file {
-                let pem = std::fs::read(file)
-                    .map_err(|e| setup(format!("cannot read ca_file {}: {e}", file.display())))?;
-                if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
-                    return Err(setup(format!(
-                        "ca_file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-                        file.display()
-                    )));
-                }
-                let cert = Certificate::from_pem(&pem)
-                    .map_err(|e| setup(format!("ca_file {}: {e}", file.display())))?;
-                tls = tls.add_root_certificate(cert);
-            }
-            Some(tls.build_rustls().map_err(|e| setup(format!("TLS for {host}: {e}")))?)
+        // The extra trusted roots, read and checked once; each mode builds its TLS from them.
+        let ca_pem = match &s.ca_file {
+            Some(file) => Some(read_ca_file(file).map_err(setup)?),
+            None => None,
         };
-        let implicit = match endpoint.security {
-            Security::Implicit => Some(implicit_tls(host, s.ca_file.as_deref()).map_err(setup)?),
-            _ => None,
+        let (tls, implicit) = match endpoint.security {
+            Security::Plain => (None, None),
+            Security::StartTls => {
+                let mut tls = TlsParameters::builder(host.to_string());
+                if let (Some(pem), Some(file)) = (&ca_pem, &s.ca_file) {
+                    let cert = Certificate::from_pem(pem)
+                        .map_err(|e| setup(format!("ca_file {}: {e}", file.display())))?;
+                    tls = tls.add_root_certificate(cert);
+                }
+                (Some(tls.build_rustls().map_err(|e| setup(format!("TLS for {host}: {e}")))?), None)
+            }
+            Security::Implicit => (None, Some(implicit_tls(host, ca_pem.as_deref()).map_err(setup)?)),
         };
         let credentials = match (&s.user, &s.password_file) {
             (Some(user), Some(file)) => {
@@ -527,20 +532,17 @@ impl Smtp {
     async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
         let host = self.endpoint.host.as_str();
         let port = self.endpoint.port;
-        let mut conn = match (&self.implicit, &self.tls) {
-            (Some((connector, name)), _) => {
-                let tcp = tokio::net::TcpStream::connect((host, port)).await.map_err(Failure::Connect)?;
-                tcp.set_nodelay(true).map_err(Failure::Connect)?;
+        let tcp = tokio::net::TcpStream::connect((host, port)).await.map_err(Failure::Connect)?;
+        tcp.set_nodelay(true).map_err(Failure::Connect)?;
+        let mut conn = match &self.implicit {
+            Some((connector, name)) => {
                 let tls = connector.connect(name.clone(), tcp).await.map_err(Failure::Tls)?;
                 AsyncSmtpConnection::connect_with_transport(Box::new(TlsTcp(tls)), &self.hello).await?
             }
-            (None, tls) => {
-                let security = self.endpoint.security;
-                let tcp = tokio::net::TcpStream::connect((host, port)).await.map_err(Failure::Connect)?;
-                tcp.set_nodelay(true).map_err(Failure::Connect)?;
+            None => {
                 let mut conn =
                     AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello).await?;
-                if let (Security::StartTls, Some(tls)) = (security, tls) {
+                if let Some(tls) = &self.tls {
                     conn.starttls(tls.clone(), &self.hello).await?;
                 }
                 conn
@@ -674,16 +676,12 @@ impl Drop for Smtp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Covered, Status};
+    use crate::store::Covered;
 
     fn message(subject: &str, invoice: &str, language: &str) -> Message {
         Message {
-            id: 7,
             key: "C1|email|2026-11-26|2026-001:2".into(),
             day: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
-            created: String::new(),
-            customer_id: "C1".into(),
-            channel: "email".into(),
             template: "standard-reminder-1".into(),
             language: language.into(),
             recipient: Some("admin@bakkerijdevries.nl".into()),
@@ -691,20 +689,7 @@ mod tests {
             body: "Factuur 2026-001: € 1.210,00".into(),
             html: Some("<p>Factuur 2026-001: € 1.210,00</p>".into()),
             invoices: vec![Covered { invoice_number: invoice.into(), step: 2 }],
-            total: None,
-            currency: None,
-            status: Status::Queued,
-            attempts: 0,
-            next_attempt: None,
-            last_error: None,
-            provider_id: None,
-            message_id: None,
-            file: None,
-            sent_at: None,
-            outcome: None,
-            outcome_note: None,
-            outcome_at: None,
-            replaces: None,
+            ..Message::example(7, "email")
         }
     }
 

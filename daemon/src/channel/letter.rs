@@ -813,16 +813,7 @@ impl Pingen {
 
     /// `HTTP 422 Unprocessable Entity: <Pingen's details>`: capped, escaped, secrets masked.
     fn reason(&self, status: StatusCode, body: &[u8]) -> String {
-        let detail = match serde_json::from_slice::<Value>(body) {
-            Ok(v) => pingen_reason(&v).unwrap_or_else(|| v.to_string()),
-            Err(_) => String::from_utf8_lossy(body).trim().to_string(),
-        };
-        let detail = self.clean(&detail);
-        if detail.is_empty() {
-            format!("HTTP {status}")
-        } else {
-            format!("HTTP {status}: {detail}")
-        }
+        crate::http::status_reason(status, body, pingen_reason, |d| self.clean(d))
     }
 
     /// Text from Pingen or the network as it may be kept: the client secret and the token

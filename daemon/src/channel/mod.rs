@@ -56,6 +56,20 @@ pub enum Outcome {
     Unknown(String),
 }
 
+/// A log line about one message, with the fields a log shipper filters on.
+macro_rules! about {
+    ($level:ident, $m:expr, $($message:tt)+) => {
+        tracing::$level!(
+            outbox_id = $m.id,
+            customer = %$m.customer_id,
+            channel = %$m.channel,
+            invoices = %covered($m),
+            template = %$m.template,
+            $($message)+
+        )
+    };
+}
+
 /// What a delivery run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DeliveryReport {
@@ -75,6 +89,21 @@ pub struct DeliveryReport {
     /// `unknown`, `cancelled`), for the daemon's metrics.
     #[serde(skip)]
     pub outcomes: Vec<(i64, String, &'static str)>,
+}
+
+impl DeliveryReport {
+    /// Counts what became of a message (`sent`, `failed`, `dead`, `unknown`, `cancelled`)
+    /// and keeps it for the metrics.
+    fn record(&mut self, m: &Message, result: &'static str) {
+        match result {
+            "sent" => self.sent += 1,
+            "failed" => self.failed += 1,
+            "dead" => self.dead += 1,
+            "unknown" => self.unknown += 1,
+            _ => self.cancelled += 1,
+        }
+        self.outcomes.push((m.id, m.channel.clone(), result));
+    }
 }
 
 /// The configured channels (file mode for each that has no service configured).
@@ -208,13 +237,7 @@ pub fn deliver(
                 Verdict::Hold(why) => {
                     // Every message waiting for its window would repeat this every run: the
                     // daemon logs the count, the reasons are in `dunwell status`.
-                    tracing::debug!(
-                        outbox_id = m.id,
-                        customer = %m.customer_id,
-                        channel = %m.channel,
-                        invoices = %covered(&m),
-                        "held: {why}"
-                    );
+                    about!(debug, &m, "held: {why}");
                     held.insert(m.id);
                     report.held += 1;
                 }
@@ -227,15 +250,8 @@ pub fn deliver(
                         why
                     };
                     if store.cancel(m.id, &why)? {
-                        tracing::warn!(
-                            outbox_id = m.id,
-                            customer = %m.customer_id,
-                            channel = %m.channel,
-                            invoices = %covered(&m),
-                            "cancelled: {why}"
-                        );
-                        report.cancelled += 1;
-                        report.outcomes.push((m.id, m.channel.clone(), "cancelled"));
+                        about!(warn, &m, "cancelled: {why}");
+                        report.record(&m, "cancelled");
                     }
                     held.insert(m.id);
                 }
@@ -264,17 +280,9 @@ fn deliver_message(
         // dunwell stopped while this SMS was with the provider: it may have been sent, and an
         // SMS carries no id a phone could collapse a copy by. A person settles it.
         let why = "dunwell stopped while this SMS was being sent; the provider may have it: look it up by its reference and settle it with `dunwell outbox settle`";
-        tracing::error!(
-            outbox_id = m.id,
-            customer = %m.customer_id,
-            channel = %m.channel,
-            invoices = %covered(m),
-            "message {} (sms to {}): {why}",
-            m.id,
-            m.customer_id
-        );
+        about!(error, m, "message {} (sms to {}): {why}", m.id, m.customer_id);
         store.mark_failed(m.id, Status::Unknown, why, None)?;
-        report.unknown += 1;
+        report.record(m, "unknown");
         return Ok(());
     }
     store.mark_sending(m.id)?;
@@ -312,16 +320,8 @@ fn deliver_message(
                 message_id.as_deref(),
                 file.as_deref(),
             )?;
-            tracing::info!(
-                outbox_id = m.id,
-                customer = %m.customer_id,
-                channel = %m.channel,
-                invoices = %covered(m),
-                template = %m.template,
-                "sent"
-            );
-            report.sent += 1;
-            report.outcomes.push((m.id, m.channel.clone(), "sent"));
+            about!(info, m, "sent");
+            report.record(m, "sent");
         }
         Outcome::Retry(why) if attempts < channels.max_attempts => {
             // On the minute: a run that starts at that minute (a deliver at */5) takes it.
@@ -329,31 +329,19 @@ fn deliver_message(
                 .duration_trunc(chrono::Duration::minutes(1))
                 .unwrap_or(now + retry_after(attempts))
                 .to_rfc3339();
-            tracing::warn!(
-                outbox_id = m.id,
-                customer = %m.customer_id,
-                channel = %m.channel,
-                invoices = %covered(m),
+            about!(
+                warn,
+                m,
                 "message {} ({} to {}): {why}; next attempt {next}",
                 m.id,
                 m.channel,
                 m.customer_id
             );
             store.mark_failed(m.id, Status::Failed, &why, Some(&next))?;
-            report.failed += 1;
-            report.outcomes.push((m.id, m.channel.clone(), "failed"));
+            report.record(m, "failed");
         }
         Outcome::Retry(why) | Outcome::Refused(why) => {
-            tracing::error!(
-                outbox_id = m.id,
-                customer = %m.customer_id,
-                channel = %m.channel,
-                invoices = %covered(m),
-                "message {} ({} to {}) is dead: {why}",
-                m.id,
-                m.channel,
-                m.customer_id
-            );
+            about!(error, m, "message {} ({} to {}) is dead: {why}", m.id, m.channel, m.customer_id);
             if let Some(fallback) = store.mark_dead(m.id, &why)? {
                 tracing::warn!(
                     "message {} to {}: its step's fallback goes out instead (message {fallback})",
@@ -362,23 +350,12 @@ fn deliver_message(
                 );
                 report.fallbacks += 1;
             }
-            report.dead += 1;
-            report.outcomes.push((m.id, m.channel.clone(), "dead"));
+            report.record(m, "dead");
         }
         Outcome::Unknown(why) => {
-            tracing::error!(
-                outbox_id = m.id,
-                customer = %m.customer_id,
-                channel = %m.channel,
-                invoices = %covered(m),
-                "message {} ({} to {}): {why}",
-                m.id,
-                m.channel,
-                m.customer_id
-            );
+            about!(error, m, "message {} ({} to {}): {why}", m.id, m.channel, m.customer_id);
             store.mark_failed(m.id, Status::Unknown, &why, None)?;
-            report.unknown += 1;
-            report.outcomes.push((m.id, m.channel.clone(), "unknown"));
+            report.record(m, "unknown");
         }
     }
     Ok(())

@@ -95,11 +95,17 @@ fn error(status: StatusCode, message: String) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
-/// Runs store work off the async threads.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+/// Runs `work` on the store off the async threads, with the configuration in force.
+async fn with_store<T: Send + 'static>(
+    d: &Daemon,
+    work: impl FnOnce(&super::Loaded, &mut Store) -> Result<T, String> + Send + 'static,
 ) -> Result<T, Response> {
-    match tokio::task::spawn_blocking(f).await {
+    let loaded = d.loaded();
+    let job = move || {
+        let mut store = Store::open(&loaded.config.database_path()).map_err(|e| e.to_string())?;
+        work(&loaded, &mut store)
+    };
+    match tokio::task::spawn_blocking(job).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e)),
         Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
@@ -110,10 +116,7 @@ async fn readyz(State(d): State<Arc<Daemon>>) -> Response {
     if d.stop.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response();
     }
-    let loaded = d.loaded();
-    match blocking(move || Store::open(&loaded.config.database_path()).map(|_| ()).map_err(|e| e.to_string()))
-        .await
-    {
+    match with_store(&d, |_, _| Ok(())).await {
         Ok(()) => "ready\n".into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the store cannot be opened\n").into_response(),
     }
@@ -137,14 +140,14 @@ async fn metrics(State(d): State<Arc<Daemon>>, headers: HeaderMap) -> Response {
 }
 
 async fn status(State(d): State<Arc<Daemon>>) -> Response {
-    let loaded = d.loaded();
     let now = d.clock.now();
-    let result = blocking(move || {
-        let store = Store::open(&loaded.config.database_path()).map_err(|e| e.to_string())?;
-        super::status::status(&loaded.config, &store, now).map_err(|e| e.to_string())
-    })
-    .await;
-    respond(result)
+    respond(
+        with_store(&d, move |loaded, store| {
+            super::status::status(&loaded.config, store, now, loaded.playbooks_commit.clone())
+                .map_err(|e| e.to_string())
+        })
+        .await,
+    )
 }
 
 #[derive(Deserialize)]
@@ -153,15 +156,12 @@ struct PlanQuery {
 }
 
 async fn plan(State(d): State<Arc<Daemon>>, Query(q): Query<PlanQuery>) -> Response {
-    let loaded = d.loaded();
     let now = d.clock.now();
     let days = q.days.unwrap_or(7).min(366);
-    let result = blocking(move || {
+    let result = with_store(&d, move |loaded, store| {
         let c = &loaded.config;
-        let store = Store::open(&c.database_path()).map_err(|e| e.to_string())?;
         let at = now.with_timezone(&c.time_zone).date_naive();
-        let inputs =
-            crate::send::Inputs::load(&store, c, &loaded.playbooks, at).map_err(|e| e.to_string())?;
+        let inputs = crate::send::Inputs::load(store, c, &loaded.playbooks, at).map_err(|e| e.to_string())?;
         let plan = inputs.plan(c, &loaded.playbooks, at, days, None);
         Ok(json!({ "from": at, "days": days, "actions": plan.actions, "problems": plan.problems }))
     })
@@ -187,24 +187,11 @@ async fn outbox(State(d): State<Arc<Daemon>>, Query(q): Query<OutboxQuery>) -> R
             }
         },
     };
-    let loaded = d.loaded();
-    let result = blocking(move || {
-        let store = Store::open(&loaded.config.database_path()).map_err(|e| e.to_string())?;
-        store.outbox(status).map_err(|e| e.to_string())
-    })
-    .await;
-    respond(result)
+    respond(with_store(&d, move |_, store| store.outbox(status).map_err(|e| e.to_string())).await)
 }
 
 async fn tasks(State(d): State<Arc<Daemon>>) -> Response {
-    let loaded = d.loaded();
-    let result = blocking(move || {
-        let store = Store::open(&loaded.config.database_path()).map_err(|e| e.to_string())?;
-        let all = store.outbox(None).map_err(|e| e.to_string())?;
-        Ok(all.into_iter().filter(|m| m.channel == "phone" && m.outcome.is_none()).collect::<Vec<_>>())
-    })
-    .await;
-    respond(result)
+    respond(with_store(&d, |_, store| store.call_tasks(false).map_err(|e| e.to_string())).await)
 }
 
 /// A delivery report from the SMS provider (see `channel::sms::report`). Answered 200 once
@@ -223,9 +210,8 @@ async fn sms_report(
         return error(StatusCode::NOT_FOUND, "no such report address".into());
     }
     let report = crate::channel::sms::report::parse(uri.query().unwrap_or_default(), &body);
-    let result = blocking(move || {
-        let mut store = Store::open(&loaded.config.database_path()).map_err(|e| e.to_string())?;
-        crate::channel::sms::report::settle(&mut store, &report).map_err(|e| e.to_string())
+    let result = with_store(&d, move |_, store| {
+        crate::channel::sms::report::settle(store, &report).map_err(|e| e.to_string())
     })
     .await;
     match result {

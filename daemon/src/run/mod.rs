@@ -558,19 +558,17 @@ fn disk_full(dir: &Path, error: &str) -> Option<String> {
 /// at the first start in the data directory (mode 0600). Only the daemon makes one (`create`):
 /// a client that made its own would only be refused.
 pub fn admin_token(config: &Config, create: bool) -> Result<String, RunError> {
-    let min = crate::plugin::redact::MIN_SECRET_LEN;
+    let read = |file: &Path| {
+        crate::http::read_secret_file(file, "the admin token", crate::plugin::redact::MIN_SECRET_LEN)
+            .map_err(RunError::Config)
+    };
     if let Some(file) = &config.admin.token_file {
-        return crate::http::read_secret_file(file, "the admin token", min).map_err(RunError::Config);
+        return read(file);
     }
-    if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
-        let file = Path::new(&dir).join("admin-token");
-        if file.exists() {
-            return crate::http::read_secret_file(&file, "the admin token", min).map_err(RunError::Config);
-        }
-    }
+    let credential = std::env::var_os("CREDENTIALS_DIRECTORY").map(|d| Path::new(&d).join("admin-token"));
     let file = config.data_dir.join("admin-token");
-    if file.exists() {
-        return crate::http::read_secret_file(&file, "the admin token", min).map_err(RunError::Config);
+    if let Some(found) = credential.iter().chain([&file]).find(|f| f.exists()) {
+        return read(found);
     }
     if !create {
         return Err(RunError::Config(format!(

@@ -52,7 +52,14 @@ pub struct Status {
     pub playbooks_commit: Option<String>,
 }
 
-pub fn status(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Status, StoreError> {
+/// `playbooks_commit`: the caller's (the daemon has it from its load; `dunwell status` asks
+/// git once; the metrics do without).
+pub fn status(
+    config: &Config,
+    store: &Store,
+    now: DateTime<Utc>,
+    playbooks_commit: Option<String>,
+) -> Result<Status, StoreError> {
     let runs = store.job_runs()?;
     let jobs = JobKind::ALL
         .into_iter()
@@ -114,7 +121,7 @@ pub fn status(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Stat
         held,
         held_in_outbox,
         config_file: config.source.as_ref().map(|p| p.display().to_string()),
-        playbooks_commit: config.playbooks_dir.as_deref().and_then(super::git_commit),
+        playbooks_commit,
     })
 }
 
@@ -123,7 +130,7 @@ pub fn status(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Stat
 pub fn snapshot(loaded: &Loaded, now: DateTime<Utc>) -> Result<Snapshot, String> {
     let config = &loaded.config;
     let store = Store::open(&config.database_path()).map_err(|e| e.to_string())?;
-    let status = status(config, &store, now).map_err(|e| e.to_string())?;
+    let status = status(config, &store, now, None).map_err(|e| e.to_string())?;
     let today = now.with_timezone(&config.time_zone).date_naive();
     let customers = store.load_customers().map_err(|e| e.to_string())?;
     let invoices = store.load_invoices().map_err(|e| e.to_string())?;

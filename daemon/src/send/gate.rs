@@ -60,16 +60,17 @@ impl Freshness {
         out
     }
 
+    /// Called for every action and message: allocates only to say why one is stale.
     fn source_stale(&self, source: &str) -> Option<String> {
-        let limit = describe(self.max_age);
         match self.times.get(source).copied().flatten() {
             None => Some(format!(
                 "source `{source}` has never synced successfully; its reminders wait for a good sync (`dunwell sync`, `dunwell status`)"
             )),
             Some(at) if self.now - at > self.max_age => Some(format!(
-                "source `{source}` last synced successfully {} ago ({}), longer than max_source_age = {limit}; its reminders wait for a good sync, so a payment it knows of cannot be missed",
+                "source `{source}` last synced successfully {} ago ({}), longer than max_source_age = {}; its reminders wait for a good sync, so a payment it knows of cannot be missed",
                 describe(self.now - at),
-                at.format("%Y-%m-%d %H:%M UTC")
+                at.format("%Y-%m-%d %H:%M UTC"),
+                describe(self.max_age)
             )),
             Some(_) => None,
         }

@@ -220,9 +220,6 @@ impl Store {
             |r| r.get(0),
         )?)
     }
-}
-
-impl Store {
     /// The segment (playbook) of the first invoice a message covers, for the metrics.
     pub fn message_segment(&self, id: i64) -> Result<Option<String>, StoreError> {
         Ok(self
@@ -236,9 +233,6 @@ impl Store {
             )
             .optional()?)
     }
-}
-
-impl Store {
     /// The compiled components dunwell wrote: file name → SHA-256 of its bytes.
     pub fn plugin_artifacts(&self) -> Result<Vec<(String, String)>, StoreError> {
         let mut stmt = self.conn.prepare("SELECT file, sha256 FROM plugin_artifacts")?;
@@ -260,9 +254,6 @@ impl Store {
         )?;
         Ok(())
     }
-}
-
-impl Store {
     /// The message of `channel` the provider knows by `provider_id`.
     pub fn message_by_provider_id(
         &self,

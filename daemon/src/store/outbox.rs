@@ -156,6 +156,43 @@ const PROGRESS_JSON: &str =
     'first_reminder', first_reminder, 'first_delivery', first_delivery, 'fees', fees,
     'handed_over', handed_over, 'term_sent', term_sent, 'term_end', term_end";
 
+/// For the channels' tests: a queued message with the delivery fields empty, to complete
+/// with `Message { field: …, ..Message::example(id, channel) }`.
+#[cfg(test)]
+impl Message {
+    pub(crate) fn example(id: i64, channel: &str) -> Message {
+        Message {
+            id,
+            key: format!("C1|{channel}|2026-12-01|F1:1"),
+            day: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default(),
+            created: String::new(),
+            customer_id: "C1".into(),
+            channel: channel.into(),
+            template: "t".into(),
+            language: "nl".into(),
+            recipient: None,
+            subject: None,
+            body: String::new(),
+            html: None,
+            invoices: Vec::new(),
+            total: None,
+            currency: None,
+            status: Status::Queued,
+            attempts: 0,
+            next_attempt: None,
+            last_error: None,
+            provider_id: None,
+            message_id: None,
+            file: None,
+            sent_at: None,
+            outcome: None,
+            outcome_note: None,
+            outcome_at: None,
+            replaces: None,
+        }
+    }
+}
+
 const MESSAGE_COLUMNS: &str = "id, key, day, created, customer_id, channel, template, language, recipient,
     subject, body, html, invoices, total, currency, status, attempts, next_attempt, last_error,
     provider_id, message_id, file, sent_at, outcome, outcome_note, outcome_at, replaces";
@@ -257,6 +294,11 @@ impl Store {
             );
         }
         Ok(out)
+    }
+
+    /// Call tasks for a person, oldest first: those without an outcome, or all.
+    pub fn call_tasks(&self, with_done: bool) -> Result<Vec<Message>, StoreError> {
+        query(&self.conn, "WHERE channel = 'phone' AND (?1 OR outcome IS NULL) ORDER BY id", [with_done])
     }
 
     /// The outbox, newest first, optionally of one status.

@@ -254,33 +254,17 @@ fn pingen(fake: &Fake) -> (Pingen, tempfile::TempDir) {
 
 fn message(id: i64) -> Message {
     Message {
-        id,
         key: format!("k-{id}"),
         day: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
         created: "2026-03-02T08:00:00+00:00".into(),
         customer_id: "C1001".into(),
-        channel: "letter".into(),
         template: "reminder-2".into(),
-        language: "nl".into(),
         recipient: Some("Bakkerij de Vries\nDorpsstraat 1\n1234 AB Ergens".into()),
-        subject: None,
         body: "Geachte heer De Vries, …".into(),
-        html: None,
-        invoices: Vec::new(),
         total: Some("120.50".into()),
         currency: Some("EUR".into()),
         status: Status::Sending,
-        attempts: 0,
-        next_attempt: None,
-        last_error: None,
-        provider_id: None,
-        message_id: None,
-        file: None,
-        sent_at: None,
-        outcome: None,
-        outcome_note: None,
-        outcome_at: None,
-        replaces: None,
+        ..Message::example(id, "letter")
     }
 }
 

@@ -535,16 +535,7 @@ impl SmsSender {
     /// A provider's reason for a non-2xx answer: its message where the JSON has one, else the
     /// body; capped, escaped, the token masked.
     fn reason(&self, status: StatusCode, body: &[u8]) -> String {
-        let detail = match serde_json::from_slice::<Value>(body) {
-            Ok(v) => json_reason(&v).unwrap_or_else(|| v.to_string()),
-            Err(_) => String::from_utf8_lossy(body).trim().to_string(),
-        };
-        let detail = self.clean(&detail);
-        if detail.is_empty() {
-            format!("HTTP {status}")
-        } else {
-            format!("HTTP {status}: {detail}")
-        }
+        crate::http::status_reason(status, body, json_reason, |d| self.clean(d))
     }
 
     /// Provider text as it may be kept: the token masked, capped, escaped.
