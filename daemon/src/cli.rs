@@ -81,10 +81,27 @@ pub enum Command {
     Preview(crate::cli_send::PreviewArgs),
     /// List the outbox: every message, its state, its file or the provider's receipt.
     Outbox(crate::cli_send::OutboxArgs),
-    /// What was sent to a customer or about an invoice, with the text.
+    /// What was sent to a customer or about an invoice, with the text, in day order: each
+    /// reply (`dunwell note`) right after the message it answers, and the promises, disputes,
+    /// plans, pauses and call outcomes recorded, with who recorded them. `--format json`:
+    /// `{"messages": [...], "notes": [...], "events": [...]}`.
     History(crate::cli_send::HistoryArgs),
     /// Call tasks for a person, and recording how a call went.
     Tasks(crate::cli_send::TasksArgs),
+    /// Promises to pay: record one (the invoices' reminders wait for it), list them.
+    Promise(crate::cli_care::PromiseArgs),
+    /// Disputes: record one (the disputed amount is not chased), resolve it, list them.
+    Dispute(crate::cli_care::DisputeArgs),
+    /// Payment plans: record one (instalments replace the playbook while it holds), list them.
+    PaymentPlan(crate::cli_care::PlanArgs),
+    /// Pauses of a customer, an invoice or everything (a moratorium): add, lift, list.
+    Pause(crate::cli_care::PauseArgs),
+    /// Record a customer's reply (an .eml saved or forwarded from the mail client) or a note;
+    /// `dunwell history` shows it next to the message it answers (matched by In-Reply-To).
+    Note(crate::cli_note::NoteArgs),
+    /// The messages that wait for a person's approval (a formal notice, the handoff to the
+    /// agency), and approving or rejecting them (skip the step, or postpone it by some days).
+    Approvals(crate::cli_approvals::ApprovalsArgs),
     /// Run the daemon: sync, send and deliver on the schedule of [schedule] in dunwell.toml,
     /// with the admin API (health, metrics, status) on 127.0.0.1:8720. For systemd
     /// (daemon/systemd/dunwell.service): Type=notify, reload on SIGHUP, stop on SIGTERM.
@@ -175,7 +192,7 @@ pub enum Format {
     Json,
 }
 
-fn date_arg(s: &str) -> Result<NaiveDate, String> {
+pub(crate) fn date_arg(s: &str) -> Result<NaiveDate, String> {
     parse_date(s)
 }
 
@@ -210,6 +227,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         Command::Preview(args) => crate::cli_send::run_preview(&config, &args, out),
         Command::History(args) => crate::cli_send::run_history(&config, &args, out),
         Command::Tasks(args) => crate::cli_send::run_tasks(&config, &args, out),
+        Command::Promise(args) => crate::cli_care::run_promise(&config, &args, out),
+        Command::Dispute(args) => crate::cli_care::run_dispute(&config, &args, out),
+        Command::PaymentPlan(args) => crate::cli_care::run_payment_plan(&config, &args, out),
+        Command::Pause(args) => crate::cli_care::run_pause(&config, &args, out),
+        Command::Note(args) => crate::cli_note::run_note(&config, &args, out),
+        Command::Approvals(args) => crate::cli_approvals::run_approvals(&config, &args, out),
         Command::Run(args) => crate::cli_run::run_daemon(cli.config.clone(), &args),
         Command::Reload(args) => crate::cli_run::run_reload(&config, &args, out),
         Command::Status(args) => crate::cli_run::run_status(&config, &args, out),
@@ -220,9 +243,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
     }
 }
 
+/// The playbooks for a command that uses them: checked in full once per change of the files,
+/// the settings or the binary (remembered in the data directory); `dunwell check` and the
+/// daemon always check in full.
 pub(crate) fn load_playbooks(config: &Config) -> Result<PlaybookSet> {
     let source = PlaybookSource::resolve(config.playbooks_dir.as_deref());
-    PlaybookSet::load(source, config.default_language, &config.law_settings())
+    PlaybookSet::load_cached(source, config.default_language, &config.law_settings(), &config.data_dir)
         .map_err(|p| anyhow!("{p}\nthe playbooks have problems; fix them (see `dunwell check`)"))
 }
 
@@ -432,6 +458,9 @@ fn run_check(config: &Config, args: &CheckArgs, out: &mut dyn Write) -> Result<(
                 names.join(", "),
                 langs.join(", ")
             )?;
+            for note in crate::template::care_template_notes(&set.source, &set.languages) {
+                writeln!(out, "note: {note}")?;
+            }
             for w in store_warnings(config, &rates)? {
                 writeln!(out, "warning: {w}")?;
             }
@@ -590,11 +619,20 @@ fn run_plan(config: &Config, args: &PlanArgs, out: &mut dyn Write) -> Result<()>
                     h.day
                 );
             }
+            for h in &result.on_hold {
+                tracing::info!(
+                    "invoice {} of customer {} is on hold: {}",
+                    h.invoice_number,
+                    h.customer_id,
+                    h.reason
+                );
+            }
             write_json(&mut w, &result.actions)?
         }
         Format::Table => {
             write_plan_table(&mut w, &result.actions, at, args.days, args.brief)?;
             write_handed_over(&mut w, &result.handed_over)?;
+            write_on_hold(&mut w, &result.on_hold)?;
         }
     }
     w.flush()?;
@@ -624,6 +662,28 @@ fn write_handed_over(w: &mut dyn Write, handed: &[crate::plan::HandedOver]) -> R
     Ok(())
 }
 
+/// Invoices whose steps wait for a pause, a promise, a payment plan or a dispute.
+fn write_on_hold(w: &mut dyn Write, held: &[crate::plan::OnHold]) -> Result<()> {
+    if held.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "\non hold (no step in these days):")?;
+    let rows: Vec<Vec<String>> = held
+        .iter()
+        .map(|h| {
+            vec![
+                h.invoice_number.clone(),
+                h.customer_id.clone(),
+                truncate(&h.customer_name, 28),
+                h.until.map_or_else(|| "-".into(), |d| d.to_string()),
+                crate::text::escape(&h.reason).into_owned(),
+            ]
+        })
+        .collect();
+    write_table(w, &["INVOICE", "CUSTOMER", "NAME", "UNTIL", "WHY"], &rows, None)?;
+    Ok(())
+}
+
 fn write_plan_table(
     w: &mut dyn Write,
     actions: &[Action],
@@ -640,7 +700,10 @@ fn write_plan_table(
                 a.customer_id.clone(),
                 truncate(&a.customer_name, 28),
                 a.segment.clone(),
-                format!("{}/{}", a.step, a.steps_in_playbook),
+                match a.kind {
+                    crate::plan::ActionKind::Step => format!("{}/{}", a.step, a.steps_in_playbook),
+                    _ => "-".into(),
+                },
                 a.channel.as_str().to_string(),
                 a.template.clone(),
                 format!("{} {}", a.open_amount, a.currency),

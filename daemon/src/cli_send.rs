@@ -123,6 +123,7 @@ pub enum CallOutcome {
     Paid,
     Promise,
     Dispute,
+    PaymentPlan,
     NoAnswer,
     WrongNumber,
 }
@@ -133,6 +134,7 @@ impl CallOutcome {
             CallOutcome::Paid => "paid",
             CallOutcome::Promise => "promise",
             CallOutcome::Dispute => "dispute",
+            CallOutcome::PaymentPlan => "payment-plan",
             CallOutcome::NoAnswer => "no-answer",
             CallOutcome::WrongNumber => "wrong-number",
         }
@@ -147,11 +149,29 @@ pub enum TaskAction {
         id: i64,
         #[arg(long, value_enum)]
         outcome: CallOutcome,
+        /// What was said; kept with the outcome and with the promise, dispute or plan it records.
         #[arg(long)]
         note: Option<String>,
         /// With `--outcome promise`: the day the customer promised to pay.
         #[arg(long, value_parser = crate::model::parse_date)]
         date: Option<NaiveDate>,
+        /// With `--outcome promise`: the amount promised (default the open total); with
+        /// `--outcome dispute`: the disputed part (default all of it).
+        #[arg(long, value_name = "A", value_parser = crate::model::parse_amount)]
+        amount: Option<rust_decimal::Decimal>,
+        /// With `--outcome dispute`: wrong-amount, not-delivered, quality, administrative or
+        /// other.
+        #[arg(long, value_name = "REASON")]
+        reason: Option<String>,
+        /// With `--outcome payment-plan`: one instalment as DATE:AMOUNT; repeat for each.
+        #[arg(long = "instalment", value_name = "DATE:AMOUNT")]
+        instalments: Vec<String>,
+        /// The day of the call (default today in the configured time zone).
+        #[arg(long, value_name = "DATE", value_parser = crate::model::parse_date)]
+        at: Option<NaiveDate>,
+        /// Who made the call; default the USER environment variable.
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
     },
 }
 
@@ -205,6 +225,9 @@ pub fn run_send(config: &Config, args: &SendArgs, out: &mut dyn Write) -> Result
             h.invoices.join(", "),
             h.reason
         )?;
+    }
+    for a in &report.alerts {
+        writeln!(out, "alert to {}: {} ({})", a.recipient, crate::text::escape(&a.subject), a.kind.as_str())?;
     }
     let verb = if args.dry_run { "would write" } else { "wrote" };
     writeln!(
@@ -319,48 +342,158 @@ pub fn run_outbox(config: &Config, args: &OutboxArgs, out: &mut dyn Write) -> Re
     Ok(())
 }
 
+/// One line of `dunwell history`: a message, a note (a reply), or a line of the care history.
+enum Entry<'a> {
+    Message(&'a Message),
+    Note(&'a crate::store::notes::Note),
+    Event(&'a crate::store::notes::CareEvent),
+}
+
+/// The history in day order: each message followed by the notes that answer it; the other
+/// notes and the care lines in their day's place, by when they were recorded.
+fn timeline<'a>(
+    messages: &'a [Message],
+    notes: &'a [crate::store::notes::Note],
+    events: &'a [crate::store::notes::CareEvent],
+) -> Vec<Entry<'a>> {
+    use std::collections::{HashMap, HashSet};
+    let listed: HashSet<i64> = messages.iter().map(|m| m.id).collect();
+    let mut answers: HashMap<i64, Vec<&crate::store::notes::Note>> = HashMap::new();
+    let time = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&chrono::Utc));
+    // (day, when recorded, messages before events before notes, id): the order of the history.
+    type Place = (NaiveDate, Option<chrono::DateTime<chrono::Utc>>, u8, i64);
+    let mut placed: Vec<(Place, Entry<'a>)> = Vec::new();
+    for n in notes {
+        match n.outbox_id.filter(|id| listed.contains(id)) {
+            Some(id) => answers.entry(id).or_default().push(n),
+            None => placed.push(((n.day, time(&n.recorded_at), 2, n.id), Entry::Note(n))),
+        }
+    }
+    for m in messages {
+        placed.push(((m.day, time(&m.created), 0, m.id), Entry::Message(m)));
+    }
+    for e in events {
+        placed.push(((e.day, time(&e.at), 1, e.id), Entry::Event(e)));
+    }
+    placed.sort_by_key(|(place, _)| *place);
+    let mut out = Vec::with_capacity(placed.len() + answers.len());
+    for (_, entry) in placed {
+        let replies = match &entry {
+            Entry::Message(m) => answers.remove(&m.id).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        out.push(entry);
+        out.extend(replies.into_iter().map(Entry::Note));
+    }
+    out
+}
+
 pub fn run_history(config: &Config, args: &HistoryArgs, out: &mut dyn Write) -> Result<()> {
     let store = Store::open(&config.database_path())?;
     let messages = store.history(&args.who)?;
+    let notes = store.notes(&args.who)?;
+    let events = store.care_events(&args.who)?;
     if args.format == Format::Json {
-        return write_json(out, &messages);
+        return write_json(
+            out,
+            &serde_json::json!({ "messages": messages, "notes": notes, "events": events }),
+        );
     }
-    if messages.is_empty() {
-        writeln!(out, "nothing was sent to or about `{}`", crate::text::escape(&args.who))?;
+    if messages.is_empty() && notes.is_empty() && events.is_empty() {
+        writeln!(out, "nothing was sent to, noted or recorded about `{}`", crate::text::escape(&args.who))?;
         return Ok(());
     }
-    for m in &messages {
-        writeln!(
-            out,
-            "#{} {} {} {} to {} [{}]",
-            m.id,
-            m.day,
-            m.channel,
-            m.template,
-            crate::text::escape(m.recipient.as_deref().unwrap_or("-")),
-            m.status.as_str()
-        )?;
-        if let Some(s) = &m.subject {
-            writeln!(out, "Subject: {}", crate::text::escape(s))?;
+    let esc = |s: &str| crate::text::escape(s).into_owned();
+    for entry in timeline(&messages, &notes, &events) {
+        match entry {
+            Entry::Message(m) => {
+                writeln!(
+                    out,
+                    "#{} {} {} {} to {} [{}]",
+                    m.id,
+                    m.day,
+                    m.channel,
+                    m.template,
+                    esc(m.recipient.as_deref().unwrap_or("-")),
+                    m.status.as_str()
+                )?;
+                if let Some(cc) = &m.cc {
+                    writeln!(out, "Cc: {}", esc(cc))?;
+                }
+                if let Some(s) = &m.subject {
+                    writeln!(out, "Subject: {}", esc(s))?;
+                }
+                writeln!(out, "{}\n", crate::text::escape_keep_lines(&m.body))?;
+            }
+            Entry::Note(n) => {
+                let what = match &n.sender {
+                    Some(from) => format!("reply from {}", esc(from)),
+                    None => "note".to_string(),
+                };
+                let answers = n.outbox_id.map(|id| format!(" to #{id}")).unwrap_or_default();
+                writeln!(
+                    out,
+                    "note #{} {} {what}{answers}, recorded by {}",
+                    n.id,
+                    n.day,
+                    esc(&n.recorded_by)
+                )?;
+                if let Some(s) = &n.subject {
+                    writeln!(out, "Subject: {}", esc(s))?;
+                }
+                writeln!(out, "{}\n", crate::text::escape_keep_lines(&n.body))?;
+            }
+            Entry::Event(e) => {
+                let invoices = if e.invoices.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", esc(&e.invoices.join(", ")))
+                };
+                writeln!(
+                    out,
+                    "event {} {}{}: {}{invoices}, recorded by {}\n",
+                    e.day,
+                    esc(&e.kind),
+                    e.ref_id.map(|id| format!(" #{id}")).unwrap_or_default(),
+                    crate::text::escape_keep_lines(&e.text),
+                    esc(&e.recorded_by)
+                )?;
+            }
         }
-        writeln!(out, "{}\n", crate::text::escape_keep_lines(&m.body))?;
     }
     Ok(())
 }
 
 pub fn run_tasks(config: &Config, args: &TasksArgs, out: &mut dyn Write) -> Result<()> {
     let mut store = Store::open(&config.database_path())?;
-    if let Some(TaskAction::Done { id, outcome, note, date }) = &args.action {
-        let task = store.message(*id)?.filter(|m| m.channel == "phone");
-        let Some(task) = task else { bail!("no call task with id {id}; `dunwell tasks` lists them") };
-        if *outcome == CallOutcome::Promise {
-            let day = date.context("a promise needs the day promised: add --date YYYY-MM-DD")?;
-            for c in &task.invoices {
-                store.record_promise(&task.customer_id, Some(&c.invoice_number), day, "open")?;
-            }
+    if let Some(TaskAction::Done { id, outcome, note, date, amount, reason, instalments, at, by }) =
+        &args.action
+    {
+        let by = crate::store::By {
+            who: by.clone().unwrap_or_else(crate::cli_care::default_by),
+            at: chrono::Utc::now().to_rfc3339(),
+            on: at.unwrap_or_else(|| config.today()),
+        };
+        let mut list = Vec::new();
+        for i in instalments {
+            let (d, a) = i.split_once(':').with_context(|| {
+                format!("`{i}` is not DATE:AMOUNT; write an instalment like 2026-12-15:250.00")
+            })?;
+            list.push((
+                crate::model::parse_date(d).map_err(anyhow::Error::msg)?,
+                crate::model::parse_amount(a).map_err(anyhow::Error::msg)?,
+            ));
         }
-        store.record_outcome(*id, outcome.as_str(), note.as_deref(), &chrono::Utc::now().to_rfc3339())?;
-        writeln!(out, "task {id}: {}", outcome.as_str())?;
+        let call = crate::store::CallOutcome {
+            outcome: outcome.as_str().to_string(),
+            note: note.clone(),
+            date: *date,
+            amount: *amount,
+            reason: reason.clone(),
+            instalments: list,
+        };
+        let text = store.record_call(*id, &call, &config.care, &by)?;
+        writeln!(out, "{text}")?;
         return Ok(());
     }
     let tasks = store.call_tasks(args.all)?;

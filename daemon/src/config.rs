@@ -66,8 +66,13 @@ pub struct Business {
     pub contact_name: Option<String>,
     #[serde(default, deserialize_with = "one_line")]
     pub contact_phone: Option<String>,
-    #[serde(default, deserialize_with = "one_line")]
+    #[serde(default, deserialize_with = "contact_email")]
     pub contact_email: Option<String>,
+    /// Where the business hears of a customer who became a bad payer, broke a second promise or
+    /// went over its credit limit (`alerts_to = "debiteuren@bakkerij.example"`); without it no
+    /// alert is raised.
+    #[serde(default, deserialize_with = "alerts_to")]
+    pub alerts_to: Option<String>,
 }
 
 /// A Belgian enterprise number as it is written: `0123.456.749`. `digits` are its 10 digits
@@ -169,6 +174,29 @@ fn bic<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
     }
 }
 
+/// An optional e-mail address under `key`, checked with the grammar of customers' addresses.
+fn email_key<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    key: &str,
+    what: &str,
+) -> Result<Option<String>, D::Error> {
+    let Some(text) = optional_text(d)? else { return Ok(None) };
+    crate::text::email(&text).map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "{key} = \"{}\" is not an e-mail address; write {what} as a plain address, e.g. {key} = \"debiteuren@bakkerij.example\"",
+            text.escape_debug()
+        ))
+    })
+}
+
+fn contact_email<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    email_key(d, "contact_email", "the address customers may write to (replies to reminders go there)")
+}
+
+fn alerts_to<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    email_key(d, "alerts_to", "the address that hears of bad payers, broken promises and credit limits")
+}
+
 fn website<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let Some(text) = optional_text(d)? else { return Ok(None) };
     if text.contains(char::is_whitespace) || !text.contains('.') {
@@ -198,6 +226,23 @@ struct ConfigFile {
     schedule: Option<crate::run::schedule::ScheduleSection>,
     admin: Option<AdminSection>,
     log_format: Option<LogFormat>,
+    escalation: Option<EscalationSection>,
+    care: Option<crate::care::Settings>,
+}
+
+/// `[escalation]`: when the business is told about a customer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EscalationSection {
+    credit_limit: Option<toml::Spanned<String>>,
+}
+
+/// When the business is told about a customer (alerts to `[business] alerts_to`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Escalation {
+    /// The most a customer may owe at once unless its own `credit_limit` (customers.csv) says
+    /// otherwise; `None`: only customers with their own limit are checked.
+    pub credit_limit: Option<rust_decimal::Decimal>,
 }
 
 /// `[admin]`: the daemon's HTTP API (health, metrics, status, reload).
@@ -287,6 +332,10 @@ pub struct Config {
     /// `[admin]`: the daemon's HTTP API.
     pub admin: AdminSettings,
     pub log_format: LogFormat,
+    /// `[escalation]`: the default credit limit of the alerts to the business.
+    pub escalation: Escalation,
+    /// `[care]`: graces for promises and plans, dispute deadlines and reasons.
+    pub care: crate::care::Settings,
 }
 
 impl Default for Config {
@@ -309,6 +358,8 @@ impl Default for Config {
             schedule: crate::run::schedule::Schedule::default_for(chrono_tz::Europe::Amsterdam),
             admin: AdminSettings::default(),
             log_format: LogFormat::Text,
+            escalation: Escalation::default(),
+            care: crate::care::Settings::default(),
         }
     }
 }
@@ -409,6 +460,22 @@ impl Config {
                     ))
                 })?,
         };
+        let mut escalation = Escalation::default();
+        if let Some(limit) = file.escalation.as_ref().and_then(|e| e.credit_limit.as_ref()) {
+            escalation.credit_limit = Some(
+                crate::model::parse_amount(limit.get_ref()).ok().filter(|d| !d.is_sign_negative()).ok_or_else(
+                    || {
+                        ConfigError::Invalid(Problem::new(
+                            Location::at_offset(path, text, limit.span().start),
+                            format!(
+                                "credit_limit = \"{}\" in [escalation] is not an amount; write the most a customer may owe before the business is told, e.g. credit_limit = \"5000.00\"",
+                                limit.get_ref()
+                            ),
+                        ))
+                    },
+                )?,
+            );
+        }
         let schedule = crate::run::schedule::Schedule::resolve(file.schedule.as_ref(), time_zone, path, text)
             .map_err(ConfigError::Invalid)?;
         let mut admin = AdminSettings::default();
@@ -500,6 +567,8 @@ impl Config {
             schedule,
             admin,
             log_format: file.log_format.unwrap_or_default(),
+            escalation,
+            care: file.care.unwrap_or_default(),
         })
     }
 
@@ -533,8 +602,16 @@ impl Config {
     pub fn open_channels(&self) -> Result<crate::channel::Channels, crate::channel::ChannelError> {
         let mut channels = crate::channel::Channels::files_only(self.outbox_dir());
         channels.max_attempts = self.channels.max_attempts.unwrap_or(channels.max_attempts).max(1);
+        // Answers go to the business: reply_to of [channels.email], else contact_email.
+        let reply_to = crate::channel::email::reply_to(
+            self.channels.email.as_ref(),
+            self.business.contact_email.as_deref(),
+        )?;
+        channels.files.set_reply_to(reply_to.clone());
         if let Some(e) = &self.channels.email {
-            channels.email = Some(crate::channel::email::Smtp::new(e)?);
+            let mut smtp = crate::channel::email::Smtp::new(e)?;
+            smtp.default_reply_to(reply_to);
+            channels.email = Some(smtp);
         }
         if let Some(l) = &self.channels.letter {
             channels.letter =
@@ -692,6 +769,30 @@ signatory_role = "zaakvoerder"
         assert_eq!((c.business.kvk, c.business.company_number, c.business.bic), (None, None, None));
         assert_eq!(check_company_number("0123456749").unwrap(), "0123.456.749");
         assert_eq!(format_company_number("0123456749"), "0123.456.749");
+    }
+
+    #[test]
+    fn alerts_and_escalation_are_read_and_checked() {
+        let c = parse(
+            "[business]\nname = \"x\"\ncontact_email = \"deb@bakkerij.example\"\nalerts_to = \" eigenaar@bakkerij.example \"\n\n[escalation]\ncredit_limit = \"5000.00\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.business.alerts_to.as_deref(), Some("eigenaar@bakkerij.example"));
+        assert_eq!(c.business.contact_email.as_deref(), Some("deb@bakkerij.example"));
+        assert_eq!(c.escalation.credit_limit, Some(rust_decimal::Decimal::new(500000, 2)));
+        assert_eq!(parse("").unwrap().escalation, Escalation::default());
+        let p = problem("[business]\nname = \"x\"\nalerts_to = \"eigenaar at bakkerij\"\n");
+        assert!(p.starts_with("/etc/dunwell/dunwell.toml:3:"), "{p}");
+        assert!(p.contains("alerts_to = \"eigenaar at bakkerij\" is not an e-mail address"), "{p}");
+        let p = problem("[business]\ncontact_email = \"Anja <anja@x.nl>\"\n");
+        assert!(p.starts_with("/etc/dunwell/dunwell.toml:2:") && p.contains("contact_email = "), "{p}");
+        for bad in ["5.000,00", "-1", "vijf"] {
+            let p = problem(&format!("[escalation]\ncredit_limit = \"{bad}\"\n"));
+            assert!(p.starts_with("/etc/dunwell/dunwell.toml:2:16: "), "{p}");
+            assert!(p.contains("credit_limit") && p.contains("[escalation]"), "{p}");
+        }
+        let p = problem("[escalation]\nlimit = \"5\"\n");
+        assert!(p.contains("unknown field `limit`"), "{p}");
     }
 
     #[test]

@@ -514,6 +514,8 @@ const CUSTOMER_COLUMNS: &[Column] = &[
     opt("payment_method"),
     opt("segment"),
     opt("jurisdiction"),
+    opt("account_manager"),
+    opt("credit_limit"),
 ];
 const INVOICE_COLUMNS: &[Column] = &[
     req("invoice_number"),
@@ -814,6 +816,16 @@ fn parse_customer(
             "`{other}` is not a jurisdiction; use nl or be (whose law governs this business customer's claims), or leave it empty for the business's own"
         )),
     });
+    let account_manager = c.optional(14, "account_manager", text::email);
+    let credit_limit = c.optional(15, "credit_limit", |s| {
+        let limit = parse_amount(s)?;
+        if limit.is_sign_negative() {
+            return Err(format!(
+                "credit_limit {limit} is below zero; write the most this customer may owe, like 5000.00, or leave it empty"
+            ));
+        }
+        Ok(limit)
+    });
     let street = c.optional(6, "street", |s| text::single_line(s, MAX_NAME));
     let postal = c.optional(7, "postal_code", |s| text::single_line(s, MAX_NAME));
     let city = c.optional(8, "city", |s| text::single_line(s, MAX_NAME));
@@ -839,6 +851,8 @@ fn parse_customer(
             payment_method: method?,
             segment: segment?,
             jurisdiction: jurisdiction?,
+            account_manager: account_manager?,
+            credit_limit: credit_limit?,
         },
     })
 }

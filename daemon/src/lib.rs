@@ -1,9 +1,13 @@
 //! dunwell: chases unpaid invoices. See ARCHITECTURE.md for the map of this crate.
 
 pub mod calendar;
+pub mod care;
 pub mod channel;
 pub mod cli;
+pub mod cli_approvals;
+pub mod cli_care;
 pub mod cli_law;
+pub mod cli_note;
 pub mod cli_plugin;
 pub mod cli_run;
 pub mod cli_send;

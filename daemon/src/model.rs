@@ -141,6 +141,13 @@ pub struct Customer {
     /// customers.csv); without it the business's own. Consumers always keep their country's
     /// protection (see [`Customer::law`]).
     pub jurisdiction: Option<crate::calendar::Jurisdiction>,
+    /// The person at the business who owns the relationship (`account_manager` in
+    /// customers.csv, set by hand): a step with `cc_account_manager = true` copies them.
+    pub account_manager: Option<String>,
+    /// The most this customer may owe at once (`credit_limit` in customers.csv, set by hand);
+    /// without it `[escalation] credit_limit` of dunwell.toml. Going over it alerts the business.
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    pub credit_limit: Option<Decimal>,
 }
 
 impl Customer {
@@ -158,6 +165,8 @@ impl Customer {
             payment_method: None,
             segment: None,
             jurisdiction: None,
+            account_manager: None,
+            credit_limit: None,
         }
     }
 

@@ -29,6 +29,8 @@ use crate::model::{Customer, CustomerKind, Invoice, Payment};
 use crate::playbook::{Channel, MoneyAction, Playbook, Step};
 use crate::segment::Segmentation;
 
+mod care;
+
 /// How far an invoice already is in its playbook (recorded by the daemon as steps are done).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {
@@ -77,6 +79,8 @@ pub struct Rules<'a> {
     /// Calendar days a letter takes by post before it counts as received (terms run from
     /// receipt).
     pub post_delay_days: u32,
+    /// `[care]`: instalment reminders and graces (`None`: the defaults).
+    pub care_settings: Option<&'a crate::care::Settings>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +98,65 @@ pub struct Subject<'a> {
     pub progress: Option<&'a Progress>,
     /// The invoice's payments so far (interest runs on what remains; art. 6:44 allocation).
     pub payments: &'a [Payment],
+    /// Promises, disputes, a payment plan or pauses that act on the invoice.
+    pub care: Option<&'a crate::care::InvoiceCare<'a>>,
+}
+
+/// What an action is: a playbook step, or a message of working with the customer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionKind {
+    #[default]
+    Step,
+    /// A promise was not kept: the customer is told, and the playbook resumes after it.
+    BrokenPromise,
+    /// A payment plan ended because an instalment was missed.
+    PlanBroken,
+    /// An instalment of a payment plan is coming up.
+    Instalment,
+    /// A dispute passed its deadline unresolved: a task for a person.
+    DisputeTask,
+    /// A promise confirmed to the customer in writing (when it is recorded).
+    PromiseConfirmation,
+    /// A payment plan confirmed to the customer in writing, with every instalment.
+    PlanConfirmation,
+}
+
+impl ActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Step => "step",
+            ActionKind::BrokenPromise => "broken-promise",
+            ActionKind::PlanBroken => "payment-plan-broken",
+            ActionKind::Instalment => "instalment",
+            ActionKind::DisputeTask => "dispute-task",
+            ActionKind::PromiseConfirmation => "promise-confirmation",
+            ActionKind::PlanConfirmation => "payment-plan-confirmation",
+        }
+    }
+
+    /// The template a message of this kind is rendered from (steps: their own).
+    pub fn template(self) -> Option<&'static str> {
+        match self {
+            ActionKind::Step => None,
+            ActionKind::BrokenPromise => Some("broken-promise"),
+            ActionKind::PlanBroken => Some("payment-plan-broken"),
+            ActionKind::Instalment => Some("instalment-reminder"),
+            ActionKind::DisputeTask => Some("dispute-overdue"),
+            ActionKind::PromiseConfirmation => Some("promise-confirmation"),
+            ActionKind::PlanConfirmation => Some("payment-plan-confirmation"),
+        }
+    }
+}
+
+/// The care record a message of working with the customer is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CareRef {
+    /// `promise`, `payment-plan` or `dispute`.
+    pub record: &'static str,
+    pub id: i64,
+    /// The instalment, for an instalment reminder or a broken plan.
+    pub seq: Option<u32>,
 }
 
 /// A step due on a day: what to send, to whom, and the sentence that explains it.
@@ -155,6 +218,14 @@ pub struct Action {
     /// The term of an earlier message that has run out by `date`: the message says so instead
     /// of pretending it still runs.
     pub expired_term: Option<Term>,
+    /// A playbook step, or a message of working with the customer (step 0).
+    pub kind: ActionKind,
+    /// The promise, plan or dispute a message of working with the customer is about.
+    pub care: Option<CareRef>,
+    /// The part of the invoice under open disputes: not chased (`open_amount` is the rest, and
+    /// interest and costs are computed on the rest).
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub disputed: Option<Decimal>,
     pub reason: String,
     /// Where the invoice stands once this step is done: what `dunwell send` records, so the
     /// next plan continues from it.
@@ -169,6 +240,50 @@ pub struct Plan {
     pub problems: Vec<String>,
     /// Open invoices handed to the collection agency: they have left the playbook.
     pub handed_over: Vec<HandedOver>,
+    /// Open invoices that get no step in the plan's days because of a pause, a promise, a
+    /// payment plan or a dispute, and why.
+    pub on_hold: Vec<OnHold>,
+}
+
+/// An open invoice whose steps wait for something a person recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OnHold {
+    pub invoice_number: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    /// The first day a step may go again (`None`: until a person lifts it or resolves it).
+    pub until: Option<NaiveDate>,
+    pub reason: String,
+}
+
+/// A message of working with the customer about one invoice of `record`, on `day`, through
+/// the customer's channel (e-mail when there is an address, else a letter): what a
+/// confirmation is built from.
+pub fn care_message(
+    kind: ActionKind,
+    day: NaiveDate,
+    rules: &Rules<'_>,
+    s: &Subject<'_>,
+    record: CareRef,
+    reason: String,
+) -> Option<Action> {
+    let segment = s.progress.map_or(s.segmentation.segment.as_str(), |p| p.playbook.as_str());
+    let playbook = rules.playbooks.get(segment)?;
+    Some(care::action(kind, day, rules, playbook, s, care::customer_channel(s), record, reason))
+}
+
+impl Action {
+    /// What the action is within its invoice, for the outbox's idempotency key: the step's
+    /// number, or the care message and its record (`broken-promise-3`, `instalment-2.1`).
+    pub fn slot(&self) -> String {
+        match (self.kind, self.care) {
+            (ActionKind::Step, _) | (_, None) => self.step.to_string(),
+            (kind, Some(c)) => match c.seq {
+                Some(seq) => format!("{}-{}.{seq}", kind.as_str(), c.id),
+                None => format!("{}-{}", kind.as_str(), c.id),
+            },
+        }
+    }
 }
 
 /// An open invoice the collection agency now pursues.
@@ -217,22 +332,65 @@ pub fn plan<'a>(
             ));
             continue;
         };
-        plan_invoice(at, end, rules, playbook, &s, &mut out);
+        let Some(care) = s.care.filter(|c| !c.is_empty()) else {
+            plan_invoice(at, end, rules, playbook, &s, None, None, &mut out);
+            continue;
+        };
+        // Disputed parts are not chased: the steps run on the undisputed rest (interest and
+        // costs included); a fully disputed invoice waits for the dispute's resolution.
+        let disputed = care::disputed(s.invoice, care);
+        if disputed > Decimal::ZERO {
+            care::dispute_tasks(at, end, rules, playbook, &s, care, &mut out);
+        }
+        if disputed >= s.invoice.open_amount {
+            out.on_hold.push(care::on_hold(&s, None, care::fully_disputed(care)));
+            continue;
+        }
+        let reduced = (disputed > Decimal::ZERO).then(|| Invoice {
+            total: s.invoice.total - disputed,
+            open_amount: s.invoice.open_amount - disputed,
+            ..s.invoice.clone()
+        });
+        let s = match &reduced {
+            Some(inv) => Subject { invoice: inv, ..s },
+            None => s,
+        };
+        let Some(floor) = care::hold(at, end, rules, playbook, &s, care, &mut out) else { continue };
+        plan_invoice(
+            at,
+            end,
+            rules,
+            playbook,
+            &s,
+            floor,
+            (disputed > Decimal::ZERO).then_some(disputed),
+            &mut out,
+        );
     }
     out.actions.sort_by(|a, b| (a.date, &a.invoice_number, a.step).cmp(&(b.date, &b.invoice_number, b.step)));
     out.handed_over.sort_by(|a, b| (a.day, &a.invoice_number).cmp(&(b.day, &b.invoice_number)));
+    out.on_hold.sort_by(|a, b| (&a.customer_id, &a.invoice_number).cmp(&(&b.customer_id, &b.invoice_number)));
     out
 }
 
+/// Plans one invoice's steps. `floor`: no step before that day (a pause, a promise or a plan
+/// held them; the text says which), with the catch-up rules from it as from a run date.
+/// `disputed`: the part of the invoice under dispute (`s.invoice` is already the rest).
+#[allow(clippy::too_many_arguments)]
 fn plan_invoice(
     at: NaiveDate,
     end: NaiveDate,
     rules: &Rules<'_>,
     playbook: &Playbook,
     s: &Subject<'_>,
+    floor: Option<(NaiveDate, String)>,
+    disputed: Option<Decimal>,
     out: &mut Plan,
 ) {
     let calendar = rules.calendar;
+    // Held until `floor`: the first day after the hold is treated as the run date, so the
+    // steps due meanwhile are caught up one at a time, never in a burst.
+    let run_day = floor.as_ref().map_or(at, |(f, _)| at.max(*f));
     let inv = s.invoice;
     let (mut anchor, mut prev_day, first, mut first_reminder, mut fees) = match s.progress {
         Some(p) => (p.anchor, p.last_day, p.steps_done, p.first_reminder, p.fees),
@@ -256,7 +414,7 @@ fn plan_invoice(
     let mut costs_cache = None;
     for step in playbook.steps.iter().skip(first) {
         let target = add_days(anchor, step.offset_days);
-        if step.offset_days < 0 && target < at {
+        if step.offset_days < 0 && target < run_day {
             continue; // the moment for a preventive message has passed
         }
         if step.min_open_amount.is_some_and(|min| inv.open_amount < min) {
@@ -265,8 +423,9 @@ fn plan_invoice(
         let earliest = prev_day.map_or(target, |p| target.max(p + Days::new(1)));
         let mut day = calendar.working_day_on_or_after(earliest);
         let mut catch_up = None;
-        if day < at {
-            let done = calendar.working_day_on_or_after(prev_day.map_or(at, |p| at.max(p + Days::new(1))));
+        if day < run_day {
+            let done =
+                calendar.working_day_on_or_after(prev_day.map_or(run_day, |p| run_day.max(p + Days::new(1))));
             let delay = (done - day).num_days();
             anchor = add_days(anchor, delay);
             catch_up = Some((day, delay));
@@ -342,6 +501,15 @@ fn plan_invoice(
         let (fee, fee_note) = lawful_fee(rules, law_j, kind, step.fee_for(kind), first_reminder, day);
         amounts.add_fees(inv.open_amount, fees, fee);
         let mut reason = explain(calendar, playbook, step, s, target, day, prev_day, catch_up);
+        if let Some((f, why)) = floor.as_ref().filter(|(f, _)| catch_up.is_some() && *f > at) {
+            reason.push_str(&format!(" It waited for {why}: nothing went before {f}."));
+        }
+        if let Some(d) = disputed {
+            reason.push_str(&format!(
+                " {d} {} of the invoice is disputed and not chased: the step asks for the rest.",
+                inv.currency
+            ));
+        }
         if let Some((planned, t)) = waited {
             reason.push_str(&format!(
                 " It waits for the term of the message of {}, which runs through {}: planned for {planned}, it goes on {day}.",
@@ -398,6 +566,9 @@ fn plan_invoice(
             interest_basis,
             deadline,
             expired_term,
+            kind: ActionKind::Step,
+            care: None,
+            disputed,
             reason,
             progress_after: Progress {
                 playbook: playbook.segment.clone(),

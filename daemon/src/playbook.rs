@@ -105,6 +105,9 @@ pub struct Step {
     pub term_days: Option<u32>,
     /// The term for consumers (`consumer = { term_days = 14 }`; default `term_days`).
     pub consumer_term_days: Option<u32>,
+    /// An e-mail step with `cc_account_manager = true` copies the customer's account manager
+    /// (`account_manager` in customers.csv) on its message.
+    pub cc_account_manager: bool,
 }
 
 impl Step {
@@ -125,6 +128,7 @@ impl Step {
             fallback_channel: None,
             fallback_template: None,
             attach_letter: false,
+            cc_account_manager: false,
             ..self.clone()
         })
     }
@@ -205,6 +209,7 @@ struct StepFile {
     #[serde(default)]
     attach: Vec<Spanned<String>>,
     term_days: Option<Spanned<i64>>,
+    cc_account_manager: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -292,6 +297,50 @@ impl PlaybookSource {
         Ok(names)
     }
 
+    /// A digest of everything the checks of this source depend on: `extra` (the settings),
+    /// the running binary (its size and time: another dunwell may check more), and for a folder
+    /// every file below it (hidden ones, such as `.git`, aside). `None` when the binary or a
+    /// file cannot be read: then nothing is remembered.
+    fn fingerprint(&self, extra: &str) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') {
+                    continue;
+                }
+                let path = entry.path();
+                let rel = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+                if entry.file_type()?.is_dir() {
+                    walk(&path, &rel, out)?;
+                } else {
+                    out.push((rel, path));
+                }
+            }
+            Ok(())
+        }
+        let mut h = Sha256::new();
+        h.update(extra.as_bytes());
+        let exe = std::fs::metadata(std::env::current_exe().ok()?).ok()?;
+        h.update(exe.len().to_le_bytes());
+        let modified = exe.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+        h.update(modified.as_nanos().to_le_bytes());
+        if let PlaybookSource::Dir(d) = self {
+            let mut files = Vec::new();
+            walk(d, "", &mut files).ok()?;
+            files.sort();
+            for (rel, path) in files {
+                let bytes = std::fs::read(&path).ok()?;
+                h.update((rel.len() as u64).to_le_bytes());
+                h.update(rel.as_bytes());
+                h.update((bytes.len() as u64).to_le_bytes());
+                h.update(&bytes);
+            }
+        }
+        Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    }
+
     /// The languages that have a `templates/<lang>/` folder.
     fn template_languages(&self) -> Vec<Language> {
         Language::ALL
@@ -353,6 +402,43 @@ impl PlaybookSet {
         default_language: Language,
         law: &LawSettings,
     ) -> Result<PlaybookSet, Problems> {
+        Self::load_with(source, default_language, law, true)
+    }
+
+    /// [`load`](Self::load), remembering in `cache_dir` (the data directory) that this exact
+    /// set passed the deep checks (every template rendered in every language, the terms over
+    /// 40 years of due dates, the consumer rules): they depend only on the files, the law
+    /// settings and the binary, and take most of a second, which every command would otherwise
+    /// spend. A changed file, setting or binary checks everything again; the structure (the
+    /// TOML, the steps, the segments) is read and checked every time.
+    pub fn load_cached(
+        source: PlaybookSource,
+        default_language: Language,
+        law: &LawSettings,
+        cache_dir: &Path,
+    ) -> Result<PlaybookSet, Problems> {
+        let marker = cache_dir.join("playbooks.checked");
+        let key = source.fingerprint(&format!("{default_language:?} {law:?}"));
+        let known = key
+            .as_deref()
+            .is_some_and(|k| std::fs::read_to_string(&marker).is_ok_and(|text| text.trim() == k));
+        let set = Self::load_with(source, default_language, law, !known)?;
+        if let (false, Some(key), true) = (known, key, cache_dir.is_dir()) {
+            // Best effort, written whole (a rename), so a reader never sees half a key.
+            let tmp = cache_dir.join(format!(".playbooks.checked.{}", std::process::id()));
+            if std::fs::write(&tmp, format!("{key}\n")).is_ok() && std::fs::rename(&tmp, &marker).is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+        }
+        Ok(set)
+    }
+
+    fn load_with(
+        source: PlaybookSource,
+        default_language: Language,
+        law: &LawSettings,
+        deep: bool,
+    ) -> Result<PlaybookSet, Problems> {
         let mut problems = Vec::new();
         let rules_path = source.display(SEGMENTS_FILE);
         let rules = match source.read(SEGMENTS_FILE) {
@@ -404,10 +490,12 @@ impl PlaybookSet {
             else {
                 continue;
             };
-            check_templates(&source, &languages, &playbook, &path, &text, &mut problems);
-            check_consumer_rules(law, &playbook, &step_offsets, &path, &text, &mut problems);
-            check_terms(law, &playbook, &step_offsets, &path, &text, &mut problems);
-            check_be_first_reminder(&playbook, &step_offsets, &path, &text, &mut problems);
+            if deep {
+                check_templates(&source, &languages, &playbook, &path, &text, &mut problems);
+                check_consumer_rules(law, &playbook, &step_offsets, &path, &text, &mut problems);
+                check_terms(law, &playbook, &step_offsets, &path, &text, &mut problems);
+                check_be_first_reminder(&playbook, &step_offsets, &path, &text, &mut problems);
+            }
             if let Some(prev) = playbooks.get(&playbook.segment) {
                 problems.push(Problem::new(
                     Location::at_offset(&path, &text, segment_offset),
@@ -420,6 +508,10 @@ impl PlaybookSet {
                 continue;
             }
             playbooks.insert(playbook.segment.clone(), playbook);
+        }
+        // The messages of working with the customer (the folder's own, else the built-in ones).
+        if deep {
+            crate::template::check_care_templates(&source, &languages, &mut problems);
         }
         if let Some(rules) = &rules {
             for segment in rules.segment_names() {
@@ -568,6 +660,20 @@ fn parse_playbook(
                 )),
             }
         }
+        let cc_account_manager = match &s.cc_account_manager {
+            Some(cc) if *cc.get_ref() && s.channel != Channel::Email => {
+                problems.push(Problem::new(
+                    at(cc.span().start),
+                    format!(
+                        "cc_account_manager = true is for e-mail steps: a {} step has no copy to send; remove it, or make the step an e-mail",
+                        s.channel.as_str()
+                    ),
+                ));
+                false
+            }
+            Some(cc) => *cc.get_ref(),
+            None => false,
+        };
         let mut term = |t: Option<&Spanned<i64>>| -> Option<u32> {
             let t = t?;
             match u32::try_from(*t.get_ref()) {
@@ -630,6 +736,7 @@ fn parse_playbook(
             attach_letter,
             term_days,
             consumer_term_days,
+            cc_account_manager,
         });
     }
     if problems.len() > before {

@@ -380,6 +380,8 @@ mod tests {
             payment_method: None,
             segment: None,
             jurisdiction: None,
+            account_manager: None,
+            credit_limit: None,
         }
     }
 

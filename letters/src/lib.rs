@@ -86,6 +86,11 @@ pub struct Letter {
     pub labels: Labels,
     /// The payment block with the EPC QR code; `None` prints neither.
     pub payment: Option<Payment>,
+    /// A payment plan's instalments, each printed with its own EPC QR code (after the
+    /// payment block, when there is one). Empty: the letter is laid out as without them. A
+    /// plan's confirmation usually sets `payment` to `None`, so that the customer pays per
+    /// instalment and not the total.
+    pub instalments: Vec<InstalmentPayment>,
     /// Prints the registered mark (`labels.registered`) on the first page.
     pub registered: bool,
 }
@@ -136,6 +141,23 @@ pub struct Payment {
     pub info: Option<String>,
 }
 
+/// One instalment of a payment plan: what is printed next to its EPC QR code, and what the
+/// code pays.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstalmentPayment {
+    /// `Termijn 1`; when empty, `labels.instalment` and the instalment's number (from 1).
+    pub label: String,
+    /// The date it is due, formatted (`1 april 2026`); printed after `labels.due_on`.
+    pub due_date: String,
+    /// The amount as printed (`€ 123,45`). It must state `payment.amount`: its digits are
+    /// compared with the amount's to two decimals (`€ 1.234,50` and `1 234,50 €` both match
+    /// 1234.5), so that the text and the code cannot ask for different sums.
+    pub amount: String,
+    /// What the QR code pays: beneficiary, IBAN, the instalment's amount, and its own
+    /// reference or text (printed as in the payment block).
+    pub payment: Payment,
+}
+
 /// The fixed words of the layout, in the letter's language.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Labels {
@@ -162,13 +184,17 @@ pub struct Labels {
     pub description: String,
     /// The line under the payment details that tells the reader to scan the QR code.
     pub scan: String,
+    /// An instalment of a payment plan: `Termijn` (the default label is `Termijn 1`, …).
+    pub instalment: String,
+    /// Before an instalment's date: `te betalen op` → `te betalen op 1 april 2026`.
+    pub due_on: String,
 }
 
 impl Labels {
     /// The shipped labels for `nl`, `fr`, `en` and `de`.
     pub fn for_lang(lang: &str) -> Option<Labels> {
-        let l = |a: [&str; 16]| {
-            let [invoice, issue_date, due_date, amount, paid, open, days_late, page, registered, payment, beneficiary, iban, bic, reference, description, scan] =
+        let l = |a: [&str; 18]| {
+            let [invoice, issue_date, due_date, amount, paid, open, days_late, page, registered, payment, beneficiary, iban, bic, reference, description, scan, instalment, due_on] =
                 a.map(str::to_string);
             Labels {
                 invoice,
@@ -187,6 +213,8 @@ impl Labels {
                 reference,
                 description,
                 scan,
+                instalment,
+                due_on,
             }
         };
         Some(match lang {
@@ -207,6 +235,8 @@ impl Labels {
                 "Betalingskenmerk",
                 "Omschrijving",
                 "Scan de QR-code met uw bank-app om direct te betalen.",
+                "Termijn",
+                "te betalen op",
             ]),
             "fr" => l([
                 "Facture",
@@ -225,6 +255,8 @@ impl Labels {
                 "Communication structurée",
                 "Communication",
                 "Scannez le code QR avec votre application bancaire pour payer.",
+                "Échéance",
+                "à payer le",
             ]),
             "en" => l([
                 "Invoice",
@@ -243,6 +275,8 @@ impl Labels {
                 "Payment reference",
                 "Description",
                 "Scan the QR code with your banking app to pay.",
+                "Instalment",
+                "due on",
             ]),
             "de" => l([
                 "Rechnung",
@@ -261,6 +295,8 @@ impl Labels {
                 "Strukturierte Mitteilung",
                 "Verwendungszweck",
                 "Scannen Sie den QR-Code mit Ihrer Banking-App, um zu bezahlen.",
+                "Rate",
+                "fällig am",
             ]),
             _ => return None,
         })
@@ -280,9 +316,9 @@ pub struct Letters {
 }
 
 impl Letters {
-    /// Prepares `template` and checks it by rendering a sample letter (with a payment block
-    /// and the registered mark), so a broken template is refused here with `letter.typ:line:
-    /// column`, not when the first letter is due.
+    /// Prepares `template` and checks it by rendering a sample letter (with a payment block,
+    /// two instalments and the registered mark), so a broken template is refused here with
+    /// `letter.typ:line:column`, not when the first letter is due.
     pub fn new(template: &str) -> Result<Letters, LetterError> {
         let path = VirtualPath::new(TEMPLATE_NAME).expect("a valid file name");
         let id: FileId = RootedPath::new(VirtualRoot::Project, path).intern();
@@ -292,7 +328,9 @@ impl Letters {
             .comemo_evict_max_age(Some(CACHE_MAX_AGE))
             .build();
         let letters = Letters { engine };
-        letters.render(&sample())?;
+        let mut check = sample();
+        check.instalments = sample_instalments(2);
+        letters.render(&check)?;
         Ok(letters)
     }
 
@@ -452,36 +490,32 @@ fn inputs(letter: &Letter) -> Result<Dict, LetterError> {
         ("reference", one_line("labels.reference", &l.reference)?),
         ("description", one_line("labels.description", &l.description)?),
         ("scan", one_line("labels.scan", &l.scan)?),
+        ("instalment", one_line("labels.instalment", &l.instalment)?),
+        ("due_on", one_line("labels.due_on", &l.due_on)?),
     ]);
     let payment = match &letter.payment {
         None => Value::None,
-        Some(p) => {
-            let payload = epc_payload(p)?;
-            let svg = epc::qr_svg(&payload)?;
-            // Printed as checked: the same IBAN, BIC and reference as in the code.
-            let reference = p
-                .reference
-                .as_deref()
-                .map(Reference::parse)
-                .transpose()
-                .map_err(|r| LetterError::Epc { field: "reference", reason: r })?;
-            dict([
-                ("name", one_line("payment.name", p.name.trim())?),
-                ("iban", Value::Str(epc::groups_of_four(&epc::iban(&p.iban).expect("checked")).into())),
-                (
-                    "bic",
-                    match &p.bic {
-                        Some(b) => Value::Str(epc::bic(b).expect("checked").as_str().into()),
-                        None => Value::None,
-                    },
-                ),
-                ("reference", reference.map_or(Value::None, |r| Value::Str(r.printed().into()))),
-                ("text", optional("payment.text", &p.text)?),
-                ("payload", Value::Str(payload.as_str().into())),
-                ("qr", Value::Bytes(Bytes::from_string(svg))),
-            ])
-        }
+        Some(p) => Value::Dict(payment_block(p, "payment.name", "payment.text")?),
     };
+    let mut instalments = Array::new();
+    for (n, i) in letter.instalments.iter().enumerate() {
+        let label = match i.label.trim() {
+            "" => format!("{} {}", l.instalment.trim(), n + 1),
+            label => label.to_string(),
+        };
+        let amount = i.amount.trim();
+        if printed_digits(amount) != printed_digits(&cents(i.payment.amount)) {
+            return Err(invalid(
+                "instalments.amount",
+                format!("{label}: `{amount}` does not state the QR code's amount {}", i.payment.amount),
+            ));
+        }
+        let mut block = payment_block(&i.payment, "instalments.payment.name", "instalments.payment.text")?;
+        block.insert("label".into(), one_line("instalments.label", &label)?);
+        block.insert("due_date".into(), one_line("instalments.due_date", i.due_date.trim())?);
+        block.insert("amount".into(), one_line("instalments.amount", amount)?);
+        instalments.push(Value::Dict(block));
+    }
     let Value::Dict(d) = dict([
         ("lang", Value::Str(letter.lang.as_str().into())),
         ("sender", sender),
@@ -495,11 +529,98 @@ fn inputs(letter: &Letter) -> Result<Dict, LetterError> {
         ("closing", paragraphs("closing", &letter.closing)?),
         ("labels", labels),
         ("payment", payment),
+        ("instalments", Value::Array(instalments)),
         ("registered", Value::Bool(letter.registered)),
     ]) else {
         unreachable!("dict() makes a dictionary")
     };
     Ok(d)
+}
+
+/// What the template gets of a [`Payment`]: the checked details as printed, the EPC payload and
+/// its QR code.
+fn payment_block(
+    p: &Payment,
+    name_field: &'static str,
+    text_field: &'static str,
+) -> Result<Dict, LetterError> {
+    let payload = epc_payload(p)?;
+    let svg = epc::qr_svg(&payload)?;
+    // Printed as checked: the same IBAN, BIC and reference as in the code.
+    let reference = p
+        .reference
+        .as_deref()
+        .map(Reference::parse)
+        .transpose()
+        .map_err(|r| LetterError::Epc { field: "reference", reason: r })?;
+    let Value::Dict(d) = dict([
+        ("name", one_line(name_field, p.name.trim())?),
+        ("iban", Value::Str(epc::groups_of_four(&epc::iban(&p.iban).expect("checked")).into())),
+        (
+            "bic",
+            match &p.bic {
+                Some(b) => Value::Str(epc::bic(b).expect("checked").as_str().into()),
+                None => Value::None,
+            },
+        ),
+        ("reference", reference.map_or(Value::None, |r| Value::Str(r.printed().into()))),
+        ("text", optional(text_field, &p.text)?),
+        ("payload", Value::Str(payload.as_str().into())),
+        ("qr", Value::Bytes(Bytes::from_string(svg))),
+    ]) else {
+        unreachable!("dict() makes a dictionary")
+    };
+    Ok(d)
+}
+
+/// `1234.5` → `1234.50`.
+fn cents(amount: rust_decimal::Decimal) -> String {
+    let mut a = amount;
+    a.rescale(2);
+    a.to_string()
+}
+
+/// The digits of a printed amount without leading zeros: `€ 1.234,50`, `1 234,50 €` and
+/// `1234.50` all give `123450`.
+fn printed_digits(s: &str) -> String {
+    let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+    digits.trim_start_matches('0').to_string()
+}
+
+/// `n` instalments of € 823,04 a month from 1 April 2026, each with its own RF reference:
+/// [`Letters::new`] checks a template with two.
+fn sample_instalments(n: usize) -> Vec<InstalmentPayment> {
+    const MONTHS: &str =
+        "januari februari maart april mei juni juli augustus september oktober november december";
+    (0..n)
+        .map(|k| {
+            // From April 2026 (month 3 of 2026, counted from 0).
+            let month = 3 + k;
+            let name = MONTHS.split(' ').nth(month % 12).expect("twelve months");
+            // RF, the check digits, then `DW` and the instalment's number; the ISO 11649 check
+            // digits are 98 minus (reference + `RF00`) mod 97.
+            let body = format!("DW{:04}", k + 1);
+            let check = 98
+                - format!("{body}RF00").chars().fold(0, |acc, c| {
+                    let v = c.to_digit(36).expect("letters and digits");
+                    (acc * if v < 10 { 10 } else { 100 } + v) % 97
+                });
+            InstalmentPayment {
+                label: String::new(),
+                due_date: format!("1 {name} {}", 2026 + month / 12),
+                amount: "€ 823,04".into(),
+                payment: Payment {
+                    name: "Voorbeeld B.V.".into(),
+                    iban: "NL91ABNA0417164300".into(),
+                    bic: Some("ABNANL2A".into()),
+                    amount: rust_decimal::Decimal::new(82304, 2),
+                    reference: Some(format!("RF{check:02}{body}")),
+                    text: None,
+                    info: None,
+                },
+            }
+        })
+        .collect()
 }
 
 /// The letter [`Letters::new`] checks a template with: every field filled, a payment block
@@ -548,6 +669,7 @@ pub fn sample() -> Letter {
             text: None,
             info: None,
         }),
+        instalments: Vec::new(),
         registered: true,
     }
 }

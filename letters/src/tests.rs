@@ -125,6 +125,25 @@ impl Pdf {
         text
     }
 
+    /// Every EPC QR code on page `page` (at 200 dpi), in no particular order. zbarimg puts
+    /// the symbols' bytes one after the other (`-Sbinary` leaves out any separator), so the
+    /// output is cut before each `BCD\n002\n`, the start of every EPC payload.
+    fn qrs(&self, page: usize) -> Vec<String> {
+        let png = self.path.with_file_name("page");
+        let p = page.to_string();
+        run(
+            "pdftoppm",
+            &["-r", "200", "-png", "-singlefile", "-f", &p, "-l", &p, self.arg(), png.to_str().unwrap()],
+        );
+        let png = png.with_extension("png");
+        let out = run("zbarimg", &["--quiet", "--raw", "-Sbinary", png.to_str().unwrap()]);
+        let text = String::from_utf8(out).expect("the QR payloads are UTF-8");
+        let text = text.strip_suffix('\n').unwrap_or(&text);
+        let start = "BCD\n002\n";
+        assert!(text.starts_with(start), "not an EPC payload: {text:?}");
+        text.split(start).skip(1).map(|p| format!("{start}{p}")).collect()
+    }
+
     /// Page `page` in grey levels at `dpi` (pdftoppm's PGM): (width, height, pixels).
     fn grey(&self, page: usize, dpi: u32) -> (usize, usize, Vec<u8>) {
         let out = self.path.with_file_name("grey");
@@ -224,6 +243,7 @@ fn letter(invoices: usize) -> Letter {
             text: None,
             info: None,
         }),
+        instalments: Vec::new(),
         registered: false,
     }
 }
@@ -519,4 +539,301 @@ fn the_engine_can_be_shared_between_threads() {
 fn the_shipped_template_is_the_playbooks_file() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../playbooks/letters/letter.typ");
     assert_eq!(std::fs::read_to_string(path).unwrap(), DEFAULT_TEMPLATE);
+}
+
+/// A Belgian structured communication with the base `base` (ten digits at most) and its
+/// check digits: `+++000/0000/10110+++` for 101.
+fn ogm(base: u64) -> String {
+    let check = match base % 97 {
+        0 => 97,
+        r => r,
+    };
+    let d = format!("{base:010}{check:02}");
+    format!("+++{}/{}/{}+++", &d[..3], &d[3..7], &d[7..])
+}
+
+/// An ISO 11649 creditor reference for `body` (capitals and digits), printed in groups of four.
+fn rf(body: &str) -> String {
+    let check = 98
+        - format!("{body}RF00").chars().fold(0, |acc, c| {
+            let v = c.to_digit(36).unwrap();
+            (acc * if v < 10 { 10 } else { 100 } + v) % 97
+        });
+    epc::groups_of_four(&format!("RF{check:02}{body}"))
+}
+
+/// An instalment of `amount` (`123.45`, printed `€ 123,45`) due on `date`, paying `reference`.
+fn instalment(label: &str, date: &str, amount: &str, reference: &str) -> InstalmentPayment {
+    let amount = Decimal::from_str(amount).unwrap();
+    let (euros, cents) = (amount.trunc(), ((amount - amount.trunc()) * Decimal::ONE_HUNDRED).trunc());
+    let euros = euros.to_string();
+    let mut grouped = String::new();
+    for (i, c) in euros.chars().enumerate() {
+        if i > 0 && (euros.len() - i) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    InstalmentPayment {
+        label: label.into(),
+        due_date: date.into(),
+        amount: format!("€ {grouped},{cents:02}"),
+        payment: Payment {
+            name: "Bakkerij Één & Zonen B.V.".into(),
+            iban: "NL91ABNA0417164300".into(),
+            bic: Some("ABNANL2A".into()),
+            amount,
+            reference: Some(reference.into()),
+            text: None,
+            info: None,
+        },
+    }
+}
+
+/// The references a page prints (Belgian `+++…+++` and `RF…` in groups of four) among
+/// `references`.
+fn printed_on<'a>(text: &str, references: &[&'a str]) -> Vec<&'a str> {
+    references.iter().copied().filter(|r| text.contains(*r)).collect()
+}
+
+#[test]
+fn three_instalments_each_with_its_own_qr_code_on_one_page() {
+    let mut l = letter(3);
+    l.payment = None;
+    let (r1, r2, r3) = (ogm(101), rf("DW20260417"), ogm(4_567_890_123));
+    l.instalments = vec![
+        instalment("Termijn 1", "15 april 2026", "123.45", &r1),
+        instalment("Termijn 2", "15 mei 2026", "250", &r2),
+        instalment("Termijn 3", "15 juni 2026", "3095.67", &r3),
+    ];
+    let pdf = Pdf::new(&letters().render(&l).unwrap());
+    let pages = pdf.pages();
+    assert_eq!(pages.len(), 1, "{pages:#?}");
+    let text = squeeze(&pages[0]);
+    for expected in [
+        "Termijn 1 € 123,45",
+        "Termijn 2 € 250,00",
+        "Termijn 3 € 3.095,67",
+        "te betalen op 15 april 2026",
+        "te betalen op 15 mei 2026",
+        "te betalen op 15 juni 2026",
+        "+++000/0000/10104+++",
+        r2.as_str(),
+        r3.as_str(),
+        // The beneficiary once, above the blocks.
+        concat!(
+            "Betaalgegevens\n",
+            "Ten name van Bakkerij Één & Zonen B.V. · IBAN NL91 ABNA 0417 1643 00 · BIC ABNANL2A"
+        ),
+        "Scan de QR-code met uw bank-app om direct te betalen.",
+        "Totaal openstaand € 3.469,12",
+        "Met vriendelijke groet,",
+        "Pagina 1 / 1",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert_eq!(text.matches("Ten name van").count(), 1, "{text}");
+    // Three codes, each the EPC payload of its instalment: its amount and its reference; the
+    // payment block for the total is left out.
+    let mut found = pdf.qrs(1);
+    found.sort();
+    let mut expected: Vec<String> = l.instalments.iter().map(|i| epc_payload(&i.payment).unwrap()).collect();
+    expected.sort();
+    assert_eq!(found, expected);
+    for (amount, reference) in [("EUR123.45", &r1), ("EUR250.00", &r2), ("EUR3095.67", &r3)] {
+        let reference = Reference::parse(reference).unwrap().payload();
+        let code = found.iter().find(|c| c.contains(&format!("\n{amount}\n"))).expect(amount);
+        assert!(code.ends_with(&format!("\n\n{reference}")), "{code:?} does not end with {reference}");
+    }
+    assert!(!found.iter().any(|c| c.contains("EUR3469.12")), "{found:?}");
+}
+
+#[test]
+fn twelve_instalments_flow_onto_a_second_page_whole() {
+    let mut l = letter(3);
+    l.payment = None;
+    let months = ["april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december"];
+    let references: Vec<String> = (1..=12).map(|k| ogm(2026_0000 + k)).collect();
+    l.instalments = (1..=12)
+        .map(|k| {
+            let date = match k {
+                1..=9 => format!("1 {} 2026", months[k - 1]),
+                _ => format!("1 {} 2027", ["januari", "februari", "maart"][k - 10]),
+            };
+            instalment(&format!("Termijn {k}"), &date, &format!("{}.{:02}", 280 + k, k), &references[k - 1])
+        })
+        .collect();
+    let pdf = Pdf::new(&letters().render(&l).unwrap());
+    let pages = pdf.pages();
+    let n = pages.len();
+    assert_eq!(n, 2, "{pages:#?}");
+    let refs: Vec<&str> = references.iter().map(String::as_str).collect();
+    let mut seen = Vec::new();
+    for (p, page) in pages.iter().enumerate() {
+        let text = squeeze(page);
+        assert!(text.contains(&format!("Pagina {} / {n}", p + 1)), "page {}:\n{text}", p + 1);
+        // The codes of a page are those of the instalments it prints: no block is split.
+        let printed = printed_on(&text, &refs);
+        assert!(!printed.is_empty(), "page {}:\n{text}", p + 1);
+        let mut codes = pdf.qrs(p + 1);
+        codes.sort();
+        let mut expected: Vec<String> = l
+            .instalments
+            .iter()
+            .filter(|i| printed.contains(&i.payment.reference.as_deref().unwrap()))
+            .map(|i| {
+                assert!(text.contains(&i.amount) && text.contains(&i.due_date), "{i:?} on page {}", p + 1);
+                epc_payload(&i.payment).unwrap()
+            })
+            .collect();
+        expected.sort();
+        assert_eq!(codes, expected, "page {}", p + 1);
+        seen.extend(printed);
+    }
+    assert_eq!(seen, refs, "every instalment once, in order");
+    assert!(squeeze(&pages[0]).contains("Betaalgegevens"));
+    assert!(squeeze(&pages[n - 1]).contains("Met vriendelijke groet,"));
+    let all: String = pages.iter().map(|p| squeeze(p)).collect::<Vec<_>>().join("\n");
+    assert!(all.contains("te betalen op 1 maart 2027") && all.contains("€ 292,12"), "{all}");
+}
+
+#[test]
+fn instalments_next_to_the_payment_block_and_with_their_own_payees() {
+    // The caller keeps the total's payment block: it comes first, the instalments after it,
+    // without a second heading or beneficiary.
+    let mut l = letter(3);
+    let (r1, r2) = (rf("PLAN1"), rf("PLAN2"));
+    l.payment.as_mut().unwrap().name = "Bakkerij Één & Zonen B.V.".into();
+    l.instalments = vec![
+        instalment("Eerste helft", "1 april 2026", "1734.56", &r1),
+        instalment("Tweede helft", "1 mei 2026", "1734.56", &r2),
+    ];
+    let pdf = Pdf::new(&letters().render(&l).unwrap());
+    let text = squeeze(&pdf.pages()[0]);
+    assert_eq!(text.matches("Betaalgegevens").count(), 1, "{text}");
+    assert_eq!(text.matches("Ten name van").count(), 1, "{text}");
+    assert!(text.contains("Eerste helft € 1.734,56 Tweede helft € 1.734,56"), "{text}");
+    let mut codes = pdf.qrs(1);
+    codes.sort();
+    let mut expected = vec![epc_payload(l.payment.as_ref().unwrap()).unwrap()];
+    expected.extend(l.instalments.iter().map(|i| epc_payload(&i.payment).unwrap()));
+    expected.sort();
+    assert_eq!(codes, expected);
+
+    // Without it, and one instalment paying another account with a text: each block names
+    // its beneficiary, and the text goes in as text.
+    let mut l = letter(3);
+    l.payment = None;
+    l.instalments =
+        vec![instalment("", "1 april 2026", "100", &r1), instalment("", "1 mei 2026", "0.5", &r2)];
+    let p = &mut l.instalments[1].payment;
+    p.name = "Incassobureau *Noord*".into();
+    p.iban = "BE68 5390 0754 7034".into();
+    p.bic = None;
+    p.reference = None;
+    p.text = Some("#set page(fill: red) termijn 2".into());
+    let pdf = Pdf::new(&letters().render(&l).unwrap());
+    let text = squeeze(&pdf.pages()[0]);
+    for expected in [
+        "Termijn 1 € 100,00",
+        "Termijn 2 € 0,50",
+        "Omschrijving",
+        "#set page(fill: red) termijn 2",
+        "Incassobureau *Noord*",
+        "IBAN BE68 5390 0754 7034",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert_eq!(text.matches("Ten name van").count(), 2, "{text}");
+    assert!(!text.contains("BIC ABNANL2A ·"), "no shared beneficiary line:\n{text}");
+    let mut codes = pdf.qrs(1);
+    codes.sort();
+    let mut expected: Vec<String> = l.instalments.iter().map(|i| epc_payload(&i.payment).unwrap()).collect();
+    expected.sort();
+    assert_eq!(codes, expected);
+    assert!(codes.iter().any(|c| c.contains("\nEUR0.50\n") && c.ends_with("termijn 2")), "{codes:?}");
+}
+
+#[test]
+fn instalments_are_labelled_in_every_language() {
+    for (lang, label, due_on) in [
+        ("nl", "Termijn", "te betalen op"),
+        ("fr", "Échéance", "à payer le"),
+        ("en", "Instalment", "due on"),
+        ("de", "Rate", "fällig am"),
+    ] {
+        let mut l = letter(2);
+        l.lang = lang.into();
+        l.labels = Labels::for_lang(lang).unwrap();
+        l.payment = None;
+        l.instalments =
+            vec![instalment("", "2026-04-01", "10", &ogm(1)), instalment("", "2026-05-01", "20", &ogm(2))];
+        let pdf = Pdf::new(&letters().render(&l).unwrap());
+        let text = squeeze(&pdf.pages()[0]);
+        for expected in [format!("{label} 1 "), format!("{label} 2 "), format!("{due_on} 2026-05-01")] {
+            assert!(text.contains(&expected), "{lang}: missing {expected:?} in:\n{text}");
+        }
+        assert!(text.contains(&l.labels.payment) && text.contains(&l.labels.scan), "{lang}:\n{text}");
+    }
+}
+
+#[test]
+fn instalments_that_cannot_be_paid_as_printed_are_refused() {
+    let refused = |f: &dyn Fn(&mut InstalmentPayment)| {
+        let mut l = letter(3);
+        l.instalments = vec![instalment("Termijn 1", "1 april 2026", "823.04", &ogm(7))];
+        f(&mut l.instalments[0]);
+        match letters().render(&l) {
+            Ok(_) => panic!("must be refused: {:?}", l.instalments),
+            Err(e) => e,
+        }
+    };
+    // The text and the code must ask for the same amount.
+    let e = refused(&|i| i.amount = "€ 823,40".into());
+    assert!(matches!(e, LetterError::Invalid { field: "instalments.amount", .. }), "{e}");
+    let e = refused(&|i| i.amount = "€ 823".into());
+    assert!(matches!(e, LetterError::Invalid { field: "instalments.amount", .. }), "{e}");
+    let e = refused(&|i| i.payment.reference = Some("+++000/0000/00708+++".into()));
+    assert!(matches!(e, LetterError::Epc { field: "reference", .. }), "{e}");
+    let e = refused(&|i| {
+        i.payment.amount = Decimal::ZERO;
+        i.amount = "€ 0,00".into();
+    });
+    assert!(matches!(e, LetterError::Epc { field: "amount", .. }), "{e}");
+    let e = refused(&|i| i.label = "Termijn\n1".into());
+    assert!(matches!(e, LetterError::Invalid { field: "instalments.label", .. }), "{e}");
+    let e = refused(&|i| i.due_date = "1 april\r2026".into());
+    assert!(matches!(e, LetterError::Invalid { field: "instalments.due_date", .. }), "{e}");
+    // Other spellings of the same amount are fine.
+    for printed in ["823,04 €", "€823.04", "EUR 823.04", "€ 0.823,04"] {
+        let mut l = letter(3);
+        l.instalments = vec![instalment("Termijn 1", "1 april 2026", "823.04", &ogm(7))];
+        l.instalments[0].amount = printed.into();
+        letters().render(&l).unwrap_or_else(|e| panic!("{printed}: {e}"));
+    }
+}
+
+#[test]
+fn without_instalments_the_layout_is_the_one_before_them() {
+    // The shipped template without its instalments section renders the same bytes: an empty
+    // list adds nothing to the letter.
+    let start = DEFAULT_TEMPLATE.find("// A payment plan:").unwrap();
+    let end = DEFAULT_TEMPLATE.find("#if d.closing.len() > 0 {").unwrap();
+    assert!(start < end);
+    let before = format!("{}{}", &DEFAULT_TEMPLATE[..start], &DEFAULT_TEMPLATE[end..]);
+    let before = Letters::new(&before).unwrap();
+    for mut l in [letter(3), letter(60)] {
+        assert_eq!(before.render(&l).unwrap(), letters().render(&l).unwrap());
+        l.payment = None;
+        l.registered = true;
+        assert_eq!(before.render(&l).unwrap(), letters().render(&l).unwrap());
+    }
+    // A template whose instalments section is broken is refused up front, like any other.
+    let broken = DEFAULT_TEMPLATE.replace("#l.due_on #i.due_date", "#l.due_on #i.nope");
+    assert_ne!(broken, DEFAULT_TEMPLATE);
+    match Letters::new(&broken) {
+        Err(LetterError::Template(e)) => assert!(e.starts_with("letter.typ:") && e.contains("nope"), "{e}"),
+        Err(e) => panic!("not a template error: {e}"),
+        Ok(_) => panic!("the broken instalments section must be refused"),
+    }
 }

@@ -1,12 +1,15 @@
 //! End-to-end tests: they run the real `dunwell` binary in a temporary folder, with its own
 //! configuration and database, and look at its output, exit code and store.
 
+mod approvals;
 mod bank;
+mod care;
 mod check;
 mod crash;
 mod daemon;
 mod daemon_logs;
 mod email;
+mod escalation;
 mod fake_http;
 mod faults;
 mod import;
@@ -16,6 +19,7 @@ mod pingen;
 mod plan;
 mod plugins;
 mod quarantine;
+mod replies;
 mod sdk_readme;
 mod security;
 mod send;

@@ -328,8 +328,12 @@ fn pingen_posts_registered_and_ordinary_letters_with_their_pdf_and_product() {
             "template = \"standard-reminder-1\"\nfallback_channel = \"letter\"\n",
         );
     });
-    // The schedule from the first step (J-3) through the formal notice (J+52, 2026-12-22).
+    // The schedule from the first step (J-3) through the formal notice (J+52, 2026-12-22). The
+    // notices wait for approval: nothing of them reaches Pingen until they are approved.
     send_days(&env, "2026-10-28", "2026-12-22");
+    assert_eq!(fake.creates().len(), 1, "only the first reminder's letter: {:#?}", fake.creates());
+    assert_eq!(crate::approvals::approve_waiting(&env, "2026-12-22").len(), 2);
+    env.ok(&["send", "--at", "2026-12-22"]);
     let messages = outbox(&env);
 
     // The formal notices: registered letters, sent, with Pingen's letter id.
@@ -423,8 +427,12 @@ fn pingen_failing_the_send_call_is_retried_on_the_recorded_letter_never_a_second
     let fake = Fake::start(State { fail_first_send: true, ..State::default() });
     let env = installation(&fake, |_| {});
     send_days(&env, "2026-10-28", "2026-12-22");
+    // The two formal notices (J+52) wait for approval, then go out with the next run.
+    assert_eq!(fake.creates().len(), 0, "{:#?}", fake.creates());
+    assert_eq!(crate::approvals::approve_waiting(&env, "2026-12-22").len(), 2);
+    env.ok(&["send", "--at", "2026-12-22"]);
 
-    // The two formal notices (J+52): K1's send call got a 500 first.
+    // K1's send call got a 500 first.
     let messages = outbox(&env);
     let k1 = message(&messages, "K1", "letter");
     assert_eq!(k1["status"], "failed", "{k1:#}");
@@ -502,6 +510,11 @@ fn pingen_refusing_the_letter_makes_it_dead_with_pingens_reason() {
     });
     let env = installation(&fake, registered_notice);
     send_days(&env, "2026-10-28", "2026-12-21");
+    // The notices wait for approval first: nothing goes to Pingen.
+    let report = json_of(&env.ok(&["send", "--at", "2026-12-22", "--format", "json"]));
+    assert_eq!(report["awaiting_approval"], 2, "{report:#}");
+    assert_eq!(fake.creates().len(), 0, "{:#?}", fake.creates());
+    assert_eq!(crate::approvals::approve_waiting(&env, "2026-12-22").len(), 2);
     let report = json_of(&env.ok(&["send", "--at", "2026-12-22", "--format", "json"]));
     assert_eq!(report["delivery"]["dead"], 2, "{report:#}");
     assert_eq!(report["delivery"]["sent"], 0, "{report:#}");

@@ -326,13 +326,27 @@ fn one_message_covers_both_invoices_and_charges_the_costs_once_on_their_total() 
 #[test]
 fn a_letter_step_writes_a_pdf_with_the_invoice_and_where_to_pay() {
     // 2026-001 (C1): step 2 caught up on 11-26 moves the schedule 21 days (anchor 11-21); step
-    // 6 (letter, J+52) falls on Tue 2027-01-12.
+    // 6 (letter, J+52) falls on Tue 2027-01-12. It is the formal notice: written awaiting
+    // approval, no file until a person approves it, then the next run writes it.
     let env = imported("");
     for day in ["2026-11-26", "2026-12-16", "2026-12-21", "2027-01-05", "2027-01-12"] {
         env.ok(&["send", "--at", day]);
     }
-    let letters: Vec<String> =
-        files(&env.path().join("data/outbox")).into_iter().filter(|f| f.ends_with(".pdf")).collect();
+    let pdfs = || -> Vec<String> {
+        files(&env.path().join("data/outbox")).into_iter().filter(|f| f.ends_with(".pdf")).collect()
+    };
+    assert!(pdfs().is_empty(), "a letter before its approval: {:?}", pdfs());
+    let waiting = json(&env.ok(&["approvals", "--format", "json"]));
+    let notices: Vec<(&str, &str)> = waiting
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["customer_id"].as_str().unwrap(), m["template"].as_str().unwrap()))
+        .collect();
+    assert!(notices.contains(&("C1", "standard-formal-notice")), "{waiting:#}");
+    crate::approvals::approve_waiting(&env, "2027-01-12");
+    env.ok(&["send", "--at", "2027-01-12"]);
+    let letters = pdfs();
     assert!(!letters.is_empty(), "no letter written");
     let pdf = env.path().join("data/outbox").join(&letters[0]);
     let out = Command::new("pdftotext")

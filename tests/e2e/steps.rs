@@ -41,7 +41,7 @@ fn configured(extra: &str, edit: impl FnOnce(&Path)) -> Env {
 
 /// The standard playbook with every option of this file: step 2 falls back to a letter and
 /// attaches the letter, step 5 charges businesses a fee (consumers none) and also falls back to
-/// a letter, the handoff needs no approval.
+/// a letter. The formal notice and the handoff still need approval, as shipped.
 fn with_options(playbooks: &Path) {
     let p = playbooks.join("standard.toml");
     replace(
@@ -54,7 +54,6 @@ fn with_options(playbooks: &Path) {
         "template = \"standard-last-warning\"\n",
         "template = \"standard-last-warning\"\nfee = \"7.50\"\nconsumer = { fee = \"0\" }\nfallback_channel = \"letter\"\n",
     );
-    replace(&p, "requires_approval = true\n", "");
 }
 
 fn json(out: &str) -> Value {
@@ -235,9 +234,31 @@ fn the_handoff_writes_a_case_file_posts_it_and_the_invoices_leave_the_playbook()
     );
     std::fs::write(env.path().join("agency-token"), format!("{token}\n")).unwrap();
     // The handoff (J+76 from the anchor 11-21) falls on Fri 2027-02-05, after the formal
-    // notice's term (posted 01-12, received 01-14, through 01-28).
-    send_days(&env, "2026-11-26", "2027-02-08");
+    // notice's term (posted 01-12, received 01-14, through 01-28). The formal notices and the
+    // handoffs wait for approval: a person approves each on its day, the next run delivers it.
+    let mut approved = Vec::new();
+    let mut day = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+    while day <= chrono::NaiveDate::from_ymd_opt(2027, 2, 8).unwrap() {
+        env.ok(&["send", "--at", &day.to_string()]);
+        approved.extend(crate::approvals::approve_waiting(&env, &day.to_string()));
+        day = day.succ_opt().unwrap();
+    }
     let messages = outbox(&env);
+    let waited: Vec<(&str, &str)> = approved
+        .iter()
+        .map(|id| messages.iter().find(|m| m["id"] == *id).unwrap())
+        .map(|m| (m["template"].as_str().unwrap(), m["day"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        waited,
+        [
+            ("standard-formal-notice", "2027-01-12"),
+            ("standard-formal-notice", "2027-01-12"),
+            ("standard-legal-action", "2027-02-05"),
+            ("standard-legal-action", "2027-02-05")
+        ],
+        "K1's and K2's"
+    );
     let handoff = messages
         .iter()
         .find(|m| m["customer_id"] == "K1" && m["channel"] == "agency")

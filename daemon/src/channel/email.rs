@@ -67,9 +67,27 @@ fn mailbox(what: &str, s: &str) -> Result<Mailbox, String> {
 
 /// The message's own `Message-ID`: the same for every attempt at the same outbox row.
 pub fn message_id(m: &Message, from: &Mailbox) -> String {
+    format!("<{}@{}>", message_id_local(m), from.email.domain())
+}
+
+/// The part of [`message_id`] before the `@`: `dunwell.<row id>.<hash of the row's key>`.
+fn message_id_local(m: &Message) -> String {
     let digest = sha2::Sha256::digest(m.key.as_bytes());
     let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("<dunwell.{}.{hash}@{}>", m.id, from.email.domain())
+    format!("dunwell.{}.{hash}", m.id)
+}
+
+/// The outbox row a `Message-ID` of ours names (`<dunwell.7.…@domain>`, with or without its
+/// brackets), whatever the sender's domain was then: to be checked with [`is_message_id_of`].
+pub fn row_of_message_id(id: &str) -> Option<i64> {
+    let bare = id.trim().trim_start_matches('<').trim_end_matches('>');
+    bare.strip_prefix("dunwell.")?.split('.').next()?.parse().ok()
+}
+
+/// Whether `id` is the `Message-ID` dunwell gave outbox row `m` (the hash of its key matches).
+pub fn is_message_id_of(m: &Message, id: &str) -> bool {
+    let bare = id.trim().trim_start_matches('<').trim_end_matches('>');
+    bare.split_once('@').is_some_and(|(local, _)| local == message_id_local(m))
 }
 
 /// The file name of a message's PDF attachment: `<letter>-<first invoice>.pdf`, `<letter>`
@@ -104,7 +122,9 @@ fn one_line(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
-/// The MIME message for an outbox row, with `pdf` attached when given.
+/// The MIME message for an outbox row, with `pdf` attached when given. `reply_to` is the
+/// business's address for answers (`reply_to` of [channels.email], else `[business]
+/// contact_email`); the row's `cc` (the customer's account manager) is copied.
 pub fn compose(
     m: &Message,
     from: &Mailbox,
@@ -120,6 +140,9 @@ pub fn compose(
         .date_now();
     if let Some(r) = reply_to {
         b = b.reply_to(r.clone());
+    }
+    if let Some(cc) = m.cc.as_deref() {
+        b = b.cc(mailbox("the copy (cc, the account manager)", cc)?);
     }
     let text = || SinglePart::builder().header(ContentType::TEXT_PLAIN).body(m.body.clone());
     let built = match (&m.html, pdf) {
@@ -139,10 +162,29 @@ pub fn compose(
     built.map_err(|e| format!("cannot build the message: {e}"))
 }
 
-/// The `.eml` of an outbox row (file mode), with `pdf` attached when given.
-pub fn eml(m: &Message, pdf: Option<&[u8]>) -> Result<Vec<u8>, String> {
+/// The `.eml` of an outbox row (file mode), with `pdf` attached when given and `reply_to`
+/// (the business's address for answers) when known.
+pub fn eml(m: &Message, reply_to: Option<&Mailbox>, pdf: Option<&[u8]>) -> Result<Vec<u8>, String> {
     let from = mailbox("the sender", FILE_SENDER)?;
-    Ok(compose(m, &from, None, pdf)?.formatted())
+    Ok(compose(m, &from, reply_to, pdf)?.formatted())
+}
+
+/// The address answers go to: `reply_to` of [channels.email] when set, else the business's
+/// `contact_email`, so a customer's reply reaches the business even when the sender is a
+/// no-reply address. One that is not an address is a problem of the configuration, named by
+/// its key.
+pub fn reply_to(
+    settings: Option<&EmailSettings>,
+    contact_email: Option<&str>,
+) -> Result<Option<Mailbox>, ChannelError> {
+    let (key, address) = match settings.and_then(|s| s.reply_to.as_deref()) {
+        Some(r) => ("reply_to of [channels.email]", r),
+        None => match contact_email.filter(|c| !c.trim().is_empty()) {
+            Some(c) => ("contact_email of [business]", c),
+            None => return Ok(None),
+        },
+    };
+    mailbox(key, address.trim()).map(Some).map_err(ChannelError::Setup)
 }
 
 /// How a message reaches the server.
@@ -452,6 +494,14 @@ impl Smtp {
         })
     }
 
+    /// The Reply-To of messages without one configured in [channels.email] (the business's
+    /// `contact_email`).
+    pub fn default_reply_to(&mut self, reply_to: Option<Mailbox>) {
+        if self.reply_to.is_none() {
+            self.reply_to = reply_to;
+        }
+    }
+
     /// Sends one message, with `pdf` attached when given; `Sent` carries the server's reply
     /// (Postfix: `queued as ID`) and the Message-ID.
     pub fn send(&mut self, m: &Message, pdf: Option<&[u8]>) -> Outcome {
@@ -702,7 +752,7 @@ mod tests {
     #[test]
     fn a_line_break_in_the_subject_adds_no_header() {
         for evil in ["Factuur\r\nBcc: victim@example.com", "Factuur\rBcc: x@y.z", "Factuur\nBcc: x@y.z"] {
-            let eml = eml(&message(evil, "2026-001", "nl"), None).unwrap();
+            let eml = eml(&message(evil, "2026-001", "nl"), None, None).unwrap();
             let headers = headers(&eml);
             assert!(!headers.iter().any(|h| h.to_ascii_lowercase().starts_with("bcc")), "{headers:?}");
             let subject: Vec<&String> = headers.iter().filter(|h| h.starts_with("Subject:")).collect();
@@ -717,8 +767,8 @@ mod tests {
     #[test]
     fn a_pdf_is_attached_around_the_alternative() {
         let pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\nfake\n%%EOF\n";
-        let eml =
-            String::from_utf8(eml(&message("Factuur", "2026/001 A", "nl"), Some(pdf)).unwrap()).unwrap();
+        let eml = String::from_utf8(eml(&message("Factuur", "2026/001 A", "nl"), None, Some(pdf)).unwrap())
+            .unwrap();
         assert!(eml.contains("Content-Type: multipart/mixed"), "{eml}");
         assert!(eml.contains("Content-Type: multipart/alternative"), "{eml}");
         assert!(eml.contains("Content-Type: application/pdf"), "{eml}");
@@ -728,7 +778,56 @@ mod tests {
     }
 
     fn eml_without_pdf() -> Vec<u8> {
-        eml(&message("Factuur", "2026-001", "nl"), None).unwrap()
+        eml(&message("Factuur", "2026-001", "nl"), None, None).unwrap()
+    }
+
+    #[test]
+    fn the_account_manager_is_copied_and_answers_go_to_the_business() {
+        let reply_to = reply_to(None, Some("debiteuren@bakkerij.example")).unwrap();
+        let m = Message { cc: Some("anja@bakkerij.example".into()), ..message("Factuur", "2026-001", "nl") };
+        let eml = eml(&m, reply_to.as_ref(), None).unwrap();
+        let head = headers(&eml);
+        assert!(head.contains(&"Cc: anja@bakkerij.example".to_string()), "{head:?}");
+        assert!(head.contains(&"Reply-To: debiteuren@bakkerij.example".to_string()), "{head:?}");
+        let from = mailbox("from", FILE_SENDER).unwrap();
+        let built = compose(&m, &from, None, None).unwrap();
+        let to: Vec<String> = built.envelope().to().iter().map(|a| a.to_string()).collect();
+        assert_eq!(to, ["admin@bakkerijdevries.nl", "anja@bakkerij.example"], "the copy is a recipient");
+        let plain = eml_without_pdf();
+        assert!(!headers(&plain).iter().any(|h| h.starts_with("Cc:") || h.starts_with("Reply-To:")));
+    }
+
+    #[test]
+    fn reply_to_is_the_setting_else_the_contact_address() {
+        let mut s = settings("smtp://127.0.0.1:2525");
+        let email = |r: Option<Mailbox>| r.map(|m| m.email.to_string());
+        let contact = Some("info@bakkerij.example");
+        assert_eq!(email(reply_to(Some(&s), contact).unwrap()).as_deref(), Some("info@bakkerij.example"));
+        s.reply_to = Some("Debiteuren <deb@bakkerij.example>".into());
+        assert_eq!(email(reply_to(Some(&s), contact).unwrap()).as_deref(), Some("deb@bakkerij.example"));
+        assert_eq!(reply_to(None, None).unwrap(), None);
+        assert_eq!(reply_to(None, Some(" ")).unwrap(), None);
+        s.reply_to = Some("not an address".into());
+        let err = reply_to(Some(&s), None).unwrap_err().to_string();
+        assert!(err.contains("reply_to of [channels.email]"), "{err}");
+        // The SMTP channel takes the default only when [channels.email] has none.
+        let mut smtp = Smtp::new(&settings("smtp://127.0.0.1:2525")).unwrap();
+        smtp.default_reply_to(reply_to(None, Some("info@bakkerij.example")).unwrap());
+        assert_eq!(email(smtp.reply_to.clone()).as_deref(), Some("info@bakkerij.example"));
+    }
+
+    #[test]
+    fn our_message_ids_are_recognised_by_row_and_key() {
+        let m = message("Factuur", "2026-001", "nl");
+        let id = message_id(&m, &mailbox("from", FILE_SENDER).unwrap());
+        assert_eq!(row_of_message_id(&id), Some(7));
+        assert!(is_message_id_of(&m, &id));
+        assert!(is_message_id_of(&m, id.trim_matches(['<', '>'])));
+        let local = id.trim_matches(['<', '>']).split('@').next().unwrap().to_string();
+        assert!(is_message_id_of(&m, &format!("<{local}@bakkerij.example>")), "another sender's domain");
+        let other = Message { key: "C2|email|2026-11-26|2026-009:1".into(), ..m.clone() };
+        assert!(!is_message_id_of(&other, &id), "the hash is the key's");
+        assert_eq!(row_of_message_id("<abc@example.nl>"), None);
     }
 
     #[test]

@@ -12,11 +12,18 @@ use crate::store::Message;
 
 pub struct FileOutbox {
     dir: PathBuf,
+    /// The Reply-To of the `.eml` files (see [`super::email::reply_to`]).
+    reply_to: Option<lettre::message::Mailbox>,
 }
 
 impl FileOutbox {
     pub fn new(dir: PathBuf) -> FileOutbox {
-        FileOutbox { dir }
+        FileOutbox { dir, reply_to: None }
+    }
+
+    /// The business's address for answers, in every `.eml` written.
+    pub fn set_reply_to(&mut self, reply_to: Option<lettre::message::Mailbox>) {
+        self.reply_to = reply_to;
     }
 
     /// The outbox folder (agency case folders are written below it too).
@@ -25,11 +32,14 @@ impl FileOutbox {
     }
 
     /// Writes `m` as the file its channel would send; the path is relative to the outbox
-    /// folder.
+    /// folder. An e-mail's Message-ID (the one in its `.eml`) is recorded as the SMTP
+    /// channel's is, so a reply to it is matched the same way (`dunwell note`).
     pub fn write(&self, m: &Message, pdf: Option<&[u8]>) -> Outcome {
         let (ext, bytes) = match (m.channel.as_str(), pdf) {
             // An e-mail carries its PDF as an attachment; any other channel's PDF is the letter.
-            ("email", _) => ("eml", super::email::eml(m, pdf).map_err(|e| e.to_string())),
+            ("email", _) => {
+                ("eml", super::email::eml(m, self.reply_to.as_ref(), pdf).map_err(|e| e.to_string()))
+            }
             (_, Some(pdf)) => ("pdf", Ok(pdf.to_vec())),
             ("agency", _) => ("json", serde_json::to_vec_pretty(m).map_err(|e| e.to_string())),
             _ => ("txt", Ok(text(m).into_bytes())),
@@ -39,10 +49,11 @@ impl FileOutbox {
             Err(e) => return Outcome::Refused(format!("cannot compose the message: {e}")),
         };
         let rel = PathBuf::from(m.day.to_string()).join(format!("{:06}-{}.{ext}", m.id, m.channel));
+        let message_id = (m.channel == "email")
+            .then(|| super::email::FILE_SENDER.parse().ok().map(|from| super::email::message_id(m, &from)))
+            .flatten();
         match write_atomically(&self.dir.join(&rel), &bytes) {
-            Ok(()) => {
-                Outcome::Sent { provider_id: None, message_id: None, file: Some(rel.display().to_string()) }
-            }
+            Ok(()) => Outcome::Sent { provider_id: None, message_id, file: Some(rel.display().to_string()) },
             Err(e) => Outcome::Retry(format!("cannot write {}: {e}", self.dir.join(&rel).display())),
         }
     }

@@ -285,7 +285,12 @@ fn deliver_message(
         report.record(m, "unknown");
         return Ok(());
     }
-    store.mark_sending(m.id)?;
+    if !store.mark_sending(m.id)? {
+        // Changed since the batch was read (cancelled, or never queued: a message awaiting
+        // approval is not taken whatever the caller read); nothing goes out.
+        about!(warn, m, "message {} is no longer waiting to go out; not delivered", m.id);
+        return Ok(());
+    }
     let attempts = m.attempts + 1;
     let outcome = if m.channel == "agency" {
         let case = agency::case_file(store, m)?;

@@ -48,6 +48,7 @@ fn playbook(segment: &str, offsets: &[i64]) -> Playbook {
                 attach_letter: false,
                 term_days: None,
                 consumer_term_days: None,
+                cc_account_manager: false,
             })
             .collect(),
         file: "test.toml".into(),
@@ -109,7 +110,7 @@ fn run(
 ) -> Plan {
     let c = customer();
     let s = segmentation(seg);
-    let rules = Rules { calendar: cal, playbooks: pbs, law: None, post_delay_days: 2 };
+    let rules = Rules { calendar: cal, playbooks: pbs, law: None, post_delay_days: 2, care_settings: None };
     plan(
         d(at),
         days,
@@ -120,6 +121,7 @@ fn run(
             segmentation: &s,
             progress: None,
             payments: &[],
+            care: None,
         }),
     )
 }
@@ -319,12 +321,19 @@ fn invoice_keeps_the_playbook_it_started_on() {
         term: None,
     };
     let cal = nl();
-    let rules = Rules { calendar: &cal, playbooks: &pbs, law: None, post_delay_days: 2 };
+    let rules = Rules { calendar: &cal, playbooks: &pbs, law: None, post_delay_days: 2, care_settings: None };
     let p = plan(
         d("2026-11-13"),
         30,
         &rules,
-        [Subject { invoice: &inv, customer: &c, segmentation: &s, progress: Some(&progress), payments: &[] }],
+        [Subject {
+            invoice: &inv,
+            customer: &c,
+            segmentation: &s,
+            progress: Some(&progress),
+            payments: &[],
+            care: None,
+        }],
     );
     // +15 -> Tue 11-17; +25 -> Fri 11-27.
     assert_eq!(days_and_steps(&p), pairs(&[("2026-11-17", 2), ("2026-11-27", 3)]));
@@ -391,6 +400,7 @@ fn money_step(offset: i64, interest: MoneyAction, costs: MoneyAction) -> Step {
         attach_letter: false,
         term_days: None,
         consumer_term_days: None,
+        cc_account_manager: false,
     }
 }
 
@@ -422,6 +432,7 @@ fn plan_with_law(
         playbooks: pbs,
         law: Some(Law { rates: &rates, costs: &costs }),
         post_delay_days: 2,
+        care_settings: None,
     };
     let mut c = customer();
     c.kind = kind;
@@ -430,7 +441,7 @@ fn plan_with_law(
         d(at),
         60,
         &rules,
-        [Subject { invoice: inv, customer: &c, segmentation: &s, progress: None, payments }],
+        [Subject { invoice: inv, customer: &c, segmentation: &s, progress: None, payments, care: None }],
     )
 }
 
@@ -687,13 +698,14 @@ fn plan_for(customer: &Customer, pbs: &BTreeMap<String, Playbook>, inv: &Invoice
         playbooks: pbs,
         law: Some(Law { rates: &rates, costs: &costs }),
         post_delay_days: 2,
+        care_settings: None,
     };
     let s = segmentation("standard");
     plan(
         d(at),
         90,
         &rules,
-        [Subject { invoice: inv, customer, segmentation: &s, progress: None, payments: &[] }],
+        [Subject { invoice: inv, customer, segmentation: &s, progress: None, payments: &[], care: None }],
     )
 }
 
@@ -798,4 +810,193 @@ fn a_prescribed_claim_escalates_only_with_approval_and_a_near_one_is_named() {
     let p = plan_for(&customer(), &pbs, &inv, "2025-04-01");
     assert!(p.actions.iter().all(|a| !a.requires_approval));
     assert!(p.problems.iter().any(|m| m.contains("nears prescription")), "{:?}", p.problems);
+}
+
+mod care {
+    //! What promises, disputes, plans and pauses do to the plan (calendar: 2026-11-02 Mon).
+    use super::*;
+    use crate::care::{
+        Dispute, DisputeStatus, Instalment, InvoiceCare, Pause, PauseScope, PaymentPlan, PlanStatus, Promise,
+        PromiseState, PromiseStatus, Recorded,
+    };
+
+    fn rec(on: &str) -> Recorded {
+        Recorded { by: "anna".into(), at: format!("{on}T09:00:00+00:00"), on: d(on) }
+    }
+
+    fn run_care(at: &str, days: u32, inv: &Invoice, care: &InvoiceCare<'_>) -> Plan {
+        let pbs = books(vec![playbook("standard", STANDARD)]);
+        let cal = nl();
+        let c = Customer { email: Some("a@b.example".into()), ..customer() };
+        let s = segmentation("standard");
+        let rules =
+            Rules { calendar: &cal, playbooks: &pbs, law: None, post_delay_days: 2, care_settings: None };
+        plan(
+            d(at),
+            days,
+            &rules,
+            [Subject {
+                invoice: inv,
+                customer: &c,
+                segmentation: &s,
+                progress: None,
+                payments: &[],
+                care: Some(care),
+            }],
+        )
+    }
+
+    fn kinds(p: &Plan) -> Vec<(String, &'static str, u32)> {
+        p.actions.iter().map(|a| (a.date.to_string(), a.kind.as_str(), a.step)).collect()
+    }
+
+    fn pause(until: Option<&str>) -> Pause {
+        Pause {
+            id: 1,
+            scope: PauseScope::Customer("C1".into()),
+            from: d("2026-11-03"),
+            until: until.map(d),
+            reason: "holidays".into(),
+            recorded: rec("2026-11-03"),
+            lifted: None,
+        }
+    }
+
+    #[test]
+    fn steps_due_during_a_pause_come_one_at_a_time_after_it() {
+        // Due 2 Nov; steps at +5 (9 Nov), +15 (17 Nov), +20 (23 Nov): all inside the pause.
+        let inv = invoice("F1", "2026-11-02", 500);
+        let p = pause(Some("2026-11-29"));
+        let care = InvoiceCare { pauses: vec![&p], ..Default::default() };
+        let plan = run_care("2026-11-03", 40, &inv, &care);
+        // The first goes Monday 30 Nov (the day after the pause, a Sunday, moved on); the
+        // schedule moved 21 days with it: +15 → 8 Dec, +20 → 14 Dec.
+        assert_eq!(
+            kinds(&plan),
+            vec![("2026-11-30".into(), "step", 2), ("2026-12-08".into(), "step", 3)],
+            "{:#?}",
+            plan.actions
+        );
+        assert!(plan.actions[0].reason.contains("pause #1"), "{}", plan.actions[0].reason);
+        let p = pause(None);
+        let care = InvoiceCare { pauses: vec![&p], ..Default::default() };
+        let plan = run_care("2026-11-03", 60, &inv, &care);
+        assert!(plan.actions.is_empty());
+        assert_eq!(plan.on_hold.len(), 1);
+        assert!(plan.on_hold[0].reason.contains("until it is lifted"), "{:?}", plan.on_hold);
+    }
+
+    #[test]
+    fn a_promise_not_kept_is_told_the_day_after_its_grace_and_the_steps_follow() {
+        let inv = invoice("F1", "2026-11-02", 500);
+        let p = Promise {
+            id: 7,
+            customer_id: "C1".into(),
+            invoices: vec!["F1".into()],
+            date: d("2026-11-10"),
+            amount: Decimal::from(500),
+            status: PromiseStatus::Open,
+            note: None,
+            recorded: rec("2026-11-04"),
+            settled_on: None,
+            notified_on: None,
+        };
+        // 10 Nov + 3 working days = 13 Nov (Fri): broken on Monday the 16th.
+        let care = InvoiceCare {
+            promises: vec![(&p, PromiseState::Waiting { grace_end: d("2026-11-13") })],
+            ..Default::default()
+        };
+        let plan = run_care("2026-11-04", 25, &inv, &care);
+        assert_eq!(
+            kinds(&plan),
+            vec![
+                ("2026-11-16".into(), "broken-promise", 0),
+                // The first reminder (9 Nov) waited: the working day after the message.
+                ("2026-11-17".into(), "step", 2),
+                // The schedule moved 8 days: +15 → 25 Nov.
+                ("2026-11-25".into(), "step", 3),
+            ]
+        );
+        assert_eq!(plan.actions[0].slot(), "broken-promise-7");
+        // Told already: only the hold after the message remains.
+        let told = Promise { status: PromiseStatus::Broken, notified_on: Some(d("2026-11-16")), ..p.clone() };
+        let care = InvoiceCare {
+            promises: vec![(&told, PromiseState::Broken { on: d("2026-11-16") })],
+            ..Default::default()
+        };
+        let plan = run_care("2026-11-17", 3, &inv, &care);
+        assert_eq!(kinds(&plan), vec![("2026-11-17".into(), "step", 2)]);
+    }
+
+    #[test]
+    fn a_disputed_part_is_left_out_and_a_full_dispute_holds_until_its_task() {
+        let inv = invoice("F1", "2026-11-02", 1000);
+        let mut dispute = Dispute {
+            id: 3,
+            customer_id: "C1".into(),
+            invoice: "F1".into(),
+            reason: "quality".into(),
+            amount: Some(Decimal::from(300)),
+            deadline: d("2026-11-20"),
+            note: None,
+            status: DisputeStatus::Open,
+            recorded: rec("2026-11-03"),
+            resolved: None,
+            deducted: None,
+            task_on: None,
+        };
+        let care = InvoiceCare { disputes: vec![&dispute], ..Default::default() };
+        let plan = run_care("2026-11-03", 10, &inv, &care);
+        assert_eq!(kinds(&plan), vec![("2026-11-09".into(), "step", 2)]);
+        assert_eq!(
+            (plan.actions[0].open_amount, plan.actions[0].disputed),
+            (Decimal::from(700), Some(Decimal::from(300)))
+        );
+        dispute.amount = None;
+        let care = InvoiceCare { disputes: vec![&dispute], ..Default::default() };
+        let plan = run_care("2026-11-03", 30, &inv, &care);
+        // No step; the deadline (20 Nov) passed: a task on Monday the 23rd.
+        assert_eq!(kinds(&plan), vec![("2026-11-23".into(), "dispute-task", 0)]);
+        assert_eq!(plan.actions[0].channel, Channel::Phone);
+        assert!(plan.on_hold[0].reason.contains("disputed in full"), "{:?}", plan.on_hold);
+    }
+
+    #[test]
+    fn a_running_plan_sends_instalment_reminders_and_its_first_miss_ends_it() {
+        let inv = invoice("F1", "2026-11-02", 600);
+        let plan_record = PaymentPlan {
+            id: 2,
+            customer_id: "C1".into(),
+            invoices: vec!["F1".into()],
+            instalments: vec![
+                Instalment { seq: 1, date: d("2026-11-20"), amount: Decimal::from(300), reminded_on: None },
+                Instalment { seq: 2, date: d("2026-12-21"), amount: Decimal::from(300), reminded_on: None },
+            ],
+            status: PlanStatus::Active,
+            note: None,
+            recorded: rec("2026-11-04"),
+            settled_on: None,
+            missed: None,
+            notified_on: None,
+        };
+        let allocation = crate::care::allocate(&plan_record, &[]);
+        let state = crate::care::plan_state(&allocation, d("2026-11-04"), &nl(), 3);
+        let care = InvoiceCare { plan: Some((&plan_record, state, &allocation)), ..Default::default() };
+        // Within 10 days: only the reminder of instalment 1 (20 Nov - 3 = the 17th).
+        let plan = run_care("2026-11-04", 15, &inv, &care);
+        assert_eq!(kinds(&plan), vec![("2026-11-17".into(), "instalment", 0)]);
+        assert!(plan.on_hold[0].reason.contains("payment plan #2 runs"), "{:?}", plan.on_hold);
+        // Assuming nothing is paid: 20 Nov + 3 working days = 25 Nov; the plan ends on the 26th
+        // and the playbook resumes the next day with the step that was due (catch-up).
+        let plan = run_care("2026-11-04", 30, &inv, &care);
+        assert_eq!(
+            kinds(&plan),
+            vec![
+                ("2026-11-17".into(), "instalment", 0),
+                ("2026-11-26".into(), "payment-plan-broken", 0),
+                ("2026-11-27".into(), "step", 2),
+            ]
+        );
+        assert_eq!(plan.actions[1].care.and_then(|c| c.seq), Some(1));
+    }
 }

@@ -1,6 +1,8 @@
 //! The admin API (axum, 127.0.0.1:8720 by default): `/healthz`, `/readyz` and `/metrics` for
-//! monitoring, open like any exporter; `/status`, `/plan`, `/outbox`, `/tasks` (JSON) and
-//! `POST /reload` behind a bearer token. A wrong or missing token gets 401 and is counted.
+//! monitoring, open like any exporter; `/status`, `/plan`, `/outbox`, `/tasks`, `/approvals`
+//! (JSON), `POST /approvals/approve`, `POST /approvals/reject` and `POST /reload`, and the
+//! records of working with the customer (`admin_care.rs`: promises, disputes, payment plans,
+//! pauses, call outcomes, history) behind a bearer token. A wrong or missing token gets 401 and is counted.
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -18,6 +20,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::Daemon;
+use crate::store::approvals::{Decider, Rejection};
 use crate::store::{Status, Store};
 
 pub fn router(d: Arc<Daemon>) -> Router {
@@ -26,7 +29,11 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/plan", get(plan))
         .route("/outbox", get(outbox))
         .route("/tasks", get(tasks))
+        .route("/approvals", get(approvals))
+        .route("/approvals/approve", post(approve))
+        .route("/approvals/reject", post(reject))
         .route("/reload", post(reload))
+        .merge(super::admin_care::routes())
         .route_layer(middleware::from_fn_with_state(d.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -84,19 +91,19 @@ async fn require_token(
 }
 
 /// JSON of what a handler found, or the error response it made.
-fn respond<T: serde::Serialize>(result: Result<T, Response>) -> Response {
+pub(super) fn respond<T: serde::Serialize>(result: Result<T, Response>) -> Response {
     match result {
         Ok(v) => Json(v).into_response(),
         Err(r) => r,
     }
 }
 
-fn error(status: StatusCode, message: String) -> Response {
+pub(super) fn error(status: StatusCode, message: String) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
 /// Runs `work` on the store off the async threads, with the configuration in force.
-async fn with_store<T: Send + 'static>(
+pub(super) async fn with_store<T: Send + 'static>(
     d: &Daemon,
     work: impl FnOnce(&super::Loaded, &mut Store) -> Result<T, String> + Send + 'static,
 ) -> Result<T, Response> {
@@ -192,6 +199,97 @@ async fn outbox(State(d): State<Arc<Daemon>>, Query(q): Query<OutboxQuery>) -> R
 
 async fn tasks(State(d): State<Arc<Daemon>>) -> Response {
     respond(with_store(&d, |_, store| store.call_tasks(false).map_err(|e| e.to_string())).await)
+}
+
+async fn approvals(State(d): State<Arc<Daemon>>) -> Response {
+    respond(with_store(&d, |_, store| store.awaiting_approval().map_err(|e| e.to_string())).await)
+}
+
+/// The body of `POST /approvals/approve` and `/approvals/reject`: `{"ids": [12, 14], "by":
+/// "anna"}`, and for a rejection `"skip": true` or `"postpone_days": 5`. Read by hand so that
+/// every mistake is a 400 with a sentence, like the other errors of the API.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    ids: Option<Vec<i64>>,
+    by: Option<String>,
+    #[serde(default)]
+    skip: bool,
+    postpone_days: Option<u32>,
+}
+
+/// The ids, who decides, and the rest of the body; the error is the 400's sentence.
+fn decision_body(body: &[u8]) -> Result<(Vec<i64>, String, DecisionBody), String> {
+    let mut b: DecisionBody = serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "the body must be JSON like {{\"ids\": [12], \"by\": \"anna\"}} (reject: with \"skip\": true or \"postpone_days\": 5): {e}"
+        )
+    })?;
+    let ids = b
+        .ids
+        .take()
+        .filter(|ids| !ids.is_empty())
+        .ok_or("name the messages in \"ids\": [..] (GET /approvals lists them)")?;
+    let by =
+        b.by.take()
+            .filter(|by| !by.trim().is_empty())
+            .ok_or("say who decides in \"by\": \"name\"; it is recorded with the decision")?;
+    Ok((ids, by, b))
+}
+
+/// Approves or rejects on the daemon's today, in one transaction; a decision the store refuses
+/// (an id not awaiting approval, a bad number of days) is a 400 naming why.
+async fn decide(d: &Daemon, ids: Vec<i64>, by: String, how: Option<Rejection>) -> Response {
+    let now = d.clock.now();
+    let result = with_store(d, move |loaded, store| {
+        let day = now.with_timezone(&loaded.config.time_zone).date_naive();
+        let who = Decider { by: &by, day, at: now };
+        Ok(match how {
+            None => store.approve(&ids, who),
+            Some(how) => store.reject(&ids, how, who),
+        })
+    })
+    .await;
+    match result {
+        Ok(Ok(decided)) => {
+            for x in &decided {
+                tracing::info!(outbox_id = x.id, customer = %x.customer_id, decision = %x.decision, "{}", x.text);
+            }
+            Json(json!({ "ok": true, "decided": decided })).into_response()
+        }
+        Ok(Err(e)) if e.is_request_error() => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(r) => r,
+    }
+}
+
+async fn approve(State(d): State<Arc<Daemon>>, body: axum::body::Bytes) -> Response {
+    match decision_body(&body) {
+        Ok((_, _, b)) if b.skip || b.postpone_days.is_some() => error(
+            StatusCode::BAD_REQUEST,
+            "\"skip\" and \"postpone_days\" belong to POST /approvals/reject".into(),
+        ),
+        Ok((ids, by, _)) => decide(&d, ids, by, None).await,
+        Err(why) => error(StatusCode::BAD_REQUEST, why),
+    }
+}
+
+async fn reject(State(d): State<Arc<Daemon>>, body: axum::body::Bytes) -> Response {
+    let (ids, by, b) = match decision_body(&body) {
+        Ok(v) => v,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+    };
+    let how = match (b.skip, b.postpone_days) {
+        (true, None) => Rejection::Skip,
+        (false, Some(days)) => Rejection::Postpone(days),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "say what becomes of the step: either \"skip\": true or \"postpone_days\": N".into(),
+            )
+        }
+    };
+    decide(&d, ids, by, Some(how)).await
 }
 
 /// A delivery report from the SMS provider (see `channel::sms::report`). Answered 200 once

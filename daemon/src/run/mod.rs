@@ -8,6 +8,7 @@
 //! slow run delays the next one instead of doubling it.
 
 pub mod admin;
+mod admin_care;
 pub mod clock;
 pub mod metrics;
 pub mod notify;

@@ -143,6 +143,11 @@ impl Gate<'_> {
                 stale = self.freshness.stale(&now.source);
             }
         }
+        // A dispute, a pause or a promise recorded since the message was written: it is
+        // cancelled (its invoices get their progress back), and the planner decides again.
+        if let Some(why) = store.recorded_since(m)? {
+            return Ok(Verdict::Cancel(why));
+        }
         if let Some(why) = stale {
             return Ok(Verdict::Hold(why));
         }

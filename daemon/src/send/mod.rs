@@ -8,6 +8,8 @@
 //! template. A customer gets at most `max_messages_per_week` messages in any seven days; what
 //! is held back stays unplanned-as-done, so the next run catches it up.
 
+pub mod alerts;
+pub mod care;
 pub mod gate;
 mod render;
 
@@ -50,6 +52,8 @@ pub struct Inputs {
     pub progress: HashMap<String, Progress>,
     pub rates: Rates,
     pub costs: CostsOptions,
+    /// Promises, disputes, payment plans and pauses, evaluated on the day loaded.
+    pub care: care::CareInputs,
 }
 
 impl Inputs {
@@ -60,10 +64,25 @@ impl Inputs {
         at: NaiveDate,
     ) -> Result<Inputs, SendError> {
         let customers = store.load_customers()?;
-        let invoices = store.load_invoices()?;
-        let broken = store.broken_promises()?;
+        let mut invoices = store.load_invoices()?;
+        care::apply_deductions(&mut invoices, &store.deductions()?);
+        let mut care = care::CareInputs::load(store, &config.care, &config.calendar(), &invoices, at)?;
+        // Promises and plans the payments have decided by `at` count as decided from here on
+        // (`send_day` records them): a promise broken today weighs in today's segment.
+        let settled = care.settled();
+        care.apply(&settled);
+        let mut broken = store.broken_promises()?;
+        for c in &settled {
+            if let crate::store::Settled::PromiseBroken { id, .. } = c {
+                if let Some(p) = care.book.promises.iter().find(|p| p.id == *id) {
+                    broken.push((p.customer_id.clone(), p.date));
+                }
+            }
+        }
+        care.settled = settled;
         let segmentations = segment::segment_all(at, &playbooks.rules, &customers, &invoices, &broken);
         Ok(Inputs {
+            care,
             payments: store.load_payments_of_open_invoices()?,
             progress: store.load_progress()?,
             rates: Rates::load(config.rates_file.as_deref())?,
@@ -91,6 +110,15 @@ impl Inputs {
             .chunk_by(|a, b| a.invoice_number == b.invoice_number)
             .map(|chunk| (chunk[0].invoice_number.as_str(), chunk))
             .collect();
+        let mut cares = self.care.by_invoice();
+        let pauses = self.care.pauses();
+        if !pauses.is_empty() {
+            for inv in self.invoices.iter().filter(|i| i.is_open()) {
+                for p in pauses.iter().filter(|p| p.covers(&inv.customer_id, &inv.number)) {
+                    cares.entry(inv.number.as_str()).or_default().pauses.push(p);
+                }
+            }
+        }
         let subjects = self.invoices.iter().filter(|i| i.is_open()).filter_map(|inv| {
             if customer.is_some_and(|id| id != inv.customer_id) {
                 return None;
@@ -102,6 +130,7 @@ impl Inputs {
                 segmentation,
                 progress: self.progress.get(&inv.number),
                 payments: by_invoice.get(inv.number.as_str()).copied().unwrap_or(&[]),
+                care: cares.get(inv.number.as_str()),
             })
         });
         let calendar = config.calendar();
@@ -110,6 +139,7 @@ impl Inputs {
             playbooks: &playbooks.playbooks,
             law: Some(plan::Law { rates: &self.rates, costs: &self.costs }),
             post_delay_days: config.post_delay_days,
+            care_settings: Some(&config.care),
         };
         plan::plan(at, days, &rules, subjects)
     }
@@ -158,7 +188,7 @@ impl Group<'_> {
     /// steps planned again (a second run, a restart) give the same key.
     pub fn key(&self, day: NaiveDate) -> String {
         let mut covered: Vec<String> =
-            self.actions.iter().map(|a| format!("{}:{}", a.invoice_number, a.step)).collect();
+            self.actions.iter().map(|a| format!("{}:{}", a.invoice_number, a.slot())).collect();
         covered.sort();
         format!("{}|{}|{day}|{}", self.customer_id, self.channel.as_str(), covered.join(","))
     }
@@ -169,7 +199,13 @@ impl Group<'_> {
 pub fn group(actions: &[Action], by_customer: bool) -> Vec<Group<'_>> {
     let mut groups: BTreeMap<(String, &str, String), Group<'_>> = BTreeMap::new();
     for a in actions {
-        let split = if by_customer { String::new() } else { format!("{}:{}", a.invoice_number, a.step) };
+        // A message of working with the customer goes on its own, one per record.
+        let split = match (a.kind, by_customer) {
+            (crate::plan::ActionKind::Step, true) => String::new(),
+            (crate::plan::ActionKind::Step, false) => format!("{}:{}", a.invoice_number, a.step),
+            (_, true) => a.slot(),
+            (_, false) => format!("{}:{}", a.invoice_number, a.slot()),
+        };
         groups
             .entry((a.customer_id.clone(), a.channel.as_str(), split))
             .or_insert_with(|| Group {
@@ -212,7 +248,8 @@ pub struct Held {
     pub channel: String,
     pub invoices: Vec<String>,
     pub reason: String,
-    /// Why, as a word for scripts and metrics: `weekly-cap`, `no-costs`, `stale-source`.
+    /// Why, as a word for scripts and metrics: `weekly-cap`, `no-costs`, `stale-source`,
+    /// `awaiting-approval`.
     pub kind: String,
 }
 
@@ -231,6 +268,8 @@ pub struct SendReport {
     pub held: Vec<Held>,
     pub delivery: crate::channel::DeliveryReport,
     pub problems: Vec<String>,
+    /// Alerts to the business (`[business] alerts_to`) written by this run.
+    pub alerts: Vec<alerts::Raised>,
 }
 
 /// Holds the data directory's send lock while it lives: one `dunwell send` (or daemon) at a
@@ -301,6 +340,10 @@ pub fn send_day(
         ));
     }
     let inputs = Inputs::load(store, config, playbooks, at)?;
+    if !dry_run && !inputs.care.settled.is_empty() {
+        let by = crate::store::By { who: "dunwell".into(), at: now.to_rfc3339(), on: at };
+        store.record_settled(&inputs.care.settled, &by)?;
+    }
     let mut planned = inputs.plan(config, playbooks, at, 0, None);
     let mut report = SendReport { day: Some(at), dry_run, due: planned.actions.len(), ..Default::default() };
     report.problems = planned.problems.clone();
@@ -332,6 +375,27 @@ pub fn send_day(
             None => true,
         }
     });
+    // An invoice whose message awaits a person's approval gets no later step until it is
+    // decided: nothing goes ahead of an unapproved step, and a postponement finds the
+    // invoice's progress as the waiting message left it (`store/approvals.rs`).
+    let pending = store.invoices_awaiting_approval()?;
+    let preapproved = store.preapproved_steps()?;
+    planned.actions.retain(|a| match pending.get(&a.invoice_number) {
+        Some(id) => {
+            report.held.push(Held {
+                customer_id: a.customer_id.clone(),
+                channel: a.channel.as_str().to_string(),
+                invoices: vec![a.invoice_number.clone()],
+                reason: format!(
+                    "invoice {} waits for the decision on message #{id} (`dunwell approvals`); its step {} follows once that is approved or rejected",
+                    a.invoice_number, a.step
+                ),
+                kind: "awaiting-approval".into(),
+            });
+            false
+        }
+        None => true,
+    });
     one_fee_per_message(&mut planned.actions, pacing.group_by_customer);
     let week_start = at.checked_sub_days(Days::new(6)).unwrap_or(at);
     let mut sent_this_week: HashMap<String, u32> = HashMap::new();
@@ -345,11 +409,17 @@ pub fn send_day(
             continue;
         }
         let lead = g.lead();
+        // Any step of the message that needs approval holds the whole message, whichever
+        // step leads it.
+        let needs_approval = g
+            .actions
+            .iter()
+            .any(|a| a.requires_approval && !preapproved.contains(&(a.invoice_number.clone(), a.step)));
         let count = match sent_this_week.get(&g.customer_id) {
             Some(n) => *n,
             None => store.messages_between(&g.customer_id, week_start, at)?,
         };
-        if count >= pacing.max_messages_per_week && !lead.requires_approval {
+        if count >= pacing.max_messages_per_week && !needs_approval {
             report.held.push(Held {
                 customer_id: g.customer_id.clone(),
                 channel: g.channel.as_str().to_string(),
@@ -386,8 +456,9 @@ pub fn send_day(
         if letters.is_none() && needs_letter(playbooks, lead, g.channel) {
             letters = Some(letter_engine(playbooks)?);
         }
-        let draft = render::draft(config, playbooks, &inputs, customer, &g, at, None, letters.as_ref())
+        let mut draft = render::draft(config, playbooks, &inputs, customer, &g, at, None, letters.as_ref())
             .map_err(SendError::Render)?;
+        draft.requires_approval = needs_approval;
         // The step's fallback is rendered now, with the same amounts, and kept with the
         // message; it goes out only if the message cannot be delivered.
         let fallback_channel = playbooks.step(&lead.segment, lead.step).and_then(|s| s.fallback_channel);
@@ -411,30 +482,12 @@ pub fn send_day(
             }
             None => None,
         };
-        let status = if lead.requires_approval { Status::AwaitingApproval } else { Status::Queued };
-        let message = NewMessage {
-            key: key.clone(),
-            day: at,
-            customer_id: g.customer_id.clone(),
-            channel: g.channel.as_str().to_string(),
-            template: lead.template.clone(),
-            language: draft.language.as_str().to_string(),
-            recipient: draft.recipient.clone(),
-            subject: draft.subject.clone(),
-            body: draft.body.clone(),
-            html: draft.html.clone(),
-            invoices: g
-                .actions
-                .iter()
-                .map(|a| Covered { invoice_number: a.invoice_number.clone(), step: a.step })
-                .collect(),
-            total: Some(draft.total.to_string()),
-            currency: Some(draft.currency.clone()),
-            status,
-            pdf: draft.pdf.clone(),
-            fallback,
-            data: draft.case.as_ref().map(|c| c.to_string()),
-        };
+        let status = if needs_approval { Status::AwaitingApproval } else { Status::Queued };
+        let cc = playbooks
+            .step(&lead.segment, lead.step)
+            .filter(|s| s.cc_account_manager)
+            .and_then(|_| customer.account_manager.clone());
+        let message = new_message(key.clone(), at, &g, &draft, status, fallback, cc);
         if status == Status::AwaitingApproval {
             report.awaiting_approval += 1;
         } else {
@@ -442,21 +495,70 @@ pub fn send_day(
         }
         if !dry_run {
             let tx = store.begin()?;
-            let progress: Vec<(String, Progress)> =
-                g.actions.iter().map(|a| (a.invoice_number.clone(), a.progress_after.clone())).collect();
+            // A step records the invoice's progress; a message of working with the customer
+            // records on its promise, plan or dispute that it was written.
+            let progress: Vec<(String, Progress)> = g
+                .actions
+                .iter()
+                .filter(|a| a.kind == crate::plan::ActionKind::Step)
+                .map(|a| (a.invoice_number.clone(), a.progress_after.clone()))
+                .collect();
             if tx.enqueue(&message, &created, &progress)?.is_none() {
                 report.already_done += 1;
                 continue;
             }
+            if let Some(n) = care::notified(lead) {
+                tx.care_notified(n, at)?;
+            }
             tx.commit()?;
         }
         report.written.push(draft);
+    }
+    if !dry_run {
+        report.alerts = alerts::raise(store, config, &inputs, at, now)?;
     }
     if let (false, Some(channels)) = (dry_run, channels) {
         let gate = gate::Gate { freshness, windows: None, now, stop: None };
         report.delivery = crate::channel::deliver(store, channels, now, &gate)?;
     }
     Ok(report)
+}
+
+/// The outbox row of a rendered message: what it says, to whom, and the steps (or care
+/// messages) of the invoices it covers.
+pub(crate) fn new_message(
+    key: String,
+    day: NaiveDate,
+    g: &Group<'_>,
+    draft: &Draft,
+    status: Status,
+    fallback: Option<Fallback>,
+    cc: Option<String>,
+) -> NewMessage {
+    NewMessage {
+        key,
+        day,
+        customer_id: g.customer_id.clone(),
+        channel: g.channel.as_str().to_string(),
+        template: draft.template.clone(),
+        language: draft.language.as_str().to_string(),
+        recipient: draft.recipient.clone(),
+        subject: draft.subject.clone(),
+        body: draft.body.clone(),
+        html: draft.html.clone(),
+        invoices: g
+            .actions
+            .iter()
+            .map(|a| Covered { invoice_number: a.invoice_number.clone(), step: a.step })
+            .collect(),
+        total: Some(draft.total.to_string()),
+        currency: Some(draft.currency.clone()),
+        status,
+        pdf: draft.pdf.clone(),
+        fallback,
+        data: draft.case.as_ref().map(|c| c.to_string()),
+        cc,
+    }
 }
 
 /// What would be sent for one invoice: its next step from `at` (or step `step`), rendered as
@@ -516,7 +618,7 @@ fn needs_letter(playbooks: &PlaybookSet, lead: &Action, channel: Channel) -> boo
 
 /// The letter layout: the playbooks' `letters/letter.typ` when there is one, else the shipped
 /// one; a broken layout is refused here, naming the line.
-fn letter_engine(playbooks: &PlaybookSet) -> Result<dunwell_letters::Letters, SendError> {
+pub(super) fn letter_engine(playbooks: &PlaybookSet) -> Result<dunwell_letters::Letters, SendError> {
     let path = format!("letters/{}", dunwell_letters::TEMPLATE_NAME);
     let text = playbooks.source.read_file(&path).map_err(SendError::Render)?;
     let template = text.as_deref().unwrap_or(dunwell_letters::DEFAULT_TEMPLATE);

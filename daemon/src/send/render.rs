@@ -92,23 +92,27 @@ pub(super) fn draft(
 ) -> Result<Draft, String> {
     let lead = group.lead();
     let lang = lang.unwrap_or_else(|| language(customer, config, playbooks));
-    let step = playbooks
-        .step(&lead.segment, lead.step)
-        .ok_or_else(|| format!("playbook {} has no step {}", lead.segment, lead.step))?;
-    // A group on another channel than its step's is the step's fallback.
-    let fallback;
-    let step = if group.channel == step.channel {
-        step
+    // A message of working with the customer (a broken promise, an instalment) has no step.
+    let care = lead.kind != crate::plan::ActionKind::Step;
+    let step = if care {
+        None
     } else {
-        fallback = step.fallback().filter(|f| f.channel == group.channel).ok_or_else(|| {
-            format!(
-                "step {} of playbook {} has no fallback through {}",
-                lead.step,
-                lead.segment,
-                group.channel.as_str()
-            )
-        })?;
-        &fallback
+        let step = playbooks
+            .step(&lead.segment, lead.step)
+            .ok_or_else(|| format!("playbook {} has no step {}", lead.segment, lead.step))?;
+        // A group on another channel than its step's is the step's fallback.
+        if group.channel == step.channel {
+            Some(step.clone())
+        } else {
+            Some(step.fallback().filter(|f| f.channel == group.channel).ok_or_else(|| {
+                format!(
+                    "step {} of playbook {} has no fallback through {}",
+                    lead.step,
+                    lead.segment,
+                    group.channel.as_str()
+                )
+            })?)
+        }
     };
     let mut invoices = Vec::with_capacity(group.actions.len());
     for a in &group.actions {
@@ -118,6 +122,17 @@ pub(super) fn draft(
         let mut i = InvoiceContext::from_invoice(inv, at);
         (i.interest, i.costs, i.total_due, i.payment_reference) =
             (a.interest, a.costs, a.total_due, a.payment_reference.clone());
+        if let Some(d) = a.disputed {
+            i.open_amount = a.open_amount;
+            i.disputed = Some(d);
+            i.dispute_reason = inputs
+                .care
+                .book
+                .disputes
+                .iter()
+                .find(|x| x.invoice == a.invoice_number)
+                .map(|x| x.reason.clone());
+        }
         invoices.push(i);
     }
     let lead_index = group.actions.iter().position(|a| std::ptr::eq(*a, lead)).unwrap_or(0);
@@ -132,9 +147,14 @@ pub(super) fn draft(
         lead_index,
         at,
     )
-    .map_err(|e| e.to_string())?
-    .for_step(step);
-    let mut ctx = ctx;
+    .map_err(|e| e.to_string())?;
+    let mut ctx = match &step {
+        Some(step) => ctx.for_step(step),
+        None => ctx.for_care(group.channel),
+    };
+    if care {
+        super::care::describe(inputs, lead, &mut ctx);
+    }
     ctx.fee = lead.fee;
     ctx.contact = ContactContext {
         name: business.contact_name.clone(),
@@ -150,12 +170,15 @@ pub(super) fn draft(
     ctx.deadline = lead.deadline;
     ctx.expired_term = lead.expired_term.map(|t| template::ExpiredTerm { sent: t.sent, ended: t.ends });
     aggregate_costs(lead.jurisdiction, inputs, &mut ctx)?;
+    let template_name = step.as_ref().map_or(lead.template.as_str(), |s| s.template.as_str());
     let rendered =
-        template::render_message(&playbooks.source, &step.template, &ctx).map_err(|e| e.to_string())?;
+        template::render_message(&playbooks.source, template_name, &ctx).map_err(|e| e.to_string())?;
     let total = ctx.total_due.unwrap_or(ctx.total_open);
     let recipient = recipient(customer, group.channel);
-    let as_letter =
-        matches!(group.channel, Channel::Letter | Channel::RegisteredLetter) || step.attach_letter;
+    // A payment plan's confirmation carries the letter with a QR code per instalment.
+    let as_letter = matches!(group.channel, Channel::Letter | Channel::RegisteredLetter)
+        || step.as_ref().is_some_and(|s| s.attach_letter)
+        || lead.kind == crate::plan::ActionKind::PlanConfirmation;
     let pdf = match (as_letter, letters) {
         (true, Some(engine)) => Some(letter_pdf(
             engine,
@@ -173,7 +196,7 @@ pub(super) fn draft(
         customer_id: customer.id.clone(),
         customer_name: customer.name.clone(),
         channel: group.channel.as_str().to_string(),
-        template: step.template.clone(),
+        template: template_name.to_string(),
         language: lang,
         recipient,
         subject: rendered.subject,
@@ -247,6 +270,34 @@ fn letter_pdf(
             },
             info: None,
         });
+    // A payment plan's confirmation: a QR code per instalment still to pay, each for its own
+    // amount (the customer pays per instalment, not the total).
+    let instalments: Vec<dunwell_letters::InstalmentPayment> = match (&ctx.payment_plan, &payment) {
+        (Some(plan), Some(base)) if ctx.instalment.is_none() => plan
+            .instalments
+            .iter()
+            .filter(|i| i.open > Decimal::ZERO)
+            .map(|i| {
+                // Rounded once, the way the text prints it, so text and code ask the same sum.
+                let amount =
+                    i.open.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+                let reference = i.payment_reference.clone().or_else(|| base.reference.clone());
+                dunwell_letters::InstalmentPayment {
+                    label: String::new(),
+                    due_date: template::format_date(i.date, lang),
+                    amount: money(amount),
+                    payment: dunwell_letters::Payment {
+                        amount,
+                        // EPC069-12: a structured reference or a text, never both.
+                        text: if reference.is_some() { None } else { base.text.clone() },
+                        reference,
+                        ..base.clone()
+                    },
+                }
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     let total_label = match lang {
         Language::Nl => "Totaal openstaand",
         Language::Fr => "Total restant dû",
@@ -286,8 +337,9 @@ fn letter_pdf(
         total: money(ctx.total_open),
         closing,
         labels,
-        payment,
+        payment: if instalments.is_empty() { payment } else { None },
         registered: ctx.channel == Channel::RegisteredLetter,
+        instalments,
     };
     engine
         .render(&letter)

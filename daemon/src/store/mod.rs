@@ -9,13 +9,17 @@
 //! Dates are stored as `YYYY-MM-DD` text (sortable, readable with the sqlite3 tool) and money
 //! as decimal text, because SQLite's numbers are binary floating point.
 
+pub mod approvals;
+mod care;
 mod daemon;
+pub mod notes;
 mod outbox;
 mod quarantine;
 mod schema;
 mod sync;
 mod write;
 
+pub use care::{By, CallOutcome, CareError, NewDispute, NewPause, NewPlan, NewPromise, Notified, Settled};
 pub use daemon::{InvoiceNow, JobRun};
 pub use outbox::{Covered, Fallback, Message, NewMessage, Status};
 pub use quarantine::{Quarantined, QuarantinedRecord};
@@ -28,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use chrono::NaiveDate;
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 use rust_decimal::Decimal;
 
 use crate::model::{Address, Customer, CustomerKind, Invoice, Language, Payment, PaymentMethod};
@@ -124,7 +128,7 @@ impl Store {
     pub fn load_customers(&self) -> Result<Vec<Customer>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, name, kind, language, email, phone, street, postal_code, city, country,
-                    customer_since, payment_method, segment, jurisdiction
+                    customer_since, payment_method, segment, jurisdiction, account_manager, credit_limit
              FROM customers ORDER BY id",
         )?;
         let mut rows = stmt.query([])?;
@@ -150,6 +154,8 @@ impl Store {
                     r.get_ref(13)?.as_str_or_null()?,
                     "customer jurisdiction",
                 )?,
+                account_manager: r.get(14)?,
+                credit_limit: r.get_ref(15)?.as_str_or_null()?.map(decimal_col).transpose()?,
             });
         }
         Ok(out)
@@ -213,28 +219,6 @@ impl Store {
             out.push((r.get(0)?, date_col(r.get_ref(1)?.as_str()?)?));
         }
         Ok(out)
-    }
-
-    /// Records a promise to pay (used by operators; `status` is open, kept or broken).
-    pub fn record_promise(
-        &mut self,
-        customer_id: &str,
-        invoice_number: Option<&str>,
-        promised_date: NaiveDate,
-        status: &str,
-    ) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO promises (customer_id, invoice_number, promised_date, status, recorded_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                customer_id,
-                invoice_number,
-                promised_date.to_string(),
-                status,
-                chrono::Utc::now().to_rfc3339()
-            ],
-        )?;
-        Ok(())
     }
 
     /// Runs SQLite's own consistency check; `Ok(())` when the file is sound.

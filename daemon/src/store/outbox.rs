@@ -100,6 +100,8 @@ pub struct NewMessage {
     pub fallback: Option<Fallback>,
     /// The data of an agency case file (JSON).
     pub data: Option<String>,
+    /// An e-mail's `Cc` (the customer's account manager, for a step with `cc_account_manager`).
+    pub cc: Option<String>,
 }
 
 /// The message that replaces one that cannot be delivered: rendered when the original is
@@ -148,6 +150,8 @@ pub struct Message {
     pub outcome_at: Option<String>,
     /// The message this one stands in for (a fallback), by id.
     pub replaces: Option<i64>,
+    /// An e-mail's `Cc`.
+    pub cc: Option<String>,
 }
 
 /// A progress row as a JSON object (the `undo` of a message).
@@ -189,13 +193,14 @@ impl Message {
             outcome_note: None,
             outcome_at: None,
             replaces: None,
+            cc: None,
         }
     }
 }
 
 const MESSAGE_COLUMNS: &str = "id, key, day, created, customer_id, channel, template, language, recipient,
     subject, body, html, invoices, total, currency, status, attempts, next_attempt, last_error,
-    provider_id, message_id, file, sent_at, outcome, outcome_note, outcome_at, replaces";
+    provider_id, message_id, file, sent_at, outcome, outcome_note, outcome_at, replaces, cc";
 
 fn message(r: &rusqlite::Row<'_>) -> Result<Message, StoreError> {
     let invoices: String = r.get(12)?;
@@ -229,10 +234,11 @@ fn message(r: &rusqlite::Row<'_>) -> Result<Message, StoreError> {
         outcome_note: r.get(24)?,
         outcome_at: r.get(25)?,
         replaces: r.get(26)?,
+        cc: r.get(27)?,
     })
 }
 
-fn query(
+pub(super) fn query(
     conn: &rusqlite::Connection,
     filter: &str,
     args: impl rusqlite::Params,
@@ -251,6 +257,52 @@ fn delivery_text(d: Delivery) -> &'static str {
         Delivery::Post => "post",
         Delivery::Electronic => "electronic",
     }
+}
+
+/// [`Store::cancel`] inside a transaction the caller holds (a rejected approval postpones its
+/// step in the same transaction as the decision and the pauses it records).
+pub(super) fn cancel_in(tx: &rusqlite::Connection, id: i64, reason: &str) -> Result<bool, StoreError> {
+    let changed = tx.execute(
+        "UPDATE outbox SET status = 'cancelled', last_error = ?2, next_attempt = NULL
+         WHERE id = ?1 AND status IN ('queued', 'failed', 'sending', 'awaiting-approval')",
+        params![id, crate::text::cap(reason, 4096)],
+    )?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    let undo: Option<String> =
+        tx.query_row("SELECT undo FROM outbox WHERE id = ?1", [id], |r| r.get(0)).optional()?.flatten();
+    let undo: serde_json::Map<String, serde_json::Value> = match undo {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|_| StoreError::Corrupt { what: "outbox undo", value: json.clone() })?,
+        None => serde_json::Map::new(),
+    };
+    for (number, before) in undo {
+        let later: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM outbox o, json_each(o.invoices) j
+                WHERE o.id > ?1 AND o.status <> 'cancelled'
+                  AND json_extract(j.value, '$.invoice_number') = ?2)",
+            params![id, number],
+            |r| r.get(0),
+        )?;
+        if later {
+            continue;
+        }
+        if before.is_null() {
+            tx.execute("DELETE FROM progress WHERE invoice_number = ?1", [&number])?;
+        } else {
+            tx.execute(
+                "INSERT OR REPLACE INTO progress (invoice_number, playbook, steps_done, anchor, last_day,
+                    first_reminder, first_delivery, fees, handed_over, term_sent, term_end)
+                 SELECT ?1, j ->> 'playbook', j ->> 'steps_done', j ->> 'anchor', j ->> 'last_day',
+                    j ->> 'first_reminder', j ->> 'first_delivery', j ->> 'fees', j ->> 'handed_over',
+                    j ->> 'term_sent', j ->> 'term_end'
+                 FROM (SELECT json(?2) AS j)",
+                params![number, before.to_string()],
+            )?;
+        }
+    }
+    Ok(true)
 }
 
 impl Store {
@@ -354,7 +406,9 @@ impl Store {
     }
 
     /// Messages to a customer on the days from `from` through `to` that count against the
-    /// weekly cap (everything but dead ones).
+    /// weekly cap (everything but dead and cancelled ones, and the alerts to the business
+    /// about the customer, which the customer never sees: their keys start with `.alert|`,
+    /// which no customer id can).
     pub fn messages_between(
         &self,
         customer_id: &str,
@@ -362,18 +416,23 @@ impl Store {
         to: NaiveDate,
     ) -> Result<u32, StoreError> {
         Ok(self.conn.query_row(
-            "SELECT count(*) FROM outbox WHERE customer_id = ?1 AND day BETWEEN ?2 AND ?3 AND status NOT IN ('dead', 'cancelled')",
+            "SELECT count(*) FROM outbox WHERE customer_id = ?1 AND day BETWEEN ?2 AND ?3 AND status NOT IN ('dead', 'cancelled')
+                AND substr(key, 1, 7) <> '.alert|'",
             params![customer_id, from.to_string(), to.to_string()],
             |r| r.get(0),
         )?)
     }
 
     /// Marks a message as being delivered now (its own small transaction, before the
-    /// channel is called).
-    pub fn mark_sending(&mut self, id: i64) -> Result<(), StoreError> {
-        self.conn
-            .execute("UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ?1", [id])?;
-        Ok(())
+    /// channel is called). Only a message that is waiting to go out (queued, failed, or left
+    /// `sending` by a crash) is taken: false for any other, above all one awaiting approval,
+    /// which nothing but an approve decision puts in the queue (`store/approvals.rs`).
+    pub fn mark_sending(&mut self, id: i64) -> Result<bool, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1
+             WHERE id = ?1 AND status IN ('queued', 'failed', 'sending')",
+            [id],
+        )? > 0)
     }
 
     /// Records a delivery: the provider's id, the Message-ID, the file written.
@@ -389,7 +448,7 @@ impl Store {
             "UPDATE outbox SET status = 'sent', sent_at = ?2, provider_id = coalesce(?3, provider_id),
                 message_id = coalesce(?4, message_id), file = coalesce(?5, file), last_error = NULL,
                 next_attempt = NULL
-             WHERE id = ?1",
+             WHERE id = ?1 AND status <> 'awaiting-approval'",
             params![id, at, provider_id, message_id, file],
         )?;
         Ok(())
@@ -404,18 +463,20 @@ impl Store {
         next_attempt: Option<&str>,
     ) -> Result<(), StoreError> {
         self.conn.execute(
-            "UPDATE outbox SET status = ?2, last_error = ?3, next_attempt = ?4 WHERE id = ?1",
+            "UPDATE outbox SET status = ?2, last_error = ?3, next_attempt = ?4
+             WHERE id = ?1 AND status <> 'awaiting-approval'",
             params![id, status.as_str(), crate::text::cap(error, 4096), next_attempt],
         )?;
         Ok(())
     }
 
-    /// Puts a message back in the queue (a person settled an unknown one as not sent).
+    /// Puts a message back in the queue (a person settled an unknown one as not sent). Never
+    /// one awaiting approval: only an approve decision queues that.
     pub fn requeue(&mut self, id: i64) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE outbox SET status = 'queued', next_attempt = NULL,
                 last_error = 'settled by hand as not sent: ' || coalesce(last_error, '')
-             WHERE id = ?1",
+             WHERE id = ?1 AND status <> 'awaiting-approval'",
             [id],
         )?;
         Ok(())
@@ -431,12 +492,20 @@ impl Store {
     /// Records that a message cannot be delivered (`dead`) and, when it has a fallback, queues
     /// the fallback in the same transaction (key: the original's plus `|fallback`). Returns the
     /// fallback's id.
+    ///
+    /// A message awaiting approval was never attempted, so it is never dead, and its fallback
+    /// is never queued through here. The fallback of an approved message carries the
+    /// original's decision: the approval was of the step, whichever channel delivers it.
     pub fn mark_dead(&mut self, id: i64, error: &str) -> Result<Option<i64>, StoreError> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(
-            "UPDATE outbox SET status = 'dead', last_error = ?2, next_attempt = NULL WHERE id = ?1",
+        let changed = tx.execute(
+            "UPDATE outbox SET status = 'dead', last_error = ?2, next_attempt = NULL
+             WHERE id = ?1 AND status <> 'awaiting-approval'",
             params![id, crate::text::cap(error, 4096)],
         )?;
+        if changed == 0 {
+            return Ok(None);
+        }
         let fallback: Option<String> = tx
             .query_row("SELECT fallback FROM outbox WHERE id = ?1", [id], |r| r.get(0))
             .optional()?
@@ -449,9 +518,10 @@ impl Store {
             .map_err(|_| StoreError::Corrupt { what: "outbox fallback", value: json.clone() })?;
         let inserted = tx.execute(
             "INSERT INTO outbox (key, day, created, customer_id, channel, template, language, recipient,
-                subject, body, html, invoices, total, currency, status, pdf, replaces)
+                subject, body, html, invoices, total, currency, status, pdf, replaces, decision, decided_by,
+                decided_at)
              SELECT key || '|fallback', day, created, customer_id, ?2, ?3, language, ?4, ?5, ?6, ?7,
-                invoices, total, currency, 'queued', fallback_pdf, id
+                invoices, total, currency, 'queued', fallback_pdf, id, decision, decided_by, decided_at
              FROM outbox WHERE id = ?1
              ON CONFLICT (key) DO NOTHING",
             params![id, f.channel, f.template, f.recipient, f.subject, f.body, f.html],
@@ -468,45 +538,8 @@ impl Store {
     /// Returns false when the message was no longer waiting (delivered meanwhile).
     pub fn cancel(&mut self, id: i64, reason: &str) -> Result<bool, StoreError> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let changed = tx.execute(
-            "UPDATE outbox SET status = 'cancelled', last_error = ?2, next_attempt = NULL
-             WHERE id = ?1 AND status IN ('queued', 'failed', 'sending', 'awaiting-approval')",
-            params![id, crate::text::cap(reason, 4096)],
-        )?;
-        if changed == 0 {
+        if !cancel_in(&tx, id, reason)? {
             return Ok(false);
-        }
-        let undo: Option<String> =
-            tx.query_row("SELECT undo FROM outbox WHERE id = ?1", [id], |r| r.get(0)).optional()?.flatten();
-        let undo: serde_json::Map<String, serde_json::Value> = match undo {
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|_| StoreError::Corrupt { what: "outbox undo", value: json.clone() })?,
-            None => serde_json::Map::new(),
-        };
-        for (number, before) in undo {
-            let later: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM outbox o, json_each(o.invoices) j
-                    WHERE o.id > ?1 AND o.status <> 'cancelled'
-                      AND json_extract(j.value, '$.invoice_number') = ?2)",
-                params![id, number],
-                |r| r.get(0),
-            )?;
-            if later {
-                continue;
-            }
-            if before.is_null() {
-                tx.execute("DELETE FROM progress WHERE invoice_number = ?1", [&number])?;
-            } else {
-                tx.execute(
-                    "INSERT OR REPLACE INTO progress (invoice_number, playbook, steps_done, anchor, last_day,
-                        first_reminder, first_delivery, fees, handed_over, term_sent, term_end)
-                     SELECT ?1, j ->> 'playbook', j ->> 'steps_done', j ->> 'anchor', j ->> 'last_day',
-                        j ->> 'first_reminder', j ->> 'first_delivery', j ->> 'fees', j ->> 'handed_over',
-                        j ->> 'term_sent', j ->> 'term_end'
-                     FROM (SELECT json(?2) AS j)",
-                    params![number, before.to_string()],
-                )?;
-            }
         }
         tx.commit()?;
         Ok(true)
@@ -570,8 +603,8 @@ impl WriteTx<'_> {
         };
         let inserted = self.tx.execute(
             "INSERT INTO outbox (key, day, created, customer_id, channel, template, language, recipient,
-                subject, body, html, invoices, total, currency, status, pdf, fallback, fallback_pdf, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+                subject, body, html, invoices, total, currency, status, pdf, fallback, fallback_pdf, data, cc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
              ON CONFLICT (key) DO NOTHING",
             params![
                 m.key,
@@ -593,6 +626,7 @@ impl WriteTx<'_> {
                 fallback,
                 m.fallback.as_ref().and_then(|f| f.pdf.as_deref()),
                 m.data,
+                m.cc,
             ],
         )?;
         if inserted == 0 {

@@ -284,4 +284,142 @@ CREATE TABLE plugin_artifacts (
     created  TEXT NOT NULL
 ) WITHOUT ROWID;
 "#,
+    // 12: working with the customer (issue 13). Promises cover one or more invoices
+    // (`promise_invoices`; the old single `invoice_number` is copied over) and record who made
+    // them, when they were kept or broken, and the day the broken-promise message was written.
+    // Disputes, payment plans with their instalments, pauses, and `care_events`: every
+    // interaction as a line of history with who recorded it. Notes: a reply or remark pasted
+    // by the operator, matched to the message it answers. Approvals are decided on the outbox
+    // row itself. A customer's account manager and credit limit; alerts already given.
+    r#"
+ALTER TABLE promises ADD COLUMN note TEXT;
+ALTER TABLE promises ADD COLUMN recorded_by TEXT NOT NULL DEFAULT 'operator';
+ALTER TABLE promises ADD COLUMN recorded_on TEXT;
+ALTER TABLE promises ADD COLUMN settled_on TEXT;
+ALTER TABLE promises ADD COLUMN notified_on TEXT;
+ALTER TABLE promises ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 0;
+UPDATE promises SET recorded_on = substr(recorded_at, 1, 10) WHERE recorded_on IS NULL;
+CREATE TABLE promise_invoices (
+    promise_id     INTEGER NOT NULL,
+    invoice_number TEXT NOT NULL,
+    PRIMARY KEY (promise_id, invoice_number)
+) WITHOUT ROWID;
+INSERT INTO promise_invoices (promise_id, invoice_number)
+    SELECT id, invoice_number FROM promises WHERE invoice_number IS NOT NULL;
+CREATE INDEX promise_invoices_by_invoice ON promise_invoices (invoice_number);
+
+CREATE TABLE disputes (
+    id              INTEGER PRIMARY KEY,
+    customer_id     TEXT NOT NULL,
+    invoice_number  TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    -- NULL: the whole open amount is disputed
+    amount          TEXT,
+    deadline        TEXT NOT NULL,
+    note            TEXT,
+    status          TEXT NOT NULL CHECK (status IN ('open', 'credit', 'write-off', 'rejected')),
+    recorded_on     TEXT NOT NULL,
+    recorded_at     TEXT NOT NULL,
+    recorded_by     TEXT NOT NULL,
+    resolved_on     TEXT,
+    resolved_at     TEXT,
+    resolved_by     TEXT,
+    resolution_note TEXT,
+    -- for the customer: what left the claim, the invoice's open amount then, and the last
+    -- payment row known then (later payments are not part of the deduction)
+    deducted        TEXT,
+    open_before     TEXT,
+    payment_mark    INTEGER,
+    -- the day the task for a person was written once the deadline passed unresolved
+    task_on         TEXT
+);
+CREATE INDEX disputes_by_invoice ON disputes (invoice_number);
+
+CREATE TABLE payment_plans (
+    id           INTEGER PRIMARY KEY,
+    customer_id  TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('active', 'kept', 'broken', 'cancelled')),
+    recorded_on  TEXT NOT NULL,
+    recorded_at  TEXT NOT NULL,
+    recorded_by  TEXT NOT NULL,
+    note         TEXT,
+    settled_on   TEXT,
+    -- the instalment (1-based) whose miss broke the plan
+    missed       INTEGER,
+    notified_on  TEXT,
+    confirmed    INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE payment_plan_invoices (
+    plan_id        INTEGER NOT NULL,
+    invoice_number TEXT NOT NULL,
+    PRIMARY KEY (plan_id, invoice_number)
+) WITHOUT ROWID;
+CREATE INDEX payment_plan_invoices_by_invoice ON payment_plan_invoices (invoice_number);
+CREATE TABLE instalments (
+    plan_id   INTEGER NOT NULL,
+    seq       INTEGER NOT NULL,
+    due_date  TEXT NOT NULL,
+    amount    TEXT NOT NULL,
+    -- the day its reminder was written
+    reminded_on TEXT,
+    PRIMARY KEY (plan_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE pauses (
+    id          INTEGER PRIMARY KEY,
+    scope       TEXT NOT NULL CHECK (scope IN ('customer', 'invoice', 'all')),
+    target      TEXT,
+    from_day    TEXT NOT NULL,
+    until       TEXT,
+    reason      TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    recorded_by TEXT NOT NULL,
+    lifted_on   TEXT,
+    lifted_at   TEXT,
+    lifted_by   TEXT
+);
+
+CREATE TABLE care_events (
+    id          INTEGER PRIMARY KEY,
+    at          TEXT NOT NULL,
+    day         TEXT NOT NULL,
+    customer_id TEXT,
+    invoices    TEXT NOT NULL DEFAULT '[]',
+    kind        TEXT NOT NULL,
+    ref_id      INTEGER,
+    text        TEXT NOT NULL,
+    recorded_by TEXT NOT NULL
+);
+CREATE INDEX care_events_by_customer ON care_events (customer_id, day);
+
+CREATE TABLE notes (
+    id          INTEGER PRIMARY KEY,
+    customer_id TEXT NOT NULL,
+    day         TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    recorded_by TEXT NOT NULL,
+    sender      TEXT,
+    subject     TEXT,
+    message_id  TEXT,
+    in_reply_to TEXT,
+    outbox_id   INTEGER,
+    body        TEXT NOT NULL
+);
+CREATE INDEX notes_by_customer ON notes (customer_id, day);
+
+CREATE TABLE alerts (
+    customer_id TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    since       TEXT NOT NULL,
+    outbox_id   INTEGER,
+    PRIMARY KEY (customer_id, kind, since)
+) WITHOUT ROWID;
+
+ALTER TABLE outbox ADD COLUMN decision TEXT;
+ALTER TABLE outbox ADD COLUMN decided_by TEXT;
+ALTER TABLE outbox ADD COLUMN decided_at TEXT;
+ALTER TABLE outbox ADD COLUMN cc TEXT;
+ALTER TABLE customers ADD COLUMN account_manager TEXT;
+ALTER TABLE customers ADD COLUMN credit_limit TEXT;
+"#,
 ];

@@ -121,7 +121,8 @@ impl WriteTx<'_> {
     }
 
     /// A writer for a plugin's customers: it never touches what only the operator sets (the
-    /// segment by hand, customer since, payment method), which the contract cannot carry.
+    /// segment by hand, customer since, payment method, account manager, credit limit), which
+    /// the contract cannot carry.
     pub fn plugin_customer_writer(&self) -> Result<CustomerWriter<'_>, StoreError> {
         Ok(CustomerWriter {
             exists: self.tx.prepare("SELECT 1 FROM customers WHERE id = ?1")?,
@@ -186,8 +187,9 @@ impl WriteTx<'_> {
 macro_rules! insert_customer {
     () => {
         "INSERT INTO customers (id, name, kind, language, email, phone, street, postal_code,
-            city, country, customer_since, payment_method, segment, source, source_id, jurisdiction)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+            city, country, customer_since, payment_method, segment, source, source_id, jurisdiction,
+            account_manager, credit_limit)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
     };
 }
 
@@ -199,13 +201,16 @@ const UPSERT_CUSTOMER: &str = concat!(
         postal_code = excluded.postal_code, city = excluded.city, country = excluded.country,
         customer_since = excluded.customer_since, payment_method = excluded.payment_method,
         segment = excluded.segment, source = excluded.source, source_id = excluded.source_id,
-        jurisdiction = excluded.jurisdiction
+        jurisdiction = excluded.jurisdiction, account_manager = excluded.account_manager,
+        credit_limit = excluded.credit_limit
      WHERE (name, kind, language, email, phone, street, postal_code, city, country,
-            customer_since, payment_method, segment, source, source_id, jurisdiction)
+            customer_since, payment_method, segment, source, source_id, jurisdiction,
+            account_manager, credit_limit)
         IS NOT (excluded.name, excluded.kind, excluded.language, excluded.email, excluded.phone,
                 excluded.street, excluded.postal_code, excluded.city, excluded.country,
                 excluded.customer_since, excluded.payment_method, excluded.segment,
-                excluded.source, excluded.source_id, excluded.jurisdiction)"
+                excluded.source, excluded.source_id, excluded.jurisdiction,
+                excluded.account_manager, excluded.credit_limit)"
 );
 
 /// [`UPSERT_CUSTOMER`] without the operator's columns in the update (see
@@ -271,6 +276,8 @@ impl CustomerWriter<'_> {
             source,
             source_id,
             c.jurisdiction.map(crate::calendar::Jurisdiction::as_str),
+            c.account_manager,
+            c.credit_limit.map(|l| l.to_string()),
         ])?;
         Ok(classify(existed, self.tx.total_changes() > before))
     }
@@ -485,6 +492,37 @@ mod tests {
         assert_eq!(store.load_invoices().unwrap(), vec![inv]);
         assert_eq!(store.load_customers().unwrap(), vec![c]);
         assert_eq!(store.count(Table::Payments).unwrap(), 1);
+    }
+
+    #[test]
+    fn account_manager_and_credit_limit_are_the_operators() {
+        let mut store = Store::open_in_memory().unwrap();
+        let tx = store.begin().unwrap();
+        let mut c = Customer {
+            account_manager: Some("anja@bakkerij.example".into()),
+            credit_limit: Some(Decimal::new(500000, 2)),
+            ..customer("C1")
+        };
+        {
+            let mut cw = tx.customer_writer().unwrap();
+            assert_eq!(cw.upsert(&c, "csv", "C1").unwrap(), Upsert::Added);
+            assert_eq!(cw.upsert(&c, "csv", "C1").unwrap(), Upsert::Unchanged);
+            // A connector's record carries neither: it leaves them as they are.
+            let from_plugin = Customer { name: "Renamed".into(), ..customer("C1") };
+            assert_eq!(
+                tx.plugin_customer_writer().unwrap().upsert(&from_plugin, "csv", "C1").unwrap(),
+                Upsert::Changed
+            );
+        }
+        tx.commit().unwrap();
+        c.name = "Renamed".into();
+        assert_eq!(store.load_customers().unwrap(), vec![c.clone()]);
+        // The spreadsheet is the operator's: a new export without them clears them.
+        let tx = store.begin().unwrap();
+        let cleared = Customer { account_manager: None, credit_limit: None, ..c };
+        assert_eq!(tx.customer_writer().unwrap().upsert(&cleared, "csv", "C1").unwrap(), Upsert::Changed);
+        tx.commit().unwrap();
+        assert_eq!(store.load_customers().unwrap(), vec![cleared]);
     }
 
     #[test]

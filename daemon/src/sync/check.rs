@@ -267,8 +267,10 @@ fn customer_fields(c: wit::Customer) -> Result<Customer, Bad> {
         customer_since: None,
         payment_method: None,
         segment: None,
-        // The operator's column: the connector contract does not carry it.
+        // The operator's columns: the connector contract does not carry them.
         jurisdiction: None,
+        account_manager: None,
+        credit_limit: None,
     })
 }
 

@@ -1,13 +1,15 @@
 //! Checking a template before it is ever used to send: `dunwell check` (through
-//! `PlaybookSet::load`) runs [`check_template`] on every step's files in every language.
+//! `PlaybookSet::load`) runs [`check_template`] on every step's files in every language, and
+//! [`check_care_templates`] on the messages of working with the customer.
 
 use rust_decimal::Decimal;
 
 use super::{
-    environment, is_partial_name, render_html_in, render_text, render_with, MessageContext, Partials,
-    TemplateError,
+    care_template_source, dispute_part, environment, has_html, is_partial_name, render_html_in, render_text,
+    render_with, shape_care, MessageContext, Partials, TemplateError, CARE_TEMPLATES,
 };
 use crate::calendar::Jurisdiction;
+use crate::location::{Location, Problem};
 use crate::model::{CustomerKind, Language};
 use crate::playbook::{Channel, MoneyAction, PlaybookSource, Step};
 
@@ -25,7 +27,8 @@ pub enum TemplatePart {
 /// like the ones the step produces: two invoices for a Dutch business with every optional value
 /// present, one invoice for a Belgian consumer with the amounts the step's consumer variant
 /// gives, one invoice with every optional value absent, two invoices of a Dutch consumer without
-/// a payment reference, and two invoices of a Belgian business. Partials (`{% include
+/// a payment reference, two invoices of a Belgian business, and the first with part of an
+/// invoice disputed. Partials (`{% include
 /// "_signature.txt" %}`) are read from `playbooks`, in `lang`. The text part must also have the
 /// layout its channel needs (a `Subject:` line for e-mails and letters, none otherwise), and an
 /// e-mail or letter whose step announces collection costs to consumers must print their amount
@@ -41,13 +44,7 @@ pub fn check_template(
     step: &Step,
     part: TemplatePart,
 ) -> Result<(), TemplateError> {
-    let html = part == TemplatePart::Html;
-    let partials = Partials { source: playbooks, lang };
-    let env = environment(lang, "EUR", html, Some(partials));
-    env.template_from_named_str(name, source)
-        .map_err(|e| TemplateError::from_minijinja(name, source, e, Some(partials)))?;
-    check_swallowed_line_breaks(source, name, None)?;
-    check_included_partials(source, name, partials)?;
+    let partials = check_source(playbooks, source, name, lang, part)?;
     let b2b = step.money_for(CustomerKind::B2b);
     let b2c = step.money_for(CustomerKind::B2c);
     let variants = sample_variants(lang, step.channel, b2b, b2c);
@@ -62,6 +59,211 @@ pub fn check_template(
         }
     }
     Ok(())
+}
+
+/// What every template file must pass before it is rendered: it parses, it does not join lines
+/// by accident, and neither do the partials it includes (read from `playbooks` in `lang`).
+fn check_source<'a>(
+    playbooks: &'a PlaybookSource,
+    source: &str,
+    name: &str,
+    lang: Language,
+    part: TemplatePart,
+) -> Result<Partials<'a>, TemplateError> {
+    let partials = Partials { source: playbooks, lang };
+    let env = environment(lang, "EUR", part == TemplatePart::Html, Some(partials));
+    env.template_from_named_str(name, source)
+        .map_err(|e| TemplateError::from_minijinja(name, source, e, Some(partials)))?;
+    check_swallowed_line_breaks(source, name, None)?;
+    check_included_partials(source, name, partials)?;
+    Ok(partials)
+}
+
+/// Checks one file of care template `template` ([`CARE_TEMPLATES`]) in `lang` for `channel`,
+/// as [`check_template`] does a step's: it must parse, must not join lines by accident (nor may
+/// its partials), must have its channel's layout, and must render against the sample contexts
+/// shaped as the planner sends that message ([`care_variants`]). `playbooks` is where the file
+/// and its partials come from (the built-in set for a template the folder lacks).
+pub fn check_care_template(
+    playbooks: &PlaybookSource,
+    source: &str,
+    name: &str,
+    lang: Language,
+    template: &str,
+    channel: Channel,
+    part: TemplatePart,
+) -> Result<(), TemplateError> {
+    let partials = check_source(playbooks, source, name, lang, part)?;
+    for ctx in care_variants(lang, template, channel) {
+        match part {
+            TemplatePart::Text => render_text(source, name, lang, &ctx, Some(partials)).map(drop)?,
+            TemplatePart::Html => {
+                render_html_in(source, name, lang, &ctx, "subject", Some(partials)).map(drop)?
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `dunwell check` for the care templates ([`CARE_TEMPLATES`]): each is rendered in each of
+/// `languages`, for each channel it can go by (an e-mail's HTML body too), from where
+/// [`care_template_source`] finds it (the folder's own, else the built-in one). Problems are
+/// added to `problems` with the file and line, like a step template's; one already reported at
+/// the same place (a partial the steps' templates include too, the same text checked for e-mail
+/// and letter) is not repeated. A folder without a care template is no problem: see
+/// [`care_template_notes`].
+pub fn check_care_templates(source: &PlaybookSource, languages: &[Language], problems: &mut Vec<Problem>) {
+    let mut add = |problem: Problem| {
+        if !problems.iter().any(|p| p.location == problem.location) {
+            problems.push(problem);
+        }
+    };
+    for &(template, channels) in CARE_TEMPLATES {
+        for &lang in languages {
+            let from = match care_template_source(source, lang, template) {
+                Ok(from) => from,
+                Err(e) => {
+                    add(Problem::new(Location::file(e.name()), e.to_string()));
+                    continue;
+                }
+            };
+            for &channel in channels {
+                let mut parts = vec![(TemplatePart::Text, PlaybookSource::template_path(lang, template))];
+                if has_html(channel) {
+                    parts.push((TemplatePart::Html, PlaybookSource::html_template_path(lang, template)));
+                }
+                for (part, rel) in parts {
+                    let file = from.display(&rel);
+                    let name = match part {
+                        TemplatePart::Text => template.to_string(),
+                        TemplatePart::Html => format!("{template}.html"),
+                    };
+                    match from.read_file(&rel) {
+                        Ok(Some(body)) => {
+                            if let Err(e) =
+                                check_care_template(from, &body, &name, lang, template, channel, part)
+                            {
+                                let file = match e.partial() {
+                                    Some(p) => from.display(&format!("templates/{}/{p}", lang.as_str())),
+                                    None => file,
+                                };
+                                add(Problem::new(
+                                    Location::at(file, e.line().unwrap_or(0), 0),
+                                    e.to_string(),
+                                ));
+                            }
+                        }
+                        Ok(None) => add(Problem::new(
+                            Location::file(&file),
+                            match part {
+                                TemplatePart::Text => format!(
+                                    "care template `{template}` is missing for language `{lang}`: create {}",
+                                    file.display()
+                                ),
+                                TemplatePart::Html => format!(
+                                    "care template `{template}` has a text for language `{lang}` but no HTML \
+                                     body, which an e-mail needs: create {} (or remove the text to send the \
+                                     built-in message)",
+                                    file.display()
+                                ),
+                            },
+                        )),
+                        Err(msg) => add(Problem::new(Location::file(file), msg)),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The care templates a playbooks folder does not have itself, so that the built-in ones are
+/// sent: one note per template with its languages, for `dunwell check` to print (a note, not a
+/// problem). None for the built-in playbooks themselves.
+pub fn care_template_notes(source: &PlaybookSource, languages: &[Language]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for &(template, _) in CARE_TEMPLATES {
+        let built_in: Vec<&str> = languages
+            .iter()
+            .filter(|&&lang| {
+                matches!(care_template_source(source, lang, template), Ok(PlaybookSource::Builtin))
+                    && !matches!(source, PlaybookSource::Builtin)
+            })
+            .map(|l| l.as_str())
+            .collect();
+        if !built_in.is_empty() {
+            notes.push(format!(
+                "care template `{template}` comes from the built-in set in {} (the folder has no {}); \
+                 copy it there to change its text",
+                built_in.join(", "),
+                source.display(&format!("templates/<lang>/{template}.txt")).display()
+            ));
+        }
+    }
+    notes
+}
+
+/// The contexts a care template is rendered against: the [`sample_variants`] (a Dutch business
+/// with two invoices, a Belgian consumer, nothing optional, a Dutch consumer with two invoices,
+/// a Belgian business, a partly disputed invoice) shaped as the planner sends `template`
+/// ([`shape_care`]), with what varies between real messages: structured references for Belgian
+/// customers, instalments without a reference (all, or one), a promise for part of what is
+/// open, an instalment past its date and one that is the last, a broken plan whose missed
+/// instalment is not named, a dispute without a note or with a reason of the business's own.
+pub(super) fn care_variants(lang: Language, template: &str, channel: Channel) -> Vec<MessageContext> {
+    let none = (MoneyAction::None, MoneyAction::None);
+    let mut variants = sample_variants(lang, channel, none, none).to_vec();
+    for (k, ctx) in variants.iter_mut().enumerate() {
+        shape_care(ctx, template);
+        let be = ctx.jurisdiction == Jurisdiction::Be;
+        if let Some(plan) = &mut ctx.payment_plan {
+            for t in &mut plan.instalments {
+                if be {
+                    t.payment_reference = Some(format!("+++090/9337/5{:04}+++", 5400 + t.seq));
+                }
+            }
+            match k {
+                // Nothing optional: no references, and the plan's missed instalment unnamed.
+                2 => {
+                    plan.instalments.iter_mut().for_each(|t| t.payment_reference = None);
+                    plan.missed = None;
+                }
+                // One instalment without a reference.
+                3 => plan.instalments[1].payment_reference = None,
+                // The first instalment unpaid and past its date.
+                1 => {
+                    let first = &mut plan.instalments[0];
+                    (first.paid, first.open) = (Decimal::ZERO, first.amount);
+                    plan.paid = plan.instalments.iter().map(|t| t.paid).sum();
+                }
+                _ => {}
+            }
+            if ctx.instalment.is_some() {
+                let which = match k {
+                    1 => 0,
+                    2 | 4 => plan.instalments.len() - 1,
+                    _ => 1,
+                };
+                ctx.instalment = Some(plan.instalments[which].clone());
+            }
+        }
+        if let Some(promise) = &mut ctx.promise {
+            if k == 3 {
+                promise.amount = Decimal::new(50000, 2);
+            }
+        }
+        if let Some(dispute) = &mut ctx.dispute {
+            match k {
+                2 => dispute.note = None,
+                4 => dispute.reason = "late-delivery".into(),
+                _ => {}
+            }
+            let reason = dispute.reason.clone();
+            for i in ctx.invoices.iter_mut().filter(|i| i.disputed.is_some()) {
+                i.dispute_reason = Some(reason.clone());
+            }
+        }
+    }
+    variants
 }
 
 /// A step that announces collection costs to consumers is the Dutch 14-day letter: it only
@@ -249,14 +451,15 @@ pub(super) fn set_amounts(ctx: &mut MessageContext, (interest, costs): (MoneyAct
 
 /// The contexts every template is rendered against (see [`check_template`]): a Dutch business
 /// with two invoices and everything present, a Belgian consumer, one invoice with nothing
-/// optional, a Dutch consumer with two invoices and no payment reference, and a Belgian
-/// business with two invoices.
+/// optional, a Dutch consumer with two invoices and no payment reference, a Belgian business
+/// with two invoices, and the first again with part of its second invoice disputed (so the
+/// table of invoices says so).
 pub(super) fn sample_variants(
     lang: Language,
     channel: Channel,
     b2b: (MoneyAction, MoneyAction),
     b2c: (MoneyAction, MoneyAction),
-) -> [MessageContext; 5] {
+) -> [MessageContext; 6] {
     let mut full = MessageContext::sample();
     full.customer.language = lang;
     full.channel = channel;
@@ -330,5 +533,11 @@ pub(super) fn sample_variants(
     be_business.payment_reference = Some("+++090/9337/55493+++".into());
     set_amounts(&mut be_business, b2b);
 
-    [full, consumer, sparse, several, be_business]
+    let mut disputed = full.clone();
+    if let Some(dispute) = disputed.dispute.clone() {
+        dispute_part(&mut disputed, &dispute);
+    }
+    set_amounts(&mut disputed, b2b);
+
+    [full, consumer, sparse, several, be_business, disputed]
 }

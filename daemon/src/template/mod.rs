@@ -34,6 +34,17 @@
 //! and the same language as the template that includes it, sees the same variables, and is
 //! never a step's template itself. A missing or broken partial is reported with its file and
 //! line like any template.
+//!
+//! **Working with the customer.** Promises, payment plans and disputes have messages of their
+//! own that are not playbook steps ([`CARE_TEMPLATES`]: `broken-promise`, `promise-confirmation`,
+//! `payment-plan-confirmation`, `instalment-reminder`, `payment-plan-broken` by e-mail or letter,
+//! `dispute-overdue` as a task for a person), rendered with `step` 0, no interest or costs, and
+//! the record they are about (`promise`, `payment_plan`, `instalment`, `dispute`). They lie
+//! beside the steps' templates; a playbooks folder that lacks one in a language sends the
+//! built-in one, read whole from the built-in set with its partials ([`care_template_source`]),
+//! and `dunwell check` says so in a note ([`care_template_notes`]). An invoice with a disputed
+//! part (`disputed`, `dispute_reason`) shows only the undisputed rest as open, and the shipped
+//! `_invoices` partials say so under the table.
 
 mod check;
 mod format;
@@ -54,7 +65,10 @@ use crate::model::{Customer, CustomerKind, Invoice, Language};
 use crate::playbook::{Channel, MoneyAction, PlaybookSource, Step};
 
 pub use crate::gsm::{parts as sms_parts, Encoding as SmsEncoding, SmsParts};
-pub use check::{check_syntax, check_template, TemplatePart};
+pub use check::{
+    care_template_notes, check_care_template, check_care_templates, check_syntax, check_template,
+    TemplatePart,
+};
 pub use format::{format_date, format_days, format_money, format_percent};
 
 /// Everything a template may refer to. The field names are the template's vocabulary: renaming
@@ -129,10 +143,81 @@ pub struct MessageContext {
     /// The term an earlier message gave has run out: the text says so (and that the costs it
     /// announced are now due) instead of giving a new term.
     pub expired_term: Option<ExpiredTerm>,
-    /// The playbook step number, 1-based.
+    /// The playbook step number, 1-based (0 for a message of working with the customer: a
+    /// broken promise, an instalment, a confirmation).
     pub step: u32,
     /// `email`, `sms`, `phone`, `letter`, `registered-letter` or `agency`.
     pub channel: Channel,
+    /// The promise the message is about (a broken promise, a confirmation).
+    pub promise: Option<PromiseContext>,
+    /// The payment plan the message is about (a confirmation, an instalment, a broken plan).
+    pub payment_plan: Option<PlanContext>,
+    /// The instalment an instalment reminder is for (also in `payment_plan.instalments`).
+    pub instalment: Option<InstalmentContext>,
+    /// The dispute a task for a person is about (its deadline passed unresolved).
+    pub dispute: Option<DisputeContext>,
+}
+
+/// A promise to pay, as the texts show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PromiseContext {
+    pub id: i64,
+    /// The day the customer promised to pay by.
+    pub date: NaiveDate,
+    #[serde(serialize_with = "decimal_as_str")]
+    pub amount: Decimal,
+    /// The day the promise was made.
+    pub made_on: NaiveDate,
+    pub invoices: Vec<String>,
+}
+
+/// A payment plan, as the texts show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanContext {
+    pub id: i64,
+    pub made_on: NaiveDate,
+    pub invoices: Vec<String>,
+    pub instalments: Vec<InstalmentContext>,
+    /// The sum of the instalments.
+    #[serde(serialize_with = "decimal_as_str")]
+    pub total: Decimal,
+    /// What the payments have covered so far.
+    #[serde(serialize_with = "decimal_as_str")]
+    pub paid: Decimal,
+    /// The instalment whose miss broke the plan.
+    pub missed: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstalmentContext {
+    /// 1-based.
+    pub seq: u32,
+    pub date: NaiveDate,
+    #[serde(serialize_with = "decimal_as_str")]
+    pub amount: Decimal,
+    /// What the payments have covered of it.
+    #[serde(serialize_with = "decimal_as_str")]
+    pub paid: Decimal,
+    /// What is still to pay of it.
+    #[serde(serialize_with = "decimal_as_str")]
+    pub open: Decimal,
+    /// The reference to pay this instalment with (the plan's invoice's, when it is one).
+    pub payment_reference: Option<String>,
+}
+
+/// A dispute, as a task for a person shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DisputeContext {
+    pub id: i64,
+    pub invoice: String,
+    #[serde(serialize_with = "decimal_as_str")]
+    pub amount: Decimal,
+    /// The reason code (`wrong-amount`, `not-delivered`, `quality`, `administrative`, `other`,
+    /// or one of the business's own).
+    pub reason: String,
+    pub note: Option<String>,
+    pub made_on: NaiveDate,
+    pub deadline: NaiveDate,
 }
 
 /// A term given by an earlier message that has run out.
@@ -262,6 +347,13 @@ pub struct InvoiceContext {
     /// What is to be paid on this invoice now: open amount plus what the step applies to it.
     #[serde(serialize_with = "opt_decimal_as_str")]
     pub total_due: Option<Decimal>,
+    /// The part of the invoice under an open dispute: not chased, and not in `open_amount`
+    /// (which is then the undisputed rest the message asks for).
+    #[serde(serialize_with = "opt_decimal_as_str")]
+    pub disputed: Option<Decimal>,
+    /// The dispute's reason code (`wrong-amount`, `not-delivered`, `quality`,
+    /// `administrative`, `other`, or one of the business's own), with `disputed`.
+    pub dispute_reason: Option<String>,
 }
 
 impl InvoiceContext {
@@ -281,6 +373,8 @@ impl InvoiceContext {
             interest: None,
             costs: None,
             total_due: None,
+            disputed: None,
+            dispute_reason: None,
         }
     }
 }
@@ -377,7 +471,21 @@ impl MessageContext {
             expired_term: None,
             step: 1,
             channel: Channel::Email,
+            promise: None,
+            payment_plan: None,
+            instalment: None,
+            dispute: None,
         })
+    }
+
+    /// For a message of working with the customer (no playbook step): it states no interest
+    /// or costs of its own; `channel` is the one it goes out through.
+    pub fn for_care(mut self, channel: Channel) -> MessageContext {
+        self.step = 0;
+        self.channel = channel;
+        self.interest_action = MoneyAction::None;
+        self.costs_action = MoneyAction::None;
+        self
     }
 
     /// Sets what comes from the lead invoice's playbook step: its number, channel, and what it
@@ -411,6 +519,8 @@ impl MessageContext {
             interest: Some(Decimal::new(1253, 2)),
             costs: None,
             total_due: None,
+            disputed: None,
+            dispute_reason: None,
         };
         let second = InvoiceContext {
             number: "2026-0142".into(),
@@ -425,6 +535,8 @@ impl MessageContext {
             interest: Some(Decimal::new(205, 2)),
             costs: None,
             total_due: None,
+            disputed: None,
+            dispute_reason: None,
         };
         let mut ctx = MessageContext::new(
             BusinessContext {
@@ -475,7 +587,161 @@ impl MessageContext {
         ctx.costs_include_vat = false;
         ctx.expired_term = Some(ExpiredTerm { sent: date(2026, 3, 18), ended: date(2026, 4, 1) });
         ctx.step = 5;
+        // Working with the customer: a promise for both invoices, a plan of three instalments
+        // (the first paid, the second in part), its second instalment, and a dispute about
+        // part of the second invoice whose deadline passed yesterday.
+        let numbers: Vec<String> = ctx.invoices.iter().map(|i| i.number.clone()).collect();
+        ctx.promise = Some(PromiseContext {
+            id: 7,
+            date: date(2026, 3, 27),
+            amount: ctx.total_open,
+            made_on: date(2026, 3, 20),
+            invoices: numbers.clone(),
+        });
+        let instalment = |seq, date, amount: Decimal, paid: Decimal, reference: &str| InstalmentContext {
+            seq,
+            date,
+            amount,
+            paid,
+            open: amount - paid,
+            payment_reference: Some(reference.to_string()),
+        };
+        let instalments = vec![
+            instalment(
+                1,
+                date(2026, 4, 1),
+                Decimal::new(57819, 2),
+                Decimal::new(57819, 2),
+                "1234 5678 9012 3480",
+            ),
+            instalment(
+                2,
+                date(2026, 5, 1),
+                Decimal::new(57819, 2),
+                Decimal::new(7819, 2),
+                "1234 5678 9012 3498",
+            ),
+            instalment(3, date(2026, 6, 1), Decimal::new(57818, 2), Decimal::ZERO, "1234 5678 9012 3502"),
+        ];
+        ctx.instalment = Some(instalments[1].clone());
+        ctx.payment_plan = Some(PlanContext {
+            id: 3,
+            made_on: date(2026, 3, 25),
+            invoices: numbers,
+            total: instalments.iter().map(|i| i.amount).sum(),
+            paid: instalments.iter().map(|i| i.paid).sum(),
+            instalments,
+            missed: None,
+        });
+        ctx.dispute = Some(DisputeContext {
+            id: 4,
+            invoice: "2026-0142".into(),
+            amount: Decimal::new(20000, 2),
+            reason: "quality".into(),
+            note: Some("Twee dozen croissants kwamen beschadigd aan.".into()),
+            made_on: date(2026, 3, 4),
+            deadline: date(2026, 4, 1),
+        });
         ctx
+    }
+
+    /// [`sample`](Self::sample) with the sample dispute applied to the second invoice: 200.00
+    /// of its 500.00 open is disputed (`quality`), so it asks for the undisputed 300.00, and
+    /// `total_open` and `total_due` are what the reminder then chases.
+    pub fn sample_disputed() -> MessageContext {
+        let mut ctx = MessageContext::sample();
+        let dispute = ctx.dispute.clone().expect("the sample has a dispute");
+        dispute_part(&mut ctx, &dispute);
+        ctx
+    }
+
+    /// The sample shaped as the planner builds message `template` of [`CARE_TEMPLATES`]: for its
+    /// first channel, step 0, no interest, costs or fee, and only the record it is about (the
+    /// promise; the plan, with its instalment for a reminder and the missed one for a broken
+    /// plan; the dispute, on a partly disputed invoice). `None` for another name.
+    pub fn sample_care(template: &str) -> Option<MessageContext> {
+        let (_, channels) = CARE_TEMPLATES.iter().find(|(n, _)| *n == template)?;
+        let mut ctx = MessageContext::sample().for_care(channels[0]);
+        shape_care(&mut ctx, template);
+        Some(ctx)
+    }
+}
+
+/// Marks `dispute`'s amount of its invoice in `ctx` as disputed: out of the open amount (which
+/// is then the undisputed rest) and out of `total_open` (and `total_due`).
+pub(crate) fn dispute_part(ctx: &mut MessageContext, dispute: &DisputeContext) {
+    let mut taken = Decimal::ZERO;
+    for i in ctx.invoices.iter_mut().filter(|i| i.number == dispute.invoice && i.disputed.is_none()) {
+        let part = dispute.amount.min(i.open_amount);
+        i.disputed = Some(part);
+        i.dispute_reason = Some(dispute.reason.clone());
+        i.open_amount -= part;
+        i.total_due = i.total_due.map(|t| t - part);
+        taken += part;
+    }
+    if let Some(i) = ctx.invoices.iter().find(|i| i.number == ctx.invoice.number) {
+        ctx.invoice = i.clone();
+    }
+    ctx.total_open -= taken;
+    ctx.total_due = ctx.total_due.map(|t| t - taken);
+}
+
+/// Shapes a context for care message `template` the way the planner sends it: no interest,
+/// costs or fee of its own; the promise's and the plan's invoices those of the message; only
+/// the record the message is about; a broken plan names its missed instalment (the second); a
+/// dispute task is about the last invoice of the message, part of which is disputed.
+pub(crate) fn shape_care(ctx: &mut MessageContext, template: &str) {
+    ctx.step = 0;
+    ctx.interest_action = MoneyAction::None;
+    ctx.costs_action = MoneyAction::None;
+    ctx.interest = None;
+    ctx.costs = None;
+    ctx.fee = None;
+    ctx.total_due = None;
+    ctx.interest_rate = None;
+    ctx.interest_basis = None;
+    ctx.expired_term = None;
+    for i in &mut ctx.invoices {
+        (i.interest, i.costs, i.total_due) = (None, None, None);
+    }
+    ctx.invoice.interest = None;
+    let numbers: Vec<String> = ctx.invoices.iter().map(|i| i.number.clone()).collect();
+    if let Some(p) = &mut ctx.promise {
+        p.invoices = numbers.clone();
+        p.amount = ctx.total_open;
+    }
+    if let Some(p) = &mut ctx.payment_plan {
+        p.invoices = numbers;
+    }
+    let (promise, plan, instalment, dispute) = match template {
+        "broken-promise" | "promise-confirmation" => (true, false, false, false),
+        "payment-plan-confirmation" | "payment-plan-broken" => (false, true, false, false),
+        "instalment-reminder" => (false, true, true, false),
+        "dispute-overdue" => (false, false, false, true),
+        _ => (true, true, true, true),
+    };
+    if !promise {
+        ctx.promise = None;
+    }
+    if !plan {
+        ctx.payment_plan = None;
+    }
+    if !instalment {
+        ctx.instalment = None;
+    }
+    if template == "payment-plan-broken" {
+        if let Some(p) = &mut ctx.payment_plan {
+            p.missed = Some(2);
+        }
+    }
+    let last = ctx.invoices.last().map(|i| i.number.clone());
+    match (dispute, ctx.dispute.take(), last) {
+        (true, Some(mut d), Some(last)) => {
+            d.invoice = last;
+            dispute_part(ctx, &d);
+            ctx.dispute = Some(d);
+        }
+        (_, d, _) => ctx.dispute = if dispute { d } else { None },
     }
 }
 
@@ -531,10 +797,14 @@ const VOCABULARY: &str = "business.{name, legal_form, address, iban, bic, vat_nu
      company_number, rpr, website, signatory_name, signatory_role}, contact.{name, phone, email}, \
      customer.{id, name, kind, country, language, contact_name}, \
      invoice and each of invoices.{number, issue_date, due_date, currency, total, paid, open_amount, \
-     days_overdue, payment_reference, interest, costs, total_due}, total_open, payment_reference, \
-     today, days_overdue, interest, costs, fee, total_due, interest_action, costs_action, deadline, \
-     jurisdiction, interest_rate, interest_basis, costs_include_vat, expired_term.{sent, ended}, \
-     step, channel";
+     days_overdue, payment_reference, interest, costs, total_due, disputed, dispute_reason}, \
+     total_open, payment_reference, today, days_overdue, interest, costs, fee, total_due, \
+     interest_action, costs_action, deadline, jurisdiction, interest_rate, interest_basis, \
+     costs_include_vat, expired_term.{sent, ended}, step, channel, \
+     promise.{id, date, amount, made_on, invoices}, \
+     payment_plan.{id, made_on, invoices, instalments, total, paid, missed}, \
+     instalment and each of payment_plan.instalments.{seq, date, amount, paid, open, payment_reference}, \
+     dispute.{id, invoice, amount, reason, note, made_on, deadline}";
 
 /// Where `{% include %}` reads partials from: `templates/<lang>/` of the template's playbooks.
 #[derive(Debug, Clone, Copy)]
@@ -956,7 +1226,10 @@ pub fn render_message_from(sources: Sources<'_>, ctx: &MessageContext) -> Result
 
 /// Renders the message of playbook template `template` for `ctx`: in the customer's language
 /// (`ctx.customer.language`), for the step's channel (`ctx.channel`), reading
-/// `templates/<lang>/<template>.txt` (and `.html` for an e-mail) from `source`.
+/// `templates/<lang>/<template>.txt` (and `.html` for an e-mail) from `source`. A care
+/// template ([`CARE_TEMPLATES`]) that `source` lacks in that language is the built-in one, read
+/// with the built-in partials ([`care_template_source`]); a step's template is only ever read
+/// from `source`.
 ///
 /// For an outbox entry covering several invoices of one customer:
 ///
@@ -977,6 +1250,7 @@ pub fn render_message(
     ctx: &MessageContext,
 ) -> Result<Message, TemplateError> {
     let lang = ctx.customer.language;
+    let source = care_template_source(source, lang, template)?;
     let read = |rel: String| -> Result<(String, String), TemplateError> {
         let name = source.display(&rel).display().to_string();
         match source.read_file(&rel) {
@@ -1003,6 +1277,51 @@ pub fn render_message(
         partials: Some(source),
     };
     render_message_from(sources, ctx)
+}
+
+/// The messages of working with the customer that are not playbook steps, each with the
+/// channels it can go by. The planner names them (`plan::ActionKind::template`); their files lie
+/// beside the steps' (`templates/<lang>/<name>.txt`, and `.html` for those that can go by e-mail),
+/// and a playbooks folder that lacks one uses the built-in one ([`care_template_source`]).
+pub const CARE_TEMPLATES: &[(&str, &[Channel])] = &[
+    ("broken-promise", &[Channel::Email, Channel::Letter]),
+    ("promise-confirmation", &[Channel::Email, Channel::Letter]),
+    ("payment-plan-confirmation", &[Channel::Email, Channel::Letter]),
+    ("instalment-reminder", &[Channel::Email, Channel::Letter]),
+    ("payment-plan-broken", &[Channel::Email, Channel::Letter]),
+    ("dispute-overdue", &[Channel::Phone]),
+];
+
+/// Whether `name` is one of the [`CARE_TEMPLATES`].
+pub fn is_care_template(name: &str) -> bool {
+    CARE_TEMPLATES.iter().any(|(n, _)| *n == name)
+}
+
+/// The built-in playbooks, as a source to read a care template from.
+static BUILT_IN: PlaybookSource = PlaybookSource::Builtin;
+
+/// Where template `name` in `lang` is read from, with the partials it includes: `source`,
+/// except for a care template ([`CARE_TEMPLATES`]) that `source` has no `.txt` of in `lang`,
+/// which comes from the built-in set as a whole (its text, its HTML and its partials), so a
+/// playbooks folder written before these messages existed still sends them. The folder's own
+/// file wins when it is there (it then needs its own `.html` for an e-mail, like a step's
+/// template). A file that cannot be read is an error, not a reason to fall back.
+pub fn care_template_source<'a>(
+    source: &'a PlaybookSource,
+    lang: Language,
+    name: &str,
+) -> Result<&'a PlaybookSource, TemplateError> {
+    if !is_care_template(name) || matches!(source, PlaybookSource::Builtin) {
+        return Ok(source);
+    }
+    let rel = PlaybookSource::template_path(lang, name);
+    match source.read_file(&rel) {
+        Ok(Some(_)) => Ok(source),
+        Ok(None) => Ok(&BUILT_IN),
+        Err(message) => {
+            Err(TemplateError::Missing { name: source.display(&rel).display().to_string(), message })
+        }
+    }
 }
 
 fn render_with(

@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use super::check::{sample_variants, set_amounts};
+use super::check::{self, sample_variants, set_amounts};
 use super::*;
 use crate::calendar::Jurisdiction;
 use crate::playbook::{LawSettings, PlaybookSet};
@@ -932,7 +932,7 @@ fn the_check_renders_every_variant() {
     // invoice with nothing optional, two invoices without a reference.
     let set = PlaybookSet::load(PlaybookSource::Dir(playbooks_dir()), Language::Nl, &nl_law()).unwrap();
     let step = &set.playbooks["bad-payer"].steps[2];
-    let [full, consumer, sparse, several, be_business] = sample_variants(
+    let [full, consumer, sparse, several, be_business, disputed] = sample_variants(
         Language::Fr,
         step.channel,
         step.money_for(CustomerKind::B2b),
@@ -948,6 +948,8 @@ fn the_check_renders_every_variant() {
     );
     assert_eq!(consumer.interest_basis.as_deref(), Some("be-consumer"));
     assert_eq!(be_business.interest_basis.as_deref(), Some("be-commercial"));
+    assert_eq!(disputed.invoices[1].disputed, Some(d("200.00")), "the table of invoices shows a dispute");
+    assert_eq!(disputed.total_open, full.total_open - d("200.00"));
     assert_eq!(several.costs_action, MoneyAction::Announce, "announced costs are always there");
     assert!(several.costs.is_some() && several.expired_term.is_none());
     assert_eq!(consumer.interest_action, MoneyAction::Announce, "the consumer variant of the step");
@@ -974,12 +976,19 @@ fn no_orphan_template_files() {
                 assert!(sources.iter().any(|s| s.contains(&include)), "{lang}/{file} is included nowhere");
                 continue;
             }
+            let care = |stem: &str, html: bool| {
+                CARE_TEMPLATES
+                    .iter()
+                    .any(|(n, channels)| *n == stem && (!html || channels.iter().any(|c| has_html(*c))))
+            };
             let used = match file.rsplit_once('.') {
-                Some((stem, "txt")) => steps.iter().any(|s| s.template == stem),
-                Some((stem, "html")) => steps.iter().any(|s| s.template == stem && has_html(s.channel)),
+                Some((stem, "txt")) => steps.iter().any(|s| s.template == stem) || care(stem, false),
+                Some((stem, "html")) => {
+                    steps.iter().any(|s| s.template == stem && has_html(s.channel)) || care(stem, true)
+                }
                 _ => false,
             };
-            assert!(used, "{lang}/{file} is not used by any playbook step");
+            assert!(used, "{lang}/{file} is not used by any playbook step nor a care message");
         }
     }
 }
@@ -1164,6 +1173,20 @@ fn dump_shipped() {
     let several = parts.next() == Some("2");
     let lang = Language::from_str(lang).unwrap();
     let set = PlaybookSet::load(PlaybookSource::Dir(playbooks_dir()), Language::Nl, &nl_law()).unwrap();
+    // A care template: `DUMP=nl/payment-plan-confirmation:3` prints the variant 3 of the check
+    // (0 to 5, see `care_variants`) for each channel.
+    if let Some((_, channels)) = CARE_TEMPLATES.iter().find(|(n, _)| *n == template) {
+        let k: usize = want.split(':').nth(1).and_then(|k| k.parse().ok()).unwrap_or(0);
+        for &channel in *channels {
+            let ctx = check::care_variants(lang, template, channel).swap_remove(k);
+            let m = render_message(&set.source, template, &ctx).unwrap_or_else(|e| panic!("{e}"));
+            println!("[{}]\nSubject: {}\n\n{}\n", channel.as_str(), m.subject.unwrap_or_default(), m.text);
+            if std::env::var("HTML").is_ok() {
+                println!("{}", m.html.unwrap_or_default());
+            }
+        }
+        return;
+    }
     for step in set.playbooks.values().flat_map(|p| &p.steps).filter(|s| s.template == template) {
         let ctx = context_in(step, kind, jurisdiction, lang, several);
         let m = render_message(&set.source, &step.template, &ctx).unwrap_or_else(|e| panic!("{e}"));
@@ -1198,4 +1221,484 @@ fn the_sum_check_catches_a_list_that_does_not_add_up() {
     assert_ne!(bad, good);
     check_sums(&ctx, &message(bad), "bad", &mut failures);
     assert!(failures.iter().any(|f| f.contains("adds up to")), "{failures:?}");
+}
+
+/// What every care message must be: shaped for its channel, every invoice named, where to pay
+/// in a message to the customer, no interest or costs of its own, no template leftovers, whole
+/// HTML lists, Belgian terms for Belgian customers, and a disputed part said.
+fn check_care_message(
+    template: &str,
+    ctx: &MessageContext,
+    m: &Message,
+    what: &str,
+    failures: &mut Vec<String>,
+) {
+    let lang = ctx.customer.language;
+    let money = |a: Decimal| format_money(a, &ctx.invoice.currency, lang);
+    let all = format!("{}\n{}", m.subject.clone().unwrap_or_default(), m.text);
+    let mut fail = |msg: String| failures.push(format!("{what}: {msg}"));
+    let to_customer = ctx.channel != Channel::Phone;
+    match ctx.channel {
+        Channel::Email | Channel::Letter if m.subject.is_none() => fail("no subject".into()),
+        Channel::Email if m.html.is_none() => fail("e-mail without HTML".into()),
+        Channel::Phone if m.subject.is_some() || m.html.is_some() => {
+            fail("a task with a subject or HTML".into())
+        }
+        _ => {}
+    }
+    for i in &ctx.invoices {
+        if !all.contains(&i.number) {
+            fail(format!("does not name invoice {}", i.number));
+        }
+        if let Some(html) = &m.html {
+            if !html.contains(&i.number) {
+                fail(format!("the HTML does not name invoice {}", i.number));
+            }
+        }
+    }
+    if template != "instalment-reminder" {
+        for i in &ctx.invoices {
+            if !all.contains(&money(i.open_amount)) {
+                fail(format!("does not show what is open on {}", i.number));
+            }
+        }
+        if to_customer && ctx.invoices.len() > 1 && !all.contains(&money(ctx.total_open)) {
+            fail("several invoices but no total open".into());
+        }
+        for i in ctx.invoices.iter().filter(|i| i.disputed.is_some()) {
+            if !all.contains(&money(i.disputed.unwrap())) {
+                fail(format!("does not say that part of {} is disputed", i.number));
+            }
+        }
+    }
+    if to_customer && !all.contains(&ctx.business.iban) {
+        fail("does not say where to pay (IBAN)".into());
+    }
+    let money_words: &[&str] = match lang {
+        Language::Nl => &["rente", "intrest", "kosten", "vergoeding"],
+        Language::Fr => &["intérêt", "frais", "indemnité"],
+        Language::En => &["interest", "costs", "fee", "damages"],
+        Language::De => &["Zinsen", "Kosten", "Gebühr"],
+    };
+    for text in [Some(&all), m.html.as_ref()].into_iter().flatten() {
+        if to_customer {
+            for word in money_words {
+                if text.to_lowercase().contains(&word.to_lowercase()) {
+                    fail(format!("a care message to the customer speaks of `{word}`"));
+                }
+            }
+        }
+        if text.contains("{{") || text.contains("{%") || text.contains(" \n") {
+            fail("leftover template syntax or trailing spaces".into());
+        }
+        if text.contains("\n\n\n") {
+            fail("two blank lines in a row".into());
+        }
+        if text.contains("none") {
+            fail("prints `none`".into());
+        }
+        if lang == Language::Nl && ctx.jurisdiction == Jurisdiction::Be {
+            for word in ["vertragingsrente", "betalingskenmerk +++", "betalingsregeling"] {
+                if text.contains(word) {
+                    fail(format!("Belgian customer, Dutch term `{word}`"));
+                }
+            }
+        }
+    }
+    if let Some(html) = &m.html {
+        let mut depth = 0i32;
+        for (i, _) in html.match_indices('<') {
+            let tag = &html[i..];
+            if tag.starts_with("<ul>") {
+                depth += 1;
+            } else if tag.starts_with("</ul>") {
+                depth -= 1;
+            } else if (tag.starts_with("<li>") && depth != 1)
+                || (tag.starts_with("<p>") && depth != 0)
+                || depth < 0
+            {
+                fail("the HTML has a list item outside a list or a paragraph inside one".into());
+                break;
+            }
+        }
+        if depth != 0 {
+            fail("the HTML leaves a list open".into());
+        }
+    }
+}
+
+/// Every care template renders in every language, for every channel it can go by, against
+/// every context the check uses, and says what it must.
+#[test]
+fn every_care_template_renders_in_every_language() {
+    let source = PlaybookSource::Dir(playbooks_dir());
+    let mut failures = Vec::new();
+    let mut rendered = 0;
+    for &(template, channels) in CARE_TEMPLATES {
+        for lang in Language::ALL {
+            // The shipped folder has its own copy of every care template.
+            assert!(
+                source.read_template(lang, template).unwrap().is_some(),
+                "{lang}/{template}.txt is not shipped"
+            );
+            for &channel in channels {
+                for (k, ctx) in check::care_variants(lang, template, channel).into_iter().enumerate() {
+                    let what = format!("{lang}/{template} ({}, variant {k})", channel.as_str());
+                    match render_message(&source, template, &ctx) {
+                        Ok(m) => {
+                            rendered += 1;
+                            check_care_message(template, &ctx, &m, &what, &mut failures);
+                        }
+                        Err(e) => failures.push(format!("{what}: {e}")),
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(rendered, (5 * 2 + 1) * 4 * 6);
+    assert!(failures.is_empty(), "{} problems:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn the_care_samples_hold_what_the_messages_are_about() {
+    let sample = MessageContext::sample();
+    let plan = sample.payment_plan.as_ref().unwrap();
+    assert_eq!(plan.instalments.len(), 3);
+    assert_eq!(plan.total, sample.total_open, "the plan covers what is open");
+    assert_eq!(plan.paid, plan.instalments.iter().map(|i| i.paid).sum::<Decimal>());
+    assert!(plan.instalments.iter().all(|i| i.open == i.amount - i.paid));
+    assert_eq!(sample.instalment.as_ref().unwrap().seq, 2);
+    assert_eq!(sample.promise.as_ref().unwrap().amount, sample.total_open);
+    assert_eq!(sample.dispute.as_ref().unwrap().invoice, "2026-0142");
+    assert!(sample.invoices.iter().all(|i| i.disputed.is_none()), "the step sample chases everything");
+
+    let disputed = MessageContext::sample_disputed();
+    let part = &disputed.invoices[1];
+    assert_eq!((part.disputed, part.open_amount), (Some(d("200.00")), d("300.00")));
+    assert_eq!(part.dispute_reason.as_deref(), Some("quality"));
+    assert_eq!(disputed.total_open, d("1534.56"));
+
+    for &(template, channels) in CARE_TEMPLATES {
+        let ctx = MessageContext::sample_care(template).unwrap();
+        assert_eq!((ctx.step, ctx.channel), (0, channels[0]), "{template}");
+        assert_eq!((ctx.interest_action, ctx.costs_action), (MoneyAction::None, MoneyAction::None));
+        assert!(
+            ctx.interest.is_none() && ctx.costs.is_none() && ctx.fee.is_none() && ctx.total_due.is_none()
+        );
+        let about = (
+            ctx.promise.is_some(),
+            ctx.payment_plan.is_some(),
+            ctx.instalment.is_some(),
+            ctx.dispute.is_some(),
+        );
+        let want = match template {
+            "broken-promise" | "promise-confirmation" => (true, false, false, false),
+            "payment-plan-confirmation" | "payment-plan-broken" => (false, true, false, false),
+            "instalment-reminder" => (false, true, true, false),
+            _ => (false, false, false, true),
+        };
+        assert_eq!(about, want, "{template}");
+    }
+    assert_eq!(
+        MessageContext::sample_care("payment-plan-broken").unwrap().payment_plan.unwrap().missed,
+        Some(2)
+    );
+    assert!(MessageContext::sample_care("standard-reminder-1").is_none());
+}
+
+/// The broken-promise message names the promise's date and amount (and the day it was made) as
+/// the customer's language writes them, in the text and the HTML, and asks for what is open.
+#[test]
+fn the_broken_promise_names_the_promised_date_and_amount() {
+    let source = PlaybookSource::Dir(playbooks_dir());
+    for lang in Language::ALL {
+        let mut ctx = MessageContext::sample_care("broken-promise").unwrap();
+        ctx.customer.language = lang;
+        let promise = ctx.promise.clone().unwrap();
+        let m = render_message(&source, "broken-promise", &ctx).unwrap();
+        let html = m.html.clone().unwrap();
+        for want in [
+            format_date(promise.date, lang),
+            format_date(promise.made_on, lang),
+            format_money(promise.amount, "EUR", lang),
+            format_money(ctx.total_open, "EUR", lang),
+        ] {
+            assert!(m.text.contains(&want), "{lang}: `{want}` missing:\n{}", m.text);
+            assert!(html.contains(&want.replace('&', "&amp;")), "{lang}: `{want}` missing:\n{html}");
+        }
+        let resume = match lang {
+            Language::Nl => "hervatten wij",
+            Language::Fr => "reprennent",
+            Language::En => "resume",
+            Language::De => "wieder auf",
+        };
+        assert!(m.text.contains(resume), "{lang}: does not say the reminders resume:\n{}", m.text);
+    }
+    let mut ctx = MessageContext::sample_care("broken-promise").unwrap();
+    ctx.channel = Channel::Letter;
+    let m = render_message(&source, "broken-promise", &ctx).unwrap();
+    assert_eq!(m.subject.as_deref(), Some("Betaalafspraak niet nagekomen: facturen 2026-0117, 2026-0142"));
+    assert!(m.html.is_none());
+    assert!(m.text.contains(
+        "Op 20 maart 2026 heeft u ons toegezegd € 1.734,56 uiterlijk op 27 maart 2026 te betalen voor de \
+         facturen 2026-0117, 2026-0142."
+    ));
+}
+
+/// The plan's confirmation lists every instalment with its date, amount and reference, and the
+/// total, in the text and the HTML; the instalment reminder names its instalment and what is
+/// left of it; the broken plan names the missed instalment.
+#[test]
+fn the_plan_confirmation_lists_every_instalment() {
+    let source = PlaybookSource::Dir(playbooks_dir());
+    for lang in Language::ALL {
+        let mut ctx = MessageContext::sample_care("payment-plan-confirmation").unwrap();
+        ctx.customer.language = lang;
+        let plan = ctx.payment_plan.clone().unwrap();
+        let m = render_message(&source, "payment-plan-confirmation", &ctx).unwrap();
+        let html = m.html.clone().unwrap();
+        for t in &plan.instalments {
+            let (date, amount) = (format_date(t.date, lang), format_money(t.amount, "EUR", lang));
+            let reference = t.payment_reference.clone().unwrap();
+            let line = m.text.lines().find(|l| l.contains(&date)).unwrap_or_else(|| panic!("{lang}: {date}"));
+            assert!(line.contains(&amount) && line.contains(&reference), "{lang}: `{line}`");
+            assert!(line.contains(&format!(" {}", t.seq)), "{lang}: `{line}` has no number");
+            for want in [&date, &amount, &reference] {
+                assert!(html.contains(want.as_str()), "{lang}: `{want}` missing:\n{html}");
+            }
+        }
+        let total = format_money(plan.total, "EUR", lang);
+        assert!(m.text.contains(&total) && html.contains(&total), "{lang}: no total");
+        assert!(m.text.contains(&ctx.business.iban), "{lang}");
+
+        let mut ctx = MessageContext::sample_care("instalment-reminder").unwrap();
+        ctx.customer.language = lang;
+        let t = ctx.instalment.clone().unwrap();
+        let m = render_message(&source, "instalment-reminder", &ctx).unwrap();
+        for want in [
+            format_date(t.date, lang),
+            format_money(t.amount, "EUR", lang),
+            format_money(t.open, "EUR", lang),
+            t.payment_reference.clone().unwrap(),
+            format_money(plan.instalments[2].amount, "EUR", lang),
+        ] {
+            assert!(
+                m.subject.as_deref().unwrap_or_default().contains(&want) || m.text.contains(&want),
+                "{lang}: `{want}`:\n{}",
+                m.text
+            );
+        }
+
+        let mut ctx = MessageContext::sample_care("payment-plan-broken").unwrap();
+        ctx.customer.language = lang;
+        let m = render_message(&source, "payment-plan-broken", &ctx).unwrap();
+        let missed = &plan.instalments[1];
+        assert!(m.text.contains(&format_date(missed.date, lang)), "{lang}:\n{}", m.text);
+        assert!(m.text.contains(&format_money(ctx.total_open, "EUR", lang)), "{lang}:\n{}", m.text);
+    }
+}
+
+/// A reminder whose invoice has a disputed part says, under the table of invoices, which part
+/// of which invoice is disputed and why, that it is not asked for now, and shows the rest: in
+/// every language, in the text and the HTML; without a dispute the table says nothing of it.
+#[test]
+fn a_reminder_with_a_disputed_part_says_so_and_asks_for_the_rest() {
+    let set = PlaybookSet::load(PlaybookSource::Dir(playbooks_dir()), Language::Nl, &nl_law()).unwrap();
+    let step = &set.playbooks["standard"].steps[1];
+    assert_eq!(step.template, "standard-reminder-1");
+    let said = |lang: Language| match lang {
+        Language::Nl => ("betwist (reden: kwaliteit)", "onbetwiste deel"),
+        Language::Fr => ("est contesté (motif : qualité)", "non contestée"),
+        Language::En => ("is disputed (reason: quality)", "undisputed part"),
+        Language::De => ("bestritten (Grund: Qualität)", "unbestrittene Teil"),
+    };
+    for lang in Language::ALL {
+        let plain = context_for(step, CustomerKind::B2b, lang, true);
+        let m = render_message(&set.source, &step.template, &plain).unwrap();
+        assert!(!m.text.contains(said(lang).0) && !m.html.unwrap().contains(said(lang).0), "{lang}");
+
+        let mut ctx = plain.clone();
+        let dispute = ctx.dispute.clone().unwrap();
+        dispute_part(&mut ctx, &dispute);
+        let m = render_message(&set.source, &step.template, &ctx).unwrap();
+        let html = m.html.clone().unwrap();
+        let (disputed, rest) =
+            (format_money(d("200.00"), "EUR", lang), format_money(d("300.00"), "EUR", lang));
+        let total = format_money(plain.total_open - d("200.00"), "EUR", lang);
+        for text in [&m.text, &html] {
+            let (reason, undisputed) = said(lang);
+            assert!(text.contains(reason) && text.contains(undisputed), "{lang}:\n{text}");
+            assert!(
+                text.contains(&disputed) && text.contains(&rest) && text.contains(&total),
+                "{lang}:\n{text}"
+            );
+            assert!(text.contains("2026-0142"), "{lang}");
+        }
+        // The note comes under the table, before the total.
+        let note = m.text.find(said(lang).0).unwrap();
+        assert!(m.text.find(&rest).unwrap() < note, "{lang}:\n{}", m.text);
+        assert!(html.find("</table>").unwrap() < html.find(said(lang).0).unwrap(), "{lang}");
+    }
+    // Exactly, in Dutch, for the customer and for a call script (a person of the business).
+    let mut ctx = context_for(step, CustomerKind::B2b, Language::Nl, true);
+    let dispute = ctx.dispute.clone().unwrap();
+    dispute_part(&mut ctx, &dispute);
+    let m = render_message(&set.source, &step.template, &ctx).unwrap();
+    assert!(
+        m.text.contains(
+            "  factuurbedrag € 750,00, betaald € 250,00, openstaand € 300,00\n\nVan factuur 2026-0142 is € 200,00 \
+             betwist (reden: kwaliteit). Dat deel vragen wij u nu niet te betalen: het openstaande bedrag dat \
+             hierboven bij deze factuur staat, is het onbetwiste deel.\n\nTotaal openstaand: € 1.534,56\n"
+        ),
+        "{}",
+        m.text
+    );
+    let call = set.playbooks["standard"].steps.iter().find(|s| s.channel == Channel::Phone).unwrap();
+    let mut ctx = context_for(call, CustomerKind::B2b, Language::Nl, true);
+    ctx.invoices[1].disputed = Some(d("200.00"));
+    ctx.invoices[1].dispute_reason = Some("not-delivered".into());
+    let m = render_message(&set.source, &call.template, &ctx).unwrap();
+    assert!(m.text.contains("(reden: niet geleverd); dat deel wordt nu niet gevorderd."), "{}", m.text);
+    // A reason of the business's own is printed as it is named.
+    ctx.invoices[1].dispute_reason = Some("late-delivery".into());
+    let m = render_message(&set.source, &call.template, &ctx).unwrap();
+    assert!(m.text.contains("(reden: late delivery)"), "{}", m.text);
+}
+
+/// Copies the shipped playbooks into `dir`, without the care templates.
+fn copy_without_care_templates(dir: &Path) {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
+            if entry.path().is_dir() {
+                copy(&entry.path(), &to.join(&name));
+            } else if !is_care_template(stem) {
+                std::fs::copy(entry.path(), to.join(&name)).unwrap();
+            }
+        }
+    }
+    copy(&playbooks_dir(), dir);
+}
+
+/// A playbooks folder written before the care messages existed sends the built-in ones (text,
+/// HTML and partials), says so in a note, and is no problem for `dunwell check`; its own file
+/// wins once it is there, and is checked; a step's template never falls back.
+#[test]
+fn a_folder_without_a_care_template_falls_back_to_the_built_in_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("playbooks");
+    copy_without_care_templates(&dir);
+    let source = PlaybookSource::Dir(dir.clone());
+    let set = PlaybookSet::load(source.clone(), Language::Nl, &nl_law()).unwrap_or_else(|p| panic!("{p}"));
+
+    for &(template, channels) in CARE_TEMPLATES {
+        for lang in [Language::Nl, Language::De] {
+            let mut ctx = MessageContext::sample_care(template).unwrap();
+            ctx.customer.language = lang;
+            ctx.channel = channels[0];
+            let ours = render_message(&set.source, template, &ctx).unwrap_or_else(|e| panic!("{e}"));
+            let built_in = render_message(&PlaybookSource::Builtin, template, &ctx).unwrap();
+            assert_eq!(ours, built_in, "{lang}/{template}");
+            assert!(matches!(care_template_source(&source, lang, template), Ok(PlaybookSource::Builtin)));
+        }
+    }
+    let notes = care_template_notes(&set.source, &set.languages);
+    assert_eq!(notes.len(), CARE_TEMPLATES.len(), "{notes:?}");
+    assert!(
+        notes[0].starts_with("care template `broken-promise` comes from the built-in set in nl, fr, en, de"),
+        "{notes:?}"
+    );
+    assert!(care_template_notes(&PlaybookSource::Dir(playbooks_dir()), &Language::ALL).is_empty());
+    assert!(care_template_notes(&PlaybookSource::Builtin, &Language::ALL).is_empty());
+
+    // The folder's own partials do not leak into the built-in message.
+    std::fs::write(dir.join("templates/nl/_signature.txt"), "Groet van de eigen map\n").unwrap();
+    let ctx = MessageContext::sample_care("broken-promise").unwrap();
+    let m = render_message(&source, "broken-promise", &ctx).unwrap();
+    assert!(!m.text.contains("eigen map") && m.text.contains("Anja van Dam"), "{}", m.text);
+
+    // The folder's own text wins, in its language only, with the folder's partials.
+    let nl = dir.join("templates/nl");
+    std::fs::write(
+        nl.join("broken-promise.txt"),
+        "Subject: Afspraak {{ promise.date | date }}\n\nU beloofde {{ promise.amount | money }}.\n\n{% include \"_signature.txt\" %}\n",
+    )
+    .unwrap();
+    std::fs::write(nl.join("broken-promise.html"), "<p>U beloofde {{ promise.amount | money }}.</p>\n")
+        .unwrap();
+    let m = render_message(&source, "broken-promise", &ctx).unwrap();
+    assert_eq!(m.subject.as_deref(), Some("Afspraak 27 maart 2026"));
+    assert_eq!(m.text, "U beloofde € 1.734,56.\n\nGroet van de eigen map");
+    let mut en = ctx.clone();
+    en.customer.language = Language::En;
+    let m = render_message(&source, "broken-promise", &en).unwrap();
+    assert!(m.text.contains("you promised to pay €1,734.56"), "{}", m.text);
+    let set = PlaybookSet::load(source.clone(), Language::Nl, &nl_law()).unwrap();
+    let notes = care_template_notes(&set.source, &set.languages);
+    assert!(notes[0].contains("built-in set in fr, en, de"), "{notes:?}");
+
+    // Its own file is checked like a step's: a misspelt variable, a missing HTML body.
+    std::fs::write(nl.join("broken-promise.txt"), "Subject: x\n\nU beloofde {{ promise.amont | money }}.\n")
+        .unwrap();
+    let problems = PlaybookSet::load(source.clone(), Language::Nl, &nl_law()).unwrap_err().to_string();
+    assert!(problems.contains("templates/nl/broken-promise.txt:3:"), "{problems}");
+    assert!(problems.contains("`promise.amont | money` is not defined"), "{problems}");
+    assert_eq!(problems.matches("broken-promise.txt:").count(), 1, "reported once:\n{problems}");
+    std::fs::write(nl.join("broken-promise.txt"), "Subject: x\n\nU beloofde {{ promise.amount | money }}.\n")
+        .unwrap();
+    std::fs::remove_file(nl.join("broken-promise.html")).unwrap();
+    let problems = PlaybookSet::load(source.clone(), Language::Nl, &nl_law()).unwrap_err().to_string();
+    assert!(problems.contains("templates/nl/broken-promise.html"), "{problems}");
+    assert!(problems.contains("no HTML body"), "{problems}");
+    let err = render_message(&source, "broken-promise", &ctx).unwrap_err();
+    assert!(matches!(err, TemplateError::Missing { .. }), "{err}");
+
+    // A step's template does not fall back.
+    std::fs::remove_file(nl.join("standard-reminder-1.txt")).unwrap();
+    let step = MessageContext::sample();
+    let err = render_message(&source, "standard-reminder-1", &step).unwrap_err();
+    assert!(matches!(err, TemplateError::Missing { .. }), "{err}");
+}
+
+/// `dunwell check` renders the shipped care templates too: a broken one is reported with its
+/// file and line, a broken partial they include once.
+#[test]
+fn the_check_renders_the_care_templates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("playbooks");
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            if entry.path().is_dir() {
+                copy(&entry.path(), &to.join(entry.file_name()));
+            } else {
+                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        }
+    }
+    copy(&playbooks_dir(), &dir);
+    let source = PlaybookSource::Dir(dir.clone());
+    PlaybookSet::load(source.clone(), Language::Nl, &nl_law()).unwrap_or_else(|p| panic!("{p}"));
+    let file = dir.join("templates/fr/payment-plan-confirmation.html");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("{{ t.amount | money }}", "{{ t.amout | money }}")).unwrap();
+    let line = text.lines().position(|l| l.contains("{{ t.amount | money }}")).unwrap() + 1;
+    let problems = PlaybookSet::load(source.clone(), Language::Nl, &nl_law()).unwrap_err().to_string();
+    assert!(
+        problems.contains(&format!(
+            "templates/fr/payment-plan-confirmation.html:{line}: template payment-plan-confirmation.html, line {line}: `t.amout | money` is not defined"
+        )),
+        "{problems}"
+    );
+    std::fs::write(&file, text).unwrap();
+    let file = dir.join("templates/de/dispute-overdue.txt");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("Subject", "").replace("AUFGABE:", "Subject: AUFGABE:")).unwrap();
+    let problems = PlaybookSet::load(source.clone(), Language::Nl, &nl_law()).unwrap_err().to_string();
+    assert!(problems.contains("templates/de/dispute-overdue.txt"), "{problems}");
+    assert!(problems.contains("remove the `Subject:` line"), "{problems}");
 }
