@@ -143,7 +143,7 @@ fn one_line(s: &str) -> String {
 
 /// A note's text: line breaks kept (`\n`), other control characters dropped, trailing spaces
 /// and runs of blank lines removed, at most [`MAX_BODY_CHARS`].
-fn clean_body(s: &str) -> String {
+pub(crate) fn clean_body(s: &str) -> String {
     let s = s.replace("\r\n", "\n").replace('\r', "\n");
     let mut lines: Vec<String> = Vec::new();
     for line in s.split('\n') {
@@ -361,51 +361,41 @@ fn answered(store: &Store, reply: &Reply) -> Result<Option<(String, Answered)>> 
 }
 
 /// Who records: `--by`, else $USER, else "operator".
-fn recorder(by: Option<&str>) -> Result<String> {
-    let who = match by {
-        Some(b) => b.to_string(),
-        None => {
-            std::env::var("USER").ok().filter(|u| !u.trim().is_empty()).unwrap_or_else(|| "operator".into())
-        }
-    };
-    crate::text::single_line(&who, 100)
+fn recorder(who: &str) -> Result<String> {
+    crate::text::single_line(who, 100)
         .map_err(|e| anyhow::anyhow!("--by {e}: give the name of who records the note"))
 }
 
-pub fn run_note(config: &Config, args: &NoteArgs, out: &mut dyn Write) -> Result<()> {
-    let mut store = Store::open(&config.database_path())?;
-    let customer = args.customer.trim();
+/// A note as recorded: its id, its day, and the message it answers.
+pub struct Noted {
+    pub id: i64,
+    pub day: NaiveDate,
+    pub customer_name: String,
+    pub sender: Option<String>,
+    pub answers: Option<Answered>,
+    pub empty: bool,
+}
+
+/// Records a reply (or a note's text) for a customer: checked against the store (the
+/// customer exists, the reply is not noted twice, it answers a message of this customer),
+/// matched to the message it answers, and stored with who records it. The CLI and the admin
+/// API both record through here.
+pub fn record_note(
+    store: &mut Store,
+    config: &Config,
+    customer: &str,
+    reply: Reply,
+    by: &str,
+    at: Option<NaiveDate>,
+) -> Result<Noted> {
+    let customer = customer.trim();
     let Some(name) = store.customer_name(customer)? else {
         bail!(
             "no customer `{}` in the store; give the customer_id of an imported customer (`dunwell segments` lists them)",
             crate::text::escape(customer)
         )
     };
-    let by = recorder(args.by.as_deref())?;
-    let reply = match (&args.file, &args.text) {
-        (Some(path), _) => {
-            let size =
-                std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?.len();
-            if size > MAX_EML_BYTES {
-                bail!(
-                    "{} is {} MB, more than an e-mail reply should be ({} MB at most); save the reply without its attachments, or paste its text with --text",
-                    path.display(),
-                    size / (1024 * 1024),
-                    MAX_EML_BYTES / (1024 * 1024)
-                );
-            }
-            let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            parse_eml(&raw).with_context(|| format!("{}", path.display()))?
-        }
-        (None, Some(text)) => {
-            let body = clean_body(text);
-            if body.is_empty() {
-                bail!("--text is empty; give the note's text");
-            }
-            Reply { body, ..Reply::default() }
-        }
-        (None, None) => bail!("give the reply as --file reply.eml, or the note's text as --text TEXT"),
-    };
+    let by = recorder(by)?;
     if let Some(id) = &reply.message_id {
         if let Some(existing) = store.note_with_message_id(customer, id)? {
             bail!(
@@ -436,8 +426,7 @@ pub fn run_note(config: &Config, args: &NoteArgs, out: &mut dyn Write) -> Result
             crate::text::escape(first)
         );
     }
-    let day = args
-        .at
+    let day = at
         .or_else(|| reply.date.map(|d| d.with_timezone(&config.time_zone).date_naive()))
         .unwrap_or_else(|| config.today());
     let note = NewNote {
@@ -456,20 +445,64 @@ pub fn run_note(config: &Config, args: &NoteArgs, out: &mut dyn Write) -> Result
         body: reply.body.clone(),
     };
     let id = store.add_note(&note)?;
+    Ok(Noted {
+        id,
+        day,
+        customer_name: name,
+        sender: note.sender,
+        answers: matched.map(|(_, a)| a),
+        empty: reply.body.is_empty(),
+    })
+}
+
+pub fn run_note(config: &Config, args: &NoteArgs, out: &mut dyn Write) -> Result<()> {
+    let mut store = Store::open(&config.database_path())?;
+    let customer = args.customer.trim();
+    let reply = match (&args.file, &args.text) {
+        (Some(path), _) => {
+            let size =
+                std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?.len();
+            if size > MAX_EML_BYTES {
+                bail!(
+                    "{} is {} MB, more than an e-mail reply should be ({} MB at most); save the reply without its attachments, or paste its text with --text",
+                    path.display(),
+                    size / (1024 * 1024),
+                    MAX_EML_BYTES / (1024 * 1024)
+                );
+            }
+            let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            parse_eml(&raw).with_context(|| format!("{}", path.display()))?
+        }
+        (None, Some(text)) => {
+            let body = clean_body(text);
+            if body.is_empty() {
+                bail!("--text is empty; give the note's text");
+            }
+            Reply { body, ..Reply::default() }
+        }
+        (None, None) => bail!("give the reply as --file reply.eml, or the note's text as --text TEXT"),
+    };
+    let by = args.by.clone().unwrap_or_else(crate::cli_care::default_by);
+    let noted = record_note(&mut store, config, customer, reply, &by, args.at)?;
+    let (id, day) = (noted.id, noted.day);
     if args.format == Format::Json {
         let stored = store.notes(customer)?.into_iter().find(|n| n.id == id);
         return write_json(out, &stored);
     }
-    let what = match &note.sender {
+    let what = match &noted.sender {
         Some(from) => format!("reply from {}", crate::text::escape(from)),
         None => "note".to_string(),
     };
-    write!(out, "note #{id} for {customer} ({}) on {day}: {what}", crate::text::escape(&name))?;
-    match &matched {
-        Some((_, a)) => writeln!(out, ", answering message #{} of {} ({})", a.outbox_id, a.day, a.template)?,
+    write!(
+        out,
+        "note #{id} for {customer} ({}) on {day}: {what}",
+        crate::text::escape(&noted.customer_name)
+    )?;
+    match &noted.answers {
+        Some(a) => writeln!(out, ", answering message #{} of {} ({})", a.outbox_id, a.day, a.template)?,
         None => writeln!(out)?,
     }
-    if reply.body.is_empty() {
+    if noted.empty {
         writeln!(out, "(the message has no text; its subject and sender are kept)")?;
     }
     writeln!(out, "`dunwell history {customer}` shows it")?;

@@ -33,6 +33,7 @@ pub fn routes() -> Router<Arc<Daemon>> {
         .route("/pauses/{id}/lift", post(lift_pause))
         .route("/tasks/{id}/done", post(task_done))
         .route("/history/{who}", get(history))
+        .route("/notes", post(add_note))
 }
 
 fn bad(message: impl Into<String>) -> Response {
@@ -386,4 +387,58 @@ async fn task_done(State(d): State<Arc<Daemon>>, Path(id): Path<i64>, bytes: axu
         Err(r) => return r,
     };
     record(&d, move |loaded, store| store.record_call(id, &call, &loaded.config.care, &by)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteBody {
+    customer: String,
+    /// A note's text, or
+    text: Option<String>,
+    /// a reply as the mail client saved it (the .eml's bytes as a string).
+    eml: Option<String>,
+    by: Option<String>,
+    at: Option<String>,
+}
+
+/// A customer's reply (or a note), matched to the message it answers, as `dunwell note` does.
+async fn add_note(State(d): State<Arc<Daemon>>, bytes: axum::body::Bytes) -> Response {
+    let parsed = (|| {
+        let b: NoteBody = body(&bytes, r#"{"customer": "C1", "text": "called: pays Friday", "by": "anna"}"#)?;
+        let reply = match (b.eml, b.text) {
+            (Some(raw), None) => {
+                crate::cli_note::parse_eml(raw.as_bytes()).map_err(|e| bad(format!("\"eml\": {e:#}")))?
+            }
+            (None, Some(text)) => {
+                let body = crate::cli_note::clean_body(&text);
+                if body.is_empty() {
+                    return Err(bad("\"text\" is empty; give the note's text"));
+                }
+                crate::cli_note::Reply { body, ..Default::default() }
+            }
+            _ => {
+                return Err(bad(
+                    "give either \"text\" (a note) or \"eml\" (a reply as saved by the mail client)",
+                ))
+            }
+        };
+        let by = who(&d, b.by, b.at.as_deref())?;
+        let at = date("at", b.at.as_deref())?;
+        Ok((b.customer, reply, by.who, at))
+    })();
+    let (customer, reply, by, at) = match parsed {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let result = with_store(&d, move |loaded, store| {
+        Ok(crate::cli_note::record_note(store, &loaded.config, &customer, reply, &by, at)
+            .map(|n| json!({ "id": n.id, "day": n.day, "answers": n.answers.map(|a| a.outbox_id) })))
+    })
+    .await;
+    match result {
+        Ok(Ok(v)) => Json(json!({ "ok": true, "recorded": v })).into_response(),
+        // What the check refuses names the customer or the reply: the request's fault.
+        Ok(Err(e)) => bad(format!("{e:#}")),
+        Err(r) => r,
+    }
 }
