@@ -67,6 +67,10 @@ pub enum Command {
     /// Payments in the store: the bank payments that matched no invoice.
     #[command(subcommand)]
     Payments(crate::cli_plugin::PaymentsCommand),
+    /// List the stored invoices (number, customer, dates, currency, total, open amount, paid
+    /// date, source): what an import or a sync brought in. `--format json` adds each one's
+    /// payment reference and the source's id.
+    Invoices(crate::cli_invoices::InvoicesArgs),
     /// List the records connectors sent that could not be used (a bad amount, date or
     /// currency, an unknown customer, an invoice number twice), with the field and the reason.
     /// They are kept aside while the rest of each sync lands, and every sync tries them again
@@ -222,6 +226,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         Command::Plugin(command) => crate::cli_plugin::run_plugin(&config, &command, out),
         Command::Payments(command) => crate::cli_plugin::run_payments(&config, &command, out),
         Command::Quarantine(args) => crate::cli_plugin::run_quarantine(&config, &args, out),
+        Command::Invoices(args) => crate::cli_invoices::run_invoices(&config, &args, out),
         Command::Send(args) => crate::cli_send::run_send(&config, &args, out),
         Command::Outbox(args) => crate::cli_send::run_outbox(&config, &args, out),
         Command::Preview(args) => crate::cli_send::run_preview(&config, &args, out),

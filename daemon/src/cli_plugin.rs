@@ -56,10 +56,15 @@ pub struct QuarantineArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum PluginCommand {
-    /// Load a connector component and print its description.
+    /// Write a new connector crate to start from: it builds, passes its own test against a
+    /// canned API, and passes `plugin check`; then make it speak your package's API.
+    New(crate::cli_plugin_new::NewArgs),
+    /// Load a connector component and print its description and the contract it speaks.
     Check {
         /// The component (`.wasm`, built for wasm32-wasip2).
         file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Run a connector and print what it returns (JSON), storing nothing. Uses the settings of
     /// the matching `[plugins.<name>]` section when there is one, plus the options below.
@@ -113,6 +118,14 @@ pub struct RunArgs {
     /// Follow `more` and print every page (default: the first page only).
     #[arg(long)]
     pub all_pages: bool,
+    /// Save every HTTP exchange of the run in DIR (one JSON file each, every secret masked),
+    /// to answer later runs with --replay DIR: a connector's tests without the real API.
+    #[arg(long, value_name = "DIR", conflicts_with = "replay")]
+    pub record: Option<PathBuf>,
+    /// Answer the connector's HTTP requests from a recording made with --record DIR, in
+    /// order; nothing goes out (the allowed hosts and limits still apply).
+    #[arg(long, value_name = "DIR")]
+    pub replay: Option<PathBuf>,
 }
 
 fn key_value(s: &str) -> Result<(String, String), String> {
@@ -200,7 +213,8 @@ fn known(config: &Config) -> String {
 
 pub fn run_plugin(config: &Config, command: &PluginCommand, out: &mut dyn Write) -> Result<()> {
     match command {
-        PluginCommand::Check { file } => check(file, out),
+        PluginCommand::New(args) => crate::cli_plugin_new::run_new(args, out),
+        PluginCommand::Check { file, format } => check(file, *format, out),
         PluginCommand::Run(args) => run(config, args, out),
         PluginCommand::Compile { name } => compile(config, name.as_deref(), out),
     }
@@ -240,20 +254,28 @@ fn compile(config: &Config, name: Option<&str>, out: &mut dyn Write) -> Result<(
     Ok(())
 }
 
-fn check(file: &std::path::Path, out: &mut dyn Write) -> Result<()> {
+fn check(file: &std::path::Path, format: Format, out: &mut dyn Write) -> Result<()> {
     let host = Host::new()?;
     let started = Instant::now();
     let plugin = host.load(PluginSettings::for_file(file.to_path_buf()))?;
     let compiled = started.elapsed();
     let info = plugin.start()?.describe()?;
-    print_info(&info, out)?;
+    if format == Format::Json {
+        // The description as `plugin run` prints it, and the contract the component speaks.
+        let mut value = serde_json::to_value(&info)?;
+        if let Some(fields) = value.as_object_mut() {
+            fields.insert("contract".into(), plugin.contract().into());
+        }
+        return crate::cli::write_json(out, &value);
+    }
+    print_info(&info, plugin.contract(), out)?;
     writeln!(out, "component: {} (compiled in {:.2}s)", file.display(), compiled.as_secs_f64())?;
     Ok(())
 }
 
 /// `describe()` is checked by the host (no control or invisible characters); it is escaped
 /// here all the same, as everything from a plugin is before it reaches a terminal.
-fn print_info(info: &Info, out: &mut dyn Write) -> Result<()> {
+fn print_info(info: &Info, contract: &str, out: &mut dyn Write) -> Result<()> {
     let e = |s: &str| crate::text::escape(s).into_owned();
     let mut info = info.clone();
     info.name = e(&info.name);
@@ -267,13 +289,7 @@ fn print_info(info: &Info, out: &mut dyn Write) -> Result<()> {
     }
     let info = &info;
     writeln!(out, "{} {} — {}", info.name, info.version, info.description)?;
-    writeln!(
-        out,
-        "sdk: {}, contract: {}@{}",
-        info.sdk_version,
-        crate::plugin::WIT_PACKAGE,
-        crate::plugin::WIT_VERSION
-    )?;
+    writeln!(out, "sdk: {}, contract: {}", info.sdk_version, e(contract))?;
     let provides: Vec<&str> = [
         (info.provides_customers, "customers"),
         (info.provides_invoices, "invoices"),
@@ -289,6 +305,9 @@ fn print_info(info: &Info, out: &mut dyn Write) -> Result<()> {
     }
     if info.reads_directory {
         writeln!(out, "reads a directory (set `directory = \"...\"`; mounted read-only at /input)")?;
+    }
+    if info.snapshot {
+        writeln!(out, "every pull is a complete snapshot: each sync pulls everything and removes what the source no longer has")?;
     }
     for k in &info.config_keys {
         writeln!(
@@ -338,9 +357,17 @@ fn run(config: &Config, args: &RunArgs, out: &mut dyn Write) -> Result<()> {
         settings.directory = Some(dir.clone());
     }
     let host = Host::new()?;
-    let plugin = host.load(settings)?;
+    let mut plugin = host.load(settings)?;
+    let tape = match (&args.record, &args.replay) {
+        (Some(dir), _) => Some(crate::plugin::tape::Tape::record(dir)?),
+        (None, Some(dir)) => Some(crate::plugin::tape::Tape::replay(dir)?),
+        _ => None,
+    };
+    plugin.set_tape(tape.map(std::sync::Arc::new));
     let mut run = plugin.start()?;
     let info = run.describe()?;
+    let set_in = crate::plugin::settings::SetIn::CommandLine;
+    crate::plugin::settings::check_required(plugin.settings(), &info.config_keys, set_in)?;
     let mut result = serde_json::Map::new();
     result.insert("describe".into(), serde_json::to_value(&info)?);
     let want = |w: What| args.what == What::All || args.what == w;
@@ -423,7 +450,7 @@ fn write_quarantine_table(out: &mut dyn Write, rows: &[crate::store::Quarantined
                 cell(Some(&q.id), 40),
                 cell(q.record.as_deref(), 24),
                 q.field.clone(),
-                cell(Some(&q.reason), 100),
+                cell(Some(&q.reason), 160),
                 q.first_seen.chars().take(10).collect(),
                 q.attempts.to_string(),
             ]

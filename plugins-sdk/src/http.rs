@@ -1,14 +1,26 @@
 //! An HTTP client for connectors: build a request, send it through the host (which only
 //! reaches the hosts the operator allowed), read JSON back.
 //!
-//! ```ignore
+//! ```
+//! use dunwell_plugin_sdk::prelude::*;
+//! # use dunwell_plugin_sdk::testing::{set_http, HttpResponse};
+//! # #[derive(serde::Deserialize)]
+//! # struct MbInvoice { id: String }
+//! # fn main() -> Result<(), ConnectorError> {
+//! # set_http(|_| Ok(HttpResponse { status: 200, headers: vec![], body: br#"[{"id": "1"}]"#.to_vec() }));
+//! # let (base, token, page) = ("https://moneybird.com/api/v2/1", "token", 1);
 //! let invoices: Vec<MbInvoice> = http::get(&format!("{base}/sales_invoices.json"))
 //!     .bearer(&token)
 //!     .query("page", &page.to_string())
 //!     .send()?
 //!     .error_for_status()?
 //!     .json()?;
+//! # assert_eq!(invoices[0].id, "1");
+//! # Ok(()) }
 //! ```
+//!
+//! Paging helpers: [`Response::next_link`] (a `Link: <…>; rel="next"` header) and
+//! [`Request::page`] with [`crate::paging::OffsetPaging`] (`?offset=N&limit=M`).
 //!
 //! A 429 answer with a short `Retry-After` is retried by [`Request::send`] (up to three times,
 //! waiting at most 5 seconds); a longer one becomes [`ConnectorError::RateLimited`].

@@ -3,16 +3,33 @@
 //!
 //! A connector implements [`Connector`] and calls [`export_connector!`] once:
 //!
-//! ```ignore
+//! ```
 //! use dunwell_plugin_sdk::prelude::*;
 //!
 //! struct Acme;
 //! impl Connector for Acme {
-//!     fn describe() -> Info { info("acme", env!("CARGO_PKG_VERSION"), "Acme Books").http_host("api.acme.example") }
-//!     fn pull_invoices(req: PageRequest) -> Result<InvoicePage, ConnectorError> { /* ... */ }
+//!     fn describe() -> Info {
+//!         info("acme", env!("CARGO_PKG_VERSION"), "Acme Books")
+//!             .http_host("api.acme.example")
+//!             .provides(false, true, false)
+//!     }
+//!     fn pull_invoices(req: PageRequest) -> Result<InvoicePage, ConnectorError> {
+//!         // One page of what changed since `req.cursor`, read from the API ...
+//!         let items = vec![
+//!             Invoice::new("a1", "AC-1", "C1", "2026-09-01", "2026-10-01", "EUR", "121.00").open("121.00"),
+//!             Invoice::new("a2", "AC-2", "C1", "2026-09-15", "2026-10-15", "EUR", "80.00")
+//!                 .paid()
+//!                 .paid_date("2026-09-20"),
+//!         ];
+//!         Ok(InvoicePage { items, next_cursor: Some("2026-09-20T00:00:00Z".into()), more: false })
+//!     }
 //! }
 //! export_connector!(Acme);
+//! # assert_eq!(Acme::pull_invoices(PageRequest { cursor: None, limit: 100 }).unwrap().items.len(), 2);
 //! ```
+//!
+//! Records are built with [`Invoice::new`], [`Customer::new`] and [`Payment::new`] and chained
+//! setters for what the source has ([`records`]); the contract's version is [`WIT_VERSION`].
 //!
 //! Everything the host grants goes through this crate: [`log`] lines, [`config`] values and
 //! [`secret`]s, and the [`http`] client (which reaches only hosts the operator allowed).
@@ -27,7 +44,7 @@
 #[allow(missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "wit/connector@0.1.0",
+        path: "wit/connector@0.2.0",
         world: "connector",
         pub_export_macro: true,
         export_macro_name: "__export_world",
@@ -37,8 +54,12 @@ pub mod bindings {
 
 pub mod date;
 pub mod decimal;
+pub mod fields;
 pub mod files;
 pub mod http;
+pub mod json;
+pub mod paging;
+pub mod records;
 pub mod testing;
 
 /// The exact decimal type amounts are parsed into.
@@ -51,15 +72,17 @@ pub use bindings::dunwell::connector::types::{
 };
 pub use bindings::exports::dunwell::connector::source::{ConfigKey, Info};
 
-/// The version of the WIT contract this SDK speaks.
-pub const WIT_VERSION: &str = "0.1.0";
+pub use records::{IntoAmount, MaybeAmount, MaybeText};
+
+/// The version of the WIT contract this SDK speaks (`dunwell:connector@0.2.0`).
+pub const WIT_VERSION: &str = "0.2.0";
 /// The version of this SDK, reported in [`Info::sdk_version`].
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Where the host mounts the one read-only directory of a file connector.
 pub const INPUT_DIR: &str = "/input";
 
-/// The start of an amount that says "this record cannot be used, and here is why". Contract
-/// 0.1.0 has no field for that, so a connector that finds a record it cannot read (a bank batch
+/// The start of an amount that says "this record cannot be used, and here is why". The
+/// contract has no field for that, so a connector that finds a record it cannot read (a bank batch
 /// whose details do not add up to the entry) passes it on with such an amount instead of
 /// guessing or failing its whole pull: the host sets the record aside (quarantine, listed by
 /// `dunwell quarantine`) with the reason, stores the rest of the run, and asks again next sync.
@@ -74,12 +97,16 @@ pub fn unusable(reason: &str) -> String {
 /// Everything a connector usually needs, in one `use`.
 pub mod prelude {
     pub use crate::decimal::{format_amount, parse_amount};
+    pub use crate::fields::{fields, Context, Fields};
     pub use crate::http::{self, Response};
+    pub use crate::json::{self, JsonAmount};
+    pub use crate::paging::OffsetPaging;
     pub use crate::{
         config, export_connector, info, log, page, require_config, secret, Address, ConfigKey, Connector,
         ConnectorError, Customer, CustomerKind, CustomerPage, DocumentKind, Info, InfoExt, Invoice,
         InvoicePage, InvoiceStatus, Level, PageRequest, Payment, PaymentPage, INPUT_DIR,
     };
+    pub use crate::{date, Decimal};
     pub use crate::{unusable, UNUSABLE_PREFIX};
 }
 
@@ -159,6 +186,7 @@ pub fn info(name: &str, version: &str, description: &str) -> Info {
         provides_customers: false,
         provides_invoices: false,
         provides_payments: false,
+        snapshot: false,
     }
 }
 
@@ -174,6 +202,17 @@ pub trait InfoExt {
     fn secret_key(self, name: &str, required: bool, description: &str) -> Self;
     /// Declares what the connector provides.
     fn provides(self, customers: bool, invoices: bool, payments: bool) -> Self;
+    /// Says that every pull is a complete snapshot: for an API without a change feed (it
+    /// cannot list what changed or was deleted since a time). dunwell then pulls from no cursor
+    /// on every sync and removes what a pull lacks, as a full sync does; an empty answer
+    /// removes nothing (see the README).
+    ///
+    /// ```
+    /// # use dunwell_plugin_sdk::prelude::*;
+    /// let info = info("ledger", "1.0.0", "A ledger without a change feed").provides(true, true, false).snapshot();
+    /// assert!(info.snapshot);
+    /// ```
+    fn snapshot(self) -> Self;
 }
 
 impl InfoExt for Info {
@@ -195,6 +234,10 @@ impl InfoExt for Info {
         self.provides_customers = customers;
         self.provides_invoices = invoices;
         self.provides_payments = payments;
+        self
+    }
+    fn snapshot(mut self) -> Self {
+        self.snapshot = true;
         self
     }
 }

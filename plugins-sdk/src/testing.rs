@@ -1,9 +1,33 @@
 //! The host, faked for native unit tests of a connector (`cargo test` without WebAssembly).
 //!
-//! ```ignore
-//! dunwell_plugin_sdk::testing::set_config("administration_id", "123");
-//! dunwell_plugin_sdk::testing::set_http(|req| Ok(HttpResponse { status: 200, headers: vec![], body: b"[]".to_vec() }));
-//! let page = MyConnector::pull_invoices(PageRequest { cursor: None, limit: 100 })?;
+//! ```
+//! use dunwell_plugin_sdk::prelude::*;
+//! use dunwell_plugin_sdk::testing::{self, HttpResponse};
+//!
+//! struct Books;
+//! impl Connector for Books {
+//!     fn describe() -> Info {
+//!         info("books", "1.0.0", "Books").http_host("api.books.example").provides(false, true, false)
+//!     }
+//!     fn pull_invoices(request: PageRequest) -> Result<InvoicePage, ConnectorError> {
+//!         let admin = require_config("administration_id")?;
+//!         let numbers: Vec<String> =
+//!             http::get(&format!("https://api.books.example/{admin}/invoices")).send()?.error_for_status()?.json()?;
+//!         let items = numbers
+//!             .into_iter()
+//!             .map(|n| Invoice::new(n.clone(), n, "C1", "2026-01-05", "2026-02-04", "EUR", "10.00"))
+//!             .collect();
+//!         Ok(InvoicePage { items, next_cursor: request.cursor, more: false })
+//!     }
+//! }
+//!
+//! testing::set_config("administration_id", "123");
+//! testing::set_http(|req| {
+//!     assert_eq!(req.url, "https://api.books.example/123/invoices");
+//!     Ok(HttpResponse { status: 200, headers: vec![], body: br#"["F1","F2"]"#.to_vec() })
+//! });
+//! let page = Books::pull_invoices(PageRequest { cursor: None, limit: 100 }).unwrap();
+//! assert_eq!(page.items[1].number, "F2");
 //! ```
 //! State is per thread, so tests running in parallel do not see each other's settings.
 

@@ -17,6 +17,7 @@ mod invariants;
 mod law;
 mod pingen;
 mod plan;
+mod plugin_new;
 mod plugins;
 mod quarantine;
 mod replies;

@@ -1,5 +1,5 @@
 //! Connector plugins end to end: the real `dunwell` binary loads the real components
-//! (connectors/*, tests/guests/hostile) built for wasm32-wasip2.
+//! (connectors/*, tests/guests/hostile, tests/guests/legacy) built for wasm32-wasip2.
 //!
 //! `scripts/test` builds the guests before `cargo test`; when they are missing this builds them
 //! (the same command), so a plain `cargo test` works too.
@@ -21,6 +21,7 @@ pub const GUESTS: &[(&str, &str)] = &[
     ("dunwell-connector-camt053", "dunwell_connector_camt053"),
     ("dunwell-connector-moneybird", "dunwell_connector_moneybird"),
     ("dunwell-guest-hostile", "dunwell_guest_hostile"),
+    ("dunwell-guest-legacy", "dunwell_guest_legacy"),
 ];
 
 fn target_dir() -> PathBuf {
@@ -73,7 +74,7 @@ fn plugin_check_prints_the_description() {
     let env = Env::new();
     let out = env.ok(&["plugin", "check", s(&guest("dunwell_connector_ubl"))]);
     assert!(out.contains("ubl 0.1.0"), "{out}");
-    assert!(out.contains("contract: dunwell:connector@0.1.0"), "{out}");
+    assert!(out.contains("contract: dunwell:connector@0.2.0"), "{out}");
     assert!(out.contains("reads a directory"), "{out}");
     assert!(out.contains("default_term_days"), "{out}");
 }
@@ -92,7 +93,7 @@ fn plugin_check_refuses_modules_garbage_and_other_contract_versions() {
 
     // The same connector, relabelled as built against dunwell:connector@9.1.0.
     let mut bytes = std::fs::read(guest("dunwell_connector_ubl")).unwrap();
-    let (from, to) = (b"dunwell:connector/source@0.1.0", b"dunwell:connector/source@9.1.0");
+    let (from, to) = (b"dunwell:connector/source@0.2.0", b"dunwell:connector/source@9.1.0");
     let mut hits = 0;
     for i in 0..bytes.len().saturating_sub(from.len()) {
         if &bytes[i..i + from.len()] == from {
@@ -106,7 +107,7 @@ fn plugin_check_refuses_modules_garbage_and_other_contract_versions() {
     let err = env.fails(&["plugin", "check", s(&other)]);
     assert!(
         err.contains(
-            "was built against dunwell:connector@9.1.0, but this dunwell speaks dunwell:connector@0.1.0"
+            "was built against dunwell:connector@9.1.0, but this dunwell speaks dunwell:connector@0.1.0 and dunwell:connector@0.2.0"
         ),
         "{err}"
     );
@@ -526,7 +527,8 @@ fn moneybird_syncs_from_a_fake_server_incrementally() {
     assert!(hits.load(Ordering::SeqCst) >= 5, "429 retried, pages followed");
     let customers = Store::open(&env.db()).unwrap().load_customers().unwrap();
     assert_eq!(customers[0].email.as_deref(), Some("debiteuren@example.com"));
-    assert_eq!(invoices(&env)[0].open_amount.to_string(), "363.0");
+    // Moneybird's `363.0` at EUR's scale.
+    assert_eq!(invoices(&env)[0].open_amount.to_string(), "363.00");
 
     // Invoice 2 gets paid at the source: only it comes back, with its payment.
     at_source.lock().unwrap()[1] = mb_invoice(
@@ -545,7 +547,7 @@ fn moneybird_syncs_from_a_fake_server_incrementally() {
     let paid = invoices(&env).into_iter().find(|i| i.number == "2026-0002").unwrap();
     assert_eq!(
         (paid.open_amount.to_string().as_str(), paid.paid_date.map(|d| d.to_string())),
-        ("0", Some("2026-11-02".into()))
+        ("0.00", Some("2026-11-02".into()))
     );
 }
 
@@ -723,5 +725,301 @@ fn hostile_100_mb_response_is_cut_off() {
         &format!("allowed_hosts = ['127.0.0.1:{port}']\nmax_response_mb = 1"),
         &format!("url = 'http://127.0.0.1:{port}/export.json'"),
         "larger than 1048576 bytes",
+    );
+}
+
+// ---- contracts 0.1 and 0.2 side by side --------------------------------------------------
+
+fn legacy_env(extra: &str) -> Env {
+    Env::with_config(&format!(
+        "[plugins.legacy]\npath = '{}'\n{extra}[plugins.legacy.config]\ncustomer_name = 'Oude Aansluiting BV'\n",
+        s(&guest("dunwell_guest_legacy"))
+    ))
+}
+
+#[test]
+fn a_0_1_component_is_checked_and_synced_next_to_0_2_ones() {
+    let env = legacy_env("");
+    let out = env.ok(&["plugin", "check", s(&guest("dunwell_guest_legacy"))]);
+    assert!(out.contains("legacy 0.1.0"), "{out}");
+    assert!(out.contains("contract: dunwell:connector@0.1.0"), "{out}");
+    assert!(!out.contains("snapshot"), "a 0.1 connector has no snapshots: {out}");
+    // The JSON says it too, next to what describe() returned (adapted: snapshot false).
+    let json: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "plugin",
+        "check",
+        "--format",
+        "json",
+        s(&guest("dunwell_guest_legacy")),
+    ]))
+    .unwrap();
+    assert_eq!(json["contract"], "dunwell:connector@0.1.0", "{json}");
+    assert_eq!((json["name"].as_str(), json["snapshot"].as_bool()), (Some("legacy"), Some(false)), "{json}");
+    let json: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "plugin",
+        "check",
+        "--format",
+        "json",
+        s(&guest("dunwell_connector_moneybird")),
+    ]))
+    .unwrap();
+    assert_eq!(json["contract"], "dunwell:connector@0.2.0", "{json}");
+
+    // A sync imports its records, through the 0.1 host imports (its config value names the
+    // customer) and the adapter (no paid dates).
+    let out = env.ok(&["sync", "legacy"]);
+    assert!(out.contains("customers: 1 added"), "{out}");
+    assert!(out.contains("invoices:  2 added"), "{out}");
+    assert!(out.contains("payments:  1 added"), "{out}");
+    let customers = Store::open(&env.db()).unwrap().load_customers().unwrap();
+    assert_eq!(customers[0].name, "Oude Aansluiting BV");
+    let stored: Vec<(String, String, Option<String>)> = invoices(&env)
+        .into_iter()
+        .map(|i| (i.number, i.open_amount.to_string(), i.paid_date.map(|d| d.to_string())))
+        .collect();
+    assert_eq!(
+        stored,
+        [("LG-1".to_string(), "100.00".to_string(), None), ("LG-2".to_string(), "0.00".to_string(), None)]
+    );
+    // From its cursor it has nothing new; its records stay.
+    let out = env.ok(&["sync", "legacy"]);
+    assert!(out.contains("invoices:  0 added, 0 changed, 0 unchanged, 0 removed"), "{out}");
+    assert_eq!(invoices(&env).len(), 2);
+    // `plugin run` prints its records in the host's form (0.2: `paid_date` null).
+    let run: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "plugin",
+        "run",
+        s(&guest("dunwell_guest_legacy")),
+        "--what",
+        "invoices",
+    ]))
+    .unwrap();
+    assert_eq!(run["invoices"][0]["items"][1]["status"], "Paid", "{run}");
+    assert!(run["invoices"][0]["items"][1]["paid_date"].is_null(), "{run}");
+}
+
+#[test]
+fn a_0_1_component_compiled_ahead_of_time_is_loaded_from_the_cache() {
+    use crate::daemon::{start, ADMIN};
+    use std::time::{Duration, Instant};
+    let env = Env::with_config(&format!(
+        "{ADMIN}[plugins.legacy]\npath = '{}'\n",
+        s(&guest("dunwell_guest_legacy"))
+    ));
+    let out = env.ok(&["plugin", "compile"]);
+    assert!(out.contains("legacy: compiled into "), "{out}");
+    let mut d = start(&env, &["--clock-start", "2026-12-01T06:00:00Z", "--clock-speed", "60"], &[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let sync_over = |log: &str| {
+        log.lines()
+            .any(|l| (l.contains(" job done ") || l.contains(" job failed: ")) && l.contains("job=\"sync\""))
+    };
+    while !sync_over(&d.log()) {
+        assert!(Instant::now() < deadline, "no sync within a minute:\n{}", d.log());
+        assert!(d.child.try_wait().unwrap().is_none(), "the daemon stopped:\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    d.signal("TERM");
+    let status = d.wait(Duration::from_secs(45));
+    let log = d.log();
+    assert!(status.success(), "{log}");
+    let loaded =
+        log.lines().find(|l| l.contains("plugin loaded plugin=legacy")).unwrap_or_else(|| panic!("{log}"));
+    assert!(loaded.contains("compiled_ahead=true"), "{loaded}");
+    assert!(!log.contains("sync failed"), "{log}");
+    assert_eq!(invoices(&env).len(), 2, "{log}");
+}
+
+#[test]
+fn moneybird_paid_at_is_the_paid_date_when_no_payment_dates_it() {
+    // Paid at the source, the payment not (yet) booked: Moneybird's paid_at is all there is.
+    let mut paid =
+        mb_invoice(1, "2026-0001", "paid", "0.0", "2026-11-03T09:00:00.000Z", serde_json::json!([]));
+    paid["paid_at"] = "2026-11-03T08:59:00.000Z".into();
+    let at_source = Arc::new(Mutex::new(vec![paid]));
+    let (port, _) = fake_moneybird(at_source);
+    let env = moneybird_env(port, "");
+    let out = env.ok(&["sync", "moneybird"]);
+    assert!(out.contains("invoices:  1 added"), "{out}");
+    let stored = invoices(&env);
+    assert!(stored[0].open_amount.is_zero(), "{:?}", stored[0]);
+    assert_eq!(stored[0].paid_date.map(|d| d.to_string()).as_deref(), Some("2026-11-03"));
+}
+
+// ---- the host checks what it can (issue 14 §2) -------------------------------------------
+
+/// The moneybird connector against the fake server on `port`, without `[plugins.moneybird.secrets]`.
+fn moneybird_env_without_token(port: u16) -> Env {
+    Env::with_config(&format!(
+        "[plugins.moneybird]\npath = '{}'\nallowed_hosts = ['127.0.0.1:{port}']\n[plugins.moneybird.config]\nadministration_id = '123'\nbase_url = 'http://127.0.0.1:{port}/api/v2'\n",
+        s(&guest("dunwell_connector_moneybird"))
+    ))
+}
+
+/// Runs dunwell with logging at `info` (what an operator sees by default): the raw output.
+fn run_at_info(env: &Env, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_dunwell"))
+        .arg("--config")
+        .arg(env.path().join("dunwell.toml"))
+        .args(args)
+        .current_dir(env.path())
+        .env("DUNWELL_LOG", "info")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_required_secret_that_is_not_set_is_named_before_the_connector_runs() {
+    let at_source = Arc::new(Mutex::new(vec![mb_invoice(
+        1,
+        "2026-0001",
+        "open",
+        "363.0",
+        "2026-10-27T07:16:51.000Z",
+        serde_json::json!([]),
+    )]));
+    let (port, hits) = fake_moneybird(at_source);
+
+    // `dunwell sync`: the key and the section to set it in; the source is never asked.
+    let env = moneybird_env_without_token(port);
+    let err = env.fails(&["sync", "moneybird"]);
+    assert!(
+        err.contains(
+            "error: plugin moneybird cannot run: the required secret `token` is not set (personal API token or OAuth access token (scope sales_invoices)); set it in [plugins.moneybird.secrets]: token = \"...\""
+        ),
+        "{err}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the connector made no request");
+    assert!(invoices(&env).is_empty());
+    let status = Store::open(&env.db()).unwrap().sync_status("moneybird").unwrap().unwrap();
+    assert_eq!(status.failures, 1, "a failed run like any other: backed off, `dunwell status` shows it");
+    assert!(status.last_error.unwrap_or_default().contains("the required secret `token` is not set"));
+
+    // `dunwell plugin run` of the file alone: the flags to pass, every missing key at once.
+    let bare = Env::new();
+    let file = guest("dunwell_connector_moneybird");
+    let err = bare.fails(&["plugin", "run", s(&file)]);
+    assert!(
+        err.contains("the required config value `administration_id` is not set (the administration (GET /api/v2/administrations.json)); pass --set administration_id=VALUE; the required secret `token` is not set"),
+        "{err}"
+    );
+    assert!(err.contains("pass --secret token=VALUE"), "{err}");
+    let base_url = format!("base_url=http://127.0.0.1:{port}/api/v2");
+    let allow = format!("127.0.0.1:{port}");
+    let given = ["--set", "administration_id=123", "--set", &base_url, "--allow-host", &allow];
+    let mut args = vec!["plugin", "run", s(&file)];
+    args.extend(given);
+    let err = bare.fails(&args);
+    assert!(err.contains("`token` is not set"), "{err}");
+    assert!(!err.contains("administration_id"), "{err}");
+    // The secret given as a config value is found and pointed at.
+    let mut misplaced = args.clone();
+    misplaced.extend(["--set", "token=mb-token-long"]);
+    let err = bare.fails(&misplaced);
+    assert!(
+        err.contains(
+            "it was given with --set, but the connector reads it as a secret: pass --secret token=VALUE"
+        ),
+        "{err}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "still no request");
+    // With everything set it runs (the fake's token is `mb-token`; its first answer is a 429).
+    args.extend(["--secret", "token=mb-token", "--what", "invoices"]);
+    let out = bare.ok(&args);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["invoices"][0]["items"][0]["number"], "2026-0001", "{out}");
+}
+
+#[test]
+fn a_failed_sync_prints_its_error_once() {
+    // Nothing listens on the port: the connection is refused.
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let env = moneybird_env(port, "");
+    let out = run_at_info(&env, &["sync", "moneybird"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let needle = "could not pull customers: the source failed: request to";
+    assert_eq!(err.matches(needle).count(), 1, "once:\n{err}");
+    assert_eq!(err.matches("Connection refused").count(), 1, "once:\n{err}");
+    assert!(err.contains(&format!("error: plugin moneybird {needle}")), "{err}");
+    assert!(err.contains("1 failure(s) in a row; next attempt not before"), "the back-off is said: {err}");
+
+    // A host the connector may not reach, and a secret that is not set: once each too.
+    let env = Env::with_config(&format!(
+        "[plugins.hostile]\npath = '{}'\nallowed_hosts = ['127.0.0.1']\n[plugins.hostile.config]\nmode = 'exfil'\n",
+        s(&guest("dunwell_guest_hostile"))
+    ));
+    let out = run_at_info(&env, &["sync", "hostile"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.matches("host `evil.example.com:443` is not allowed").count(), 1, "once:\n{err}");
+    let env = moneybird_env_without_token(port);
+    let out = run_at_info(&env, &["sync", "moneybird"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("the required secret `token` is not set").count(), 1, "once:\n{err}");
+}
+
+#[test]
+fn invoices_lists_what_a_sync_brought_in() {
+    let (env, _) = ubl_env("");
+    assert_eq!(
+        env.ok(&["invoices"]).trim(),
+        "no invoices in the store; bring them in with `dunwell import csv DIR` or `dunwell sync`"
+    );
+    env.ok(&["sync"]);
+    let table = env.ok(&["invoices"]);
+    let lines: Vec<&str> = table.lines().collect();
+    let cells = |l: &str| {
+        l.split("  ").map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        cells(lines[0]),
+        ["NUMBER", "CUSTOMER", "ISSUED", "DUE", "CURRENCY", "TOTAL", "OPEN", "PAID", "SOURCE"]
+    );
+    let numbers: Vec<String> = lines[1..5].iter().map(|l| cells(l)[0].clone()).collect();
+    assert_eq!(numbers, ["12115118", "CN-Snippet1", "Snippet1", "Vat-Z"], "{table}");
+    assert_eq!(
+        cells(lines[1])[1..],
+        ["10202", "2015-01-09", "2015-01-09", "EUR", "227.00", "227.00", "-", "plugin:ubl"].map(String::from),
+        "{table}"
+    );
+    assert!(lines.last().unwrap().starts_with("4 invoices, 2 open ("), "{table}");
+
+    // --source takes a plugin's name (or plugin:NAME) or csv; --customer and --open narrow it.
+    let json: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "invoices",
+        "--source",
+        "ubl",
+        "--customer",
+        "10202",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!([{"number": "12115118", "customer_id": "10202", "issue_date": "2015-01-09",
+            "due_date": "2015-01-09", "currency": "EUR", "total": "227.00", "open_amount": "227.00",
+            "paid_date": null, "payment_reference": json[0]["payment_reference"], "source": "plugin:ubl",
+            "source_id": "nlcius-SI-UBL-2.0_ok_base.xml"}])
+    );
+    let open = env.ok(&["invoices", "--source", "plugin:ubl", "--open", "--format", "json"]);
+    let open: Vec<String> = serde_json::from_str::<Vec<serde_json::Value>>(&open)
+        .unwrap()
+        .iter()
+        .map(|i| i["number"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        open,
+        ["12115118", "Vat-Z"],
+        "Snippet1 is paid by its credit note, the credit note is not open"
+    );
+    assert_eq!(
+        env.ok(&["invoices", "--source", "csv"]).trim(),
+        "no invoices from csv in the store (it holds invoices from plugin:ubl)"
+    );
+    assert_eq!(
+        env.ok(&["invoices", "--open", "--customer", "nobody"]).trim(),
+        "no open invoices of customer nobody in the store (it holds invoices from plugin:ubl)"
     );
 }

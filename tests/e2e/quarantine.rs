@@ -98,7 +98,11 @@ fn peppol_examples_negative_invoices_and_repeated_numbers() {
     );
     assert_eq!(rows[3].0, "peppol-bis3-vat-category-Z.xml");
     assert_eq!((rows[4].0, rows[4].1), ("torn.xml", "total"));
-    assert!(rows[4].2.starts_with("the connector could not read it: not well-formed XML"), "{}", rows[4].2);
+    assert!(
+        rows[4].2.starts_with("invoice torn.xml: the connector could not read it: not well-formed XML"),
+        "{}",
+        rows[4].2
+    );
     assert!(q.iter().all(|r| r["plugin"] == "ubl" && r["entity"] == "invoices" && r["attempts"] == 1));
     let table = env.ok(&["quarantine"]);
     assert!(table.contains("5 quarantined records"), "{table}");
@@ -158,7 +162,7 @@ fn one_malformed_moneybird_invoice_does_not_hold_back_the_others() {
     let paid = invoices(&env).into_iter().find(|i| i.number == "2026-0002").unwrap();
     assert_eq!(
         (paid.open_amount.to_string(), paid.paid_date.map(|d| d.to_string())),
-        ("0".into(), Some("2026-11-02".into()))
+        ("0.00".into(), Some("2026-11-02".into()))
     );
     let q = quarantine(&env);
     assert_eq!(q.len(), 1);
@@ -166,7 +170,10 @@ fn one_malformed_moneybird_invoice_does_not_hold_back_the_others() {
         (q[0]["id"].as_str(), q[0]["record"].as_str()),
         (Some("369764595231884301"), Some("2026-0001"))
     );
-    assert_eq!(q[0]["reason"], "the connector could not read it: field `due_date` is null, not a text");
+    assert_eq!(
+        q[0]["reason"],
+        "invoice 2026-0001: the connector could not read it: field `due_date` is null, not a text"
+    );
     // What the store held for invoice 1 stays, and a full sync keeps it too.
     env.ok(&["sync", "moneybird", "--full"]);
     assert!(invoices(&env).iter().any(|i| i.number == "2026-0001" && i.due_date.to_string() == "2026-11-10"));
@@ -207,7 +214,10 @@ fn hostile_garbage_amounts_and_dates_are_quarantined_not_stored() {
         (q[0]["id"].as_str(), q[0]["record"].as_str(), q[0]["field"].as_str()),
         (Some("h1"), Some("H-1"), Some("total"))
     );
-    assert!(q[0]["reason"].as_str().unwrap().contains("`1e5` is not an amount"), "{q:?}");
+    assert!(
+        q[0]["reason"].as_str().unwrap().starts_with("invoice H-1: total `1e5` is not a decimal amount"),
+        "{q:?}"
+    );
     let status = Store::open(&env.db()).unwrap().sync_status("hostile").unwrap().unwrap();
     assert_eq!(status.failures, 0, "a bad record is not a failed run");
 }

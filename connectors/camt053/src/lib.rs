@@ -200,19 +200,13 @@ fn read_entry(stmt: &Stmt, entry: &Entry, out: &mut Vec<Read>) {
     let currency = amt.and_then(|a| a.attribute("Ccy")).map(str::trim).unwrap_or_default().to_string();
     let date = date_of(child(node, "BookgDt")).or_else(|| date_of(child(node, "ValDt")));
     let unusable_entry = |reason: String| Read {
-        payment: Payment {
-            id: format!("{}/{}", stmt.id, entry.key()),
-            amount: unusable(&reason),
-            currency: currency.clone(),
-            received_on: date.clone().unwrap_or_default(),
-            invoice_number: None,
-            invoice_id: None,
-            reference: None,
-            free_text: text(node, &["AddtlNtryInf"]),
-            payer_name: None,
-            payer_iban: None,
-            removed: false,
-        },
+        payment: Payment::new(
+            format!("{}/{}", stmt.id, entry.key()),
+            unusable(&reason),
+            currency.clone(),
+            date.clone().unwrap_or_default(),
+        )
+        .free_text(text(node, &["AddtlNtryInf"])),
         position: entry.index.to_string(),
     };
     let Some(amount_text) = amt.map(|a| own_text(a).unwrap_or_default()) else {
@@ -334,20 +328,13 @@ fn detail_payment(
     let free: Vec<String> =
         remittance.map(|r| children(r, "Ustrd").filter_map(own_text).collect()).unwrap_or_default();
     let parties = detail.and_then(|t| child(t, "RltdPties"));
-    Payment {
-        id,
-        amount: format_amount(amount),
-        currency: currency.to_string(),
-        received_on: date.to_string(),
-        invoice_number: None,
-        invoice_id: None,
-        reference,
-        free_text: (!free.is_empty()).then(|| free.join(" ")),
-        payer_name: parties
-            .and_then(|p| text(p, &["Dbtr", "Nm"]).or_else(|| text(p, &["Dbtr", "Pty", "Nm"]))),
-        payer_iban: parties.and_then(|p| text(p, &["DbtrAcct", "Id", "IBAN"])),
-        removed: false,
-    }
+    Payment::new(id, amount, currency, date)
+        .reference(reference)
+        .free_text((!free.is_empty()).then(|| free.join(" ")))
+        .payer_name(
+            parties.and_then(|p| text(p, &["Dbtr", "Nm"]).or_else(|| text(p, &["Dbtr", "Pty", "Nm"]))),
+        )
+        .payer_iban(parties.and_then(|p| text(p, &["DbtrAcct", "Id", "IBAN"])))
 }
 
 /// Everything of a payment but its id, to tell a record read twice from two records that share

@@ -6,7 +6,9 @@
 //! and `page`; the cursor is the newest `updated_at` seen plus the page within the current
 //! pull. Amounts are Moneybird's decimal strings, parsed exactly. A 429 with a short
 //! `Retry-After` is retried by the SDK; a longer one ends the run (dunwell backs off).
-//! `pending_payment` (paid, not yet booked) counts as paid: it must not be chased.
+//! `pending_payment` (paid, not yet booked) counts as paid: it must not be chased. A paid
+//! invoice's `paid_at` (its date part) is its paid date, so dunwell learns how the customer pays
+//! even when the payments themselves are not in the pull.
 //!
 //! One invoice this connector cannot read (a field missing or of the wrong type, an amount
 //! that is not one) must not keep the others from arriving: it is passed on with
@@ -57,6 +59,10 @@ struct MbInvoice {
     currency: String,
     total_price_incl_tax: String,
     total_unpaid: String,
+    /// When it was paid in full (a date or a time); null while open. Read as any JSON value: a
+    /// value of another type only loses the paid date, not the invoice.
+    #[serde(default)]
+    paid_at: Option<serde_json::Value>,
     #[serde(default)]
     payments: Vec<MbPayment>,
 }
@@ -121,21 +127,8 @@ struct BadRow {
 impl BadRow {
     /// The record that hands the row to the host's quarantine.
     fn invoice(self) -> Invoice {
-        Invoice {
-            number: self.number.unwrap_or_else(|| self.id.clone()),
-            id: self.id,
-            customer_key: String::new(),
-            kind: DocumentKind::Invoice,
-            issued_on: String::new(),
-            due_on: String::new(),
-            currency: String::new(),
-            total: unusable(&self.reason),
-            open: None,
-            payment_reference: None,
-            corrects: None,
-            status: InvoiceStatus::Open,
-            removed: false,
-        }
+        let number = self.number.unwrap_or_else(|| self.id.clone());
+        Invoice::new(self.id, number, "", "", "", "", unusable(&self.reason))
     }
 }
 
@@ -241,23 +234,14 @@ impl Connector for Moneybird {
                     .collect::<Vec<_>>()
                     .join(" ");
                 let name = some(c.company_name).unwrap_or_else(|| person.clone());
-                Customer {
-                    key: c.id.clone(),
-                    id: c.id,
-                    name,
-                    kind: None,
-                    contact: (!person.trim().is_empty()).then_some(person),
-                    email: some(c.send_invoices_to_email).or(some(c.email)),
-                    phone: some(c.phone),
-                    address: Address {
-                        street: some(c.address1),
-                        postal_code: some(c.zipcode),
-                        city: some(c.city),
-                        country: some(c.country),
-                    },
-                    language: None,
-                    removed: false,
-                }
+                Customer::new(c.id.clone(), c.id, name)
+                    .contact((!person.trim().is_empty()).then_some(person))
+                    .email(some(c.send_invoices_to_email).or(some(c.email)))
+                    .phone(some(c.phone))
+                    .street(some(c.address1))
+                    .postal_code(some(c.zipcode))
+                    .city(some(c.city))
+                    .country(some(c.country))
             })
             .collect();
         // Contacts are pulled in full each sync (cheap; versions would need the sync API): after
@@ -296,22 +280,19 @@ impl Connector for Moneybird {
                 "uncollectible" => InvoiceStatus::Void,
                 _ => InvoiceStatus::Open,
             };
-            let credit = total.is_sign_negative();
-            items.push(Invoice {
-                number: r.invoice_id.clone().unwrap_or_else(|| r.id.clone()),
-                id: r.id,
-                customer_key: r.contact_id,
-                kind: if credit { DocumentKind::CreditNote } else { DocumentKind::Invoice },
-                issued_on: date_part(&r.invoice_date),
-                due_on: date_part(&r.due_date),
-                currency: r.currency,
-                total: format_amount(total),
-                open: Some(format_amount(unpaid)),
-                payment_reference: some(r.payment_reference),
-                corrects: None,
-                status,
-                removed: false,
-            });
+            let paid_date = match (status, r.paid_at.as_ref()) {
+                (InvoiceStatus::Paid, Some(serde_json::Value::String(at))) => Some(date_part(at)),
+                _ => None,
+            };
+            let number = r.invoice_id.unwrap_or_else(|| r.id.clone());
+            let (issued_on, due_on) = (date_part(&r.invoice_date), date_part(&r.due_date));
+            let invoice = Invoice::new(r.id, number, r.contact_id, issued_on, due_on, r.currency, total)
+                .open(unpaid)
+                .reference(some(r.payment_reference))
+                .status(status)
+                .paid_date(paid_date);
+            // See the module: a credit invoice names no original (Moneybird books it as a payment).
+            items.push(if total.is_sign_negative() { invoice.credit_note(None::<String>) } else { invoice });
         }
         Ok(InvoicePage { items, next_cursor: next, more })
     }
@@ -328,19 +309,9 @@ impl Connector for Moneybird {
                     Ok(a) => format_amount(a),
                     Err(reason) => unusable(&reason),
                 };
-                items.push(Payment {
-                    id: p.id,
-                    amount,
-                    currency: r.currency.clone(),
-                    received_on: date_part(&p.payment_date),
-                    invoice_number: None,
-                    invoice_id: Some(r.id.clone()),
-                    reference: None,
-                    free_text: None,
-                    payer_name: None,
-                    payer_iban: None,
-                    removed: false,
-                });
+                items.push(
+                    Payment::new(p.id, amount, &r.currency, date_part(&p.payment_date)).invoice_id(&r.id),
+                );
             }
         }
         Ok(PaymentPage { items, next_cursor: next, more })
@@ -430,5 +401,50 @@ mod tests {
         let payments = Moneybird::pull_payments(PageRequest { cursor: None, limit: 100 }).unwrap();
         assert_eq!(payments.items.len(), 1);
         assert_eq!(payments.items[0].amount, "363.0");
+    }
+
+    #[test]
+    fn a_paid_invoice_carries_the_day_it_was_paid() {
+        set_config("administration_id", "123");
+        set_secret("token", "tok");
+        set_http(|_| {
+            Ok(HttpResponse {
+                status: 200,
+                headers: vec![],
+                body: br#"[{"id":"1","contact_id":"9","invoice_id":"2026-0001","state":"paid",
+                 "invoice_date":"2026-10-27","due_date":"2026-11-10","currency":"EUR",
+                 "total_unpaid":"0.0","total_price_incl_tax":"363.0","paid_at":"2026-11-02T09:12:00.000Z",
+                 "updated_at":"2026-11-02T09:12:00.000Z"},
+                 {"id":"2","contact_id":"9","invoice_id":"2026-0002","state":"pending_payment",
+                 "invoice_date":"2026-10-27","due_date":"2026-11-10","currency":"EUR",
+                 "total_unpaid":"0.0","total_price_incl_tax":"121.0","paid_at":null,
+                 "updated_at":"2026-11-02T09:13:00.000Z"},
+                 {"id":"3","contact_id":"9","invoice_id":"2026-0003","state":"open",
+                 "invoice_date":"2026-10-27","due_date":"2026-11-10","currency":"EUR",
+                 "total_unpaid":"50.0","total_price_incl_tax":"100.0","paid_at":"2026-11-01",
+                 "updated_at":"2026-11-02T09:14:00.000Z"},
+                 {"id":"4","contact_id":"9","invoice_id":"2026-0004","state":"paid",
+                 "invoice_date":"2026-10-27","due_date":"2026-11-10","currency":"EUR",
+                 "total_unpaid":"0.0","total_price_incl_tax":"10.0","paid_at":20261101,
+                 "updated_at":"2026-11-02T09:15:00.000Z"}]"#
+                    .to_vec(),
+            })
+        });
+        let page = Moneybird::pull_invoices(PageRequest { cursor: None, limit: 100 }).unwrap();
+        let got: Vec<(InvoiceStatus, Option<&str>)> =
+            page.items.iter().map(|i| (i.status, i.paid_date.as_deref())).collect();
+        assert_eq!(
+            got,
+            [
+                (InvoiceStatus::Paid, Some("2026-11-02")),
+                // Paid, not yet booked: no day to give.
+                (InvoiceStatus::Paid, None),
+                // Only a paid invoice has a paid date.
+                (InvoiceStatus::Open, None),
+                // A `paid_at` that is no text loses the date, not the invoice.
+                (InvoiceStatus::Paid, None),
+            ]
+        );
+        assert_eq!(page.items[3].total, "10.0");
     }
 }

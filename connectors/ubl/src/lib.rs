@@ -102,21 +102,7 @@ fn read_page_in(
 }
 
 /// The record of a file that is not a readable UBL invoice: named by the file, with the reason
-/// in its total (contract 0.1.0 has no other way to say it).
+/// in its total (the contract has no other way to say it).
 fn unreadable(file: String, reason: &str) -> Invoice {
-    Invoice {
-        id: file.clone(),
-        number: file,
-        customer_key: String::new(),
-        kind: DocumentKind::Invoice,
-        issued_on: String::new(),
-        due_on: String::new(),
-        currency: String::new(),
-        total: unusable(reason),
-        open: None,
-        payment_reference: None,
-        corrects: None,
-        status: InvoiceStatus::Open,
-        removed: false,
-    }
+    Invoice::new(file.clone(), file, "", "", "", "", unusable(reason))
 }

@@ -111,44 +111,29 @@ pub fn parse_document(xml: &str, default_term_days: u32) -> Result<Document, Str
             None => s,
         })
     });
-    let customer = Customer {
-        id: key.clone(),
-        key: key.clone(),
-        name,
-        kind: Some(CustomerKind::B2b),
-        contact: text(party, &["Contact", "Name"]),
-        email: text(party, &["Contact", "ElectronicMail"]),
-        phone: text(party, &["Contact", "Telephone"]),
-        address: Address {
-            street,
-            postal_code: postal.and_then(|p| text(p, &["PostalZone"])),
-            city: postal.and_then(|p| text(p, &["CityName"])),
-            country: postal.and_then(|p| text(p, &["Country", "IdentificationCode"])),
-        },
-        language: None,
-        removed: false,
-    };
+    let customer = Customer::new(key.clone(), key.clone(), name)
+        .kind(CustomerKind::B2b)
+        .contact(text(party, &["Contact", "Name"]))
+        .email(text(party, &["Contact", "ElectronicMail"]))
+        .phone(text(party, &["Contact", "Telephone"]))
+        .street(street)
+        .postal_code(postal.and_then(|p| text(p, &["PostalZone"])))
+        .city(postal.and_then(|p| text(p, &["CityName"])))
+        .country(postal.and_then(|p| text(p, &["Country", "IdentificationCode"])));
     // PayableAmount is what was open at issue; only when something was prepaid is it a
     // statement worth keeping. Otherwise dunwell derives the open amount from payments.
     let prepaid = amount(totals, &["PrepaidAmount"], "PrepaidAmount")?.unwrap_or_default();
-    let open = (!prepaid.is_zero()).then(|| format_amount(payable * sign));
-    let invoice = Invoice {
-        // The page reader puts the file's name here: one number in two files must stay two
-        // records, so that both can be named.
-        id: format!("{}/{}", if credit_note { "CreditNote" } else { "Invoice" }, number),
-        number,
-        customer_key: key,
-        kind: if credit { DocumentKind::CreditNote } else { DocumentKind::Invoice },
-        issued_on: issued,
-        due_on: due,
-        currency,
-        total: format_amount(total * sign),
-        open,
-        payment_reference: reference,
-        corrects,
-        status: if payable.is_zero() { InvoiceStatus::Paid } else { InvoiceStatus::Open },
-        removed: false,
-    };
+    let open = (!prepaid.is_zero()).then(|| payable * sign);
+    // The page reader puts the file's name in the id: one number in two files must stay two
+    // records, so that both can be named. UBL says nothing of when an invoice was paid.
+    let id = format!("{}/{}", if credit_note { "CreditNote" } else { "Invoice" }, number);
+    let mut invoice = Invoice::new(id, number, key, issued, due, currency, total * sign)
+        .open(open)
+        .reference(reference)
+        .status(if payable.is_zero() { InvoiceStatus::Paid } else { InvoiceStatus::Open });
+    if credit {
+        invoice = invoice.credit_note(corrects);
+    }
     Ok(Document { invoice, customer })
 }
 

@@ -49,6 +49,7 @@ pub enum HttpFailure {
     Transport(String),
 }
 
+#[derive(Debug)]
 pub struct Answer {
     pub status: u16,
     pub headers: Vec<(String, String)>,

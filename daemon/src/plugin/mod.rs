@@ -1,6 +1,10 @@
 //! The connector plugin host: loads WebAssembly components built against
-//! `dunwell:connector@0.1.x` (`plugins-sdk/wit/`) and runs them in a sandbox.
+//! `dunwell:connector@0.1.x` or `@0.2.x` (`plugins-sdk/wit/`) and runs them in a sandbox.
 //!
+//! - Contracts side by side: both worlds are generated (`bindings` for 0.2, `v0_1` for 0.1)
+//!   and linked into one `Linker`; a component's `source` export names its version, which
+//!   picks the world ([`Contract`]). What a 0.1 component returns is adapted to the 0.2
+//!   records, the host's internal form (no paid date, no snapshots).
 //! - One [`Host`] per process: one wasmtime `Engine` with epoch interruption and a ticker
 //!   thread (every 10 ms).
 //! - One [`Plugin`] per connector: the component compiled once and pre-instantiated.
@@ -18,6 +22,8 @@ pub mod aot;
 pub mod http;
 pub mod redact;
 pub mod settings;
+pub mod tape;
+mod v0_1;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,10 +37,12 @@ pub use settings::{Limits, PluginSettings};
 
 use crate::text;
 
+/// The newest contract, `dunwell:connector@0.2.0`. Its records are the host's internal form
+/// (sync, `plugin run`): a component of an older contract is adapted to them.
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
     wasmtime::component::bindgen!({
-        path: "../plugins-sdk/wit/connector@0.1.0",
+        path: "../plugins-sdk/wit/connector@0.2.0",
         world: "connector",
         imports: { default: async | trappable },
         exports: { default: async },
@@ -48,9 +56,46 @@ use bindings::dunwell::connector::types::{
 };
 use bindings::exports::dunwell::connector::source::Info;
 
-/// The WIT package this host speaks, and its version.
+/// The WIT package this host speaks, and its newest version.
 pub const WIT_PACKAGE: &str = "dunwell:connector";
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
+
+/// A version of the contract this host speaks; a component speaks the one its `source` export
+/// names (any patch of the minor: `0.x.y` matches within `0.x`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contract {
+    V0_1,
+    V0_2,
+}
+
+impl Contract {
+    /// Every version this host loads, oldest first.
+    pub const ALL: [Contract; 2] = [Contract::V0_1, Contract::V0_2];
+
+    /// The version the host was built against (`0.2.0`).
+    pub fn version(self) -> &'static str {
+        match self {
+            Contract::V0_1 => "0.1.0",
+            Contract::V0_2 => "0.2.0",
+        }
+    }
+
+    /// The contract of a version as a component names it (`0.1.0`, `0.2.3`), when this host
+    /// speaks it.
+    fn of(version: &str) -> Option<Contract> {
+        let mut parts = version.split(['.', '-', '+']);
+        match (parts.next(), parts.next()) {
+            (Some("0"), Some("1")) => Some(Contract::V0_1),
+            (Some("0"), Some("2")) => Some(Contract::V0_2),
+            _ => None,
+        }
+    }
+}
+
+/// `dunwell:connector@0.1.0 and dunwell:connector@0.2.0`.
+fn spoken() -> String {
+    Contract::ALL.iter().map(|c| format!("{WIT_PACKAGE}@{}", c.version())).collect::<Vec<_>>().join(" and ")
+}
 
 const TICK: Duration = Duration::from_millis(10);
 const MAX_LOG_BYTES: usize = 64 << 10;
@@ -66,7 +111,7 @@ pub enum PluginError {
     #[error("plugin {plugin}: {path} is not a WebAssembly component{hint}")]
     NotAComponent { plugin: String, path: std::path::PathBuf, hint: String },
     #[error(
-        "plugin {plugin} was built against {found}, but this dunwell speaks {WIT_PACKAGE}@{WIT_VERSION}; rebuild it with a matching dunwell-plugin-sdk (0.1.x)"
+        "plugin {plugin} was built against {found}, but this dunwell speaks {}; rebuild it with a matching dunwell-plugin-sdk (0.2.x builds {WIT_PACKAGE}@{WIT_VERSION})", spoken()
     )]
     WrongVersion { plugin: String, found: String },
     #[error("plugin {plugin} cannot be loaded: {message}")]
@@ -142,7 +187,10 @@ impl Host {
             })?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(load)?;
+        // Both contracts' imports: each version's `host` interface under its own name.
         bindings::Connector::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)
+            .map_err(load)?;
+        v0_1::bindings::Connector::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |s| s)
             .map_err(load)?;
         Ok(Host { engine, linker: Arc::new(linker) })
     }
@@ -211,18 +259,29 @@ impl Host {
             None => Component::new(&self.engine, bytes)
                 .map_err(|e| PluginError::Load { plugin: plugin.clone(), message: format!("{e:#}") })?,
         };
-        // A plugin built against another version of the contract: say so plainly.
+        // Which contract it speaks; one built against another version: say so plainly.
         let ty = component.component_type();
-        let mut names =
-            ty.exports(&self.engine).map(|(n, _)| n).chain(ty.imports(&self.engine).map(|(n, _)| n));
-        if let Some(found) = names.find_map(foreign_version) {
+        let exports: Vec<&str> = ty.exports(&self.engine).map(|(n, _)| n).collect();
+        let imports = ty.imports(&self.engine).map(|(n, _)| n);
+        if let Some(found) = exports.iter().copied().chain(imports).find_map(foreign_version) {
             return Err(PluginError::WrongVersion { plugin, found });
         }
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .and_then(bindings::ConnectorPre::new)
-            .map_err(|e| PluginError::Load { plugin: plugin.clone(), message: format!("{e:#}") })?;
+        let Some((contract, version)) = exports.iter().find_map(|n| source_version(n)) else {
+            return Err(PluginError::Load {
+                plugin,
+                message: format!(
+                    "the component exports no `{WIT_PACKAGE}/source` interface: it is not a dunwell connector (build it with dunwell-plugin-sdk)"
+                ),
+            });
+        };
+        let failed =
+            |e: wasmtime::Error| PluginError::Load { plugin: plugin.clone(), message: format!("{e:#}") };
+        let instance = self.linker.instantiate_pre(&component).map_err(failed)?;
+        let pre = match contract {
+            Contract::V0_1 => v0_1::bindings::ConnectorPre::new(instance).map(Pre::V0_1),
+            Contract::V0_2 => bindings::ConnectorPre::new(instance).map(Pre::V0_2),
+        }
+        .map_err(failed)?;
         if let (false, Some(a)) = (ahead, artifacts) {
             a.keep(&self.engine, bytes, &component, &plugin);
         }
@@ -231,22 +290,49 @@ impl Host {
             settings: Arc::new(settings),
             redactor,
             pre,
+            contract: format!("{WIT_PACKAGE}@{version}"),
             engine: self.engine.clone(),
             compiled_ahead: ahead,
+            tape: None,
         })
     }
 }
 
-/// `dunwell:connector/source@2.0.0` with another major (or 0.x minor) than ours → its version.
-fn foreign_version(name: &str) -> Option<String> {
+/// The version in `dunwell:connector/<interface>@<version>`, when it is a version's text.
+fn wit_version(name: &str) -> Option<&str> {
     let rest = name.strip_prefix(WIT_PACKAGE)?.strip_prefix('/')?;
     let (_, version) = rest.split_once('@')?;
-    let mut ours = WIT_VERSION.split('.');
-    let mut theirs = version.split('.');
-    let (om, on) = (ours.next()?, ours.next()?);
-    let (tm, tn) = (theirs.next()?, theirs.next().unwrap_or("0"));
-    let same = om == tm && (om != "0" || on == tn);
-    (!same).then(|| format!("{WIT_PACKAGE}@{version}"))
+    // Shown to the operator: a version's characters only (wasmtime checked it is semver).
+    let plain = !version.is_empty()
+        && version.len() <= 64
+        && version.chars().all(|c| c.is_ascii_alphanumeric() || ".-+".contains(c));
+    Some(if plain { version } else { "(an unreadable version)" })
+}
+
+/// `dunwell:connector/source@2.0.0`, a version this host does not speak → that version.
+fn foreign_version(name: &str) -> Option<String> {
+    let version = wit_version(name)?;
+    Contract::of(version).is_none().then(|| format!("{WIT_PACKAGE}@{version}"))
+}
+
+/// `dunwell:connector/source@0.2.0` → the contract and the version the component names.
+fn source_version(name: &str) -> Option<(Contract, String)> {
+    name.strip_prefix(WIT_PACKAGE)?.strip_prefix("/source@")?;
+    let version = wit_version(name)?;
+    Some((Contract::of(version)?, version.to_string()))
+}
+
+/// A component pre-instantiated in the world of its contract.
+#[derive(Clone)]
+enum Pre {
+    V0_1(v0_1::bindings::ConnectorPre<RunState>),
+    V0_2(bindings::ConnectorPre<RunState>),
+}
+
+/// An instance of a component, in the world of its contract.
+enum Instance {
+    V0_1(v0_1::bindings::Connector),
+    V0_2(bindings::Connector),
 }
 
 /// A loaded plugin, ready to run.
@@ -254,10 +340,14 @@ fn foreign_version(name: &str) -> Option<String> {
 pub struct Plugin {
     settings: Arc<PluginSettings>,
     redactor: Arc<Redactor>,
-    pre: bindings::ConnectorPre<RunState>,
+    pre: Pre,
+    /// The contract the component speaks, as it names it (`dunwell:connector@0.2.0`).
+    contract: String,
     engine: Engine,
     /// Loaded from an artefact compiled ahead of time (not compiled now).
     pub compiled_ahead: bool,
+    /// `plugin run --record/--replay`: the HTTP exchanges are written to or answered from it.
+    tape: Option<Arc<tape::Tape>>,
 }
 
 /// Why a run was stopped by the host.
@@ -275,6 +365,7 @@ pub struct RunState {
     settings: Arc<PluginSettings>,
     redactor: Arc<Redactor>,
     http: http::Client,
+    tape: Option<Arc<tape::Tape>>,
     started: Instant,
     /// Time spent in host calls (not guest CPU).
     host_time: Duration,
@@ -344,16 +435,51 @@ impl wit_host::Host for RunState {
         // reqwest is async: the request runs on this run's runtime, bounded by the run's
         // remaining time.
         let requests = &mut self.requests;
-        let result = self
-            .http
-            .send(&request.method, &request.url, &request.headers, request.body.as_deref(), budget, || {
-                if *requests >= max {
-                    return Err(http::HttpFailure::RequestLimit(max));
-                }
-                *requests += 1;
-                Ok(())
-            })
-            .await;
+        let mut count = || {
+            if *requests >= max {
+                return Err(http::HttpFailure::RequestLimit(max));
+            }
+            *requests += 1;
+            Ok(())
+        };
+        let replayed = match &self.tape {
+            // A replay answers from the recording, within the same allow-list and limit.
+            Some(tape) if tape.is_replay() => {
+                Some(self.http.policy().check(&request.url).and_then(|_| count()).and_then(|()| {
+                    tape.answer(&request.method, &request.url, &self.redactor)
+                        .unwrap_or(Err(http::HttpFailure::Transport("the recording is not a replay".into())))
+                }))
+            }
+            _ => None,
+        };
+        let result = match replayed {
+            Some(r) => r,
+            None => {
+                self.http
+                    .send(
+                        &request.method,
+                        &request.url,
+                        &request.headers,
+                        request.body.as_deref(),
+                        budget,
+                        count,
+                    )
+                    .await
+            }
+        };
+        if let (Some(tape), Ok(answer)) = (&self.tape, &result) {
+            let kept = tape.keep(
+                &request.method,
+                &request.url,
+                &request.headers,
+                request.body.as_deref(),
+                answer,
+                &self.redactor,
+            );
+            if let Err(e) = kept {
+                tracing::warn!(plugin, "{e}");
+            }
+        }
         self.host_time += begun.elapsed();
         let shown = self.redact(&url);
         Ok(match result {
@@ -363,7 +489,9 @@ impl wit_host::Host for RunState {
             }
             Err(f) => {
                 let why = self.redact(&format!("{f:?}"));
-                tracing::warn!(plugin, "HTTP request to {shown} refused or failed: {why}");
+                // The guest gets the failure: it reports it (then the run's error says it) or
+                // copes with it (a retry); said once, by whoever reports the run.
+                tracing::debug!(plugin, "HTTP request to {shown} refused or failed: {why}");
                 Err(match f {
                     http::HttpFailure::Denied(m) => HttpError::Denied(m),
                     http::HttpFailure::Timeout => HttpError::Timeout,
@@ -386,8 +514,18 @@ impl Plugin {
     }
 
     /// Masks this plugin's secrets in text that leaves a run (see [`redact`]).
+    /// Records the runs' HTTP exchanges into a tape, or answers them from one.
+    pub fn set_tape(&mut self, tape: Option<Arc<tape::Tape>>) {
+        self.tape = tape;
+    }
+
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
+    }
+
+    /// The contract the component speaks, as its exports name it: `dunwell:connector@0.2.0`.
+    pub fn contract(&self) -> &str {
+        &self.contract
     }
 
     /// Starts a run: a fresh store and instance, with this plugin's limits.
@@ -423,6 +561,7 @@ impl Plugin {
                 allowed: s.allowed_hosts.clone(),
                 max_response_bytes: s.limits.max_response_bytes,
             }),
+            tape: self.tape.clone(),
             started: Instant::now(),
             host_time: Duration::ZERO,
             stop: None,
@@ -451,7 +590,12 @@ impl Plugin {
             plugin: s.name.clone(),
             message: format!("cannot start a runtime: {e}"),
         })?;
-        let instance = runtime.block_on(self.pre.instantiate_async(&mut store));
+        let instance = runtime.block_on(async {
+            match &self.pre {
+                Pre::V0_1(pre) => pre.instantiate_async(&mut store).await.map(Instance::V0_1),
+                Pre::V0_2(pre) => pre.instantiate_async(&mut store).await.map(Instance::V0_2),
+            }
+        });
         let connector = instance.map_err(|e| stopped_or_failed(&s.name, store.data(), e))?;
         Ok(Run { store, runtime, connector, name: s.name.clone(), failed: false })
     }
@@ -461,20 +605,32 @@ impl Plugin {
 pub struct Run {
     store: Store<RunState>,
     runtime: tokio::runtime::Runtime,
-    connector: bindings::Connector,
+    connector: Instance,
     name: String,
     failed: bool,
 }
 
+/// Calls `$method` of the component's `source` export, in the world of its contract; what a
+/// 0.1 component returns goes through `v0_1::$adapt` (and its arguments through `$arg_0_1`).
 macro_rules! call {
-    ($self:ident, $method:ident $(, $arg:expr)*) => {{
+    ($self:ident, $method:ident, $adapt:ident $(, $arg:expr => $arg_0_1:expr)*) => {{
         if $self.failed {
             return Err(PluginError::Failed { plugin: $self.name.clone(), message: "an earlier call of this run failed".into() });
         }
         let timeout = $self.store.data().remaining() + Duration::from_millis(200);
         let (connector, store) = (&$self.connector, &mut $self.store);
         let result = $self.runtime.block_on(async move {
-            tokio::time::timeout(timeout, connector.dunwell_connector_source().$method(&mut *store $(, $arg)*)).await
+            tokio::time::timeout(timeout, async move {
+                match connector {
+                    Instance::V0_2(c) => c.dunwell_connector_source().$method(&mut *store $(, $arg)*).await,
+                    Instance::V0_1(c) => c
+                        .dunwell_connector_source()
+                        .$method(&mut *store $(, $arg_0_1)*)
+                        .await
+                        .map(v0_1::$adapt),
+                }
+            })
+            .await
         });
         match result {
             Ok(Ok(v)) => Ok(v),
@@ -500,7 +656,7 @@ impl Run {
     /// The plugin's description, checked like a record: what `dunwell plugin check` shows an
     /// operator vetting a plugin must not be able to hide or fake a line.
     pub fn describe(&mut self) -> Result<Info, PluginError> {
-        let info = call!(self, call_describe)?;
+        let info = call!(self, call_describe, info)?;
         check_info(&info).map_err(|m| {
             // The hosts it asks for are what an operator vetting it most needs to see.
             let hosts: Vec<String> =
@@ -514,24 +670,24 @@ impl Run {
                 plugin: self.name.clone(),
                 message: format!("describe() returned {}{asks}", self.store.data().redact(&m)),
             };
-            tracing::error!(plugin = self.name.as_str(), "{err}");
+            tracing::debug!(plugin = self.name.as_str(), "{err}");
             err
         })?;
         Ok(info)
     }
 
     pub fn pull_customers(&mut self, request: &PageRequest) -> Result<CustomerPage, PluginError> {
-        let result = call!(self, call_pull_customers, request)?;
+        let result = call!(self, call_pull_customers, customers, request => &v0_1::request(request))?;
         result.map_err(|e| self.reported("customers", e))
     }
 
     pub fn pull_invoices(&mut self, request: &PageRequest) -> Result<InvoicePage, PluginError> {
-        let result = call!(self, call_pull_invoices, request)?;
+        let result = call!(self, call_pull_invoices, invoices, request => &v0_1::request(request))?;
         result.map_err(|e| self.reported("invoices", e))
     }
 
     pub fn pull_payments(&mut self, request: &PageRequest) -> Result<PaymentPage, PluginError> {
-        let result = call!(self, call_pull_payments, request)?;
+        let result = call!(self, call_pull_payments, payments, request => &v0_1::request(request))?;
         result.map_err(|e| self.reported("payments", e))
     }
 
@@ -557,7 +713,7 @@ impl Run {
             message: self.store.data().redact(&message),
             retry_after,
         };
-        tracing::error!(plugin = self.name.as_str(), "{err}");
+        tracing::debug!(plugin = self.name.as_str(), "{err}");
         err
     }
 
@@ -595,7 +751,8 @@ fn stopped_or_failed(name: &str, state: &RunState, e: wasmtime::Error) -> Plugin
         },
         None => PluginError::Failed { plugin: name.to_string(), message: text },
     };
-    tracing::error!(plugin = name, "{err}");
+    // Returned to the caller, which reports it once (the CLI's `error:`, the daemon's log).
+    tracing::debug!(plugin = name, "{err}");
     err
 }
 
@@ -651,18 +808,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wit_majors() {
+    fn wit_versions() {
         assert_eq!(foreign_version("dunwell:connector/source@0.1.0"), None);
         assert_eq!(foreign_version("dunwell:connector/host@0.1.7"), None);
+        assert_eq!(foreign_version("dunwell:connector/source@0.2.0"), None);
+        assert_eq!(foreign_version("dunwell:connector/host@0.2.3"), None);
         assert_eq!(
-            foreign_version("dunwell:connector/source@0.2.0").as_deref(),
-            Some("dunwell:connector@0.2.0")
+            foreign_version("dunwell:connector/source@0.3.0").as_deref(),
+            Some("dunwell:connector@0.3.0")
         );
         assert_eq!(
             foreign_version("dunwell:connector/source@1.0.0").as_deref(),
             Some("dunwell:connector@1.0.0")
         );
         assert_eq!(foreign_version("wasi:cli/environment@0.2.0"), None);
+        assert_eq!(source_version("dunwell:connector/source@0.1.0"), Some((Contract::V0_1, "0.1.0".into())));
+        assert_eq!(source_version("dunwell:connector/source@0.2.4"), Some((Contract::V0_2, "0.2.4".into())));
+        assert_eq!(source_version("dunwell:connector/host@0.2.0"), None);
+        assert_eq!(source_version("dunwell:connector/source@1.0.0"), None);
+        let err = PluginError::WrongVersion { plugin: "x".into(), found: "dunwell:connector@1.0.0".into() };
+        assert!(
+            err.to_string().contains(
+                "built against dunwell:connector@1.0.0, but this dunwell speaks dunwell:connector@0.1.0 and dunwell:connector@0.2.0"
+            ),
+            "{err}"
+        );
     }
 
     /// The published contract is frozen: 0.1.0 must never change. A change needs a new
@@ -676,6 +846,19 @@ mod tests {
         assert_eq!(
             hash, "ef16153747e5e00341a92daae52b0f889404469a1f7a9cef93d07e949a023d64",
             "plugins-sdk/wit/connector@0.1.0 changed; published WIT is immutable"
+        );
+    }
+
+    /// 0.2.0 is published too: frozen like 0.1.0.
+    #[test]
+    fn wit_0_2_0_is_frozen() {
+        use sha2::Digest;
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins-sdk/wit/connector@0.2.0/connector.wit");
+        let text = std::fs::read(path).expect("the WIT file");
+        let hash = format!("{:x}", sha2::Sha256::digest(&text));
+        assert_eq!(
+            hash, "b1698b07edd25ab72f5da6361693aaefa542ba5794e62fc9278033cc5909e604",
+            "plugins-sdk/wit/connector@0.2.0 changed; published WIT is immutable"
         );
     }
 }

@@ -1,5 +1,6 @@
 //! `[plugins.<name>]` in dunwell.toml: where a connector's component is, what it may reach, and
-//! its limits. Read by `config`; used by the host for every run.
+//! its limits. Read by `config`; used by the host for every run. [`check_required`]: the
+//! required config keys and secrets of a connector's `describe()` are set before it is run.
 //!
 //! ```toml
 //! [plugins.moneybird]
@@ -30,6 +31,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use super::bindings::exports::dunwell::connector::source::ConfigKey;
 
 /// One plugin's section, as written.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -162,6 +165,95 @@ pub fn source_of(adopt: &str) -> String {
     }
 }
 
+/// Where the operator gives a plugin its settings: what the error about a missing one says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetIn {
+    /// `[plugins.NAME.config]` and `[plugins.NAME.secrets]` of dunwell.toml (`dunwell sync`,
+    /// the daemon).
+    Config,
+    /// `dunwell plugin run`'s `--set KEY=VALUE` and `--secret KEY=VALUE`.
+    CommandLine,
+}
+
+/// A required setting that is not set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    pub key: String,
+    pub secret: bool,
+    /// What the connector says the key is (from `describe()`, checked there; capped here).
+    pub description: String,
+    /// The key is set, but as the other kind (a secret under `config`, or the reverse): the
+    /// connector reads it with `secret` or `config` and will not find it there.
+    pub misplaced: bool,
+}
+
+/// Required settings the plugin's `describe()` lists that are not set: the host refuses to
+/// call the guest further, so a connector never has to say it itself (and cannot forget to).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct Unset {
+    pub plugin: String,
+    pub missing: Vec<Missing>,
+    pub set_in: SetIn,
+}
+
+impl std::fmt::Display for Unset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plugin = &self.plugin;
+        write!(f, "plugin {plugin} cannot run: ")?;
+        for (i, m) in self.missing.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            let (kind, table, flag, other_table, other_flag) = if m.secret {
+                ("secret", "secrets", "--secret", "config", "--set")
+            } else {
+                ("config value", "config", "--set", "secrets", "--secret")
+            };
+            let key = &m.key;
+            write!(f, "the required {kind} `{key}` is not set")?;
+            if !m.description.is_empty() {
+                write!(f, " ({})", m.description)?;
+            }
+            match (self.set_in, m.misplaced) {
+                (SetIn::Config, false) => write!(f, "; set it in [plugins.{plugin}.{table}]: {key} = \"...\"")?,
+                (SetIn::Config, true) => write!(
+                    f,
+                    "; it is in [plugins.{plugin}.{other_table}], but the connector reads it as a {kind}: move it to [plugins.{plugin}.{table}]"
+                )?,
+                (SetIn::CommandLine, false) => write!(f, "; pass {flag} {key}=VALUE")?,
+                (SetIn::CommandLine, true) => write!(
+                    f,
+                    "; it was given with {other_flag}, but the connector reads it as a {kind}: pass {flag} {key}=VALUE"
+                )?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks that every key `describe()` marks as required has a value (not blank) where the
+/// connector will read it: config values in `settings.config`, secrets in `settings.secrets`.
+/// Called after `describe()` and before anything is pulled, by `dunwell sync` (and the daemon)
+/// and by `dunwell plugin run`; every missing key is named at once.
+pub fn check_required(settings: &PluginSettings, keys: &[ConfigKey], set_in: SetIn) -> Result<(), Unset> {
+    let set = |map: &BTreeMap<String, String>, key: &str| map.get(key).is_some_and(|v| !v.trim().is_empty());
+    let missing: Vec<Missing> = keys
+        .iter()
+        .filter(|k| k.required)
+        .filter(|k| !set(if k.secret { &settings.secrets } else { &settings.config }, &k.name))
+        .map(|k| Missing {
+            key: crate::text::escape(&k.name).into_owned(),
+            secret: k.secret,
+            description: crate::text::escape(&crate::text::cap(k.description.trim(), 120)).into_owned(),
+            misplaced: set(if k.secret { &settings.config } else { &settings.secrets }, &k.name),
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Unset { plugin: settings.name.clone(), missing, set_in })
+}
+
 /// Whether `name` is a usable plugin name: lower-case letters, digits, `-` and `_`.
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -195,6 +287,71 @@ mod tests {
         assert_eq!(mb.full_sync_hours, 0);
         assert_eq!(mb.config["administration_id"], "123");
         assert_eq!(mb.secrets["token"], "t0k3n-0123");
+    }
+
+    fn key(name: &str, secret: bool, required: bool, description: &str) -> super::ConfigKey {
+        super::ConfigKey { name: name.into(), secret, required, description: description.into() }
+    }
+
+    /// What the moneybird connector's `describe()` lists.
+    fn moneybird_keys() -> Vec<super::ConfigKey> {
+        vec![
+            key("administration_id", false, true, "the administration"),
+            key("base_url", false, false, "API root"),
+            key("token", true, true, "personal API token"),
+        ]
+    }
+
+    #[test]
+    fn required_keys_are_checked_where_the_connector_reads_them() {
+        use super::{check_required, PluginSettings, SetIn};
+        let mut s = PluginSettings::for_file("/x/moneybird.wasm".into());
+        s.config.insert("administration_id".into(), "123".into());
+        s.secrets.insert("token".into(), "mb-token-123".into());
+        let keys = moneybird_keys();
+        assert_eq!(check_required(&s, &keys, SetIn::Config), Ok(()), "base_url is optional");
+
+        let mut no_token = s.clone();
+        no_token.secrets.clear();
+        let err = check_required(&no_token, &keys, SetIn::Config).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "plugin moneybird cannot run: the required secret `token` is not set (personal API token); set it in [plugins.moneybird.secrets]: token = \"...\""
+        );
+        assert_eq!(
+            check_required(&no_token, &keys, SetIn::CommandLine).unwrap_err().to_string(),
+            "plugin moneybird cannot run: the required secret `token` is not set (personal API token); pass --secret token=VALUE"
+        );
+
+        // Given as the other kind: the connector would not find it.
+        let mut misplaced = no_token.clone();
+        misplaced.config.insert("token".into(), "mb-token-123".into());
+        assert_eq!(
+            check_required(&misplaced, &keys, SetIn::Config).unwrap_err().to_string(),
+            "plugin moneybird cannot run: the required secret `token` is not set (personal API token); it is in [plugins.moneybird.config], but the connector reads it as a secret: move it to [plugins.moneybird.secrets]"
+        );
+        assert!(check_required(&misplaced, &keys, SetIn::CommandLine).unwrap_err().to_string().ends_with(
+            "it was given with --set, but the connector reads it as a secret: pass --secret token=VALUE"
+        ));
+
+        // Every missing key at once; a blank value is not a value.
+        let mut none = PluginSettings::for_file("/x/moneybird.wasm".into());
+        none.config.insert("administration_id".into(), "  ".into());
+        let err = check_required(&none, &keys, SetIn::Config).unwrap_err();
+        assert_eq!(
+            err.missing.iter().map(|m| (m.key.as_str(), m.secret)).collect::<Vec<_>>(),
+            [("administration_id", false), ("token", true)]
+        );
+        assert_eq!(
+            err.to_string(),
+            "plugin moneybird cannot run: the required config value `administration_id` is not set (the administration); set it in [plugins.moneybird.config]: administration_id = \"...\"; the required secret `token` is not set (personal API token); set it in [plugins.moneybird.secrets]: token = \"...\""
+        );
+        assert_eq!(
+            check_required(&none, &keys, SetIn::CommandLine).unwrap_err().to_string(),
+            "plugin moneybird cannot run: the required config value `administration_id` is not set (the administration); pass --set administration_id=VALUE; the required secret `token` is not set (personal API token); pass --secret token=VALUE"
+        );
+        // Nothing required: nothing to check.
+        assert_eq!(check_required(&none, &[key("base_url", false, false, "")], SetIn::Config), Ok(()));
     }
 
     #[test]

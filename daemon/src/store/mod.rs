@@ -12,6 +12,7 @@
 pub mod approvals;
 mod care;
 mod daemon;
+pub mod invoices;
 pub mod notes;
 mod outbox;
 mod quarantine;

@@ -20,6 +20,12 @@
 //!   it lacks were removed at the source, even when the source cannot say so (a deleted file,
 //!   an API that only lists changes). They go the way of records reported `removed`. Only the
 //!   entities the plugin provides are reconciled.
+//! - Snapshot sources: a connector whose `describe()` says `snapshot` (contract 0.2: an API
+//!   without a change feed) is pulled from no cursor on every run, and every run reconciles
+//!   like a full sync (with the same guard: an empty snapshot removes nothing and warns).
+//! - Paid dates: an invoice the source reports paid with a `paid-date` (contract 0.2) keeps
+//!   that date as its paid date when no payment list dates the settlement, so segmentation
+//!   learns how its customer pays.
 //! - Rate limits: a source's `rate-limited(secs)` puts the next attempt at least `secs` away.
 //! - Credit notes are stored as invoices with a negative total under `CN-<number>` (their
 //!   numbers may repeat an invoice's); one that names the invoice it corrects is deducted from
@@ -39,13 +45,13 @@ pub use check::{SyncedCustomer, SyncedInvoice, SyncedPayment, Unusable, UNUSABLE
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::plugin::bindings::dunwell::connector::types as wit;
 use crate::plugin::{Plugin, PluginError};
 use crate::store::{Counts, QuarantinedRecord, Store, StoreError, SyncStatus};
-use check::{check_cursor, check_customer, check_invoice, check_payment};
+use check::{check_cursor, check_customer, check_invoice, check_paid_date, check_payment};
 use write::write;
 
 /// Pages per entity and run before the host stops believing `more`.
@@ -61,6 +67,9 @@ pub const MAX_RETRY_AFTER_SECS: u32 = 24 * 3600;
 pub enum SyncError {
     #[error(transparent)]
     Plugin(#[from] PluginError),
+    /// A required config key or secret of the plugin is not set: nothing was pulled.
+    #[error(transparent)]
+    Unset(#[from] crate::plugin::settings::Unset),
     #[error("plugin {plugin} returned unusable data: {message}; nothing of this run was stored")]
     Invalid { plugin: String, message: String },
     #[error(transparent)]
@@ -242,18 +251,15 @@ pub fn sync_with(
     mode: Mode,
 ) -> Result<SyncSummary, SyncError> {
     let name = plugin.name().to_string();
+    let mut gave_way = false;
     let full = match mode {
         Mode::Full | Mode::FullAllowEmpty => true,
         Mode::Auto => {
             let status = store.sync_status(&name)?;
             let hours = plugin.settings().full_sync_hours;
             let due = full_sync_due(status.as_ref(), hours, now);
-            if !due && status.as_ref().is_some_and(|s| s.failures >= FULL_SYNC_GIVE_WAY_AFTER) && hours > 0 {
-                tracing::warn!(
-                    plugin = name.as_str(),
-                    "the last syncs failed: pulling only what changed; run `dunwell sync {name} --full` once the cause is fixed"
-                );
-            }
+            gave_way =
+                !due && status.as_ref().is_some_and(|s| s.failures >= FULL_SYNC_GIVE_WAY_AFTER) && hours > 0;
             due
         }
     };
@@ -266,7 +272,14 @@ pub fn sync_with(
         Some(s) if s.failures >= FULL_SYNC_GIVE_WAY_AFTER => BTreeSet::new(),
         _ => store.quarantined_entities(&name)?,
     };
-    let result = pull(store, plugin, full, &retry).and_then(|mut pulled| {
+    let result = pull(store, plugin, full, &retry, run_day(now)).and_then(|mut pulled| {
+        // (A snapshot source has nothing else to pull: its pulls are full all the same.)
+        if gave_way && !pulled.full {
+            tracing::warn!(
+                plugin = name.as_str(),
+                "the last syncs failed: pulled only what changed; run `dunwell sync {name} --full` once the cause is fixed"
+            );
+        }
         pulled.allow_empty = mode == Mode::FullAllowEmpty;
         pulled.adopt = plugin.settings().adopt.clone();
         pulled.redactor = plugin.redactor().clone();
@@ -282,8 +295,9 @@ pub fn sync_with(
         other => other,
     });
     if let Err(e) = &result {
+        // Not logged here: the caller reports the error once (`dunwell sync`'s `error:` line,
+        // the daemon's "sync failed" line).
         let message = e.to_string();
-        tracing::error!(plugin = name.as_str(), "sync failed: {message}");
         let retry_after = e.retry_after();
         let status =
             store.record_sync_failure(&name, now, |failures| retry_wait(failures, retry_after), &message)?;
@@ -297,21 +311,43 @@ pub fn sync_with(
     result
 }
 
+/// The run's day for dates a source reports as past (an invoice's paid date): the day at `now`
+/// where it starts first (UTC+14), so that no source's own "today" is refused.
+fn run_day(now: DateTime<Utc>) -> NaiveDate {
+    (now + chrono::Duration::hours(14)).date_naive()
+}
+
+/// Whether an entity is pulled from no cursor (and so reconciled as a complete snapshot): a
+/// full sync, a source whose every pull is a snapshot, or an entity pulled whole to retry its
+/// quarantined records.
+fn from_scratch(full: bool, snapshot: bool, whole: bool) -> bool {
+    full || snapshot || whole
+}
+
 fn invalid(plugin: &str, message: String) -> SyncError {
     SyncError::Invalid { plugin: plugin.to_string(), message }
 }
 
-/// Pulls every page of what changed (`full`: of everything; the entities in `whole`: all of
-/// them too), and checks it: what cannot be used goes to `Pulled::quarantined`.
+/// Pulls every page of what changed (`full`, or a plugin that says every pull is a snapshot:
+/// of everything; the entities in `whole`: all of them too), and checks it (`today`: the run's
+/// day, see [`run_day`]): what cannot be used goes to `Pulled::quarantined`.
 pub fn pull(
     store: &Store,
     plugin: &Plugin,
     full: bool,
     whole: &BTreeSet<String>,
+    today: NaiveDate,
 ) -> Result<Pulled, SyncError> {
     let name = plugin.name();
     let mut run = plugin.start()?;
     let info = run.describe()?;
+    // The required config keys and secrets are set before anything is pulled.
+    use crate::plugin::settings::{check_required, SetIn};
+    check_required(plugin.settings(), &info.config_keys, SetIn::Config)?;
+    if info.snapshot && !full {
+        tracing::info!(plugin = name, "every pull is a snapshot: pulling everything and reconciling");
+    }
+    let snapshot = info.snapshot;
     let limit = plugin.settings().limits.page_size;
     let budget = plugin.settings().limits.max_pull_bytes;
     let mut pulled_bytes = 0u64;
@@ -320,8 +356,12 @@ pub fn pull(
     macro_rules! pages {
         ($entity:literal, $method:ident, $check:ident, $into:expr) => {{
             let mut cursor =
-                if full || whole.contains($entity) { None } else { store.sync_cursor(name, $entity)? };
-            if !full && whole.contains($entity) {
+                if from_scratch(full, snapshot, whole.contains($entity)) {
+                    None
+                } else {
+                    store.sync_cursor(name, $entity)?
+                };
+            if !full && !snapshot && whole.contains($entity) {
                 tracing::info!(plugin = name, "pulling all {} again to retry the quarantined ones", $entity);
             }
             if cursor.is_none() {
@@ -355,7 +395,7 @@ pub fn pull(
                     ));
                 }
                 for (i, item) in page.items.into_iter().enumerate() {
-                    match $check(item) {
+                    match ($check)(item) {
                         Ok(record) => $into.push(record),
                         Err(bad) => pulled.quarantined.push(quarantine::entry($entity, bad, page_no, i)),
                     }
@@ -386,7 +426,8 @@ pub fn pull(
         pages!("customers", pull_customers, check_customer, pulled.customers);
     }
     if info.provides_invoices {
-        pages!("invoices", pull_invoices, check_invoice, pulled.invoices);
+        let check = |i| check_invoice(i).and_then(|i| check_paid_date(i, today));
+        pages!("invoices", pull_invoices, check, pulled.invoices);
     }
     if info.provides_payments {
         pages!("payments", pull_payments, check_payment, pulled.payments);

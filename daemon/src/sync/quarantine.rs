@@ -232,15 +232,8 @@ pub(super) fn record(
         })
         .collect();
     for q in &unique {
-        tracing::warn!(
-            plugin,
-            "quarantined {} {}{}: {}: {}",
-            q.entity,
-            q.id,
-            q.record.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
-            q.field,
-            q.reason
-        );
+        // The reason names the record, the field and the value; the id is the plugin's.
+        tracing::warn!(plugin, field = q.field.as_str(), "quarantined {} {}: {}", q.entity, q.id, q.reason);
         tx.quarantine_put(plugin, q, now)?;
     }
     summary.quarantined = unique.len() as u64;

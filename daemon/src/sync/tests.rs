@@ -485,6 +485,7 @@ fn garbage_is_refused() {
         payment_reference: None,
         corrects: None,
         status: wit::InvoiceStatus::Open,
+        paid_date: None,
         removed: false,
     };
     assert!(check_invoice(inv("12.50", "2026-01-31")).is_ok());
@@ -503,7 +504,7 @@ fn garbage_is_refused() {
     let bad = check_invoice(inv("unusable: page 3 is torn", "2026-01-31")).unwrap_err();
     assert_eq!(
         (bad.field, bad.reason.as_str()),
-        ("total", "the connector could not read it: page 3 is torn")
+        ("total", "invoice F1: the connector could not read it: page 3 is torn")
     );
     // A negative invoice is a credit note (Peppol BIS 3 corrections), stored under CN-.
     let cn = check_invoice(inv("-5", "2026-01-31")).unwrap();
@@ -770,4 +771,160 @@ fn money_in_another_currency_never_pays_an_invoice() {
     assert_eq!((s.payments.added, s.unmatched), (0, 1), "{s:?}");
     assert_eq!(open_of(&store)["F2"], "50.00");
     assert!(s.warnings[0].contains("names invoice F2, which is in EUR"), "{:?}", s.warnings);
+}
+
+// ---- contract 0.2: paid dates and snapshot sources ----
+
+/// A contract record of a paid invoice of 121.00 issued on 2026-01-01, paid on `paid`.
+fn paid_wit(status: wit::InvoiceStatus, total: &str, paid: Option<&str>) -> wit::Invoice {
+    wit::Invoice {
+        id: "i-F7".into(),
+        number: "F7".into(),
+        customer_key: "C1".into(),
+        kind: wit::DocumentKind::Invoice,
+        issued_on: "2026-01-01".into(),
+        due_on: "2026-01-31".into(),
+        currency: "EUR".into(),
+        total: total.into(),
+        open: None,
+        payment_reference: None,
+        corrects: None,
+        status,
+        paid_date: paid.map(Into::into),
+        removed: false,
+    }
+}
+
+#[test]
+fn a_paid_date_is_checked_like_the_other_dates() {
+    use wit::InvoiceStatus::{Open, Paid, Void};
+    let today: NaiveDate = "2026-02-01".parse().unwrap();
+    let check = |i| check_invoice(i).and_then(|i| check_paid_date(i, today));
+    let date = |d: &str| Some(d.parse::<NaiveDate>().unwrap());
+    // Kept for a paid invoice, on the issue date and on the run's day too.
+    for day in ["2026-01-20", "2026-01-01", "2026-02-01"] {
+        let ok = check(paid_wit(Paid, "121.00", Some(day))).unwrap();
+        assert_eq!(ok.invoice.paid_date, date(day));
+    }
+    // Blank is none; an open or void invoice, or a credit note, has no paid date.
+    assert_eq!(check(paid_wit(Paid, "121.00", Some(" "))).unwrap().invoice.paid_date, None);
+    assert_eq!(check(paid_wit(Open, "121.00", Some("2026-01-20"))).unwrap().invoice.paid_date, None);
+    assert_eq!(check(paid_wit(Void, "121.00", Some("2026-01-20"))).unwrap().invoice.paid_date, None);
+    assert_eq!(check(paid_wit(Paid, "-121.00", Some("2026-01-20"))).unwrap().invoice.paid_date, None);
+    // Refused, naming the field: not a date, before the issue date, after the run's day.
+    for (day, says) in [
+        ("20-01-2026", "20-01-2026"),
+        ("2026-02-30", "2026-02-30"),
+        ("2025-12-31", "is before the issue date 2026-01-01"),
+        ("2026-02-02", "is in the future (today is 2026-02-01)"),
+    ] {
+        let bad = check(paid_wit(Paid, "121.00", Some(day))).unwrap_err();
+        assert_eq!((bad.id.as_deref(), bad.field), (Some("i-F7"), "paid-date"), "{day}: {bad:?}");
+        assert!(bad.reason.contains(says), "{day}: {}", bad.reason);
+    }
+    // Even an open invoice's paid date must be a date: the source sent nonsense.
+    let bad = check(paid_wit(Open, "121.00", Some("yesterday"))).unwrap_err();
+    assert_eq!(bad.field, "paid-date");
+}
+
+#[test]
+fn the_run_day_refuses_no_source_its_own_today() {
+    // 23:30 UTC on 1 February is 2 February in Amsterdam in summer and in Auckland: a source
+    // there may say "paid today".
+    let late: DateTime<Utc> = "2026-02-01T23:30:00Z".parse().unwrap();
+    assert_eq!(run_day(late), "2026-02-02".parse::<NaiveDate>().unwrap());
+    let early: DateTime<Utc> = "2026-02-01T00:10:00Z".parse().unwrap();
+    assert_eq!(run_day(early), "2026-02-01".parse::<NaiveDate>().unwrap());
+}
+
+fn paid_dates(store: &Store) -> BTreeMap<String, Option<NaiveDate>> {
+    store.load_invoices().unwrap().into_iter().map(|i| (i.number, i.paid_date)).collect()
+}
+
+/// A checked invoice of `total` the source reports paid on `paid` (or open, without).
+fn reported_paid(number: &str, total: &str, paid: Option<&str>) -> SyncedInvoice {
+    let mut i = invoice(number, "C1", total);
+    if paid.is_some() {
+        i.declared_open = Some(Decimal::ZERO);
+        i.invoice.open_amount = Decimal::ZERO;
+    }
+    i.invoice.paid_date = paid.map(|d| d.parse().unwrap());
+    i
+}
+
+#[test]
+fn a_source_paid_date_is_stored_when_no_payment_dates_the_settlement() {
+    let mut store = Store::open_in_memory().unwrap();
+    let day = |d: &str| Some(d.parse::<NaiveDate>().unwrap());
+    // P1: paid, no payments in the store: the source's day. P2: paid, and its payment of the
+    // whole amount dates the settlement. O1: open.
+    let first = pulled(
+        vec![customer("C1")],
+        vec![
+            reported_paid("P1", "100.00", Some("2026-01-10")),
+            reported_paid("P2", "50.00", Some("2026-01-12")),
+            reported_paid("O1", "80.00", None),
+        ],
+        vec![paid("pay-2", "P2", "50.00")],
+        &[],
+    );
+    let s = write(&mut store, "books", first, now()).unwrap();
+    assert_eq!(s.invoices.added, 3, "{s:?}");
+    assert_eq!(
+        paid_dates(&store),
+        BTreeMap::from([
+            ("O1".to_string(), None),
+            ("P1".to_string(), day("2026-01-10")),
+            ("P2".to_string(), day("2026-01-05")),
+        ]),
+        "the payment's day wins over the stated one"
+    );
+    // The same pull again changes nothing; the paid date stays.
+    let again = pulled(vec![], vec![reported_paid("P1", "100.00", Some("2026-01-10"))], vec![], &[]);
+    let s = write(&mut store, "books", again, now()).unwrap();
+    assert_eq!((s.invoices.unchanged, s.invoices.changed), (1, 0), "{s:?}");
+    assert_eq!(paid_dates(&store)["P1"], day("2026-01-10"));
+    // Segmentation reads it: the invoice counts as paid on that day.
+    let p1 = store.load_invoices().unwrap().into_iter().find(|i| i.number == "P1").unwrap();
+    assert_eq!((p1.open_amount, p1.paid_date), (Decimal::ZERO, day("2026-01-10")));
+    // A partial payment arriving in the same pull does not date a settlement: the source does.
+    let partial = pulled(
+        vec![],
+        vec![reported_paid("P3", "90.00", Some("2026-01-15"))],
+        vec![paid("pay-3", "P3", "40.00")],
+        &[],
+    );
+    write(&mut store, "books", partial, now()).unwrap();
+    assert_eq!(paid_dates(&store)["P3"], day("2026-01-15"));
+    // Open again at the source: no paid date.
+    let reopened = pulled(vec![], vec![reported_paid("P1", "100.00", None)], vec![], &[]);
+    write(&mut store, "books", reopened, now()).unwrap();
+    assert_eq!(paid_dates(&store)["P1"], None);
+}
+
+#[test]
+fn a_snapshot_source_pulls_everything_on_every_run_and_reconciles() {
+    // Which entities start from no cursor: a snapshot source's always, like a full sync's.
+    assert!(from_scratch(false, true, false), "a snapshot source on an ordinary run");
+    assert!(from_scratch(true, false, false) && from_scratch(false, false, true));
+    assert!(!from_scratch(false, false, false), "an ordinary run of a source with a change feed");
+    // So each of its runs is a complete snapshot, written as a full sync's is: what it lacks
+    // goes, and an empty one removes nothing and warns.
+    let mut store = Store::open_in_memory().unwrap();
+    first_sync(&mut store);
+    let run = |invoices: Vec<SyncedInvoice>, customers: Vec<SyncedCustomer>| {
+        let mut p = pulled(customers, invoices, vec![], &["customers", "invoices"]);
+        // Mode::Auto: no --allow-empty.
+        p.allow_empty = false;
+        p
+    };
+    let s = write(&mut store, "ubl", run(vec![], vec![]), now()).unwrap();
+    assert_eq!((s.invoices.removed, s.customers.removed), (0, 0), "{s:?}");
+    assert!(s.warnings[0].starts_with("the complete list of invoices came back empty"), "{:?}", s.warnings);
+    let s = write(&mut store, "ubl", run(vec![invoice("F1", "C1", "121.00")], vec![customer("C1")]), now())
+        .unwrap();
+    assert!(s.full);
+    assert_eq!((s.invoices.removed, s.customers.removed), (2, 1), "{s:?}");
+    let status = store.sync_status("ubl").unwrap().unwrap();
+    assert!(status.last_full_sync.is_some(), "recorded as a full sync");
 }

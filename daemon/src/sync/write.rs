@@ -11,34 +11,42 @@ use super::quarantine;
 use super::{Pulled, SyncError, SyncSummary, SyncedPayment, CREDIT_PREFIX};
 use crate::store::{PaymentWriter, Store, StoreError, UnmatchedPayment, WriteTx};
 
+/// What this pull's invoices state, by number: the open amount and the paid date.
+type Stated<'a> = HashMap<&'a str, (Option<Decimal>, Option<NaiveDate>)>;
+
 /// Recomputes the open amount and paid date of `numbers`: the amount the source stated (this
-/// pull's, else the stored one) wins, else total minus payments.
-fn settle(
-    tx: &WriteTx<'_>,
-    numbers: &HashSet<String>,
-    declared: &HashMap<&str, Option<Decimal>>,
-) -> Result<(), StoreError> {
+/// pull's, else the stored one) wins, else total minus payments; the payments date the
+/// settlement, else this pull's paid date.
+fn settle(tx: &WriteTx<'_>, numbers: &HashSet<String>, stated: &Stated<'_>) -> Result<(), StoreError> {
     let mut numbers: Vec<&String> = numbers.iter().collect();
     numbers.sort();
     for number in numbers {
         let Some((total, stored_declared)) = tx.invoice_amounts(number)? else { continue };
-        let declared_open = declared.get(number.as_str()).copied().unwrap_or(stored_declared);
-        let (open, paid_date) = settlement(tx, number, total, declared_open)?;
+        let (declared_open, paid_date) = match stated.get(number.as_str()) {
+            Some(&(open, paid)) => (open, paid),
+            None => (stored_declared, None),
+        };
+        let (open, paid_date) = settlement(tx, number, total, declared_open, paid_date)?;
         tx.set_settlement(number, open, paid_date)?;
     }
     Ok(())
 }
 
-/// [`crate::model::settlement`] of `number` against the payments stored for it now.
+/// [`crate::model::settlement`] of `number` against the payments stored for it now; a settled
+/// invoice no payment dates takes the paid date its source stated (`stated_paid`, contract
+/// 0.2), so segmentation learns from sources without a payment list.
 fn settlement(
     tx: &WriteTx<'_>,
     number: &str,
     total: Decimal,
     declared_open: Option<Decimal>,
+    stated_paid: Option<NaiveDate>,
 ) -> Result<(Decimal, Option<NaiveDate>), StoreError> {
     let mut paid = tx.invoice_payments(number)?;
     paid.sort();
-    Ok(crate::model::settlement(total, declared_open, &paid))
+    let (open, paid_date) = crate::model::settlement(total, declared_open, &paid);
+    let settled = open <= Decimal::ZERO && total > Decimal::ZERO;
+    Ok((open, paid_date.or(stated_paid.filter(|_| settled))))
 }
 
 /// What complete snapshots lack: the records of this source that are no longer at the source.
@@ -232,7 +240,7 @@ pub(super) fn write(
             // Invoices whose payments change later in this run are settled again below.
             let mut invoice = inv.invoice.clone();
             (invoice.open_amount, invoice.paid_date) =
-                settlement(&tx, number, invoice.total, inv.declared_open)?;
+                settlement(&tx, number, invoice.total, inv.declared_open, inv.invoice.paid_date)?;
             summary.invoices.record(invoices.upsert(&invoice, inv.declared_open, &source, &inv.source_id)?);
             tx.set_payment_reference(number, inv.payment_reference.as_deref())?;
         }
@@ -282,9 +290,12 @@ pub(super) fn write(
         }
     }
     // Open amounts as they are now, so that matching sees what is really open.
-    let declared: HashMap<&str, Option<Decimal>> =
-        pulled.invoices.iter().map(|i| (i.invoice.number.as_str(), i.declared_open)).collect();
-    settle(&tx, &touched, &declared)?;
+    let stated: Stated<'_> = pulled
+        .invoices
+        .iter()
+        .map(|i| (i.invoice.number.as_str(), (i.declared_open, i.invoice.paid_date)))
+        .collect();
+    settle(&tx, &touched, &stated)?;
     // Bank payments that matched nothing before (from any plugin), against the invoices as
     // they are now: the invoice may have arrived after its payment. The invoices are loaded
     // for matching only when there is something to match.
@@ -385,7 +396,7 @@ pub(super) fn write(
         }
     }
     // Open amounts and paid dates of everything touched.
-    settle(&tx, &touched, &declared)?;
+    settle(&tx, &touched, &stated)?;
     // Customers removed at the source, once nothing refers to them.
     for c in pulled.customers.iter().filter(|c| c.removed) {
         if tx.delete_unused_customer(&c.customer.id, &source)? {

@@ -29,6 +29,7 @@ fn good_invoice(n: u32) -> Invoice {
         payment_reference: None,
         corrects: None,
         status: InvoiceStatus::Open,
+        paid_date: None,
         removed: false,
     }
 }
