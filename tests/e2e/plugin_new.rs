@@ -60,60 +60,24 @@ fn a_new_connector_builds_checks_runs_syncs_and_is_planned() {
 
     let (addr, seen) = fake_acme();
     let base = format!("http://{addr}/v1");
-    let (out, _) = ok(
-        top,
-        "dunwell",
-        &[
-            "plugin",
-            "run",
-            wasm,
-            "--allow-host",
-            &addr,
-            "--set",
-            &format!("base_url={base}"),
-            "--secret",
-            &format!("token={TOKEN}"),
-            "--what",
-            "invoices",
-            "--limit",
-            "2",
-            "--all-pages",
-        ],
-    );
+    // `plugin run` as the README shows it, plus `extra`.
+    let plugin_run = |extra: &[&str]| {
+        let (limit, base_url, token) = ("2", format!("base_url={base}"), format!("token={TOKEN}"));
+        let mut args =
+            vec!["plugin", "run", wasm, "--allow-host", &addr, "--set", &base_url, "--secret", &token];
+        args.extend(["--what", "invoices", "--limit", limit, "--all-pages"]);
+        args.extend(extra);
+        ok(top, "dunwell", &args).0
+    };
+    let out = plugin_run(&[]);
     assert!(out.contains("AC-17") && out.contains("AC-20"), "{out}");
-    assert!(
-        seen.lock().unwrap().iter().any(|l| l.contains("offset=2&limit=2")),
-        "{:?}",
-        seen.lock().unwrap()
-    );
+    let paged = seen.lock().unwrap().iter().any(|l| l.contains("offset=2&limit=2"));
+    assert!(paged, "{:?}", seen.lock().unwrap());
 
     // Recorded once, the run is answered from the recording: the same output, no request out,
     // and the token in no file.
     let tape = top.join("tape");
-    let run_args = |flag: &str| -> Vec<String> {
-        [
-            "plugin",
-            "run",
-            wasm,
-            "--allow-host",
-            &addr,
-            "--set",
-            &format!("base_url={base}"),
-            "--secret",
-            &format!("token={TOKEN}"),
-            "--what",
-            "invoices",
-            "--limit",
-            "2",
-            "--all-pages",
-            flag,
-            tape.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|a| a.to_string())
-        .collect()
-    };
-    let recorded = ok(top, "dunwell", &run_args("--record").iter().map(String::as_str).collect::<Vec<_>>()).0;
+    let recorded = plugin_run(&["--record", tape.to_str().unwrap()]);
     let files: Vec<_> = std::fs::read_dir(&tape).unwrap().map(|e| e.unwrap().path()).collect();
     // Four invoices two at a time: two full pages and the empty one that ends the list.
     assert_eq!(files.len(), 3, "{files:?}");
@@ -121,7 +85,7 @@ fn a_new_connector_builds_checks_runs_syncs_and_is_planned() {
     assert!(texts.iter().all(|t| !t.contains(TOKEN)), "{texts:?}");
     assert!(texts.iter().any(|t| t.contains("AC-17")), "{texts:?}");
     let before = seen.lock().unwrap().len();
-    let replayed = ok(top, "dunwell", &run_args("--replay").iter().map(String::as_str).collect::<Vec<_>>()).0;
+    let replayed = plugin_run(&["--replay", tape.to_str().unwrap()]);
     assert_eq!(replayed, recorded);
     assert_eq!(seen.lock().unwrap().len(), before, "a replay sends nothing");
 

@@ -457,6 +457,7 @@ fn check_flags(readme: &str, me: &mut Newcomer) {
         "dunwell sync --help",
         "dunwell plugin run --help",
         "dunwell plugin check --help",
+        "dunwell plugin new --help",
         "dunwell plan --help",
         "dunwell invoices --help",
     ] {

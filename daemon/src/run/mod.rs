@@ -284,7 +284,12 @@ impl Daemon {
         self.metrics.job_finished(job.as_str(), result.is_ok(), seconds, Utc::now().timestamp());
         match &result {
             Ok(_) => tracing::info!(job = job.as_str(), seconds, "job done"),
-            Err(e) => tracing::error!(job = job.as_str(), seconds, "job failed: {e}"),
+            Err(e) => {
+                // A sync job's first line names the plugins; their errors are logged already.
+                let shown =
+                    if job == JobKind::Sync { e.lines().next().unwrap_or_default() } else { e.as_str() };
+                tracing::error!(job = job.as_str(), seconds, "job failed: {shown}")
+            }
         }
         let d = self.clone();
         // The figures behind the gauges, read after every run.
@@ -347,9 +352,7 @@ impl Daemon {
                 let next = status.as_ref().and_then(|s| s.next_attempt.clone()).unwrap_or_default();
                 let last = status.as_ref().and_then(|s| s.last_error.clone()).unwrap_or_default();
                 tracing::info!(plugin = %name, "sync skipped: backing off after a failure until {next}");
-                failed.push(format!(
-                    "{name}: backing off after a failed sync until {next}; the last error: {last}"
-                ));
+                failed.push((format!("{name}, backing off until {next}"), format!("the last error: {last}")));
                 results.push(json!({"plugin": name, "skipped": true, "next_attempt": next}));
                 continue;
             }
@@ -363,9 +366,10 @@ impl Daemon {
                     results.push(json!({"plugin": name, "ok": true, "summary": summary}));
                 }
                 Err(e) => {
+                    // Said once, here; the job's own line names the plugins only.
                     tracing::error!(plugin = %name, "sync failed: {e}");
                     self.metrics.sync_finished(&name, false);
-                    failed.push(format!("{name}: {e}"));
+                    failed.push((name.clone(), e.to_string()));
                     results.push(json!({"plugin": name, "ok": false, "error": e.to_string()}));
                 }
             }
@@ -373,7 +377,20 @@ impl Daemon {
         if failed.is_empty() {
             Ok(json!({"plugins": results}))
         } else {
-            Err(failed.join("\n"))
+            // The first line names which failed (the job's log line shows only it: each
+            // plugin's error has its own `sync failed` line); the rest, for `dunwell status`,
+            // says why.
+            let mut text = format!(
+                "{} of {} plugin{} failed ({})",
+                failed.len(),
+                results.len(),
+                if results.len() == 1 { "" } else { "s" },
+                failed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join("; ")
+            );
+            for (name, why) in &failed {
+                text.push_str(&format!("\n{name}: {why}"));
+            }
+            Err(text)
         }
     }
 
