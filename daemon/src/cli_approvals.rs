@@ -8,7 +8,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use clap::{ArgGroup, Args, Subcommand};
 
-use crate::cli::{date_arg, write_json, write_table, Format};
+use crate::cli::{write_json, write_table, Format};
 use crate::config::Config;
 use crate::store::approvals::{Decided, Decider, Rejection, MAX_POSTPONE_DAYS};
 use crate::store::{Message, Store};
@@ -22,16 +22,10 @@ them all. Every decision is kept on the message and in the customer's history.")
 pub struct ApprovalsArgs {
     #[command(subcommand)]
     pub action: Option<ApprovalsAction>,
-    /// The day the decision counts for (YYYY-MM-DD), and from which `list` counts the days
-    /// waiting; default today in the configured time zone.
-    #[arg(long, global = true, value_name = "DATE", value_parser = date_arg)]
-    pub at: Option<NaiveDate>,
-    /// Who decides, as recorded with the decision; default the USER environment variable,
-    /// else "operator".
-    #[arg(long, global = true, value_name = "NAME")]
-    pub by: Option<String>,
-    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// `--at` (the day the decision counts for, and from which `list` counts the days
+    /// waiting), `--by` (who decides), `--format`: as every recording command has them.
+    #[command(flatten)]
+    pub common: crate::cli_care::Common,
 }
 
 #[derive(Subcommand, Debug)]
@@ -66,11 +60,11 @@ pub enum ApprovalsAction {
 
 pub fn run_approvals(config: &Config, args: &ApprovalsArgs, out: &mut dyn Write) -> Result<()> {
     let mut store = Store::open(&config.database_path())?;
-    let day = args.at.unwrap_or_else(|| config.today());
-    let by = args.by.clone().unwrap_or_else(crate::cli_care::default_by);
+    let day = args.common.at.unwrap_or_else(|| config.today());
+    let by = args.common.by.clone().unwrap_or_else(crate::cli_care::default_by);
     let who = Decider { by: &by, day, at: chrono::Utc::now() };
     let decided = match &args.action {
-        None | Some(ApprovalsAction::List) => return list(&store, day, args.format, out),
+        None | Some(ApprovalsAction::List) => return list(&store, day, args.common.format, out),
         Some(ApprovalsAction::Approve { ids }) => store.approve(ids, who)?,
         Some(ApprovalsAction::Reject { ids, skip, postpone }) => {
             let how = match (skip, postpone) {
@@ -80,7 +74,7 @@ pub fn run_approvals(config: &Config, args: &ApprovalsArgs, out: &mut dyn Write)
             store.reject(ids, how, who)?
         }
     };
-    if args.format == Format::Json {
+    if args.common.format == Format::Json {
         return write_json(out, &decided);
     }
     for d in &decided {
