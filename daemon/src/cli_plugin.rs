@@ -157,6 +157,8 @@ pub fn run_sync(config: &Config, args: &SyncArgs, out: &mut dyn Write) -> Result
         (false, _) => crate::sync::Mode::Auto,
     };
     let mut failed = Vec::new();
+    // A failed full sync that kept the pages it got.
+    let mut partly = false;
     let mut summaries = Vec::new();
     for settings in plugins {
         let status = store.sync_status(&settings.name)?;
@@ -190,7 +192,10 @@ pub fn run_sync(config: &Config, args: &SyncArgs, out: &mut dyn Write) -> Result
                 }
                 summaries.push(summary);
             }
-            Err(e) => failed.push(e.to_string()),
+            Err(e) => {
+                partly |= matches!(e, crate::sync::SyncError::Stopped { .. });
+                failed.push(e.to_string())
+            }
         }
     }
     if args.format == Format::Json {
@@ -198,7 +203,12 @@ pub fn run_sync(config: &Config, args: &SyncArgs, out: &mut dyn Write) -> Result
         writeln!(out)?;
     }
     if !failed.is_empty() {
-        bail!("{}\nthe store keeps what it had before for the failed plugin(s)", failed.join("\n"));
+        let kept = if partly {
+            "a full sync keeps the pages it got before the failure; otherwise the store keeps what it had before for the failed plugin(s)"
+        } else {
+            "the store keeps what it had before for the failed plugin(s)"
+        };
+        bail!("{}\n{kept}", failed.join("\n"));
     }
     Ok(())
 }

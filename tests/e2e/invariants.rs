@@ -1,6 +1,8 @@
 //! The invariants of ARCHITECTURE.md, each tested where it could break: a plugin's cursors
 //! move only when its run is committed (not when a pull fails on a later page, not when the
-//! write fails), and a plugin without `allowed_hosts` reaches no host at all.
+//! write fails), a full pull larger than one run's budget goes on over several syncs and
+//! reconciles only when its last page is in, and a plugin without `allowed_hosts` reaches no
+//! host at all.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -78,11 +80,16 @@ fn mb_invoice(n: u32, unpaid: &str, updated: &str, payments: Value) -> Value {
 /// The moneybird connector pointed at 127.0.0.1:`port`, two records a page; `allowed_hosts`
 /// only when given.
 fn moneybird_env(port: u16, allowed_hosts: Option<&str>) -> Env {
+    Env::with_config(&moneybird_config(port, allowed_hosts, ""))
+}
+
+/// The `[plugins.moneybird]` section of [`moneybird_env`], with `extra` lines in it.
+fn moneybird_config(port: u16, allowed_hosts: Option<&str>, extra: &str) -> String {
     let allowed = allowed_hosts.map(|h| format!("allowed_hosts = ['{h}']\n")).unwrap_or_default();
-    Env::with_config(&format!(
-        "[plugins.moneybird]\npath = '{}'\n{allowed}page_size = 2\n[plugins.moneybird.config]\nadministration_id = '123'\nbase_url = 'http://127.0.0.1:{port}/api/v2'\n[plugins.moneybird.secrets]\ntoken = 'mb-token'\n",
+    format!(
+        "[plugins.moneybird]\npath = '{}'\n{allowed}page_size = 2\n{extra}[plugins.moneybird.config]\nadministration_id = '123'\nbase_url = 'http://127.0.0.1:{port}/api/v2'\n[plugins.moneybird.secrets]\ntoken = 'mb-token'\n",
         s(&guest("dunwell_connector_moneybird"))
-    ))
+    )
 }
 
 /// The stored cursors of the moneybird plugin, per entity.
@@ -216,4 +223,106 @@ fn a_plugin_without_allowed_hosts_reaches_no_host() {
     let status = Store::open(&env.db()).unwrap().sync_status("moneybird").unwrap().unwrap();
     assert_eq!(status.failures, 1);
     assert!(cursors(&env).iter().all(|(_, c)| c.is_none()));
+}
+
+/// Invoice numbers stored, in order.
+fn numbers(env: &Env) -> Vec<String> {
+    open_amounts(env).into_iter().map(|(n, _)| n).collect()
+}
+
+/// The full pull under way: (entity, cursor, done) per entity.
+fn under_way(env: &Env) -> Vec<(String, Option<String>, bool)> {
+    let store = Store::open(&env.db()).unwrap();
+    store.full_pull("moneybird").unwrap().into_iter().map(|e| (e.entity, e.cursor, e.done)).collect()
+}
+
+fn invoices_at_source(range: std::ops::RangeInclusive<u32>) -> Vec<Value> {
+    range.map(|n| mb_invoice(n, "363.0", &format!("2026-10-27T07:16:5{n}.000Z"), json!([]))).collect()
+}
+
+#[test]
+fn a_full_pull_larger_than_the_request_budget_goes_on_over_several_syncs() {
+    // Seven invoices, synced whole once. Then invoice 1 is deleted at the source and invoice
+    // 8 added. With 4 requests a run and two invoices a page, a full pull takes three runs:
+    // contacts (1 request) and invoices (4 pages) and payments (the same 4 pages).
+    let source = Arc::new(Source::default());
+    *source.invoices.lock().unwrap() = invoices_at_source(1..=7);
+    let port = fake_moneybird(source.clone());
+    let env = moneybird_env(port, Some(&format!("127.0.0.1:{port}")));
+    let out = env.ok(&["sync", "moneybird"]);
+    assert!(out.contains("(full sync)") && out.contains("invoices:  7 added"), "{out}");
+    let first_full =
+        Store::open(&env.db()).unwrap().sync_status("moneybird").unwrap().unwrap().last_full_sync;
+    {
+        let mut at_source = source.invoices.lock().unwrap();
+        at_source.remove(0);
+        at_source.push(mb_invoice(8, "363.0", "2026-10-27T07:17:00.000Z", json!([])));
+    }
+    env.set_config(&moneybird_config(port, Some(&format!("127.0.0.1:{port}")), "max_requests = 4\n"));
+
+    // Run 1: the contacts and three pages of invoices, then the budget is used up. What came
+    // in is stored, nothing is removed yet (invoice 1 might be on a page still to come), and
+    // the run is no failure.
+    let out = env.ok(&["sync", "moneybird", "--full"]);
+    assert!(!out.contains("(full sync)"), "{out}");
+    assert!(
+        out.contains("stopped:   invoices after 3 pages (6 records): the run's 4 HTTP requests (max_requests) were used up; the full sync goes on from there"),
+        "{out}"
+    );
+    assert!(out.contains("invoices:  0 added, 0 changed, 6 unchanged, 0 removed"), "{out}");
+    assert!(numbers(&env).contains(&"2026-0001".to_string()));
+    let state = under_way(&env);
+    assert_eq!(state.len(), 2, "{state:?}");
+    assert_eq!((state[0].0.as_str(), state[0].2), ("customers", true), "{state:?}");
+    assert_eq!((state[1].0.as_str(), state[1].1.as_deref(), state[1].2), ("invoices", Some("|4"), false));
+    let status = Store::open(&env.db()).unwrap().sync_status("moneybird").unwrap().unwrap();
+    assert_eq!((status.failures, &status.last_full_sync), (0, &first_full));
+
+    // Run 2 (an ordinary sync goes on with the pull): the contacts changed since (1 request),
+    // the last page of invoices, which completes their list: invoice 8 arrives and invoice 1,
+    // which no run of the pull saw, goes; then the first page of payments.
+    let out = env.ok(&["sync", "moneybird"]);
+    assert!(out.contains("invoices:  1 added, 0 changed, 0 unchanged, 1 removed"), "{out}");
+    assert!(out.contains("stopped:   payments after 2 pages (0 records)"), "{out}");
+    assert!(!out.contains("(full sync)"), "{out}");
+    assert_eq!(numbers(&env), (2..=8).map(|n| format!("2026-000{n}")).collect::<Vec<_>>());
+
+    // Run 3 finishes the payments: the pull is complete and recorded as a full sync.
+    let out = env.ok(&["sync", "moneybird"]);
+    assert!(out.contains("moneybird (full sync):"), "{out}");
+    assert!(!out.contains("stopped:"), "{out}");
+    assert!(under_way(&env).is_empty(), "{:?}", under_way(&env));
+    let status = Store::open(&env.db()).unwrap().sync_status("moneybird").unwrap().unwrap();
+    assert_ne!(status.last_full_sync, first_full);
+    // The next run is an ordinary incremental one again.
+    let out = env.ok(&["sync", "moneybird"]);
+    assert!(!out.contains("(full sync)") && !out.contains("stopped:"), "{out}");
+}
+
+#[test]
+fn a_full_pull_that_fails_part_way_keeps_its_pages_and_resumes_there() {
+    // The first sync of seven invoices is a full one; page 2 of the invoices fails.
+    let source = Arc::new(Source::default());
+    *source.invoices.lock().unwrap() = invoices_at_source(1..=7);
+    source.fail_second_page.store(true, Ordering::SeqCst);
+    let port = fake_moneybird(source.clone());
+    let env = moneybird_env(port, Some(&format!("127.0.0.1:{port}")));
+    let err = env.fails(&["sync", "moneybird"]);
+    assert!(err.contains("500"), "{err}");
+    assert!(
+        err.contains("the 2 invoices pulled before it were stored, and the next sync resumes there"),
+        "{err}"
+    );
+    assert_eq!(numbers(&env), ["2026-0001", "2026-0002"]);
+    let status = Store::open(&env.db()).unwrap().sync_status("moneybird").unwrap().unwrap();
+    assert_eq!((status.failures, status.last_full_sync), (1, None), "a failure, with its back-off");
+    assert_eq!(under_way(&env)[1].1.as_deref(), Some("|2"));
+
+    // The source recovers: the next sync asks for page 2 on, not page 1 again.
+    source.fail_second_page.store(false, Ordering::SeqCst);
+    let out = env.ok(&["sync", "moneybird"]);
+    assert!(out.contains("invoices:  5 added, 0 changed, 0 unchanged, 0 removed"), "{out}");
+    assert!(out.contains("moneybird (full sync):"), "{out}");
+    assert_eq!(numbers(&env).len(), 7);
+    assert!(under_way(&env).is_empty());
 }

@@ -371,6 +371,9 @@ pub struct RunState {
     host_time: Duration,
     stop: Option<Stop>,
     requests: u32,
+    /// A request was refused because the run's `max_requests` were used up: what failed
+    /// after that failed for want of budget, not because of the source.
+    out_of_requests: bool,
     log_bytes: usize,
 }
 
@@ -435,8 +438,10 @@ impl wit_host::Host for RunState {
         // reqwest is async: the request runs on this run's runtime, bounded by the run's
         // remaining time.
         let requests = &mut self.requests;
+        let out_of_requests = &mut self.out_of_requests;
         let mut count = || {
             if *requests >= max {
+                *out_of_requests = true;
                 return Err(http::HttpFailure::RequestLimit(max));
             }
             *requests += 1;
@@ -566,6 +571,7 @@ impl Plugin {
             host_time: Duration::ZERO,
             stop: None,
             requests: 0,
+            out_of_requests: false,
             log_bytes: 0,
         };
         let mut store = Store::new(&self.engine, state);
@@ -651,6 +657,11 @@ impl Run {
     /// HTTP requests made so far in this run.
     pub fn requests(&self) -> u32 {
         self.store.data().requests
+    }
+
+    /// Whether a request of this run was refused because its `max_requests` were used up.
+    pub fn out_of_requests(&self) -> bool {
+        self.store.data().out_of_requests
     }
 
     /// The plugin's description, checked like a record: what `dunwell plugin check` shows an

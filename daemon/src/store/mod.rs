@@ -24,7 +24,7 @@ pub use care::{By, CallOutcome, CareError, NewDispute, NewPause, NewPlan, NewPro
 pub use daemon::{InvoiceNow, JobRun};
 pub use outbox::{Covered, Fallback, Message, NewMessage, Status};
 pub use quarantine::{Quarantined, QuarantinedRecord};
-pub use sync::{MatchCandidate, SyncStatus, UnmatchedPayment};
+pub use sync::{FullPullEntity, MatchCandidate, SyncStatus, UnmatchedPayment};
 pub use write::{
     Counts, CustomerWriter, InvoiceWriter, PaymentWriter, PaymentsByInvoice, StoredPayment, Upsert, WriteTx,
 };

@@ -422,4 +422,27 @@ ALTER TABLE outbox ADD COLUMN cc TEXT;
 ALTER TABLE customers ADD COLUMN account_manager TEXT;
 ALTER TABLE customers ADD COLUMN credit_limit TEXT;
 "#,
+    // 13: a full pull that runs over several syncs (issue 14). While one is under way, each
+    // entity of the plugin has a row: `done` once its complete list is in (and reconciled),
+    // else the cursor its next run resumes from. `sync_full_seen` keeps the keys the earlier
+    // runs of the pull saw (`held`: a quarantined record's source id), so that the run that
+    // gets the last page reconciles against all of them.
+    r#"
+CREATE TABLE sync_full_pulls (
+    plugin  TEXT NOT NULL,
+    entity  TEXT NOT NULL,
+    cursor  TEXT,
+    done    INTEGER NOT NULL DEFAULT 0,
+    started TEXT NOT NULL,
+    PRIMARY KEY (plugin, entity)
+) WITHOUT ROWID;
+
+CREATE TABLE sync_full_seen (
+    plugin TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    held   INTEGER NOT NULL,
+    key    TEXT NOT NULL,
+    PRIMARY KEY (plugin, entity, held, key)
+) WITHOUT ROWID;
+"#,
 ];

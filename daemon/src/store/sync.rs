@@ -1,6 +1,8 @@
 //! What the store keeps for connector syncs: cursors, each plugin's status and back-off, bank
 //! payments no invoice was found for yet, and the look-ups and deletions a sync run makes.
 
+use std::collections::HashSet;
+
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension};
 use rust_decimal::Decimal;
@@ -44,6 +46,20 @@ pub struct UnmatchedPayment {
     pub free_text: Option<String>,
     pub payer_name: Option<String>,
     pub payer_iban: Option<String>,
+}
+
+/// One entity of a full pull that runs over several syncs (migration 13).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FullPullEntity {
+    pub entity: String,
+    /// Where the next run resumes; `None` once `done` (or before the first page).
+    pub cursor: Option<String>,
+    /// Its complete list is in and was reconciled.
+    pub done: bool,
+    /// RFC 3339: when the full pull began.
+    pub started: String,
+    /// Keys the earlier runs of the pull saw (usable records and quarantined ones).
+    pub seen: u64,
 }
 
 /// The most of an error kept in `sync_status.last_error`: a plugin's 16 MiB error must not be
@@ -117,6 +133,46 @@ impl Store {
     pub fn unmatched_payments(&self) -> Result<Vec<UnmatchedPayment>, StoreError> {
         read_unmatched(&self.conn)
     }
+
+    /// The full pull of `plugin` under way, per entity; empty when there is none.
+    pub fn full_pull(&self, plugin: &str) -> Result<Vec<FullPullEntity>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT f.entity, f.cursor, f.done, f.started,
+                    (SELECT count(*) FROM sync_full_seen s WHERE s.plugin = f.plugin AND s.entity = f.entity)
+               FROM sync_full_pulls f WHERE f.plugin = ?1 ORDER BY f.entity",
+        )?;
+        let rows = stmt.query_map([plugin], |r| {
+            Ok(FullPullEntity {
+                entity: r.get(0)?,
+                cursor: r.get(1)?,
+                done: r.get(2)?,
+                started: r.get(3)?,
+                seen: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The keys the earlier runs of a full pull saw of `entity`: (keys of usable records,
+    /// source ids of quarantined ones).
+    pub fn full_pull_seen(
+        &self,
+        plugin: &str,
+        entity: &str,
+    ) -> Result<(HashSet<String>, HashSet<String>), StoreError> {
+        let mut stmt =
+            self.conn.prepare("SELECT held, key FROM sync_full_seen WHERE plugin = ?1 AND entity = ?2")?;
+        let mut rows = stmt.query([plugin, entity])?;
+        let (mut keys, mut held) = (HashSet::new(), HashSet::new());
+        while let Some(r) = rows.next()? {
+            if r.get::<_, bool>(0)? {
+                held.insert(r.get(1)?);
+            } else {
+                keys.insert(r.get(1)?);
+            }
+        }
+        Ok((keys, held))
+    }
 }
 
 fn read_unmatched(conn: &Connection) -> Result<Vec<UnmatchedPayment>, StoreError> {
@@ -159,6 +215,81 @@ impl WriteTx<'_> {
              ON CONFLICT (plugin, entity) DO UPDATE SET cursor = excluded.cursor",
             params![plugin, entity, cursor],
         )?;
+        Ok(())
+    }
+
+    /// A full pull of `entity` stopped before its last page: the next run resumes at `cursor`.
+    pub fn full_pull_resume(
+        &self,
+        plugin: &str,
+        entity: &str,
+        cursor: &str,
+        started: &str,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO sync_full_pulls (plugin, entity, cursor, done, started) VALUES (?1, ?2, ?3, 0, ?4)
+             ON CONFLICT (plugin, entity) DO UPDATE SET cursor = excluded.cursor, done = 0",
+            params![plugin, entity, cursor, started],
+        )?;
+        Ok(())
+    }
+
+    /// `entity` starts from no cursor on the next run of the full pull begun at `started`
+    /// (what it saw so far no longer counts): the source gave no cursor to resume at.
+    pub fn full_pull_restart(&self, plugin: &str, entity: &str, started: &str) -> Result<(), StoreError> {
+        self.tx.execute(
+            "DELETE FROM sync_full_pulls WHERE plugin = ?1 AND entity = ?2",
+            params![plugin, entity],
+        )?;
+        self.tx.execute(
+            "DELETE FROM sync_full_seen WHERE plugin = ?1 AND entity = ?2",
+            params![plugin, entity],
+        )?;
+        // The pull stays under way: a row for an entity that is done keeps it so. When none
+        // is done yet, the entity's own row (with no cursor) does.
+        self.tx.execute(
+            "INSERT OR IGNORE INTO sync_full_pulls (plugin, entity, cursor, done, started)
+             SELECT ?1, ?2, NULL, 0, ?3 WHERE NOT EXISTS (SELECT 1 FROM sync_full_pulls WHERE plugin = ?1)",
+            params![plugin, entity, started],
+        )?;
+        Ok(())
+    }
+
+    /// The complete list of `entity` is in (and reconciled): its seen keys are no longer needed.
+    pub fn full_pull_done(&self, plugin: &str, entity: &str, started: &str) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO sync_full_pulls (plugin, entity, cursor, done, started) VALUES (?1, ?2, NULL, 1, ?3)
+             ON CONFLICT (plugin, entity) DO UPDATE SET cursor = NULL, done = 1",
+            params![plugin, entity, started],
+        )?;
+        self.tx.execute(
+            "DELETE FROM sync_full_seen WHERE plugin = ?1 AND entity = ?2",
+            params![plugin, entity],
+        )?;
+        Ok(())
+    }
+
+    /// Keys a run of a full pull saw of `entity` (`held`: source ids of quarantined records).
+    pub fn full_pull_saw<'k>(
+        &self,
+        plugin: &str,
+        entity: &str,
+        held: bool,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO sync_full_seen (plugin, entity, held, key) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for key in keys {
+            stmt.execute(params![plugin, entity, held, key])?;
+        }
+        Ok(())
+    }
+
+    /// The full pull of `plugin` is complete (or abandoned): forget it.
+    pub fn full_pull_clear(&self, plugin: &str) -> Result<(), StoreError> {
+        self.tx.execute("DELETE FROM sync_full_pulls WHERE plugin = ?1", [plugin])?;
+        self.tx.execute("DELETE FROM sync_full_seen WHERE plugin = ?1", [plugin])?;
         Ok(())
     }
 

@@ -3,7 +3,10 @@
 //!
 //! - **One transaction per run, one bad record never stops the others**: every page of
 //!   customers, invoices and payments is pulled and checked (exact decimals, strict dates,
-//!   known customers) before the write transaction opens. A record the host cannot use is set
+//!   known customers) before the write transaction opens. A full pull too big for one run's
+//!   budget stores the complete pages it got and goes on in the next runs, which reconcile
+//!   when its last page is in ([`Stop`], ARCHITECTURE.md "A full pull runs over several
+//!   syncs"). A record the host cannot use is set
 //!   aside in the quarantine with its field and reason (`quarantine.rs`), and the rest is
 //!   stored. A plugin that traps, loops, runs out of memory or returns something that is not a
 //!   page leaves the store as it was, and its failure is recorded with a back-off.
@@ -50,7 +53,7 @@ use serde::Serialize;
 
 use crate::plugin::bindings::dunwell::connector::types as wit;
 use crate::plugin::{Plugin, PluginError};
-use crate::store::{Counts, QuarantinedRecord, Store, StoreError, SyncStatus};
+use crate::store::{Counts, FullPullEntity, QuarantinedRecord, Store, StoreError, SyncStatus};
 use check::{check_cursor, check_customer, check_invoice, check_paid_date, check_payment};
 use write::write;
 
@@ -74,6 +77,16 @@ pub enum SyncError {
     Invalid { plugin: String, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The source failed part-way through an entity: the pages before were stored.
+    #[error("{message}; {kept}")]
+    Stopped {
+        plugin: String,
+        entity: &'static str,
+        /// What of the run was stored, and where the next one goes on.
+        kept: String,
+        message: String,
+        retry_after: Option<u32>,
+    },
 }
 
 impl SyncError {
@@ -81,6 +94,7 @@ impl SyncError {
     pub fn retry_after(&self) -> Option<u32> {
         match self {
             SyncError::Plugin(e) => e.retry_after(),
+            SyncError::Stopped { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
@@ -124,6 +138,10 @@ pub struct SyncSummary {
     /// What was set aside in this run, and why.
     pub quarantine: Vec<QuarantinedRecord>,
     pub warnings: Vec<String>,
+    /// The run stopped before an entity's last page (its budget ran out): where, and why; the
+    /// next sync resumes there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 impl fmt::Display for SyncSummary {
@@ -162,6 +180,9 @@ impl fmt::Display for SyncSummary {
                 "\nquarantine: {} quarantined, {} released (`dunwell quarantine` lists them; each sync tries them again)",
                 self.quarantined, self.released
             )?;
+        }
+        if let Some(stopped) = &self.stopped {
+            write!(f, "\nstopped:   {stopped}")?;
         }
         Ok(())
     }
@@ -233,6 +254,12 @@ pub struct Pulled {
     pub adopt: Vec<String>,
     /// Masks the plugin's secrets in what the quarantine keeps.
     pub redactor: crate::plugin::Redactor,
+    /// Where the run stopped before an entity's last page, if it did.
+    pub stop: Option<Stop>,
+    /// When the full pull this run continued began (`None`: no full pull was under way).
+    pub full_pull_started: Option<String>,
+    /// What the earlier runs of the full pull saw of the entities this run resumed.
+    pub seen_before: BTreeMap<&'static str, Seen>,
 }
 
 /// Runs one sync of `plugin` into `store` ([`Mode::Auto`]). On failure nothing is stored, and
@@ -241,9 +268,10 @@ pub fn sync(store: &mut Store, plugin: &Plugin, now: DateTime<Utc>) -> Result<Sy
     sync_with(store, plugin, now, Mode::Auto)
 }
 
-/// Runs one sync of `plugin` into `store`, incremental or full. On failure nothing is stored,
-/// and the failure is recorded in the plugin's sync status: back-off, and at least the wait
-/// the source asked for when it rate-limited the run.
+/// Runs one sync of `plugin` into `store`, incremental or full. On failure nothing is stored
+/// (but the complete pages of a full pull, [`SyncError::Stopped`]), and the failure is
+/// recorded in the plugin's sync status: back-off, and at least the wait the source asked for
+/// when it rate-limited the run.
 pub fn sync_with(
     store: &mut Store,
     plugin: &Plugin,
@@ -263,7 +291,7 @@ pub fn sync_with(
             due
         }
     };
-    if full {
+    if full && store.full_pull(&name)?.is_empty() {
         tracing::info!(plugin = name.as_str(), "full sync: pulling everything and reconciling");
     }
     // Entities with quarantined records are pulled whole, so every one is looked at again;
@@ -272,7 +300,32 @@ pub fn sync_with(
         Some(s) if s.failures >= FULL_SYNC_GIVE_WAY_AFTER => BTreeSet::new(),
         _ => store.quarantined_entities(&name)?,
     };
-    let result = pull(store, plugin, full, &retry, run_day(now)).and_then(|mut pulled| {
+    let under_way = store.full_pull(&name)?;
+    let mut failure = None;
+    let result = pull(store, plugin, full, &retry, &under_way, run_day(now)).and_then(|mut pulled| {
+        // A failure part-way: the pages before it are stored, then the failure is recorded.
+        if let Some(stop) = pulled.stop.as_mut() {
+            let kept = if stop.pages > 0 {
+                format!(
+                    "the {} {} pulled before it were stored, and the next sync resumes there",
+                    stop.records, stop.entity
+                )
+            } else {
+                format!("what this run pulled before it was stored, and the next sync goes on with the {}", stop.entity)
+            };
+            failure = stop.error.take().map(|e| SyncError::Stopped {
+                plugin: name.clone(),
+                entity: stop.entity,
+                kept,
+                retry_after: e.retry_after(),
+                message: match e {
+                    SyncError::Invalid { plugin, message } => {
+                        format!("plugin {plugin} returned unusable data: {message}")
+                    }
+                    other => other.to_string(),
+                },
+            });
+        }
         // (A snapshot source has nothing else to pull: its pulls are full all the same.)
         if gave_way && !pulled.full {
             tracing::warn!(
@@ -283,7 +336,12 @@ pub fn sync_with(
         pulled.allow_empty = mode == Mode::FullAllowEmpty;
         pulled.adopt = plugin.settings().adopt.clone();
         pulled.redactor = plugin.redactor().clone();
-        write(store, &name, pulled, now)
+        let failed = failure.is_some();
+        let summary = write(store, &name, pulled, now, failed)?;
+        match failure.take() {
+            Some(e) => Err(e),
+            None => Ok(summary),
+        }
     });
     // What leaves the run: the plugin's secrets masked, plugin text capped and escaped (the
     // plugin's own errors are already; a host message may quote a record).
@@ -291,6 +349,13 @@ pub fn sync_with(
         SyncError::Invalid { plugin: who, message } => SyncError::Invalid {
             plugin: who,
             message: crate::text::plugin_text(&plugin.redactor().apply(&message)),
+        },
+        SyncError::Stopped { plugin: who, entity, kept, message, retry_after } => SyncError::Stopped {
+            plugin: who,
+            entity,
+            kept,
+            message: crate::text::plugin_text(&plugin.redactor().apply(&message)),
+            retry_after,
         },
         other => other,
     });
@@ -328,14 +393,50 @@ fn invalid(plugin: &str, message: String) -> SyncError {
     SyncError::Invalid { plugin: plugin.to_string(), message }
 }
 
+/// Where a run stopped before an entity's last page: its budget (requests, pages, records,
+/// `max_pull_mb`) ran out, or the source failed after the first pages. What came before is
+/// stored; the next run resumes at `resume`.
+#[derive(Debug)]
+pub struct Stop {
+    pub entity: &'static str,
+    /// The entity was pulled from no cursor, as part of a full pull (which then runs over
+    /// several syncs); else an incremental pull, whose cursor simply moves to `resume`.
+    pub full_pull: bool,
+    /// Where the entity got to: the cursor after its last page (or the one it started from);
+    /// `None`: it starts from no cursor again.
+    pub resume: Option<String>,
+    /// Pages and records of the entity this run got before the stop.
+    pub pages: usize,
+    pub records: usize,
+    /// Why it stopped, for the summary.
+    pub reason: String,
+    /// The failure, when it was one (a budget running out is not): recorded as the run's
+    /// failure once the pages before it are stored.
+    pub error: Option<SyncError>,
+}
+
+/// What the earlier runs of a full pull saw of one entity: keys of usable records, and source
+/// ids of quarantined ones.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub keys: std::collections::HashSet<String>,
+    pub held: std::collections::HashSet<String>,
+}
+
 /// Pulls every page of what changed (`full`, or a plugin that says every pull is a snapshot:
 /// of everything; the entities in `whole`: all of them too), and checks it (`today`: the run's
 /// day, see [`run_day`]): what cannot be used goes to `Pulled::quarantined`.
+///
+/// `under_way` is the full pull an earlier run began and could not finish (its budget ran out
+/// or the source failed part-way): its entities resume where they stopped, those whose list is
+/// complete pull only what changed since, and the rest start from no cursor, so the run that
+/// gets the last page of the last entity completes the full pull.
 pub fn pull(
     store: &Store,
     plugin: &Plugin,
     full: bool,
     whole: &BTreeSet<String>,
+    under_way: &[FullPullEntity],
     today: NaiveDate,
 ) -> Result<Pulled, SyncError> {
     let name = plugin.name();
@@ -344,96 +445,170 @@ pub fn pull(
     // The required config keys and secrets are set before anything is pulled.
     use crate::plugin::settings::{check_required, SetIn};
     check_required(plugin.settings(), &info.config_keys, SetIn::Config)?;
-    if info.snapshot && !full {
+    if info.snapshot && !full && under_way.is_empty() {
         tracing::info!(plugin = name, "every pull is a snapshot: pulling everything and reconciling");
     }
     let snapshot = info.snapshot;
-    let limit = plugin.settings().limits.page_size;
-    let budget = plugin.settings().limits.max_pull_bytes;
+    let limits = &plugin.settings().limits;
+    let limit = limits.page_size;
+    let budget = limits.max_pull_bytes;
     let mut pulled_bytes = 0u64;
-    let mut pulled = Pulled::default();
+    let mut pulled =
+        Pulled { full_pull_started: under_way.first().map(|e| e.started.clone()), ..Pulled::default() };
+    if let Some(started) = &pulled.full_pull_started {
+        tracing::info!(plugin = name, "continuing the full pull begun at {started}");
+    }
 
+    // Whether an entity of this run got a page in.
+    let progressed = std::cell::Cell::new(false);
     macro_rules! pages {
         ($entity:literal, $method:ident, $check:ident, $into:expr) => {{
-            let mut cursor =
-                if from_scratch(full, snapshot, whole.contains($entity)) {
-                    None
-                } else {
-                    store.sync_cursor(name, $entity)?
+            let state = under_way.iter().find(|e| e.entity == $entity);
+            // Where this entity starts, and whether it is pulled from no cursor (complete).
+            let start = match state {
+                // Its complete list came in an earlier run of the full pull: what changed
+                // since, or nothing for a source without a change feed.
+                Some(s) if s.done && snapshot => None,
+                Some(s) if s.done => Some((store.sync_cursor(name, $entity)?, false)),
+                Some(s) => Some((s.cursor.clone(), true)),
+                None if !under_way.is_empty() || from_scratch(full, snapshot, whole.contains($entity)) => {
+                    Some((None, true))
+                }
+                None => Some((store.sync_cursor(name, $entity)?, false)),
+            };
+            if let (None, Some((mut cursor, scratch))) = (&pulled.stop, start) {
+                if let Some(s) = state.filter(|s| !s.done) {
+                    let (keys, held) = store.full_pull_seen(name, $entity)?;
+                    tracing::info!(plugin = name, "resuming {} after the {} seen so far", $entity, s.seen);
+                    pulled.seen_before.insert($entity, Seen { keys, held });
+                } else if !full && !snapshot && under_way.is_empty() && whole.contains($entity) {
+                    tracing::info!(plugin = name, "pulling all {} again to retry the quarantined ones", $entity);
+                }
+                let mut records = 0usize;
+                let mut pages = 0usize;
+                // Err((why it stopped, the failure if it was one)).
+                let ended: Result<(), (String, Option<SyncError>)> = loop {
+                    if pages >= MAX_PAGES {
+                        break Err((format!("{MAX_PAGES} pages of {} in one run", $entity), None));
+                    }
+                    let page = match run.$method(&wit::PageRequest { cursor: cursor.clone(), limit }) {
+                        Ok(page) => page,
+                        Err(_) if run.out_of_requests() => {
+                            break Err((
+                                format!(
+                                    "the run's {} HTTP requests (max_requests) were used up",
+                                    limits.max_requests
+                                ),
+                                None,
+                            ))
+                        }
+                        Err(e) => break Err((e.to_string(), Some(e.into()))),
+                    };
+                    if page.items.len() > limit as usize {
+                        let m = format!("a page of {} {} exceeds the limit of {limit}", page.items.len(), $entity);
+                        break Err((m.clone(), Some(invalid(name, m))));
+                    }
+                    let more = page.more;
+                    records += page.items.len();
+                    pulled_bytes += page.items.iter().map(check::TextSize::text_size).sum::<usize>() as u64;
+                    for (i, item) in page.items.into_iter().enumerate() {
+                        match ($check)(item) {
+                            Ok(record) => $into.push(record),
+                            Err(bad) => pulled.quarantined.push(quarantine::entry($entity, bad, pages, i)),
+                        }
+                    }
+                    if let Some(next) = page.next_cursor {
+                        if let Err(m) = check_cursor(&next) {
+                            break Err((m.clone(), Some(invalid(name, m))));
+                        }
+                        cursor = Some(next);
+                    }
+                    pages += 1;
+                    if !more {
+                        break Ok(());
+                    }
+                    // A full pull of a big administration takes minutes: say how far it got.
+                    if pages % 10 == 0 {
+                        tracing::info!(plugin = name, "{records} {} pulled so far ({pages} pages)", $entity);
+                    }
+                    if pulled_bytes > budget {
+                        break Err((
+                            format!(
+                                "the records of this run reached max_pull_mb ({} MiB) in [plugins.{name}]",
+                                budget >> 20
+                            ),
+                            None,
+                        ));
+                    }
+                    if records > MAX_RECORDS {
+                        break Err((format!("{MAX_RECORDS} {} in one run", $entity), None));
+                    }
                 };
-            if !full && !snapshot && whole.contains($entity) {
-                tracing::info!(plugin = name, "pulling all {} again to retry the quarantined ones", $entity);
-            }
-            if cursor.is_none() {
-                pulled.snapshots.insert($entity);
-            }
-            let mut records = 0usize;
-            for page_no in 0.. {
-                if page_no >= MAX_PAGES {
-                    return Err(invalid(name, format!("more than {MAX_PAGES} pages of {}", $entity)));
-                }
-                let page = run.$method(&wit::PageRequest { cursor: cursor.clone(), limit })?;
-                records += page.items.len();
-                pulled_bytes += page.items.iter().map(check::TextSize::text_size).sum::<usize>() as u64;
-                if pulled_bytes > budget {
-                    return Err(invalid(
-                        name,
-                        format!(
-                            "the records of this run exceed max_pull_mb ({} MiB) after {records} {}; if the source really is that large, raise max_pull_mb in [plugins.{name}]",
-                            budget >> 20,
-                            $entity
-                        ),
-                    ));
-                }
-                if records > MAX_RECORDS {
-                    return Err(invalid(name, format!("more than {MAX_RECORDS} {}", $entity)));
-                }
-                if page.items.len() > limit as usize {
-                    return Err(invalid(
-                        name,
-                        format!("a page of {} {} exceeds the limit of {limit}", page.items.len(), $entity),
-                    ));
-                }
-                for (i, item) in page.items.into_iter().enumerate() {
-                    match ($check)(item) {
-                        Ok(record) => $into.push(record),
-                        Err(bad) => pulled.quarantined.push(quarantine::entry($entity, bad, page_no, i)),
+                match ended {
+                    Ok(()) => {
+                        if scratch {
+                            pulled.snapshots.insert($entity);
+                        }
+                        if let Some(c) = cursor {
+                            pulled.cursors.insert($entity, c);
+                        }
+                    }
+                    Err((reason, error)) => {
+                        // Something of this run is worth keeping: a page of this entity, or an
+                        // earlier entity's pages (this one then starts next time).
+                        let progress = progressed.get() || pages > 0;
+                        // A full pull keeps what came in even when the source failed (and
+                        // resumes there); an incremental one only when its budget ran out
+                        // (a failed one stores nothing and starts where it did).
+                        if !progress || (!scratch && error.is_some()) {
+                            return Err(error.unwrap_or_else(|| {
+                                invalid(
+                                    name,
+                                    format!(
+                                        "{reason} before the first page of {} was complete; raise the limit in [plugins.{name}]",
+                                        $entity
+                                    ),
+                                )
+                            }));
+                        }
+                        if let (false, Some(c)) = (scratch, &cursor) {
+                            pulled.cursors.insert($entity, c.clone());
+                        }
+                        // A failure is reported once, by the caller; a budget that ran out
+                        // is said here (and in the summary).
+                        if error.is_none() {
+                            tracing::info!(
+                                plugin = name,
+                                "{} stopped after {pages} pages ({records} records): {reason}; the next sync goes on from there",
+                                $entity
+                            );
+                        }
+                        pulled.stop =
+                            Some(Stop { entity: $entity, full_pull: scratch, resume: cursor, pages, records, reason, error });
                     }
                 }
-                // A full pull of a big administration takes minutes: say how far it got.
-                if page.more && (page_no + 1) % 10 == 0 {
-                    tracing::info!(
-                        plugin = name,
-                        "{records} {} pulled so far ({} pages)",
-                        $entity,
-                        page_no + 1
-                    );
-                }
-                if let Some(next) = page.next_cursor {
-                    check_cursor(&next).map_err(|m| invalid(name, m))?;
-                    cursor = Some(next);
-                }
-                if !page.more {
-                    break;
-                }
-            }
-            if let Some(c) = cursor {
-                pulled.cursors.insert($entity, c);
+                progressed.set(progressed.get() || pages > 0);
             }
         }};
     }
+    let mut provided = Vec::new();
     if info.provides_customers {
+        provided.push("customers");
         pages!("customers", pull_customers, check_customer, pulled.customers);
     }
     if info.provides_invoices {
+        provided.push("invoices");
         let check = |i| check_invoice(i).and_then(|i| check_paid_date(i, today));
         pages!("invoices", pull_invoices, check, pulled.invoices);
     }
     if info.provides_payments {
+        provided.push("payments");
         pages!("payments", pull_payments, check_payment, pulled.payments);
     }
-    let provided = [info.provides_customers, info.provides_invoices, info.provides_payments];
-    pulled.full = pulled.snapshots.len() == provided.iter().filter(|p| **p).count();
+    // Complete when every entity's list came in, in this run or an earlier one of the pull.
+    pulled.full = provided
+        .iter()
+        .all(|e| pulled.snapshots.contains(e) || under_way.iter().any(|u| u.entity == *e && u.done));
     tracing::info!(
         plugin = name,
         "pulled {} customers, {} invoices, {} payments ({} unusable) with {} HTTP requests",

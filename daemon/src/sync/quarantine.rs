@@ -183,8 +183,15 @@ pub(super) fn foreign(tx: &WriteTx<'_>, source: &str, pulled: &mut Pulled) -> Re
 
 /// The ids of what this run quarantined, per entity: they count as present in a full sync's
 /// reconciliation, so what the store holds for them stays.
+/// The source ids of `entity` set aside in this run, and in the earlier runs of a full pull it
+/// completes.
 pub(super) fn held(pulled: &Pulled, entity: &str) -> HashSet<String> {
-    pulled.quarantined.iter().filter(|q| q.entity == entity).map(|q| q.id.clone()).collect()
+    let mut held: HashSet<String> =
+        pulled.quarantined.iter().filter(|q| q.entity == entity).map(|q| q.id.clone()).collect();
+    if let Some(seen) = pulled.seen_before.get(entity) {
+        held.extend(seen.held.iter().cloned());
+    }
+    held
 }
 
 /// Brings the quarantine table in step with this run: records that arrived usable (or

@@ -199,7 +199,7 @@ fn first_sync(store: &mut Store) {
         vec![],
         &["customers", "invoices"],
     );
-    let s = write(store, "ubl", all, now()).unwrap();
+    let s = write(store, "ubl", all, now(), false).unwrap();
     assert_eq!((s.invoices.added, s.customers.added), (3, 2));
     assert_eq!(open_of(store)["F1"], "100.00", "the credit note is deducted");
 }
@@ -209,13 +209,13 @@ fn an_incremental_pull_removes_only_what_is_reported_removed() {
     let mut store = Store::open_in_memory().unwrap();
     first_sync(&mut store);
     // Nothing changed since the cursor: an empty pull that is no snapshot removes nothing.
-    let s = write(&mut store, "ubl", pulled(vec![], vec![], vec![], &[]), now()).unwrap();
+    let s = write(&mut store, "ubl", pulled(vec![], vec![], vec![], &[]), now(), false).unwrap();
     assert_eq!((s.invoices.removed, s.customers.removed, s.full), (0, 0, false));
     assert_eq!(open_of(&store).len(), 3);
     // A reported removal goes.
     let mut gone = invoice("F2", "C2", "50.00");
     gone.removed = true;
-    let s = write(&mut store, "ubl", pulled(vec![], vec![gone], vec![], &[]), now()).unwrap();
+    let s = write(&mut store, "ubl", pulled(vec![], vec![gone], vec![], &[]), now(), false).unwrap();
     assert_eq!(s.invoices.removed, 1);
     assert!(!open_of(&store).contains_key("F2"));
 }
@@ -228,7 +228,7 @@ fn a_full_snapshot_removes_what_it_lacks_as_if_reported_removed() {
     // nothing left.
     let snapshot =
         pulled(vec![customer("C1")], vec![invoice("F1", "C1", "121.00")], vec![], &["customers", "invoices"]);
-    let s = write(&mut store, "ubl", snapshot, now()).unwrap();
+    let s = write(&mut store, "ubl", snapshot, now(), false).unwrap();
     assert!(s.full);
     assert_eq!((s.invoices.added, s.invoices.removed), (0, 2), "{s:?}");
     assert_eq!(s.customers.removed, 1, "{s:?}");
@@ -242,7 +242,7 @@ fn a_full_snapshot_removes_what_it_lacks_as_if_reported_removed() {
     // The same snapshot again: nothing more to remove.
     let again =
         pulled(vec![customer("C1")], vec![invoice("F1", "C1", "121.00")], vec![], &["customers", "invoices"]);
-    let s = write(&mut store, "ubl", again, now()).unwrap();
+    let s = write(&mut store, "ubl", again, now(), false).unwrap();
     assert_eq!((s.invoices.removed, s.customers.removed), (0, 0));
 }
 
@@ -252,11 +252,11 @@ fn reconciliation_keeps_other_sources_and_customers_with_invoices_left() {
     first_sync(&mut store);
     // Another plugin's invoice for C2.
     let other = pulled(vec![], vec![invoice("M1", "C2", "10.00")], vec![], &[]);
-    write(&mut store, "moneybird", other, now()).unwrap();
+    write(&mut store, "moneybird", other, now(), false).unwrap();
     // ubl's source is empty now, and the operator said so (`--allow-empty`).
     let mut empty = pulled(vec![], vec![], vec![], &["customers", "invoices"]);
     empty.allow_empty = true;
-    let s = write(&mut store, "ubl", empty, now()).unwrap();
+    let s = write(&mut store, "ubl", empty, now(), false).unwrap();
     assert_eq!(s.invoices.removed, 3);
     assert_eq!(open_of(&store).keys().collect::<Vec<_>>(), ["M1"], "moneybird's invoice stays");
     assert_eq!(customer_ids(&store), ["C2"], "C2 still has an invoice: kept, C1 removed");
@@ -270,7 +270,7 @@ fn a_payment_delivered_twice_in_one_pull_counts_once_and_a_clashing_id_is_quaran
     first_sync(&mut store);
     let stray = SyncedPayment { source_id: "p-stray".into(), ..payment(None, Some("?"), "7.77") };
     let twice = pulled(vec![], vec![], vec![stray.clone(), paid("p1", "F2", "50.00"), stray.clone()], &[]);
-    let s = write(&mut store, "bank", twice, now()).unwrap();
+    let s = write(&mut store, "bank", twice, now(), false).unwrap();
     assert_eq!((s.payments.added, s.unmatched, s.quarantined), (1, 1, 0), "{s:?}");
     assert_eq!(store.unmatched_payments().unwrap().len(), 1);
     // One id, two contents: neither can be trusted; the other payment of the pull lands.
@@ -281,6 +281,7 @@ fn a_payment_delivered_twice_in_one_pull_counts_once_and_a_clashing_id_is_quaran
         "bank",
         pulled(vec![], vec![], vec![clash, other, paid("p2", "F1", "10.00")], &[]),
         now(),
+        false,
     )
     .unwrap();
     assert_eq!((s.payments.added, s.quarantined), (1, 1), "{s:?}");
@@ -299,11 +300,11 @@ fn a_bank_payment_on_an_invoice_removed_at_its_source_goes_back_to_unmatched() {
     let mut store = Store::open_in_memory().unwrap();
     first_sync(&mut store);
     let bank = pulled(vec![], vec![], vec![paid("p1", "F2", "50.00")], &[]);
-    write(&mut store, "bank", bank, now()).unwrap();
+    write(&mut store, "bank", bank, now(), false).unwrap();
     assert!(store.unmatched_payments().unwrap().is_empty());
     let mut gone = invoice("F2", "C2", "50.00");
     gone.removed = true;
-    let s = write(&mut store, "ubl", pulled(vec![], vec![gone], vec![], &[]), now()).unwrap();
+    let s = write(&mut store, "ubl", pulled(vec![], vec![gone], vec![], &[]), now(), false).unwrap();
     assert_eq!(s.invoices.removed, 1);
     let unmatched = store.unmatched_payments().unwrap();
     assert_eq!(unmatched.len(), 1, "{unmatched:?}");
@@ -321,7 +322,8 @@ fn an_empty_snapshot_removes_nothing_unless_allowed() {
     first_sync(&mut store);
     // An unmounted folder: the complete lists come back empty.
     let s =
-        write(&mut store, "ubl", pulled(vec![], vec![], vec![], &["customers", "invoices"]), now()).unwrap();
+        write(&mut store, "ubl", pulled(vec![], vec![], vec![], &["customers", "invoices"]), now(), false)
+            .unwrap();
     assert_eq!((s.invoices.removed, s.customers.removed), (0, 0), "{s:?}");
     assert_eq!(open_of(&store).len(), 3);
     assert_eq!(customer_ids(&store).len(), 2);
@@ -334,7 +336,7 @@ fn an_empty_snapshot_removes_nothing_unless_allowed() {
     // One invoice left at the source is not empty: the other two go.
     let one =
         pulled(vec![customer("C1")], vec![invoice("F1", "C1", "121.00")], vec![], &["customers", "invoices"]);
-    let s = write(&mut store, "ubl", one, now()).unwrap();
+    let s = write(&mut store, "ubl", one, now(), false).unwrap();
     assert_eq!(s.invoices.removed, 2, "{s:?}");
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
 }
@@ -344,14 +346,14 @@ fn only_the_entities_pulled_as_snapshots_are_reconciled() {
     let mut store = Store::open_in_memory().unwrap();
     first_sync(&mut store);
     // A payments-only snapshot under the same name removes no invoice or customer.
-    let s = write(&mut store, "ubl", pulled(vec![], vec![], vec![], &["payments"]), now()).unwrap();
+    let s = write(&mut store, "ubl", pulled(vec![], vec![], vec![], &["payments"]), now(), false).unwrap();
     assert_eq!((s.invoices.removed, s.customers.removed), (0, 0));
     assert_eq!(open_of(&store).len(), 3);
     assert_eq!(customer_ids(&store).len(), 2);
     // An invoices snapshot without customers removes invoices but no customer, not even
     // one left without invoices.
     let snapshot = pulled(vec![], vec![invoice("F1", "C1", "121.00")], vec![], &["invoices"]);
-    let s = write(&mut store, "ubl", snapshot, now()).unwrap();
+    let s = write(&mut store, "ubl", snapshot, now(), false).unwrap();
     assert_eq!((s.invoices.removed, s.customers.removed), (2, 0));
     assert_eq!(customer_ids(&store).len(), 2);
 }
@@ -363,11 +365,11 @@ fn payments_missing_from_a_snapshot_come_off_their_invoice() {
     // A bank pays F2 and sends a payment nobody can place.
     let stray = SyncedPayment { source_id: "p-stray".into(), ..payment(None, Some("?"), "7.77") };
     let bank = pulled(vec![], vec![], vec![paid("p1", "F2", "50.00"), stray], &["payments"]);
-    let s = write(&mut store, "bank", bank, now()).unwrap();
+    let s = write(&mut store, "bank", bank, now(), false).unwrap();
     assert_eq!((s.payments.added, s.unmatched), (1, 1));
     assert_eq!(open_of(&store)["F2"], "0.00");
     // Incremental, nothing new: nothing removed.
-    let s = write(&mut store, "bank", pulled(vec![], vec![], vec![], &[]), now()).unwrap();
+    let s = write(&mut store, "bank", pulled(vec![], vec![], vec![], &[]), now(), false).unwrap();
     assert_eq!(s.payments.removed, 0);
     assert_eq!(open_of(&store)["F2"], "0.00");
     // A full snapshot without the statement: the payment comes off F2, which is open
@@ -375,7 +377,7 @@ fn payments_missing_from_a_snapshot_come_off_their_invoice() {
     // (An empty snapshot removes only when the operator allows it: --allow-empty.)
     let mut empty = pulled(vec![], vec![], vec![], &["payments"]);
     empty.allow_empty = true;
-    let s = write(&mut store, "bank", empty, now()).unwrap();
+    let s = write(&mut store, "bank", empty, now(), false).unwrap();
     assert_eq!(s.payments.removed, 1);
     assert_eq!(open_of(&store)["F2"], "50.00");
     assert!(store.unmatched_payments().unwrap().is_empty());
@@ -389,7 +391,7 @@ fn payments_missing_from_a_snapshot_come_off_their_invoice() {
         vec![],
         &["customers", "invoices"],
     );
-    let s = write(&mut store, "ubl", snapshot, now()).unwrap();
+    let s = write(&mut store, "ubl", snapshot, now(), false).unwrap();
     assert_eq!(s.invoices.removed, 0);
     assert_eq!(open_of(&store)["F1"], "100.00");
 }
@@ -399,17 +401,19 @@ fn a_full_sync_is_recorded_and_clears_cursors_it_did_not_get() {
     let mut store = Store::open_in_memory().unwrap();
     let mut first = pulled(vec![customer("C1")], vec![], vec![], &[]);
     first.cursors.insert("customers", "page:2".into());
-    write(&mut store, "mb", first, now()).unwrap();
+    write(&mut store, "mb", first, now(), false).unwrap();
     assert_eq!(store.sync_cursor("mb", "customers").unwrap().as_deref(), Some("page:2"));
     let status = store.sync_status("mb").unwrap().unwrap();
     assert_eq!(status.last_full_sync, None, "an incremental run is no full sync");
     let later = now() + chrono::Duration::hours(1);
-    write(&mut store, "mb", pulled(vec![customer("C1")], vec![], vec![], &["customers"]), later).unwrap();
+    write(&mut store, "mb", pulled(vec![customer("C1")], vec![], vec![], &["customers"]), later, false)
+        .unwrap();
     assert_eq!(store.sync_cursor("mb", "customers").unwrap(), None);
     let status = store.sync_status("mb").unwrap().unwrap();
     assert_eq!(status.last_full_sync, Some(later.to_rfc3339()));
     // An incremental run afterwards keeps the time of the last full one.
-    write(&mut store, "mb", pulled(vec![], vec![], vec![], &[]), later + chrono::Duration::hours(1)).unwrap();
+    write(&mut store, "mb", pulled(vec![], vec![], vec![], &[]), later + chrono::Duration::hours(1), false)
+        .unwrap();
     assert_eq!(store.sync_status("mb").unwrap().unwrap().last_full_sync, Some(later.to_rfc3339()));
 }
 
@@ -540,11 +544,11 @@ fn an_account_learnt_from_one_payment_places_the_next_among_equal_amounts() {
     first_sync(&mut store);
     // C1 gets an invoice of 50.00 too: F2 (C2) and G1 (C1) are both 50.00 open.
     let more = pulled(vec![], vec![invoice("G1", "C1", "50.00")], vec![], &[]);
-    write(&mut store, "ubl", more, now()).unwrap();
+    write(&mut store, "ubl", more, now(), false).unwrap();
     let iban = "NL91 ABNA 0417 1643 00";
     // C1's account pays F1 naming it.
     let first = SyncedPayment { payer_iban: Some(iban.into()), ..paid("p1", "F1", "100.00") };
-    write(&mut store, "bank", pulled(vec![], vec![], vec![first], &[]), now()).unwrap();
+    write(&mut store, "bank", pulled(vec![], vec![], vec![first], &[]), now(), false).unwrap();
     // The same account pays 50.00 without a word: the amount alone fits F2 and G1; the
     // account says C1, so G1.
     let second = SyncedPayment {
@@ -552,13 +556,13 @@ fn an_account_learnt_from_one_payment_places_the_next_among_equal_amounts() {
         payer_iban: Some("NL91ABNA0417164300".into()),
         ..payment(None, Some("bedankt"), "50.00")
     };
-    let s = write(&mut store, "bank", pulled(vec![], vec![], vec![second], &[]), now()).unwrap();
+    let s = write(&mut store, "bank", pulled(vec![], vec![], vec![second], &[]), now(), false).unwrap();
     assert_eq!((s.matched_by_payer, s.matched_by_amount, s.unmatched), (1, 0, 0), "{s:?}");
     let open = open_of(&store);
     assert_eq!((open["G1"].as_str(), open["F2"].as_str()), ("0.00", "50.00"));
     // A stranger's 50.00: F2 is now the only 50.00 open, so the amount alone places it.
     let stranger = SyncedPayment { source_id: "p3".into(), ..payment(None, None, "50.00") };
-    let s = write(&mut store, "bank", pulled(vec![], vec![], vec![stranger], &[]), now()).unwrap();
+    let s = write(&mut store, "bank", pulled(vec![], vec![], vec![stranger], &[]), now(), false).unwrap();
     assert_eq!((s.matched_by_amount, s.unmatched), (1, 0), "the amount is unique again: {s:?}");
 }
 
@@ -586,7 +590,7 @@ fn a_quarantined_invoice_keeps_what_the_store_holds_through_a_full_sync() {
     let mut all =
         pulled(vec![customer("C1"), customer("C2")], vec![f1, cn], vec![], &["customers", "invoices"]);
     all.quarantined.push(set_aside("invoices", "i-F2", "F2"));
-    let s = write(&mut store, "ubl", all, now()).unwrap();
+    let s = write(&mut store, "ubl", all, now(), false).unwrap();
     assert_eq!((s.invoices.removed, s.customers.removed, s.quarantined), (0, 0, 1), "{s:?}");
     let open = open_of(&store);
     assert_eq!((open["F1"].as_str(), open["F2"].as_str()), ("0", "50.00"), "F1's news lands, F2 is kept");
@@ -598,14 +602,14 @@ fn a_quarantined_invoice_keeps_what_the_store_holds_through_a_full_sync() {
     // Still unusable next time: one more attempt, first seen kept.
     let mut again = pulled(vec![], vec![invoice("F1", "C1", "121.00")], vec![], &["invoices"]);
     again.quarantined.push(set_aside("invoices", "i-F2", "F2"));
-    write(&mut store, "ubl", again, "2026-02-02T10:00:00Z".parse().unwrap()).unwrap();
+    write(&mut store, "ubl", again, "2026-02-02T10:00:00Z".parse().unwrap(), false).unwrap();
     let q = store.quarantine(Some("ubl")).unwrap();
     assert_eq!((q.len(), q[0].attempts, q[0].first_seen.as_str()), (1, 2, "2026-02-01T10:00:00+00:00"));
     assert_eq!(store.quarantined_entities("ubl").unwrap().into_iter().collect::<Vec<_>>(), ["invoices"]);
 
     // Fixed at the source: it lands and leaves the quarantine.
     let fixed = pulled(vec![], vec![invoice("F2", "C2", "55.00")], vec![], &[]);
-    let s = write(&mut store, "ubl", fixed, now()).unwrap();
+    let s = write(&mut store, "ubl", fixed, now(), false).unwrap();
     assert_eq!((s.invoices.changed, s.released), (1, 1), "{s:?}");
     assert!(store.quarantine(None).unwrap().is_empty());
     assert_eq!(open_of(&store)["F2"], "55.00");
@@ -617,11 +621,11 @@ fn a_quarantined_record_gone_from_a_complete_pull_leaves_the_quarantine() {
     first_sync(&mut store);
     let mut one = pulled(vec![], vec![], vec![], &[]);
     one.quarantined.push(set_aside("payments", "p-bad", "1,5 EUR on 2026-01-05"));
-    write(&mut store, "bank", one, now()).unwrap();
+    write(&mut store, "bank", one, now(), false).unwrap();
     // An incremental pull that does not mention it keeps it; a complete one that lacks it drops it.
-    let s = write(&mut store, "bank", pulled(vec![], vec![], vec![], &[]), now()).unwrap();
+    let s = write(&mut store, "bank", pulled(vec![], vec![], vec![], &[]), now(), false).unwrap();
     assert_eq!((s.released, store.quarantine(None).unwrap().len()), (0, 1));
-    let s = write(&mut store, "bank", pulled(vec![], vec![], vec![], &["payments"]), now()).unwrap();
+    let s = write(&mut store, "bank", pulled(vec![], vec![], vec![], &["payments"]), now(), false).unwrap();
     assert_eq!((s.released, store.quarantine(None).unwrap().len()), (1, 0));
 }
 
@@ -634,7 +638,7 @@ fn invoices_of_unknown_customers_and_repeated_numbers_are_set_aside_not_fatal() 
     b.source_id = "b.xml".into();
     let stranger = invoice("F8", "C9", "30.00");
     let run = pulled(vec![customer("C1")], vec![a, stranger, invoice("F9", "C1", "40.00"), b], vec![], &[]);
-    let s = write(&mut store, "ubl", run, now()).unwrap();
+    let s = write(&mut store, "ubl", run, now(), false).unwrap();
     assert_eq!((s.invoices.added, s.quarantined), (1, 3), "{s:?}");
     assert_eq!(open_of(&store).keys().collect::<Vec<_>>(), ["F9"]);
     let q = store.quarantine(Some("ubl")).unwrap();
@@ -657,7 +661,7 @@ fn a_source_that_renames_a_credit_note_does_not_deduct_it_twice() {
     let mut cn = invoice("CN-3", "C1", "-21.00");
     cn.corrects = Some("F1".into());
     cn.source_id = "credit-3.xml".into();
-    write(&mut store, "ubl", pulled(vec![], vec![cn], vec![], &[]), now()).unwrap();
+    write(&mut store, "ubl", pulled(vec![], vec![cn], vec![], &[]), now(), false).unwrap();
     assert_eq!(open_of(&store)["F1"], "100.00");
 }
 
@@ -692,7 +696,7 @@ fn takeover() -> Pulled {
 fn a_plugin_cannot_take_over_another_sources_records() {
     let mut store = Store::open_in_memory().unwrap();
     csv_victim(&mut store);
-    let s = write(&mut store, "evil", takeover(), now()).unwrap();
+    let s = write(&mut store, "evil", takeover(), now(), false).unwrap();
     assert_eq!((s.quarantined, s.customers.added, s.invoices.added), (2, 1, 2), "{s:?}");
     let c = store.load_customers().unwrap().into_iter().find(|c| c.id == "C1").unwrap();
     assert_eq!(c.email.as_deref(), Some("admin@bakkerij.example"));
@@ -720,7 +724,7 @@ fn a_plugin_cannot_take_over_another_sources_records() {
     gone.removed = true;
     let mut c1 = customer("C1");
     c1.removed = true;
-    write(&mut store, "evil", pulled(vec![c1], vec![gone], vec![], &[]), now()).unwrap();
+    write(&mut store, "evil", pulled(vec![c1], vec![gone], vec![], &[]), now(), false).unwrap();
     assert!(open_of(&store).contains_key("F1"));
     assert!(customer_ids(&store).contains(&"C1".to_string()));
 }
@@ -731,7 +735,7 @@ fn an_adopting_plugin_takes_over_but_never_the_operators_columns() {
     csv_victim(&mut store);
     let mut run = takeover();
     run.adopt = vec!["csv".into()];
-    let s = write(&mut store, "moneybird", run, now()).unwrap();
+    let s = write(&mut store, "moneybird", run, now(), false).unwrap();
     assert_eq!(s.quarantined, 0, "{s:?}");
     let c = store.load_customers().unwrap().into_iter().find(|c| c.id == "C1").unwrap();
     assert_eq!(c.email.as_deref(), Some("attacker@evil.example"), "adopted: the plugin's content wins");
@@ -742,7 +746,7 @@ fn an_adopting_plugin_takes_over_but_never_the_operators_columns() {
     // Unchanged content counts unchanged, the operator's columns notwithstanding.
     let mut again = takeover();
     again.adopt = vec!["csv".into()];
-    let s = write(&mut store, "moneybird", again, now()).unwrap();
+    let s = write(&mut store, "moneybird", again, now(), false).unwrap();
     assert_eq!((s.customers.unchanged, s.customers.changed), (2, 0), "{s:?}");
 }
 
@@ -767,7 +771,7 @@ fn money_in_another_currency_never_pays_an_invoice() {
     let mut store = Store::open_in_memory().unwrap();
     first_sync(&mut store);
     let p = SyncedPayment { currency: "CHF".into(), ..paid("p-chf", "F2", "50.00") };
-    let s = write(&mut store, "bank", pulled(vec![], vec![], vec![p], &[]), now()).unwrap();
+    let s = write(&mut store, "bank", pulled(vec![], vec![], vec![p], &[]), now(), false).unwrap();
     assert_eq!((s.payments.added, s.unmatched), (0, 1), "{s:?}");
     assert_eq!(open_of(&store)["F2"], "50.00");
     assert!(s.warnings[0].contains("names invoice F2, which is in EUR"), "{:?}", s.warnings);
@@ -868,7 +872,7 @@ fn a_source_paid_date_is_stored_when_no_payment_dates_the_settlement() {
         vec![paid("pay-2", "P2", "50.00")],
         &[],
     );
-    let s = write(&mut store, "books", first, now()).unwrap();
+    let s = write(&mut store, "books", first, now(), false).unwrap();
     assert_eq!(s.invoices.added, 3, "{s:?}");
     assert_eq!(
         paid_dates(&store),
@@ -881,7 +885,7 @@ fn a_source_paid_date_is_stored_when_no_payment_dates_the_settlement() {
     );
     // The same pull again changes nothing; the paid date stays.
     let again = pulled(vec![], vec![reported_paid("P1", "100.00", Some("2026-01-10"))], vec![], &[]);
-    let s = write(&mut store, "books", again, now()).unwrap();
+    let s = write(&mut store, "books", again, now(), false).unwrap();
     assert_eq!((s.invoices.unchanged, s.invoices.changed), (1, 0), "{s:?}");
     assert_eq!(paid_dates(&store)["P1"], day("2026-01-10"));
     // Segmentation reads it: the invoice counts as paid on that day.
@@ -894,11 +898,11 @@ fn a_source_paid_date_is_stored_when_no_payment_dates_the_settlement() {
         vec![paid("pay-3", "P3", "40.00")],
         &[],
     );
-    write(&mut store, "books", partial, now()).unwrap();
+    write(&mut store, "books", partial, now(), false).unwrap();
     assert_eq!(paid_dates(&store)["P3"], day("2026-01-15"));
     // Open again at the source: no paid date.
     let reopened = pulled(vec![], vec![reported_paid("P1", "100.00", None)], vec![], &[]);
-    write(&mut store, "books", reopened, now()).unwrap();
+    write(&mut store, "books", reopened, now(), false).unwrap();
     assert_eq!(paid_dates(&store)["P1"], None);
 }
 
@@ -918,13 +922,111 @@ fn a_snapshot_source_pulls_everything_on_every_run_and_reconciles() {
         p.allow_empty = false;
         p
     };
-    let s = write(&mut store, "ubl", run(vec![], vec![]), now()).unwrap();
+    let s = write(&mut store, "ubl", run(vec![], vec![]), now(), false).unwrap();
     assert_eq!((s.invoices.removed, s.customers.removed), (0, 0), "{s:?}");
     assert!(s.warnings[0].starts_with("the complete list of invoices came back empty"), "{:?}", s.warnings);
-    let s = write(&mut store, "ubl", run(vec![invoice("F1", "C1", "121.00")], vec![customer("C1")]), now())
-        .unwrap();
+    let s = write(
+        &mut store,
+        "ubl",
+        run(vec![invoice("F1", "C1", "121.00")], vec![customer("C1")]),
+        now(),
+        false,
+    )
+    .unwrap();
     assert!(s.full);
     assert_eq!((s.invoices.removed, s.customers.removed), (2, 1), "{s:?}");
     let status = store.sync_status("ubl").unwrap().unwrap();
     assert!(status.last_full_sync.is_some(), "recorded as a full sync");
+}
+
+/// What `pull` hands `write` for a run of a full pull under way: the keys the earlier runs
+/// saw of the entities it resumes, read back from the store.
+fn resumed(store: &Store, plugin: &str, mut p: Pulled) -> Pulled {
+    let under_way = store.full_pull(plugin).unwrap();
+    p.full_pull_started = under_way.first().map(|e| e.started.clone());
+    for e in under_way.iter().filter(|e| !e.done && e.cursor.is_some()) {
+        let entity = if e.entity == "invoices" { "invoices" } else { "customers" };
+        let (keys, held) = store.full_pull_seen(plugin, entity).unwrap();
+        p.seen_before.insert(entity, Seen { keys, held });
+    }
+    p
+}
+
+#[test]
+fn a_full_pull_over_two_runs_reconciles_against_everything_both_saw() {
+    let mut store = Store::open_in_memory().unwrap();
+    first_sync(&mut store);
+    // F2 was deleted at the source, F3 added. Run 1 of the full pull gets the customers and
+    // F1's page, then its budget runs out: nothing may be removed yet (F2 may be on a page
+    // still to come), and the pull is under way.
+    let mut run1 = pulled(
+        vec![customer("C1"), customer("C2")],
+        vec![invoice("F1", "C1", "121.00")],
+        vec![],
+        &["customers"],
+    );
+    run1.full = false;
+    run1.quarantined.push(set_aside("invoices", "i-F9", "{}"));
+    run1.stop = Some(Stop {
+        entity: "invoices",
+        full_pull: true,
+        resume: Some("page:2".into()),
+        pages: 1,
+        records: 2,
+        reason: "the run's 4 HTTP requests (max_requests) were used up".into(),
+        error: None,
+    });
+    let s = write(&mut store, "ubl", run1, now(), false).unwrap();
+    assert_eq!((s.full, s.invoices.removed), (false, 0), "{s:?}");
+    assert_eq!(
+        s.stopped.as_deref(),
+        Some("invoices after 1 page (2 records): the run's 4 HTTP requests (max_requests) were used up; the full sync goes on from there")
+    );
+    assert!(s.to_string().contains("\nstopped:   invoices after 1 page (2 records)"), "{s}");
+    assert!(open_of(&store).contains_key("F2"));
+    let under_way = store.full_pull("ubl").unwrap();
+    let states: Vec<(&str, Option<&str>, bool, u64)> =
+        under_way.iter().map(|e| (e.entity.as_str(), e.cursor.as_deref(), e.done, e.seen)).collect();
+    assert_eq!(states, [("customers", None, true, 0), ("invoices", Some("page:2"), false, 2)]);
+    let status = store.sync_status("ubl").unwrap().unwrap();
+    let first_full = status.last_full_sync.clone();
+
+    // Run 2 resumes the invoices and gets the last page (F3; the credit note CN-3 is gone
+    // too): F1 was seen by run 1 and stays, F2 and the credit note go, the quarantined F9 of
+    // run 1 keeps its place, and the pull is complete.
+    let run2 =
+        resumed(&store, "ubl", pulled(vec![], vec![invoice("F3", "C1", "10.00")], vec![], &["invoices"]));
+    assert_eq!(run2.seen_before["invoices"].keys, ["F1".to_string()].into());
+    assert_eq!(run2.seen_before["invoices"].held, ["i-F9".to_string()].into());
+    let mut run2 = run2;
+    run2.full = true;
+    let later = now() + chrono::Duration::hours(1);
+    let s = write(&mut store, "ubl", run2, later, false).unwrap();
+    assert!(s.full && s.stopped.is_none(), "{s:?}");
+    assert_eq!((s.invoices.added, s.invoices.removed), (1, 2), "{s:?}");
+    let open: Vec<String> = open_of(&store).into_keys().collect();
+    assert_eq!(open, ["F1", "F3"]);
+    assert!(store.full_pull("ubl").unwrap().is_empty(), "the pull is over");
+    let status = store.sync_status("ubl").unwrap().unwrap();
+    assert_ne!(status.last_full_sync, first_full, "recorded as a full sync when it completed");
+}
+
+#[test]
+fn a_full_pull_that_failed_part_way_keeps_its_pages_but_is_no_success() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut run = pulled(vec![customer("C1")], vec![invoice("F1", "C1", "121.00")], vec![], &["customers"]);
+    run.full = false;
+    run.stop = Some(Stop {
+        entity: "invoices",
+        full_pull: true,
+        resume: Some("page:2".into()),
+        pages: 1,
+        records: 1,
+        reason: "the source failed: HTTP 500".into(),
+        error: None,
+    });
+    write(&mut store, "ubl", run, now(), true).unwrap();
+    assert_eq!(open_of(&store).len(), 1, "the page before the failure is stored");
+    assert_eq!(store.sync_status("ubl").unwrap(), None, "not recorded as a success");
+    assert_eq!(store.full_pull("ubl").unwrap()[1].cursor.as_deref(), Some("page:2"));
 }

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 
 use super::matching::{count_rule, Matcher};
 use super::quarantine;
-use super::{Pulled, SyncError, SyncSummary, SyncedPayment, CREDIT_PREFIX};
+use super::{Pulled, Stop, SyncError, SyncSummary, SyncedPayment, CREDIT_PREFIX};
 use crate::store::{PaymentWriter, Store, StoreError, UnmatchedPayment, WriteTx};
 
 /// What this pull's invoices state, by number: the open amount and the paid date.
@@ -77,14 +77,14 @@ fn gone(
     let mut gone = Gone::default();
     if pulled.snapshots.contains("invoices") {
         let held = quarantine::held(pulled, "invoices");
-        let keys = pulled.invoices.iter().map(|i| i.invoice.number.as_str()).collect();
+        let keys = with_seen(pulled, "invoices", pulled.invoices.iter().map(|i| i.invoice.number.as_str()));
         let stored = tx.invoices_of_source(source)?;
         gone.invoices = lacking("invoices", keys, held.len(), stored, |(n, _)| n, allow_empty, warnings);
         gone.invoices.retain(|(_, id)| !held.contains(id));
     }
     if pulled.snapshots.contains("customers") {
         let held = quarantine::held(pulled, "customers");
-        let keys = pulled.customers.iter().map(|c| c.customer.id.as_str()).collect();
+        let keys = with_seen(pulled, "customers", pulled.customers.iter().map(|c| c.customer.id.as_str()));
         let stored = tx.customers_of_source(source)?;
         gone.customers = lacking("customers", keys, held.len(), stored, |(k, _)| k, allow_empty, warnings)
             .into_iter()
@@ -94,12 +94,34 @@ fn gone(
     }
     if pulled.snapshots.contains("payments") {
         let held = quarantine::held(pulled, "payments");
-        let keys = pulled.payments.iter().map(|p| p.source_id.as_str()).collect();
+        let keys = with_seen(pulled, "payments", pulled.payments.iter().map(|p| p.source_id.as_str()));
         let stored = tx.payments_of_source(source)?;
         gone.payments = lacking("payments", keys, held.len(), stored, |id| id, allow_empty, warnings);
         gone.payments.retain(|id| !held.contains(id));
     }
     Ok(gone)
+}
+
+/// The keys of `entity` this run pulled, with those the earlier runs of a full pull saw: the
+/// complete list the store is reconciled against.
+fn with_seen<'p>(pulled: &'p Pulled, entity: &str, keys: impl Iterator<Item = &'p str>) -> HashSet<&'p str> {
+    let mut all: HashSet<&str> = keys.collect();
+    if let Some(seen) = pulled.seen_before.get(entity) {
+        all.extend(seen.keys.iter().map(String::as_str));
+    }
+    all
+}
+
+/// The keys a run of a full pull that stopped saw of `entity`, kept for the run that completes
+/// it: (keys of usable records, source ids of quarantined ones).
+fn seen_now<'p>(pulled: &'p Pulled, entity: &str) -> (Vec<&'p str>, Vec<&'p str>) {
+    let keys = match entity {
+        "customers" => pulled.customers.iter().map(|c| c.customer.id.as_str()).collect(),
+        "invoices" => pulled.invoices.iter().map(|i| i.invoice.number.as_str()).collect(),
+        _ => pulled.payments.iter().map(|p| p.source_id.as_str()).collect(),
+    };
+    let held = pulled.quarantined.iter().filter(|q| q.entity == entity).map(|q| q.id.as_str()).collect();
+    (keys, held)
 }
 
 /// What the store holds of one entity (`stored`, keyed by `key`) that a snapshot with `keys`
@@ -186,14 +208,23 @@ fn unmatched_of(source: &str, p: &SyncedPayment) -> UnmatchedPayment {
 }
 
 /// Writes a checked pull in one transaction.
+///
+/// `failed`: the run stopped on a failure after its first pages; they are stored, but the run
+/// is not recorded as a success (the caller records the failure).
 pub(super) fn write(
     store: &mut Store,
     plugin: &str,
     mut pulled: Pulled,
     now: DateTime<Utc>,
+    failed: bool,
 ) -> Result<SyncSummary, SyncError> {
     let source = format!("plugin:{plugin}");
     let mut summary = SyncSummary { plugin: plugin.to_string(), full: pulled.full, ..SyncSummary::default() };
+    summary.stopped = pulled.stop.as_ref().map(|s| {
+        let next = if s.full_pull { "the full sync goes on" } else { "the next sync goes on" };
+        let pages = if s.pages == 1 { "1 page".to_string() } else { format!("{} pages", s.pages) };
+        format!("{} after {pages} ({} records): {}; {next} from there", s.entity, s.records, s.reason)
+    });
     // Records that cannot be stored as they are go aside; the rest of the run lands.
     quarantine::dedupe_payments(&mut pulled);
     quarantine::repeated_numbers(&mut pulled);
@@ -423,8 +454,45 @@ pub(super) fn write(
         tx.clear_sync_cursor(plugin, entity)?;
     }
     quarantine::record(&tx, plugin, &pulled, &now.to_rfc3339(), &mut summary)?;
-    tx.record_sync_success(plugin, now, pulled.full)?;
+    full_pull_progress(&tx, plugin, &pulled, now)?;
+    if !failed {
+        tx.record_sync_success(plugin, now, pulled.full)?;
+    }
     tx.log_import(&source, plugin, &summary.to_string())?;
     tx.commit()?;
     Ok(summary)
+}
+
+/// Keeps a full pull that runs over several syncs in step: the entities whose complete list
+/// came in are done (and were reconciled above), the one the run stopped in resumes at its
+/// cursor with the keys it saw kept, and once every entity is done the pull is over.
+fn full_pull_progress(
+    tx: &WriteTx<'_>,
+    plugin: &str,
+    pulled: &Pulled,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let stop = pulled.stop.as_ref().filter(|s| s.full_pull);
+    if pulled.full_pull_started.is_none() && stop.is_none() {
+        return Ok(());
+    }
+    if pulled.full {
+        return tx.full_pull_clear(plugin);
+    }
+    let started = pulled.full_pull_started.clone().unwrap_or_else(|| now.to_rfc3339());
+    for entity in &pulled.snapshots {
+        tx.full_pull_done(plugin, entity, &started)?;
+    }
+    match stop {
+        Some(Stop { entity, resume: Some(cursor), .. }) => {
+            tx.full_pull_resume(plugin, entity, cursor, &started)?;
+            let (keys, held) = seen_now(pulled, entity);
+            tx.full_pull_saw(plugin, entity, false, keys)?;
+            tx.full_pull_saw(plugin, entity, true, held)?;
+        }
+        // No cursor to resume at: the entity starts over (the pull is under way all the same).
+        Some(Stop { entity, resume: None, .. }) => tx.full_pull_restart(plugin, entity, &started)?,
+        None => {}
+    }
+    Ok(())
 }
