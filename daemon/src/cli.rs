@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Result};
@@ -122,15 +122,54 @@ pub enum Command {
 #[derive(Subcommand, Debug)]
 pub enum ImportCommand {
     /// Import a spreadsheet export: a folder with customers.csv, invoices.csv and/or
-    /// payments.csv. All or nothing: on any bad row nothing is stored. Re-importing the same
-    /// files changes nothing.
-    Csv {
-        /// The folder holding the CSV files.
-        dir: PathBuf,
-        /// Output format of the summary.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-    },
+    /// payments.csv, or one CSV file of open items (with --open-items, or --preset, or a
+    /// package's report recognised by its header). All or nothing: on any bad row nothing is
+    /// stored. Re-importing the same files changes nothing.
+    ///
+    /// Files as Excel writes them in the Netherlands and Belgium are read as they are: `;` or
+    /// tab separated, a decimal comma (1.234,50), day-first dates (31-10-2026, 3/4/2026 is
+    /// 3 April), Windows-1252 or UTF-8 with a byte-order mark, Dutch, French and English
+    /// column names. The summary says what was detected; [import] in dunwell.toml sets any
+    /// of it (separator, decimal, date_format, encoding, default_kind, [import.columns]).
+    /// A file whose decimal mark cannot be told is refused with what to set.
+    Csv(ImportArgs),
+    /// Import Excel workbooks (.xlsx; also .xls and .ods): one workbook with sheets named
+    /// customers, invoices and payments (or klanten, facturen, betalingen), a workbook of one
+    /// sheet of open items, or a folder with customers.xlsx, invoices.xlsx and
+    /// payments.xlsx. Number cells are read as exact decimals, date cells as dates; the same
+    /// column names and [import] settings as for CSV apply.
+    Xlsx(ImportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The folder of the export, or one file (a CSV file or workbook of open items, or a
+    /// workbook with the three sheets).
+    #[arg(value_name = "DIR|FILE")]
+    pub path: PathBuf,
+    /// Output format of the summary.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Read and check everything and print what would be stored (the counts, the first rows
+    /// as parsed, what was detected), then store nothing: the import runs in its transaction
+    /// and that is rolled back.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The file is an open-items report (one row per open invoice with its customer and open
+    /// amount). Invoices imported from spreadsheets that are open in the store but no longer in
+    /// the report are marked paid on the report's date (--report-date), and the summary names
+    /// them. Without this flag nothing is ever marked paid.
+    #[arg(long)]
+    pub open_items: bool,
+    /// Read an open-items report with the column names of this package's report (see
+    /// docs/open-items-presets.md). Without it a package's report is recognised by its
+    /// header when exactly one preset fits.
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// The day the open-items report was made (YYYY-MM-DD): invoices that left it are marked
+    /// paid on this day. Default: today in the configured time zone.
+    #[arg(long, value_name = "DATE", value_parser = date_arg)]
+    pub report_date: Option<NaiveDate>,
 }
 
 #[derive(Args, Debug)]
@@ -213,7 +252,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
     }
     let config = Config::discover(cli.config.as_deref())?;
     match cli.command {
-        Command::Import(ImportCommand::Csv { dir, format }) => import_csv(&config, &dir, format, out),
+        Command::Import(ImportCommand::Csv(args)) => import_files(&config, &args, false, out),
+        Command::Import(ImportCommand::Xlsx(args)) => import_files(&config, &args, true, out),
         Command::Sample(args) => run_sample(&args, out),
         Command::Segments(args) => run_segments(&config, &args, out),
         Command::Check(args) => run_check(&config, &args, out),
@@ -261,12 +301,46 @@ fn open_store(config: &Config) -> Result<Store> {
     Ok(Store::open(&config.database_path())?)
 }
 
-fn import_csv(config: &Config, dir: &Path, format: Format, out: &mut dyn Write) -> Result<()> {
+fn import_files(config: &Config, args: &ImportArgs, xlsx: bool, out: &mut dyn Write) -> Result<()> {
+    let preset = match args.preset.as_deref() {
+        None => None,
+        Some(name) => Some(import::presets::find(name).ok_or_else(|| {
+            let known = import::presets::PRESETS.iter().map(|p| p.name).collect::<Vec<_>>();
+            anyhow!(
+                "--preset {name}: no such preset; the presets are {} (docs/open-items-presets.md says which packages have none and why); for another report give --open-items and map its headers in [import.columns]",
+                if known.is_empty() { "none yet".to_string() } else { known.join(", ") }
+            )
+        })?),
+    };
+    if args.report_date.is_some() && !args.open_items {
+        bail!("--report-date is the day of an open-items report; give --open-items too (without it nothing is marked paid)");
+    }
     let playbooks = load_playbooks(config)?;
-    let mut store = open_store(config)?;
+    let segments = playbooks.segment_names();
+    // A dry run into a store that does not exist yet runs against an empty one in memory, so
+    // that not even the database file is created.
+    let mut store = if args.dry_run && !config.database_path().exists() {
+        Store::open_in_memory()?
+    } else {
+        open_store(config)?
+    };
     let started = Instant::now();
-    tracing::info!("importing {} into {}", dir.display(), store.path().display());
-    let summary = match import::import_dir(&mut store, dir, &playbooks.segment_names()) {
+    let path = &args.path;
+    let opts = import::Options {
+        settings: &config.import,
+        segments: &segments,
+        dry_run: args.dry_run,
+        preset,
+        open_items: args.open_items,
+        report_date: args.report_date.unwrap_or_else(|| config.today()),
+    };
+    tracing::info!("importing {} into {}", path.display(), store.path().display());
+    let result = if xlsx {
+        import::import_xlsx(&mut store, path, &opts)
+    } else {
+        import::import_csv(&mut store, path, &opts)
+    };
+    let summary = match result {
         Ok(s) => s,
         Err(import::ImportError::Invalid(problems)) => {
             bail!("{problems}\nnothing was imported; fix the rows above and run the import again")
@@ -279,11 +353,64 @@ fn import_csv(config: &Config, dir: &Path, format: Format, out: &mut dyn Write) 
     if summary.warnings.len() > 20 {
         tracing::warn!("... and {} more warnings", summary.warnings.len() - 20);
     }
-    match format {
+    match args.format {
         Format::Json => write_json(out, &summary)?,
         Format::Table => {
             writeln!(out, "{summary}")?;
-            writeln!(out, "imported {} in {:.1}s", dir.display(), started.elapsed().as_secs_f64())?;
+            if let Some(preview) = &summary.preview {
+                write_preview(out, preview)?;
+            }
+            if summary.dry_run {
+                writeln!(
+                    out,
+                    "dry run: checked {} in {:.1}s; nothing was stored",
+                    path.display(),
+                    started.elapsed().as_secs_f64()
+                )?;
+            } else {
+                writeln!(out, "imported {} in {:.1}s", path.display(), started.elapsed().as_secs_f64())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The first rows of each kind as a dry run parsed them.
+fn write_preview(out: &mut dyn Write, preview: &import::Preview) -> Result<()> {
+    if !preview.customers.is_empty() {
+        writeln!(out, "first customers as read:")?;
+        for c in &preview.customers {
+            let mut line = format!("  {}  {}  {}", c.id, c.name, c.kind.as_str());
+            for extra in [
+                c.email.as_deref(),
+                c.phone.as_deref(),
+                c.address.city.as_deref(),
+                c.address.country.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                line.push_str("  ");
+                line.push_str(extra);
+            }
+            writeln!(out, "{line}")?;
+        }
+    }
+    if !preview.invoices.is_empty() {
+        writeln!(out, "first invoices as read:")?;
+        for i in &preview.invoices {
+            writeln!(
+                out,
+                "  {}  customer {}  issued {}  due {}  {} {}  open {}",
+                i.number, i.customer_id, i.issue_date, i.due_date, i.currency, i.total, i.open_amount
+            )?;
+        }
+    }
+    if !preview.payments.is_empty() {
+        writeln!(out, "first payments as read:")?;
+        for p in &preview.payments {
+            let method = p.method.map(|m| format!("  {}", m.as_str())).unwrap_or_default();
+            writeln!(out, "  {}  {}  {}{method}", p.invoice_number, p.date, p.amount)?;
         }
     }
     Ok(())

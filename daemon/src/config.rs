@@ -228,6 +228,7 @@ struct ConfigFile {
     log_format: Option<LogFormat>,
     escalation: Option<EscalationSection>,
     care: Option<crate::care::Settings>,
+    import: Option<crate::import::Settings>,
 }
 
 /// `[escalation]`: when the business is told about a customer.
@@ -336,6 +337,9 @@ pub struct Config {
     pub escalation: Escalation,
     /// `[care]`: graces for promises and plans, dispute deadlines and reasons.
     pub care: crate::care::Settings,
+    /// `[import]`: the separator, decimal mark, date form, encoding and default customer kind
+    /// of spreadsheet files instead of detecting them, and `[import.columns]` for other headers.
+    pub import: crate::import::Settings,
 }
 
 impl Default for Config {
@@ -360,6 +364,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             escalation: Escalation::default(),
             care: crate::care::Settings::default(),
+            import: crate::import::Settings::default(),
         }
     }
 }
@@ -569,6 +574,7 @@ impl Config {
             log_format: file.log_format.unwrap_or_default(),
             escalation,
             care: file.care.unwrap_or_default(),
+            import: file.import.unwrap_or_default(),
         })
     }
 

@@ -24,6 +24,7 @@ mod replies;
 mod sdk_readme;
 mod security;
 mod send;
+mod spreadsheets;
 mod steps;
 mod systemd;
 

@@ -14,6 +14,7 @@ mod care;
 mod daemon;
 pub mod invoices;
 pub mod notes;
+mod open_items;
 mod outbox;
 mod quarantine;
 mod schema;
