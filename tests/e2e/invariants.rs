@@ -274,7 +274,10 @@ fn a_full_pull_larger_than_the_request_budget_goes_on_over_several_syncs() {
     let state = under_way(&env);
     assert_eq!(state.len(), 2, "{state:?}");
     assert_eq!((state[0].0.as_str(), state[0].2), ("customers", true), "{state:?}");
-    assert_eq!((state[1].0.as_str(), state[1].1.as_deref(), state[1].2), ("invoices", Some("|4"), false));
+    assert_eq!(
+        (state[1].0.as_str(), state[1].1.as_deref(), state[1].2),
+        ("invoices", Some("|4|2026-10-27T07:16:57.000Z"), false)
+    );
     let status = Store::open(&env.db()).unwrap().sync_status("moneybird").unwrap().unwrap();
     assert_eq!((status.failures, &status.last_full_sync), (0, &first_full));
 
@@ -316,7 +319,7 @@ fn a_full_pull_that_fails_part_way_keeps_its_pages_and_resumes_there() {
     assert_eq!(numbers(&env), ["2026-0001", "2026-0002"]);
     let status = Store::open(&env.db()).unwrap().sync_status("moneybird").unwrap().unwrap();
     assert_eq!((status.failures, status.last_full_sync), (1, None), "a failure, with its back-off");
-    assert_eq!(under_way(&env)[1].1.as_deref(), Some("|2"));
+    assert_eq!(under_way(&env)[1].1.as_deref(), Some("|2|2026-10-27T07:16:52.000Z"));
 
     // The source recovers: the next sync asks for page 2 on, not page 1 again.
     source.fail_second_page.store(false, Ordering::SeqCst);

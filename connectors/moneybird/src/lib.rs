@@ -103,16 +103,20 @@ impl Api {
     }
 }
 
-/// Cursor `<updated_after>|<page>`: the newest change of the previous pull, and the page within
-/// the current one.
-fn split_cursor(c: Option<&str>) -> Result<(String, u32), ConnectorError> {
+/// Cursor `<updated_after>|<page>|<newest>`: the newest change of the previous pull, the page
+/// within the current one, and the newest change seen on its pages so far (so the pull's last
+/// page, which may be empty, still moves `updated_after` past everything the pull saw; a
+/// two-part cursor of an older version reads as having seen nothing yet).
+fn split_cursor(c: Option<&str>) -> Result<(String, u32, String), ConnectorError> {
     match c {
-        None => Ok((String::new(), 1)),
+        None => Ok((String::new(), 1, String::new())),
         Some(c) => {
-            let (since, page) =
-                c.rsplit_once('|').ok_or_else(|| ConnectorError::InvalidData(format!("bad cursor `{c}`")))?;
-            let page = page.parse().map_err(|_| ConnectorError::InvalidData(format!("bad cursor `{c}`")))?;
-            Ok((since.to_string(), page))
+            let bad = || ConnectorError::InvalidData(format!("bad cursor `{c}`"));
+            let mut parts = c.splitn(3, '|');
+            let since = parts.next().ok_or_else(bad)?;
+            let page = parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+            let newest = parts.next().unwrap_or("");
+            Ok((since.to_string(), page, newest.to_string()))
         }
     }
 }
@@ -174,7 +178,7 @@ fn invoice_page(
     request: &PageRequest,
 ) -> Result<(Vec<Result<MbInvoice, BadRow>>, Option<String>, bool), ConnectorError> {
     let api = Api::new()?;
-    let (since, page) = split_cursor(request.cursor.as_deref())?;
+    let (since, page, seen) = split_cursor(request.cursor.as_deref())?;
     let per_page = request.limit.clamp(1, 100);
     let mut filter = "period:all,state:all".to_string();
     if !since.is_empty() {
@@ -185,14 +189,11 @@ fn invoice_page(
         &[("filter", filter), ("page", page.to_string()), ("per_page", per_page.to_string())],
     )?;
     let more = rows.len() as u32 >= per_page;
-    // Cursor of the pull in progress keeps `since`; when it ends, move to the newest change.
-    let next = if more {
-        format!("{since}|{}", page + 1)
-    } else {
-        let newest = rows.iter().filter_map(|r| r.get("updated_at")?.as_str()).max().unwrap_or("");
-        let newest = if newest > since.as_str() { newest.to_string() } else { since.clone() };
-        format!("{newest}|1")
-    };
+    // Cursor of the pull in progress keeps `since` and the newest change seen so far; when it
+    // ends, `updated_after` moves to the newest change of all its pages.
+    let on_page = rows.iter().filter_map(|r| r.get("updated_at")?.as_str()).max().unwrap_or("");
+    let newest = [since.as_str(), seen.as_str(), on_page].into_iter().max().unwrap_or("").to_string();
+    let next = if more { format!("{since}|{}|{newest}", page + 1) } else { format!("{newest}|1") };
     let rows = rows.into_iter().enumerate().map(|(i, r)| read_row(i, r)).collect();
     Ok((rows, Some(next), more))
 }
@@ -350,6 +351,40 @@ mod tests {
         assert_eq!(page.items[0].total, "363.0");
         assert_eq!(page.next_cursor.as_deref(), Some("2022-10-27T07:16:59.436Z|1"));
         assert!(!page.more);
+    }
+
+    #[test]
+    fn a_pull_whose_last_page_is_empty_moves_past_everything_it_saw() {
+        // Two invoices a page and exactly two at the source: the second page is empty. The
+        // next pull must ask for what changed after the newest of the first page, not start
+        // over (a full pull on every sync); an older two-part cursor still reads.
+        set_config("administration_id", "123");
+        set_secret("token", "tok");
+        set_http(|req| {
+            let row = |id: &str, at: &str| {
+                format!(
+                    r#"{{"id":"{id}","contact_id":"1","invoice_id":"F{id}","state":"open","invoice_date":"2026-10-01",
+                    "due_date":"2026-10-31","currency":"EUR","total_unpaid":"1.0","total_price_incl_tax":"1.0",
+                    "updated_at":"{at}","payments":[]}}"#
+                )
+            };
+            let body = if req.url.contains("page=1&") {
+                format!("[{},{}]", row("1", "2026-10-02T10:00:00.000Z"), row("2", "2026-10-01T10:00:00.000Z"))
+            } else {
+                "[]".to_string()
+            };
+            Ok(HttpResponse { status: 200, headers: vec![], body: body.into_bytes() })
+        });
+        let first = Moneybird::pull_invoices(PageRequest { cursor: None, limit: 2 }).unwrap();
+        assert_eq!((first.next_cursor.as_deref(), first.more), (Some("|2|2026-10-02T10:00:00.000Z"), true));
+        let last = Moneybird::pull_invoices(PageRequest { cursor: first.next_cursor, limit: 2 }).unwrap();
+        assert!(last.items.is_empty());
+        assert_eq!((last.next_cursor.as_deref(), last.more), (Some("2026-10-02T10:00:00.000Z|1"), false));
+        let old = Moneybird::pull_invoices(PageRequest {
+            cursor: Some("2026-09-01T00:00:00.000Z|2".into()),
+            limit: 2,
+        });
+        assert_eq!(old.unwrap().next_cursor.as_deref(), Some("2026-09-01T00:00:00.000Z|1"));
     }
 
     #[test]
