@@ -287,6 +287,15 @@ pub struct Book {
     pub pauses: Vec<Pause>,
 }
 
+impl Book {
+    pub fn is_empty(&self) -> bool {
+        self.promises.is_empty()
+            && self.disputes.is_empty()
+            && self.plans.is_empty()
+            && self.pauses.is_empty()
+    }
+}
+
 /// A dated amount paid towards an invoice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Paid {
@@ -301,6 +310,17 @@ pub fn add_working_days(calendar: &Calendar, day: NaiveDate, n: u32) -> NaiveDat
         d = calendar.working_day_on_or_after(d + Days::new(1));
     }
     d
+}
+
+/// The last day of a grace of `days` working days after `due` (moved to a working day first).
+pub fn grace_end(calendar: &Calendar, due: NaiveDate, days: u32) -> NaiveDate {
+    add_working_days(calendar, calendar.working_day_on_or_after(due), days)
+}
+
+/// A promise or an instalment not kept by the end of its grace is broken on the first working
+/// day after it.
+pub fn broken_on(calendar: &Calendar, grace_end: NaiveDate) -> NaiveDate {
+    calendar.working_day_on_or_after(grace_end + Days::new(1))
 }
 
 /// Where a promise stands on a day, given what was paid towards it.
@@ -326,7 +346,7 @@ pub fn promise_state(
     calendar: &Calendar,
     grace_days: u32,
 ) -> PromiseState {
-    let grace_end = add_working_days(calendar, calendar.working_day_on_or_after(p.date), grace_days);
+    let grace_end = grace_end(calendar, p.date, grace_days);
     let mut sum = Decimal::ZERO;
     for x in paid.iter().filter(|x| x.date <= grace_end) {
         sum += x.amount;
@@ -338,7 +358,7 @@ pub fn promise_state(
         return PromiseState::Kept { on: at.min(grace_end) };
     }
     if at > grace_end {
-        PromiseState::Broken { on: calendar.working_day_on_or_after(grace_end + Days::new(1)) }
+        PromiseState::Broken { on: broken_on(calendar, grace_end) }
     } else {
         PromiseState::Waiting { grace_end }
     }
@@ -409,12 +429,9 @@ pub fn plan_state(
         if i.paid >= i.amount {
             continue;
         }
-        let grace_end = add_working_days(calendar, calendar.working_day_on_or_after(i.date), grace_days);
+        let grace_end = grace_end(calendar, i.date, grace_days);
         if at > grace_end {
-            return PlanState::Broken {
-                seq: i.seq,
-                on: calendar.working_day_on_or_after(grace_end + Days::new(1)),
-            };
+            return PlanState::Broken { seq: i.seq, on: broken_on(calendar, grace_end) };
         }
         return PlanState::Running { next: Some(i.seq) };
     }

@@ -60,11 +60,10 @@ pub enum ApprovalsAction {
 
 pub fn run_approvals(config: &Config, args: &ApprovalsArgs, out: &mut dyn Write) -> Result<()> {
     let mut store = Store::open(&config.database_path())?;
-    let day = args.common.at.unwrap_or_else(|| config.today());
-    let by = args.common.by.clone().unwrap_or_else(crate::cli_care::default_by);
-    let who = Decider { by: &by, day, at: chrono::Utc::now() };
+    let by = args.common.by(config);
+    let who = Decider { by: &by.who, day: by.on, at: chrono::Utc::now() };
     let decided = match &args.action {
-        None | Some(ApprovalsAction::List) => return list(&store, day, args.common.format, out),
+        None | Some(ApprovalsAction::List) => return list(&store, by.on, args.common.format, out),
         Some(ApprovalsAction::Approve { ids }) => store.approve(ids, who)?,
         Some(ApprovalsAction::Reject { ids, skip, postpone }) => {
             let how = match (skip, postpone) {

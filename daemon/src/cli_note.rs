@@ -110,14 +110,19 @@ pub fn parse_eml(raw: &[u8]) -> Result<Reply> {
         .and_then(|d| mailparse::dateparse(&d).ok())
         .and_then(|t| Utc.timestamp_opt(t, 0).single());
     Ok(Reply {
-        from: from.map(|f| one_line(&f)).filter(|f| !f.is_empty()),
-        subject: h.get_first_value("Subject").map(|s| one_line(&s)).filter(|s| !s.is_empty()),
+        from: from.map(|f| header_text(&f)).filter(|f| !f.is_empty()),
+        subject: h.get_first_value("Subject").map(|s| header_text(&s)).filter(|s| !s.is_empty()),
         date,
         message_id: ids("Message-ID").into_iter().next(),
         in_reply_to: ids("In-Reply-To"),
         references: ids("References"),
         body: clean_body(&text_of(&mail)),
     })
+}
+
+/// A header's text, as free text someone else wrote: on one line, at most 500 characters.
+fn header_text(s: &str) -> String {
+    crate::text::free_text(s, 500)
 }
 
 /// The text of a message: the first `text/plain` part that is not an attachment, else the
@@ -133,12 +138,6 @@ fn text_of(mail: &ParsedMail<'_>) -> String {
             .and_then(|p| p.get_body().ok())
     };
     body("text/plain").or_else(|| body("text/html").map(|h| html_to_text(&h))).unwrap_or_default()
-}
-
-/// A header's text on one line, control characters as spaces.
-fn one_line(s: &str) -> String {
-    let s: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    crate::text::cap(s.trim(), 500).into_owned()
 }
 
 /// A note's text: line breaks kept (`\n`), other control characters dropped, trailing spaces
@@ -404,7 +403,7 @@ pub fn record_note(
             );
         }
     }
-    let matched = answered(&store, &reply)?;
+    let matched = answered(store, &reply)?;
     if let Some((_, a)) = &matched {
         if a.customer_id != customer {
             let other = store.customer_name(&a.customer_id)?.unwrap_or_default();
@@ -486,8 +485,7 @@ pub fn run_note(config: &Config, args: &NoteArgs, out: &mut dyn Write) -> Result
     let noted = record_note(&mut store, config, customer, reply, &by, args.at)?;
     let (id, day) = (noted.id, noted.day);
     if args.format == Format::Json {
-        let stored = store.notes(customer)?.into_iter().find(|n| n.id == id);
-        return write_json(out, &stored);
+        return write_json(out, &store.note(id)?);
     }
     let what = match &noted.sender {
         Some(from) => format!("reply from {}", crate::text::escape(from)),

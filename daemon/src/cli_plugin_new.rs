@@ -98,12 +98,14 @@ pub fn run_new(args: &NewArgs, out: &mut dyn Write) -> Result<()> {
     let sdk_text = sdk.to_str().context("the SDK's path is not UTF-8; pass --sdk with a plain path")?;
     // The path goes into a TOML string: its own escapes, so a `\` or `"` in it stays itself.
     let sdk_toml = sdk_text.replace('\\', "\\\\").replace('"', "\\\"");
+    let file = krate.replace('-', "_");
+    let (strukt, title) = (cased(name, ""), cased(name, " "));
     let fill = |text: &str, in_toml: bool| {
         text.replace("{{name}}", name)
             .replace("{{crate}}", &krate)
-            .replace("{{file}}", &krate.replace('-', "_"))
-            .replace("{{Struct}}", &cased(name, ""))
-            .replace("{{Title}}", &cased(name, " "))
+            .replace("{{file}}", &file)
+            .replace("{{Struct}}", &strukt)
+            .replace("{{Title}}", &title)
             .replace("{{sdk}}", if in_toml { &sdk_toml } else { sdk_text })
     };
     let written = (|| -> Result<()> {
@@ -123,7 +125,6 @@ pub fn run_new(args: &NewArgs, out: &mut dyn Write) -> Result<()> {
         let _ = std::fs::remove_dir_all(&dir);
         return Err(e);
     }
-    let file = krate.replace('-', "_");
     writeln!(out, "wrote {} (connector `{name}`, SDK {})", dir.display(), sdk.display())?;
     writeln!(out, "next:")?;
     writeln!(out, "  cd {}", dir.display())?;

@@ -338,7 +338,7 @@ impl PlaybookSource {
                 h.update(&bytes);
             }
         }
-        Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+        Some(crate::text::hex(&h.finalize()))
     }
 
     /// The languages that have a `templates/<lang>/` folder.

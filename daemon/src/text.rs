@@ -41,6 +41,11 @@ fn unsafe_char(c: char) -> bool {
     c.is_control() || invisible(c) || line_break(c)
 }
 
+/// Bytes as lower-case hex: digests in file names, keys, ids and tokens.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// `s` with every control, line break and invisible format character written as an escape
 /// (`\n`, `\u{1b}`): what a plugin or a file says can be shown, never acted on by a terminal
 /// or mistaken for another log line.

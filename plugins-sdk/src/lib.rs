@@ -278,18 +278,13 @@ pub fn secret(key: &str) -> Option<String> {
 
 /// Offset paging over a list you hold in full (files in a folder, a full export): returns the
 /// page of `all` after `request.cursor` (an offset written by an earlier call), the cursor of
-/// the next page and whether more follow.
+/// the next page and whether more follow. The cursor is [`paging::OffsetPaging`]'s `offset:N`.
 pub fn page<T>(all: Vec<T>, request: &PageRequest) -> Result<(Vec<T>, Option<String>, bool), ConnectorError> {
-    let start: usize = match &request.cursor {
-        None => 0,
-        Some(c) => c
-            .strip_prefix("offset:")
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| ConnectorError::InvalidData(format!("`{c}` is not a cursor of this connector")))?,
-    };
+    let start = paging::OffsetPaging::offset_of(request.cursor.as_deref())?;
+    let start = usize::try_from(start).unwrap_or(usize::MAX);
     let limit = (request.limit as usize).max(1);
     let total = all.len();
     let items: Vec<T> = all.into_iter().skip(start).take(limit).collect();
     let end = start.saturating_add(items.len());
-    Ok((items, Some(format!("offset:{end}")), end < total))
+    Ok((items, Some(paging::OffsetPaging::cursor(end as u64)), end < total))
 }

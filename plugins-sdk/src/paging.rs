@@ -151,4 +151,19 @@ mod tests {
         assert_eq!(OffsetPaging::cursor(7), "offset:7");
         assert_eq!(OffsetPaging::offset_of(Some("offset:7")).unwrap(), 7);
     }
+
+    #[test]
+    fn page_of_a_list_held_in_full_shares_the_cursor() {
+        let all = || (1..=5).collect::<Vec<u8>>();
+        let (items, cursor, more) = crate::page(all(), &request(None, 2)).unwrap();
+        assert_eq!((items, cursor.as_deref(), more), (vec![1, 2], Some("offset:2"), true));
+        let next = OffsetPaging::new(&request(cursor.as_deref(), 2)).unwrap();
+        assert_eq!(next.offset(), 2, "OffsetPaging reads page's cursor");
+        let (items, cursor, more) = crate::page(all(), &request(Some("offset:4"), 2)).unwrap();
+        assert_eq!((items, cursor.as_deref(), more), (vec![5], Some("offset:5"), false));
+        let (items, cursor, more) = crate::page(all(), &request(Some("offset:99"), 2)).unwrap();
+        assert_eq!((items.is_empty(), cursor.as_deref(), more), (true, Some("offset:99"), false));
+        let e = crate::page(all(), &request(Some("2026-01-01|2"), 2)).unwrap_err();
+        assert!(matches!(&e, ConnectorError::InvalidData(m) if m.contains("not a cursor")), "{e:?}");
+    }
 }

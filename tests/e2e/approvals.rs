@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::daemon::{admin_addr, start, token, ADMIN};
-use crate::{s, Env};
+use crate::daemon::{admin_addr, dechunk, start, token, ADMIN};
+use crate::{json, outbox, s, Env};
 
 /// The days the steps before the formal notice fall on: sending on exactly those days is what
 /// sending every day would do (nothing else is due in between).
@@ -42,16 +42,6 @@ fn installation(extra: &str) -> Env {
     .unwrap();
     env.ok(&["import", "csv", s(&data)]);
     env
-}
-
-fn json(out: &str) -> Value {
-    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
-}
-
-fn outbox(env: &Env) -> Vec<Value> {
-    let mut all = json(&env.ok(&["outbox", "--format", "json"])).as_array().unwrap().clone();
-    all.sort_by_key(|m| m["id"].as_i64());
-    all
 }
 
 fn of<'a>(messages: &'a [Value], customer: &str) -> Vec<&'a Value> {
@@ -292,25 +282,7 @@ pub fn post(addr: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Va
 pub fn get(addr: &str, path: &str, token: &str) -> Value {
     let (code, body) = crate::daemon::http(addr, "GET", path, Some(token));
     assert_eq!(code, 200, "{body}");
-    json(&dechunked(&body))
-}
-
-/// The body of a chunked answer (axum streams JSON that way), joined.
-fn dechunked(body: &str) -> String {
-    if body.trim_start().starts_with(['[', '{']) {
-        return body.to_string();
-    }
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || after.len() < n {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = after[n..].trim_start_matches("\r\n");
-    }
-    out
+    json(&dechunk(&body))
 }
 
 fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {

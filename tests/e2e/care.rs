@@ -10,16 +10,12 @@
 
 use serde_json::Value;
 
-use crate::{send_days, testdata, Env};
+use crate::{json, send_days, testdata, Env};
 
 fn installation() -> Env {
     let env = Env::new();
     env.ok(&["import", "csv", crate::s(&testdata("care"))]);
     env
-}
-
-fn json(out: &str) -> Value {
-    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
 /// Payments arrive: payments.csv holds every payment of the invoices it names.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{repo, s, Env};
+use crate::{outbox, repo, s, Env};
 
 /// The admin section of every test: any free port (status tells which).
 pub const ADMIN: &str = "[admin]\nlisten = '127.0.0.1:0'\n";
@@ -83,6 +83,27 @@ impl Running {
         }
     }
 
+    /// Waits until the daemon's first sync job is over (done or failed), then stops it with
+    /// SIGTERM and expects exit 0; returns the log.
+    pub fn stop_after_first_sync(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let sync_over = |log: &str| {
+            log.lines().any(|l| {
+                (l.contains(" job done ") || l.contains(" job failed: ")) && l.contains("job=\"sync\"")
+            })
+        };
+        while !sync_over(&self.log()) {
+            assert!(Instant::now() < deadline, "no sync within a minute:\n{}", self.log());
+            assert!(self.child.try_wait().unwrap().is_none(), "the daemon stopped:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.signal("TERM");
+        let st = self.wait(Duration::from_secs(45));
+        let log = self.log();
+        assert!(st.success(), "exit 0 on SIGTERM: {st}\n{log}");
+        log
+    }
+
     /// Waits until the log has `text`.
     pub fn wait_for_log(&mut self, text: &str, limit: Duration) {
         let until = Instant::now() + limit;
@@ -142,14 +163,6 @@ pub fn sample_env(extra: &str) -> Env {
     let env = Env::with_config(&format!("{ADMIN}{extra}"));
     env.ok(&["import", "csv", s(&repo().join("sample-data"))]);
     env
-}
-
-pub fn outbox(env: &Env) -> Vec<Value> {
-    serde_json::from_str::<Value>(&env.ok(&["outbox", "--format", "json"]))
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
 }
 
 fn minutes_utc(t: &str) -> (String, u32) {
@@ -386,7 +399,7 @@ pub fn promtool() -> PathBuf {
 }
 
 /// A body as sent with `Transfer-Encoding: chunked` (hex length lines between the parts).
-fn dechunk(body: &str) -> String {
+pub fn dechunk(body: &str) -> String {
     let mut out = String::new();
     let mut rest = body;
     while let Some((len, after)) = rest.split_once("\r\n") {

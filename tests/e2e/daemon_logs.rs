@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::daemon::{admin_addr, http, outbox, start, status, token, Running, ADMIN};
+use crate::daemon::{admin_addr, http, start, status, token, Running, ADMIN};
 use crate::fake_http::{respond, serve};
 use crate::plugins::guest;
-use crate::{copy_dir, repo, s, testdata, Env, BUSINESS};
+use crate::{copy_dir, outbox, repo, s, testdata, Env, BUSINESS};
 
 // ---- no secret in any log line ----------------------------------------------------------
 
@@ -530,21 +530,7 @@ fn compile(env: &Env, cache: Option<&Path>) -> PathBuf {
 /// Runs the daemon until its first sync is over, stops it with SIGTERM; returns the seconds of
 /// its `plugin loaded` line and the log.
 fn load_and_sync(env: &Env, cache: Option<&Path>, clock_start: &str) -> (f64, String) {
-    let mut d = start_with_cache(env, cache, clock_start);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let sync_over = |log: &str| {
-        log.lines()
-            .any(|l| (l.contains(" job done ") || l.contains(" job failed: ")) && l.contains("job=\"sync\""))
-    };
-    while !sync_over(&d.log()) {
-        assert!(Instant::now() < deadline, "no sync within a minute:\n{}", d.log());
-        assert!(d.child.try_wait().unwrap().is_none(), "the daemon stopped:\n{}", d.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    d.signal("TERM");
-    let st = d.wait(Duration::from_secs(45));
-    let log = d.log();
-    assert!(st.success(), "exit 0 on SIGTERM: {st}\n{log}");
+    let log = start_with_cache(env, cache, clock_start).stop_after_first_sync();
     let seconds = log
         .lines()
         .find(|l| l.contains("plugin loaded plugin=ubl"))

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{repo, s, testdata, Env};
+use crate::{json, outbox, repo, s, testdata, Env};
 
 /// The business every test sends for.
 pub const BUSINESS: &str = "[business]\nname = 'Bakkerij Van Dam B.V.'\naddress = 'Kerkstraat 12, 3811 CV Amersfoort'\niban = 'NL91ABNA0417164300'\n";
@@ -126,16 +126,8 @@ fn email_settings(dir: &Path, url: &str, password: &str, ca: bool) -> String {
     )
 }
 
-fn json(out: &str) -> Value {
-    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
-}
-
 fn send(env: &Env) -> Value {
     json(&env.ok(&["send", "--at", DAY, "--format", "json"]))
-}
-
-fn outbox(env: &Env) -> Vec<Value> {
-    json(&env.ok(&["outbox", "--format", "json"])).as_array().unwrap().clone()
 }
 
 /// Parses a received message with Python's `email` package (policy default).

@@ -5,10 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use crate::email::TestSmtp;
-use crate::{copy_dir, replace, repo, s, Env};
+use crate::{copy_dir, json, replace, repo, s, Env};
 
 /// The business, with where replies and alerts go and a default credit limit.
 const BUSINESS: &str = "[business]\nname = 'Bakkerij Van Dam B.V.'\naddress = 'Kerkstraat 12, 3811 CV Amersfoort'\niban = 'NL91ABNA0417164300'\ncontact_email = 'debiteuren@bakkerij.example'\nalerts_to = 'eigenaar@bakkerij.example'\n\n[escalation]\ncredit_limit = '5000.00'\n";
@@ -45,10 +43,6 @@ fn installation(extra: &str) -> Env {
     let env = Env::with_config(&format!("{BUSINESS}{extra}"));
     env.ok(&["import", "csv", s(&export(env.path()))]);
     env
-}
-
-fn json(out: &str) -> Value {
-    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
 /// The header block of a raw message, folded lines joined.

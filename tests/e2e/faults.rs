@@ -18,11 +18,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::daemon::{
-    admin_addr, email_config, http, outbox, sample_env, start, status, token, Running, ADMIN,
-};
+use crate::daemon::{admin_addr, email_config, http, sample_env, start, status, token, Running, ADMIN};
 use crate::email::TestSmtp;
-use crate::{copy_dir, replace, repo, s, testdata, Env, BUSINESS};
+use crate::{copy_dir, outbox, replace, repo, s, testdata, Env, BUSINESS};
 
 /// How long any one condition may take on a loaded machine.
 const LONG: Duration = Duration::from_secs(60);

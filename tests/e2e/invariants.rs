@@ -110,8 +110,7 @@ fn open_amounts(env: &Env) -> Vec<(String, String)> {
 /// Three open invoices at the source, synced once: every entity has a cursor.
 fn synced_once() -> (Env, Arc<Source>) {
     let source = Arc::new(Source::default());
-    *source.invoices.lock().unwrap() =
-        (1..=3).map(|n| mb_invoice(n, "363.0", &format!("2026-10-27T07:16:5{n}.000Z"), json!([]))).collect();
+    *source.invoices.lock().unwrap() = invoices_at_source(1..=3);
     let port = fake_moneybird(source.clone());
     let env = moneybird_env(port, Some(&format!("127.0.0.1:{port}")));
     let out = env.ok(&["sync", "moneybird"]);
@@ -236,6 +235,7 @@ fn under_way(env: &Env) -> Vec<(String, Option<String>, bool)> {
     store.full_pull("moneybird").unwrap().into_iter().map(|e| (e.entity, e.cursor, e.done)).collect()
 }
 
+/// Open invoices of 363.00, invoice n changed at 07:16:5n.
 fn invoices_at_source(range: std::ops::RangeInclusive<u32>) -> Vec<Value> {
     range.map(|n| mb_invoice(n, "363.0", &format!("2026-10-27T07:16:5{n}.000Z"), json!([]))).collect()
 }

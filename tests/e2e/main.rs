@@ -163,3 +163,15 @@ pub fn send_days(env: &Env, from: &str, to: &str) {
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
+
+/// A command's JSON output, parsed; a panic with the text when it is not JSON.
+pub fn json(out: &str) -> serde_json::Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// Every outbox row (`dunwell outbox --format json`), by id.
+pub fn outbox(env: &Env) -> Vec<serde_json::Value> {
+    let mut all = json(&env.ok(&["outbox", "--format", "json"])).as_array().expect("a list").clone();
+    all.sort_by_key(|m| m["id"].as_i64());
+    all
+}

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
-use crate::{copy_dir, replace, repo, s, send_days, testdata, Env};
+use crate::{copy_dir, json, outbox, replace, repo, s, send_days, testdata, Env};
 
 const ORG: &str = "8e3f2a61-4b7d-4c0e-9a55-2f1d6c7b8e90";
 const CLIENT_ID: &str = "dunwell-client-7f3a";
@@ -259,16 +259,6 @@ fn installation(fake: &Fake, edit: impl FnOnce(&Path)) -> Env {
     env
 }
 
-fn json_of(out: &str) -> Value {
-    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
-}
-
-fn outbox(env: &Env) -> Vec<Value> {
-    let mut all = json_of(&env.ok(&["outbox", "--format", "json"])).as_array().unwrap().clone();
-    all.sort_by_key(|m| m["id"].as_i64());
-    all
-}
-
 /// The message to `customer` through `channel`.
 fn message<'a>(messages: &'a [Value], customer: &str, channel: &str) -> &'a Value {
     messages
@@ -466,7 +456,7 @@ fn pingen_failing_the_send_call_is_retried_on_the_recorded_letter_never_a_second
         .unwrap();
     assert_eq!(moved, 1);
     drop(conn);
-    let report = json_of(&env.ok(&["send", "--at", "2026-12-23", "--format", "json"]));
+    let report = json(&env.ok(&["send", "--at", "2026-12-23", "--format", "json"]));
     assert_eq!(report["delivery"]["sent"], 1, "{report:#}");
     assert_eq!(report["delivery"]["failed"], 0, "{report:#}");
 
@@ -511,11 +501,11 @@ fn pingen_refusing_the_letter_makes_it_dead_with_pingens_reason() {
     let env = installation(&fake, registered_notice);
     send_days(&env, "2026-10-28", "2026-12-21");
     // The notices wait for approval first: nothing goes to Pingen.
-    let report = json_of(&env.ok(&["send", "--at", "2026-12-22", "--format", "json"]));
+    let report = json(&env.ok(&["send", "--at", "2026-12-22", "--format", "json"]));
     assert_eq!(report["awaiting_approval"], 2, "{report:#}");
     assert_eq!(fake.creates().len(), 0, "{:#?}", fake.creates());
     assert_eq!(crate::approvals::approve_waiting(&env, "2026-12-22").len(), 2);
-    let report = json_of(&env.ok(&["send", "--at", "2026-12-22", "--format", "json"]));
+    let report = json(&env.ok(&["send", "--at", "2026-12-22", "--format", "json"]));
     assert_eq!(report["delivery"]["dead"], 2, "{report:#}");
     assert_eq!(report["delivery"]["sent"], 0, "{report:#}");
 

@@ -3,16 +3,10 @@
 //! with `In-Reply-To` set to it, `dunwell note C1 --file reply.eml` records it, and `dunwell
 //! history` shows it right after the message it answers, with the care history around it.
 
-use serde_json::Value;
-
 use crate::email::message_id_of;
-use crate::{s, testdata, Env};
+use crate::{json, s, testdata, Env};
 
 const BUSINESS: &str = "[business]\nname = 'Bakkerij Van Dam B.V.'\naddress = 'Kerkstraat 12, 3811 CV Amersfoort'\niban = 'NL91ABNA0417164300'\ncontact_email = 'debiteuren@bakkerij.example'\n";
-
-fn json(out: &str) -> Value {
-    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
-}
 
 /// The customer's answer to `answers`, as a mail client saves it: multipart, the text
 /// quoted-printable, a UTF-8 subject, dated `date`.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{s, testdata, Env};
+use crate::{json, s, testdata, Env};
 
 /// The business every test sends for.
 const BUSINESS: &str = "[business]\nname = 'Bakkerij Van Dam B.V.'\naddress = 'Kerkstraat 12, 3811 CV Amersfoort'\niban = 'NL91ABNA0417164300'\n";
@@ -18,10 +18,6 @@ fn imported(config: &str) -> Env {
     let env = Env::with_config(&format!("{BUSINESS}{config}"));
     env.ok(&["import", "csv", s(&testdata("good"))]);
     env
-}
-
-fn json(out: &str) -> Value {
-    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
 fn files(dir: &Path) -> Vec<String> {

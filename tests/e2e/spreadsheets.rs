@@ -294,7 +294,7 @@ fn without_open_items_an_invoice_that_left_the_report_stays_open() {
     std::fs::create_dir(&xlsx_like).unwrap();
     // The later report under a header Yuki's preset recognises, so no --open-items is needed.
     let text = std::fs::read(case.join("report-2026-11-15.csv")).unwrap();
-    let text = encoding_rs_free_latin1(&text);
+    let text = dunwell::import::dialect::decode_windows_1252(&text);
     let body: String = text
         .lines()
         .skip(1)
@@ -323,11 +323,6 @@ fn without_open_items_an_invoice_that_left_the_report_stays_open() {
     assert_eq!(inv["2026-0207"].open_amount.to_string(), "250.00");
     assert_eq!(inv["2026-0207"].paid_date, None);
     assert_eq!(inv["2026-0215"].open_amount.to_string(), "2420.00");
-}
-
-/// Windows-1252 bytes as text (the corpus files are; é, ë and ' are all these tests need).
-fn encoding_rs_free_latin1(bytes: &[u8]) -> String {
-    bytes.iter().map(|&b| b as char).collect()
 }
 
 #[test]

@@ -7,9 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
-
-use crate::{copy_dir, fake_http, replace, repo, s, send_days, testdata, Env};
+use crate::{copy_dir, fake_http, json, outbox, replace, repo, s, send_days, testdata, Env};
 
 const BUSINESS: &str = "[business]\nname = 'Bakkerij Van Dam B.V.'\naddress = 'Kerkstraat 12, 3811 CV Amersfoort'\niban = 'NL91ABNA0417164300'\ncontact_name = 'Anja van Dam'\ncontact_phone = '+31 33 123 45 67'\nkvk = '12345678'\ncompany_number = '0123.456.749'\n";
 
@@ -54,16 +52,6 @@ fn with_options(playbooks: &Path) {
         "template = \"standard-last-warning\"\n",
         "template = \"standard-last-warning\"\nfee = \"7.50\"\nconsumer = { fee = \"0\" }\nfallback_channel = \"letter\"\n",
     );
-}
-
-fn json(out: &str) -> Value {
-    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
-}
-
-fn outbox(env: &Env) -> Vec<Value> {
-    let mut all = json(&env.ok(&["outbox", "--format", "json"])).as_array().unwrap().clone();
-    all.sort_by_key(|m| m["id"].as_i64());
-    all
 }
 
 fn pdftotext(pdf: &Path) -> String {

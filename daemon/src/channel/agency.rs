@@ -126,7 +126,7 @@ pub fn case_file(store: &Store, m: &Message) -> Result<CaseFile, StoreError> {
 fn case_id(m: &Message) -> String {
     use sha2::Digest as _;
     let hash = sha2::Sha256::digest(m.key.as_bytes());
-    let short: String = hash.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let short = crate::text::hex(&hash[..6]);
     format!("dunwell-{}-{short}", m.id)
 }
 

@@ -73,7 +73,7 @@ pub fn message_id(m: &Message, from: &Mailbox) -> String {
 /// The part of [`message_id`] before the `@`: `dunwell.<row id>.<hash of the row's key>`.
 fn message_id_local(m: &Message) -> String {
     let digest = sha2::Sha256::digest(m.key.as_bytes());
-    let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let hash = crate::text::hex(&digest[..8]);
     format!("dunwell.{}.{hash}", m.id)
 }
 

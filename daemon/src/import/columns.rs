@@ -74,34 +74,17 @@ pub const OPEN_ITEM_COLUMNS: &[Column] = &[
     opt("country"),
 ];
 
-/// Every field a column can be mapped to (`[import.columns]` checks against it).
-pub const FIELDS: &[&str] = &[
-    "customer_id",
-    "name",
-    "kind",
-    "language",
-    "email",
-    "phone",
-    "street",
-    "postal_code",
-    "city",
-    "country",
-    "customer_since",
-    "payment_method",
-    "segment",
-    "jurisdiction",
-    "account_manager",
-    "credit_limit",
-    "invoice_number",
-    "issue_date",
-    "due_date",
-    "currency",
-    "total",
-    "open_amount",
-    "date",
-    "amount",
-    "method",
-];
+/// Every field a column can be mapped to (`[import.columns]` checks against it): the columns
+/// of customers, invoices and payments, each once, in that order.
+pub fn fields() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for c in [CUSTOMER_COLUMNS, INVOICE_COLUMNS, PAYMENT_COLUMNS].into_iter().flatten() {
+        if !out.contains(&c.name) {
+            out.push(c.name);
+        }
+    }
+    out
+}
 
 /// The fields whose values are amounts (the decimal mark is detected from them).
 pub const AMOUNT_FIELDS: &[&str] = &["total", "open_amount", "amount", "credit_limit"];
@@ -438,7 +421,7 @@ fn field_of(
     if let Some(p) = preset {
         let h = header.trim().to_lowercase();
         if let Some((_, f)) = p.columns.iter().find(|(ph, _)| ph.trim().to_lowercase() == h) {
-            return FIELDS.iter().find(|x| *x == f).map(|x| (*x, false));
+            return Some((f, false));
         }
     }
     let lower = header.trim().to_ascii_lowercase();
@@ -492,7 +475,7 @@ fn missing_message(kind: Kind, headers: &[String], missing: &[&'static str], kin
         }
     }
     let mut near = Vec::new();
-    for field in missing.iter().filter(|m| **m != "kind" || !kind_missing || missing.len() > 1) {
+    for &field in missing.iter().filter(|m| **m != "kind" || !kind_missing || missing.len() > 1) {
         if let Some((header, name)) = nearest(kind, field, headers) {
             near.push(format!("`{header}` is close to `{name}` ({field})"));
         }
@@ -519,9 +502,8 @@ fn missing_message(kind: Kind, headers: &[String], missing: &[&'static str], kin
 
 /// The header nearest to one of `field`'s names, when it is near enough to be a typo or a
 /// variant, with that name.
-fn nearest(kind: Kind, field: &str, headers: &[String]) -> Option<(String, &'static str)> {
-    let names: Vec<&'static str> =
-        std::iter::once(field_name(field)).chain(known_names(kind, field)).collect();
+fn nearest(kind: Kind, field: &'static str, headers: &[String]) -> Option<(String, &'static str)> {
+    let names: Vec<&'static str> = std::iter::once(field).chain(known_names(kind, field)).collect();
     let mut best: Option<(usize, String, &'static str)> = None;
     for h in headers {
         let hs = squash(h);
@@ -539,10 +521,6 @@ fn nearest(kind: Kind, field: &str, headers: &[String]) -> Option<(String, &'sta
         }
     }
     best.map(|(_, h, n)| (h, n))
-}
-
-fn field_name(field: &str) -> &'static str {
-    FIELDS.iter().find(|f| **f == field).copied().unwrap_or("")
 }
 
 /// Levenshtein distance in characters.
@@ -579,8 +557,13 @@ mod tests {
         v.iter().map(|s| s.to_string()).collect()
     }
 
+    /// `headers` mapped with no settings and no preset.
+    fn map(kind: Kind, headers: &[&str]) -> Result<Mapping, Vec<HeaderProblem>> {
+        map_header(kind, &h(headers), &Settings::default(), None)
+    }
+
     fn positions(kind: Kind, headers: &[&str]) -> Vec<Option<usize>> {
-        map_header(kind, &h(headers), &Settings::default(), None).unwrap().positions
+        map(kind, headers).unwrap().positions
     }
 
     #[test]
@@ -613,16 +596,9 @@ mod tests {
 
     #[test]
     fn own_names_are_the_documented_format() {
-        let m = map_header(
-            Kind::Customers,
-            &h(&["Kind", "Name", "Customer_ID", "Notes"]),
-            &Settings::default(),
-            None,
-        )
-        .unwrap();
+        let m = map(Kind::Customers, &["Kind", "Name", "Customer_ID", "Notes"]).unwrap();
         assert!(m.own_names);
-        let m = map_header(Kind::Customers, &h(&["Klantnummer", "name", "kind"]), &Settings::default(), None)
-            .unwrap();
+        let m = map(Kind::Customers, &["Klantnummer", "name", "kind"]).unwrap();
         assert!(!m.own_names);
         assert_eq!(m.renamed, [("Klantnummer".to_string(), "customer_id")]);
     }
@@ -644,13 +620,7 @@ mod tests {
 
     #[test]
     fn one_message_for_missing_columns_with_the_nearest_names() {
-        let err = map_header(
-            Kind::Invoices,
-            &h(&["invoice_number", "customer_id", "issue_date", "total"]),
-            &Settings::default(),
-            None,
-        )
-        .unwrap_err();
+        let err = map(Kind::Invoices, &["invoice_number", "customer_id", "issue_date", "total"]).unwrap_err();
         assert_eq!(err.len(), 1);
         assert!(
             err[0].message.starts_with("missing required column `due_date` in the header"),
@@ -660,33 +630,21 @@ mod tests {
         assert!(err[0]
             .message
             .contains("the header has `invoice_number`, `customer_id`, `issue_date`, `total`"));
-        let err = map_header(
-            Kind::Invoices,
-            &h(&["Factuurnumer", "Klant", "Datum", "Verval datum", "Bedrag"]),
-            &Settings::default(),
-            None,
-        )
-        .unwrap_err();
+        let err =
+            map(Kind::Invoices, &["Factuurnumer", "Klant", "Datum", "Verval datum", "Bedrag"]).unwrap_err();
         assert_eq!(err.len(), 1);
         let m = &err[0].message;
         assert!(m.contains("missing required columns `invoice_number`, `customer_id`"), "{m}");
         assert!(m.contains("`Factuurnumer` is close to `Factuurnummer` (invoice_number)"), "{m}");
         assert!(m.contains("[import.columns]"), "{m}");
         // A `;` file read with `,` is one column: say so.
-        let err = map_header(
-            Kind::Invoices,
-            &h(&["Factuurnummer;Klantnummer;Vervaldatum"]),
-            &Settings::default(),
-            None,
-        )
-        .unwrap_err();
+        let err = map(Kind::Invoices, &["Factuurnummer;Klantnummer;Vervaldatum"]).unwrap_err();
         assert!(err[0].message.contains("separator = \";\""), "{}", err[0].message);
     }
 
     #[test]
     fn no_kind_column_names_default_kind() {
-        let err = map_header(Kind::Customers, &h(&["Klantnummer", "Naam"]), &Settings::default(), None)
-            .unwrap_err();
+        let err = map(Kind::Customers, &["Klantnummer", "Naam"]).unwrap_err();
         assert!(err[0].message.contains("missing required column `kind`"), "{}", err[0].message);
         assert!(err[0].message.contains("[import] default_kind"), "{}", err[0].message);
         let settings =
@@ -696,28 +654,12 @@ mod tests {
 
     #[test]
     fn the_same_field_twice() {
-        let err = map_header(
-            Kind::Customers,
-            &h(&["customer_id", "name", "kind", "name"]),
-            &Settings::default(),
-            None,
-        )
-        .unwrap_err();
+        let err = map(Kind::Customers, &["customer_id", "name", "kind", "name"]).unwrap_err();
         assert_eq!(err[0].message, "column `name` appears twice in the header");
         assert_eq!(err[0].column, Some(3));
-        let err = map_header(
+        let err = map(
             Kind::Invoices,
-            &h(&[
-                "Factuurnummer",
-                "Klantnummer",
-                "Factuurdatum",
-                "Vervaldatum",
-                "Bedrag",
-                "Saldo",
-                "Openstaand",
-            ]),
-            &Settings::default(),
-            None,
+            &["Factuurnummer", "Klantnummer", "Factuurdatum", "Vervaldatum", "Bedrag", "Saldo", "Openstaand"],
         )
         .unwrap_err();
         assert!(err[0].message.contains("both give `open_amount`"), "{}", err[0].message);

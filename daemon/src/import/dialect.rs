@@ -66,11 +66,12 @@ impl<'de> Deserialize<'de> for ColumnTarget {
         if t == "ignore" {
             return Ok(ColumnTarget::Ignore);
         }
-        match super::columns::FIELDS.iter().find(|f| **f == t) {
+        let fields = super::columns::fields();
+        match fields.iter().find(|f| **f == t) {
             Some(f) => Ok(ColumnTarget::Field(f)),
             None => Err(serde::de::Error::custom(format!(
                 "`{s}` in [import.columns] is not a field dunwell reads; use one of {}, or \"ignore\"",
-                super::columns::FIELDS.join(", ")
+                fields.join(", ")
             ))),
         }
     }

@@ -242,8 +242,7 @@ pub fn import_csv(store: &mut Store, path: &Path, opts: &Options<'_>) -> Result<
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
         });
     }
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-    if matches!(ext.as_deref(), Some("xlsx" | "xlsm" | "xls" | "xlsb" | "ods")) {
+    if xlsx::is_workbook(path) {
         return Err(ImportError::Usage {
             path: path.to_path_buf(),
             message: "is a workbook, not a CSV file; import it with `dunwell import xlsx`".into(),
@@ -257,11 +256,6 @@ pub fn import_csv(store: &mut Store, path: &Path, opts: &Options<'_>) -> Result<
 /// of open items, or a folder holding customers.xlsx, invoices.xlsx and payments.xlsx (the
 /// first sheet of each) or exactly one workbook.
 pub fn import_xlsx(store: &mut Store, path: &Path, opts: &Options<'_>) -> Result<ImportSummary, ImportError> {
-    let workbook = |p: &Path| {
-        p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-            matches!(e.to_ascii_lowercase().as_str(), "xlsx" | "xlsm" | "xls" | "xlsb" | "ods")
-        })
-    };
     if path.is_dir() {
         let kinds = ["customers", "invoices", "payments"];
         let found: Vec<PathBuf> =
@@ -270,7 +264,7 @@ pub fn import_xlsx(store: &mut Store, path: &Path, opts: &Options<'_>) -> Result
             let mut books: Vec<PathBuf> = std::fs::read_dir(path)
                 .map_err(|source| ImportError::Read { path: path.to_path_buf(), source })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && workbook(p))
+                .filter(|p| p.is_file() && xlsx::is_workbook(p))
                 .collect();
             books.sort();
             return match books.as_slice() {
@@ -282,9 +276,7 @@ pub fn import_xlsx(store: &mut Store, path: &Path, opts: &Options<'_>) -> Result
         for k in kinds {
             let p = path.join(format!("{k}.xlsx"));
             if p.exists() {
-                let first = xlsx::read_workbook(&p)?
-                    .into_iter()
-                    .find(|s| s.rows.iter().any(|r| r.iter().any(|c| !c.trim().is_empty())));
+                let first = xlsx::read_workbook(&p)?.into_iter().find(xlsx::Sheet::has_content);
                 match first {
                     Some(sheet) => sheets.push((p, sheet)),
                     None => {
@@ -334,8 +326,7 @@ pub fn import_xlsx(store: &mut Store, path: &Path, opts: &Options<'_>) -> Result
         };
         return import_export(store, export, opts);
     }
-    let filled: Vec<&xlsx::Sheet> =
-        sheets.iter().filter(|s| s.rows.iter().any(|r| r.iter().any(|c| !c.trim().is_empty()))).collect();
+    let filled: Vec<&xlsx::Sheet> = sheets.iter().filter(|s| s.has_content()).collect();
     match filled.as_slice() {
         [one] => open_items::import(store, Table::Sheet { path, sheet: one }, opts),
         _ => Err(ImportError::Usage {

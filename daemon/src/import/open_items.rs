@@ -12,17 +12,18 @@
 
 use std::collections::BTreeMap;
 
-use rustc_hash::FxHashMap as HashMap;
+use rust_decimal::Decimal;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::columns::Kind;
-use super::rows::{self, check_invoice, InvoiceRow, Row, RowCheck, MAX_NAME};
+use super::rows::{self, check_invoice, open_within, InvoiceRow, Row, RowCheck, MAX_NAME};
 use super::table::{self, Header, PresetChoice, Rec, Table};
 use super::{
     finish, Dialect, ImportError, ImportSummary, OpenItemsSummary, Options, Preview, Writer, MAX_PROBLEMS,
     PREVIEW_ROWS, SOURCE,
 };
 use crate::location::{Problem, Problems};
-use crate::model::{parse_country, parse_currency, Address, Customer, CustomerKind, Invoice, Language};
+use crate::model::{parse_country, parse_currency, Customer, CustomerKind, Invoice, Language};
 use crate::store::{self, Store};
 use crate::text;
 
@@ -150,21 +151,11 @@ fn merge(
 ) -> Option<Customer> {
     let mut c = match stored {
         Some(s) => s,
-        None => Customer {
-            id: row.id.clone(),
-            name: row.name.clone().unwrap_or_else(|| row.id.clone()),
-            kind: row.kind.or(default_kind)?,
-            language: None,
-            email: None,
-            phone: None,
-            address: Address::default(),
-            customer_since: None,
-            payment_method: None,
-            segment: None,
-            jurisdiction: None,
-            account_manager: None,
-            credit_limit: None,
-        },
+        None => Customer::new(
+            row.id.clone(),
+            row.name.clone().unwrap_or_else(|| row.id.clone()),
+            row.kind.or(default_kind)?,
+        ),
     };
     if let Some(n) = &row.name {
         c.name = n.clone();
@@ -319,17 +310,14 @@ pub(super) fn import(
             }
         }
     }
-    let mut open: BTreeMap<String, rust_decimal::Decimal> = BTreeMap::new();
+    let mut open: BTreeMap<String, Decimal> = BTreeMap::new();
     let mut rows = Vec::with_capacity(items.len());
     for row in items {
         let Row { line, value: Item { mut invoice, total_given, .. } } = row;
         if !total_given {
             // The report knows only what is open: a stored invoice keeps its total.
             if let Some((total, _)) = tx.invoice_amounts(&invoice.invoice.number)? {
-                let o = invoice.invoice.open_amount;
-                if (total >= rust_decimal::Decimal::ZERO && o >= rust_decimal::Decimal::ZERO && o <= total)
-                    || (total < rust_decimal::Decimal::ZERO && o <= rust_decimal::Decimal::ZERO && o >= total)
-                {
+                if open_within(total, invoice.invoice.open_amount) {
                     invoice.invoice.total = total;
                 }
             }
@@ -340,11 +328,10 @@ pub(super) fn import(
         }
         rows.push(Row { line, value: invoice });
     }
-    let in_report: rustc_hash::FxHashSet<String> =
-        rows.iter().map(|r| r.value.invoice.number.clone()).collect();
+    let in_report: HashSet<&str> = rows.iter().map(|r| r.value.invoice.number.as_str()).collect();
+    let left: Vec<String> = open_before.into_iter().filter(|n| !in_report.contains(n.as_str())).collect();
     let count = rows.len() as u64;
     writer.invoices(rows)?;
-    let left: Vec<String> = open_before.into_iter().filter(|n| !in_report.contains(n)).collect();
     let mut report = OpenItemsSummary {
         report_date: opts.open_items.then_some(opts.report_date),
         invoices: count,

@@ -238,14 +238,23 @@ pub fn check_invoice(
         }
     }
     if let (Some(total), Some(open)) = (total, open) {
-        if total >= Decimal::ZERO && (open < Decimal::ZERO || open > total) {
-            c.fail(open_col, format!("open_amount {open} must be between 0 and the total {total}"));
-        } else if total < Decimal::ZERO && (open > Decimal::ZERO || open < total) {
-            c.fail(
-                open_col,
-                format!("open_amount {open} of a credit note must be between the total {total} and 0"),
-            );
+        if !open_within(total, open) {
+            let message = if total >= Decimal::ZERO {
+                format!("open_amount {open} must be between 0 and the total {total}")
+            } else {
+                format!("open_amount {open} of a credit note must be between the total {total} and 0")
+            };
+            c.fail(open_col, message);
         }
+    }
+}
+
+/// `open` lies between 0 and `total` (an invoice), or between `total` and 0 (a credit note).
+pub fn open_within(total: Decimal, open: Decimal) -> bool {
+    if total >= Decimal::ZERO {
+        Decimal::ZERO <= open && open <= total
+    } else {
+        total <= open && open <= Decimal::ZERO
     }
 }
 

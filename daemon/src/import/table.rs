@@ -14,7 +14,7 @@ use super::dialect::{
     self, AmountRule, DateRule, DatesSeen, DecimalMark, Encoding, Evidence, FileDialect, Settings,
 };
 use super::presets::Preset;
-use super::xlsx::Sheet;
+use super::xlsx::{column_letters, Sheet};
 use super::{ImportError, MAX_FIELD_BYTES, MAX_PROBLEMS};
 use crate::location::{Location, Problem};
 
@@ -54,18 +54,6 @@ impl Place {
 
 fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
-}
-
-/// `A`, `Z`, `AA`: a spreadsheet's name of 1-based column `n`.
-pub fn column_letters(mut n: usize) -> String {
-    let mut out = Vec::new();
-    while n > 0 {
-        let r = (n - 1) % 26;
-        out.push(b'A' + r as u8);
-        n = (n - 1) / 26;
-    }
-    out.reverse();
-    String::from_utf8(out).unwrap_or_default()
 }
 
 /// A table to read.
@@ -111,6 +99,14 @@ impl<'a> Rec<'a> {
         match *self {
             Rec::Csv { rec, .. } => rec.len(),
             Rec::Row { cells, .. } => cells.len(),
+        }
+    }
+
+    /// The length in bytes of field `i`, its UTF-8 not checked.
+    fn byte_len(&self, i: usize) -> usize {
+        match *self {
+            Rec::Csv { rec, .. } => rec.get(i).map_or(0, <[u8]>::len),
+            Rec::Row { cells, .. } => cells.get(i).map_or(0, String::len),
         }
     }
 
@@ -208,12 +204,17 @@ impl CsvText {
         &self.bytes[self.start..]
     }
 
+    /// A reader at the file's first record (past Excel's `sep=` line).
     fn reader(&self) -> csv::Reader<&[u8]> {
-        csv::ReaderBuilder::new()
+        let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .delimiter(self.info.sep)
-            .from_reader(self.body())
+            .from_reader(self.body());
+        if self.sep_line {
+            let _ = reader.read_byte_record(&mut csv::ByteRecord::new());
+        }
+        reader
     }
 }
 
@@ -227,11 +228,12 @@ struct CsvInfo {
     encoding: Option<Encoding>,
 }
 
-/// The next non-blank record, or `None` at the end or after a problem (reported).
+/// The next non-blank record with its line, or `None` at the end or after a problem
+/// (reported). `body` is what the reader reads.
 fn next_record(
     reader: &mut csv::Reader<&[u8]>,
     rec: &mut csv::ByteRecord,
-    lines: &mut Lines<'_>,
+    body: &[u8],
     path: &Path,
     problems: &mut Vec<Problem>,
 ) -> Option<usize> {
@@ -241,10 +243,10 @@ fn next_record(
     loop {
         match reader.read_byte_record(rec) {
             Ok(true) if blank(rec) => continue,
-            Ok(true) => return Some(lines.at(rec.position().map_or(0, |p| p.byte() as usize))),
+            Ok(true) => return Some(rec.position().map_or(0, |p| line_of(body, p))),
             Ok(false) => return None,
             Err(e) => {
-                let line = e.position().map_or(0, |p| lines.at(p.byte() as usize));
+                let line = e.position().map_or(0, |p| line_of(body, p));
                 problems.push(Problem::new(Location::at(path, line, 0), format!("cannot read CSV: {e}")));
                 return None;
             }
@@ -252,33 +254,13 @@ fn next_record(
     }
 }
 
-/// The 1-based line of a byte offset, counted as the records come (the csv crate's own line
-/// lags one behind after a CR LF line end, which is how Excel ends every line).
-struct Lines<'b> {
-    body: &'b [u8],
-    at: usize,
-    line: usize,
-}
-
-impl<'b> Lines<'b> {
-    fn new(body: &'b [u8]) -> Self {
-        Lines { body, at: 0, line: 1 }
-    }
-
-    /// The line of the record starting at `byte` (line ends before it are skipped over).
-    fn at(&mut self, byte: usize) -> usize {
-        let mut b = byte.min(self.body.len());
-        while b < self.body.len() && matches!(self.body[b], b'\r' | b'\n') {
-            b += 1;
-        }
-        if b < self.at {
-            self.at = 0;
-            self.line = 1;
-        }
-        self.line += self.body[self.at..b].iter().filter(|c| **c == b'\n').count();
-        self.at = b;
-        self.line
-    }
+/// The 1-based line of the record that starts at `pos`. The csv crate counts the line ends
+/// before `pos`, but takes a record's position before the line ends that lead up to it (the
+/// `\n` of a CR LF, which is how Excel ends every line, and blank lines): those are added here.
+fn line_of(body: &[u8], pos: &csv::Position) -> usize {
+    let from = usize::try_from(pos.byte()).map_or(body.len(), |b| b.min(body.len()));
+    let ends = body[from..].iter().take_while(|b| matches!(b, b'\r' | b'\n')).filter(|b| **b == b'\n');
+    pos.line() as usize + ends.count()
 }
 
 /// Reads `table` as a file of `kind`: maps the header, settles the dialect, checks every
@@ -295,13 +277,10 @@ pub fn scan_table(
     match table {
         Table::Csv(path) => {
             let Some(text) = read_csv(path, kind, settings, preset, problems)? else { return Ok(None) };
+            let body = text.body();
             let mut reader = text.reader();
-            let mut lines = Lines::new(text.body());
             let mut rec = csv::ByteRecord::new();
-            if text.sep_line {
-                let _ = reader.read_byte_record(&mut rec);
-            }
-            let Some(line) = next_record(&mut reader, &mut rec, &mut lines, path, problems) else {
+            let Some(line) = next_record(&mut reader, &mut rec, body, path, problems) else {
                 if problems.is_empty() {
                     problems.push(Problem::new(
                         Location::at(path, 1, 1),
@@ -323,39 +302,29 @@ pub fn scan_table(
             }
             let names: Vec<String> =
                 rec.iter().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect();
-            let header_pos = rec.position().cloned();
             let Some(mut header) =
                 header_of(place, Some(text.info), kind, &names, line, settings, preset, problems)
             else {
                 return Ok(None);
             };
-            header.fields = rec.len();
             let documented = header.dialect.format == "export";
             if !documented && settings.decimal.is_none() {
-                // The decimal mark, from every amount of the file.
+                // The decimal mark, from every amount of the file: a pass of its own, from the
+                // record after the header (the problems of the records are the main pass's).
                 let mut pre = text.reader();
-                if let Some(pos) = header_pos {
-                    // Start after the header line.
-                    let mut skip = csv::ByteRecord::new();
-                    while pre.read_byte_record(&mut skip).unwrap_or(false) {
-                        if skip.position().is_some_and(|p| p.byte() >= pos.byte()) {
-                            break;
-                        }
-                    }
-                }
                 let mut scratch = Vec::new();
                 let mut r = csv::ByteRecord::new();
-                let mut evidence = EvidenceSeen::default();
-                let mut pre_lines = Lines::new(text.body());
-                while let Some(line) = next_record(&mut pre, &mut r, &mut pre_lines, path, &mut scratch) {
-                    evidence.add(&header, kind, Rec::Csv { rec: &r, line });
+                next_record(&mut pre, &mut r, body, path, &mut scratch);
+                let mut evidence = EvidenceSeen::new(kind);
+                while let Some(line) = next_record(&mut pre, &mut r, body, path, &mut scratch) {
+                    evidence.add(&header, Rec::Csv { rec: &r, line });
                 }
                 if !settle_decimal(&mut header, evidence, problems) {
                     return Ok(None);
                 }
             }
             while problems.len() < MAX_PROBLEMS {
-                let Some(line) = next_record(&mut reader, &mut rec, &mut lines, path, problems) else {
+                let Some(line) = next_record(&mut reader, &mut rec, body, path, problems) else {
                     break;
                 };
                 let r = Rec::Csv { rec: &rec, line };
@@ -391,12 +360,10 @@ pub fn scan_table(
             };
             let names: Vec<String> =
                 (0..first.len()).map(|i| first.get(i).unwrap_or("").trim().to_string()).collect();
-            let Some(mut header) =
-                header_of(place, None, kind, &names, first.line(), settings, preset, problems)
+            let Some(header) = header_of(place, None, kind, &names, first.line(), settings, preset, problems)
             else {
                 return Ok(None);
             };
-            header.fields = names.len();
             for rec in rows().skip(1) {
                 if problems.len() >= MAX_PROBLEMS {
                     break;
@@ -411,19 +378,28 @@ pub fn scan_table(
 }
 
 /// The amounts' evidence of a file: the first amount of each kind, with its place.
-#[derive(Default)]
 struct EvidenceSeen {
+    /// The amount columns of the file's kind: (our index, field).
+    amounts: Vec<(usize, &'static str)>,
     comma: Option<(String, Location, String)>,
     point: Option<(String, Location, String)>,
     ambiguous: Option<(String, Location, String)>,
 }
 
 impl EvidenceSeen {
-    fn add(&mut self, header: &Header, kind: Kind, rec: Rec<'_>) {
-        for (col, c) in kind.columns().iter().enumerate() {
-            if !columns::AMOUNT_FIELDS.contains(&c.name) {
-                continue;
-            }
+    fn new(kind: Kind) -> Self {
+        let amounts = kind
+            .columns()
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| columns::AMOUNT_FIELDS.contains(&c.name))
+            .map(|(col, c)| (col, c.name))
+            .collect();
+        EvidenceSeen { amounts, comma: None, point: None, ambiguous: None }
+    }
+
+    fn add(&mut self, header: &Header, rec: Rec<'_>) {
+        for &(col, name) in &self.amounts {
             let text = header.field(rec, col);
             if text.is_empty() {
                 continue;
@@ -435,7 +411,7 @@ impl EvidenceSeen {
                 Evidence::Either | Evidence::Neither => continue,
             };
             if slot.is_none() {
-                *slot = Some((text.to_string(), header.location(rec, col), c.name.to_string()));
+                *slot = Some((text.to_string(), header.location(rec, col), name.to_string()));
             }
         }
     }
@@ -560,9 +536,8 @@ fn read_csv(
     let valid = std::str::from_utf8(body).is_ok();
     // The documented format is UTF-8: decided from the header's names before any decoding.
     let names = dialect::split_line(header_line, sep);
-    let own_names = sep == b','
-        && columns::map_header(kind, &names, settings, None).is_ok_and(|m| m.own_names)
-        && settings.columns.is_empty();
+    let own_names =
+        columns::map_header(kind, &names, settings, None).is_ok_and(|m| own_format(sep, &m, settings));
     let (encoding, utf8_hint) = match settings.encoding {
         Some(Encoding::Windows1252) => (Encoding::Windows1252, ""),
         Some(_) => (Encoding::Utf8, "; save the file as UTF-8 (it looks like Windows-1252 or Latin-1), or set [import] encoding = \"windows-1252\" in dunwell.toml"),
@@ -592,6 +567,12 @@ fn read_csv(
     };
     let info = CsvInfo { sep, sep_given: settings.separator.is_some() || named.is_some(), encoding };
     Ok(Some(CsvText { bytes, start, info, sep_line, utf8_hint }))
+}
+
+/// A header of the documented export format (`csv-export.md`): comma separated, every column
+/// under our own name, nothing mapped in `[import.columns]`.
+fn own_format(sep: u8, mapping: &columns::Mapping, settings: &Settings) -> bool {
+    sep == b',' && mapping.own_names && settings.columns.is_empty()
 }
 
 /// Maps the header row `names` (at `line`) and builds the [`Header`]; `None` with the
@@ -626,13 +607,10 @@ fn header_of(
     };
     let (encoding, sep_given) = csv.map_or((None, false), |c| (c.encoding, c.sep_given));
     let sep = csv.map(|c| dialect::Separator(c.sep).name());
-    let csv = csv.is_some();
-    let documented = csv
-        && sep == Some(",")
-        && mapping.own_names
-        && settings.columns.is_empty()
+    let documented = csv.is_some_and(|c| own_format(c.sep, &mapping, settings))
         && chosen.is_none()
         && encoding != Some(Encoding::Windows1252);
+    let csv = csv.is_some();
     let mut configured = Vec::new();
     if sep_given {
         configured.push("separator");
@@ -657,9 +635,10 @@ fn header_of(
     if csv && settings.encoding.is_some() {
         configured.push("encoding");
     }
+    // A detected mark is named once the amounts settle it (`settle_decimal`).
     let decimal = match amounts {
         AmountRule::Strict => Some("point"),
-        AmountRule::Mark(m) if settings.decimal.is_some() || !csv => Some(m.name()).filter(|_| csv),
+        AmountRule::Mark(m) if csv && settings.decimal.is_some() => Some(m.name()),
         AmountRule::Mark(_) => None,
     };
     let dialect = FileDialect {
@@ -721,8 +700,9 @@ fn check_record(
         }
     }
     for i in 0..rec.len() {
-        let len = rec.get(i).map_or(0, str::len);
-        if len > MAX_FIELD_BYTES {
+        // A field that is not UTF-8 was reported above, and only that.
+        let len = rec.byte_len(i);
+        if len > MAX_FIELD_BYTES && rec.get(i).is_some_and(|f| !f.is_empty()) {
             problems.push(Problem::new(
                 place.location(line, i + 1),
                 format!("field is {len} bytes long, the limit is {MAX_FIELD_BYTES}; is a quote left open on this line?"),
@@ -759,5 +739,22 @@ mod tests {
         assert_eq!(place.location(7, 0).to_string(), "book.xlsx, sheet Facturen, row 7");
         assert_eq!(column_letters(27), "AA");
         assert_eq!(column_letters(26), "Z");
+    }
+
+    /// Line ends before a record (the `\n` of a CR LF, blank lines) count, and so do line
+    /// breaks inside a quoted field.
+    #[test]
+    fn records_are_on_the_lines_of_the_file() {
+        for body in [&b"h\r\na\r\n\r\nb\r\n\"c\r\nd\"\r\ne"[..], b"h\na\n\nb\n\"c\nd\"\ne\n"] {
+            let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(body);
+            let mut rec = csv::ByteRecord::new();
+            let mut lines = Vec::new();
+            while let Some(line) =
+                next_record(&mut reader, &mut rec, body, Path::new("t.csv"), &mut Vec::new())
+            {
+                lines.push(line);
+            }
+            assert_eq!(lines, [1, 2, 4, 5, 7], "{}", String::from_utf8_lossy(body).escape_debug());
+        }
     }
 }

@@ -46,6 +46,18 @@ impl Sheet {
     pub fn cell(&self, row: usize, column: usize) -> &str {
         self.rows.get(row).and_then(|r| r.get(column)).map_or("", String::as_str)
     }
+
+    /// Some cell holds something.
+    pub fn has_content(&self) -> bool {
+        self.rows.iter().any(|r| r.iter().any(|c| !c.trim().is_empty()))
+    }
+}
+
+/// The workbook formats calamine reads, by a path's extension.
+pub fn is_workbook(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "xlsx" | "xlsm" | "xls" | "xlsb" | "ods"))
 }
 
 /// Every message starts with the file and says what the user can do about it.
@@ -155,10 +167,6 @@ impl<'a> Grid<'a> {
         Grid { path, sheet, rows: Vec::new() }
     }
 
-    fn cell_name(&self, row: u32, column: u32) -> String {
-        cell_name(row, column)
-    }
-
     /// Counts cells read or padded: reading is bounded even when nothing is kept.
     fn count(&self, budget: &mut Budget, row: u32, column: u32, n: usize) -> Result<(), XlsxError> {
         budget.used = budget.used.saturating_add(n);
@@ -166,7 +174,7 @@ impl<'a> Grid<'a> {
             return Err(XlsxError::TooManyCells {
                 path: self.path.to_path_buf(),
                 sheet: self.sheet.to_string(),
-                cell: self.cell_name(row, column),
+                cell: cell_name(row, column),
                 limit: MAX_CELLS,
             });
         }
@@ -206,7 +214,7 @@ impl<'a> Grid<'a> {
         XlsxError::CellError {
             path: self.path.to_path_buf(),
             sheet: self.sheet.to_string(),
-            cell: self.cell_name(row, column),
+            cell: cell_name(row, column),
             value: e.to_string(),
         }
     }
@@ -215,7 +223,7 @@ impl<'a> Grid<'a> {
         XlsxError::BadValue {
             path: self.path.to_path_buf(),
             sheet: self.sheet.to_string(),
-            cell: self.cell_name(row, column),
+            cell: cell_name(row, column),
             problem,
         }
     }
@@ -364,16 +372,19 @@ fn read_range_sheet<RS: std::io::Read + std::io::Seek>(
 
 /// `A1` notation from 0-based positions, as the user finds the cell in the program.
 pub fn cell_name(row: u32, column: u32) -> String {
-    let mut letters = Vec::new();
-    let mut n = u64::from(column) + 1;
+    format!("{}{}", column_letters(column as usize + 1), u64::from(row) + 1)
+}
+
+/// `A`, `Z`, `AA`: a spreadsheet's name of 1-based column `n`.
+pub fn column_letters(mut n: usize) -> String {
+    let mut out = Vec::new();
     while n > 0 {
-        let rem = (n - 1) % 26;
-        letters.push(b'A' + rem as u8);
+        let r = (n - 1) % 26;
+        out.push(b'A' + r as u8);
         n = (n - 1) / 26;
     }
-    letters.reverse();
-    let letters = String::from_utf8(letters).unwrap_or_default();
-    format!("{letters}{}", u64::from(row) + 1)
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The shortest decimal text that reads back as exactly `f`, without exponent or grouping.

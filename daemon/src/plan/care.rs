@@ -7,7 +7,7 @@ use chrono::{Days, NaiveDate};
 use rust_decimal::Decimal;
 
 use super::{Action, ActionKind, CareRef, OnHold, Plan, Progress, Rules, Subject};
-use crate::care::{add_working_days, InvoiceCare, PlanState, PromiseState};
+use crate::care::{broken_on, grace_end, InvoiceCare, PlanState, PromiseState, Settings};
 use crate::playbook::{Channel, Playbook};
 
 /// The part of the invoice under open disputes (at most its open amount).
@@ -91,6 +91,14 @@ pub(super) fn hold(
     out: &mut Plan,
 ) -> Option<Option<(NaiveDate, String)>> {
     let cal = rules.calendar;
+    let defaults;
+    let settings = match rules.care_settings {
+        Some(s) => s,
+        None => {
+            defaults = Settings::default();
+            &defaults
+        }
+    };
     let mut floor: Option<(NaiveDate, String)> = None;
     let raise = |day: NaiveDate, why: String, floor: &mut Option<(NaiveDate, String)>| {
         if floor.as_ref().is_none_or(|(f, _)| day > *f) {
@@ -141,8 +149,7 @@ pub(super) fn hold(
                     if paid.paid >= paid.amount {
                         continue;
                     }
-                    let reminder_days =
-                        u64::from(rules.care_settings.map_or(3, |c| c.instalment_reminder_days));
+                    let reminder_days = u64::from(settings.instalment_reminder_days);
                     if reminder_days > 0 && i.reminded_on.is_none() && i.date >= at {
                         let day =
                             open_day(i.date.checked_sub_days(Days::new(reminder_days)).unwrap_or(i.date));
@@ -168,9 +175,8 @@ pub(super) fn hold(
                         }
                     }
                     if projected.is_none() {
-                        let grace = rules.care_settings.map_or(3, |c| c.plan_grace_days);
-                        let grace_end = add_working_days(cal, cal.working_day_on_or_after(i.date), grace);
-                        projected = Some((i.seq, cal.working_day_on_or_after(grace_end + Days::new(1))));
+                        let last = grace_end(cal, i.date, settings.plan_grace_days);
+                        projected = Some((i.seq, broken_on(cal, last)));
                     }
                 }
                 match projected {
@@ -225,9 +231,7 @@ pub(super) fn hold(
                 None => Some(p.settled_on.unwrap_or(at)),
             },
             (PromiseStatus::Open, PromiseState::Broken { on }) => Some(*on),
-            (PromiseStatus::Open, PromiseState::Waiting { grace_end }) => {
-                Some(cal.working_day_on_or_after(*grace_end + Days::new(1)))
-            }
+            (PromiseStatus::Open, PromiseState::Waiting { grace_end }) => Some(broken_on(cal, *grace_end)),
             _ => None,
         };
         let Some(on) = broken_on else { continue };

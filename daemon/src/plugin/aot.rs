@@ -29,15 +29,11 @@ pub struct Artifacts {
     database: Option<PathBuf>,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// `<engine compatibility>-<component sha256>.cwasm`.
 pub fn file_name(engine: &Engine, component: &[u8]) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut h);
-    format!("{:016x}-{}.cwasm", h.finish(), hex(&Sha256::digest(component)))
+    format!("{:016x}-{}.cwasm", h.finish(), crate::text::hex(&Sha256::digest(component)))
 }
 
 impl Artifacts {
@@ -77,7 +73,7 @@ impl Artifacts {
         let name = file_name(engine, component);
         let expected = self.known.get(&name)?;
         let bytes = std::fs::read(self.dir.join(&name)).ok()?;
-        if &hex(&Sha256::digest(&bytes)) != expected {
+        if &crate::text::hex(&Sha256::digest(&bytes)) != expected {
             tracing::warn!(
                 "{} is not the compiled component dunwell wrote (its hash differs); compiling from the .wasm instead",
                 self.dir.join(&name).display()
@@ -132,5 +128,5 @@ fn write(dir: &Path, name: &str, compiled: &[u8]) -> Result<(String, String), St
             .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     }
     std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok((name.to_string(), hex(&Sha256::digest(compiled))))
+    Ok((name.to_string(), crate::text::hex(&Sha256::digest(compiled))))
 }

@@ -62,17 +62,20 @@ pub enum TapeError {
     Bad { path: PathBuf, message: String },
 }
 
+/// Recording or playing back: fixed when the tape is made; only what is inside changes.
 #[derive(Debug)]
 enum Mode {
-    Record { next: usize },
-    Replay { exchanges: Vec<(Exchange, bool)> },
+    /// The number of the next file.
+    Record(Mutex<usize>),
+    /// Every recorded exchange, and whether it has answered.
+    Replay(Mutex<Vec<(Exchange, bool)>>),
 }
 
 /// A recording being made or played back, shared by every run of one `plugin run`.
 #[derive(Debug)]
 pub struct Tape {
     dir: PathBuf,
-    mode: Mutex<Mode>,
+    mode: Mode,
 }
 
 impl Tape {
@@ -87,7 +90,7 @@ impl Tape {
         if used {
             return Err(err("it holds a recording already; record into an empty folder".into()));
         }
-        Ok(Tape { dir: dir.to_path_buf(), mode: Mutex::new(Mode::Record { next: 1 }) })
+        Ok(Tape { dir: dir.to_path_buf(), mode: Mode::Record(Mutex::new(1)) })
     }
 
     /// Plays back what `dir` holds, in the order recorded.
@@ -109,22 +112,24 @@ impl Tape {
                 .map_err(|e| TapeError::Bad { path: path.clone(), message: e.to_string() })?;
             exchanges.push((x, false));
         }
-        Ok(Tape { dir: dir.to_path_buf(), mode: Mutex::new(Mode::Replay { exchanges }) })
+        Ok(Tape { dir: dir.to_path_buf(), mode: Mode::Replay(Mutex::new(exchanges)) })
     }
 
-    pub fn is_replay(&self) -> bool {
-        matches!(*self.mode.lock().unwrap_or_else(|e| e.into_inner()), Mode::Replay { .. })
-    }
-
-    /// The recorded answer to a request (replay), or `None` when recording.
+    /// The recorded answer to a request when replaying (`None` when recording): first `admit`,
+    /// the checks a real request passes (the allow-list, the request limit), then the first
+    /// exchange of the same method and masked URL not used yet.
     pub fn answer(
         &self,
         method: &str,
         url: &str,
         redactor: &Redactor,
+        admit: impl FnOnce() -> Result<(), HttpFailure>,
     ) -> Option<Result<Answer, HttpFailure>> {
-        let mut mode = self.mode.lock().unwrap_or_else(|e| e.into_inner());
-        let Mode::Replay { exchanges } = &mut *mode else { return None };
+        let Mode::Replay(exchanges) = &self.mode else { return None };
+        if let Err(refused) = admit() {
+            return Some(Err(refused));
+        }
+        let mut exchanges = exchanges.lock().unwrap_or_else(|e| e.into_inner());
         let shown = redactor.apply(url);
         let found = exchanges.iter_mut().find(|(x, used)| !used && x.method == method && x.url == shown);
         Some(match found {
@@ -145,7 +150,6 @@ impl Tape {
     }
 
     /// Writes an exchange (recording), every secret masked.
-    #[allow(clippy::too_many_arguments)]
     pub fn keep(
         &self,
         method: &str,
@@ -155,8 +159,8 @@ impl Tape {
         answer: &Answer,
         redactor: &Redactor,
     ) -> Result<(), TapeError> {
-        let mut mode = self.mode.lock().unwrap_or_else(|e| e.into_inner());
-        let Mode::Record { next } = &mut *mode else { return Ok(()) };
+        let Mode::Record(next) = &self.mode else { return Ok(()) };
+        let mut next = next.lock().unwrap_or_else(|e| e.into_inner());
         let mask = |h: &[(String, String)]| -> Vec<(String, String)> {
             h.iter().map(|(k, v)| (k.clone(), redactor.apply(v))).collect()
         };
@@ -217,16 +221,20 @@ mod tests {
             assert!(!text.contains("s3cret-token-123"), "{text}");
         }
         assert!(Tape::record(dir.path()).is_err(), "a folder with a recording is not recorded over");
-        let replay = Tape::replay(dir.path()).unwrap();
         let url = "https://api.example/x?key=s3cret-token-123&p=1";
-        let first = replay.answer("GET", url, &redactor).unwrap().unwrap();
-        let second = replay.answer("GET", url, &redactor).unwrap().unwrap();
+        assert!(tape.answer("GET", url, &redactor, || Ok(())).is_none(), "a recording answers nothing");
+        let replay = Tape::replay(dir.path()).unwrap();
+        // A request the checks refuse gets the refusal and uses up no recording.
+        let refused = replay.answer("GET", url, &redactor, || Err(HttpFailure::RequestLimit(2))).unwrap();
+        assert_eq!(refused.unwrap_err(), HttpFailure::RequestLimit(2));
+        let first = replay.answer("GET", url, &redactor, || Ok(())).unwrap().unwrap();
+        let second = replay.answer("GET", url, &redactor, || Ok(())).unwrap().unwrap();
         assert_eq!((first.body, second.body), (b"one".to_vec(), b"two".to_vec()));
-        let third = replay.answer("GET", url, &redactor).unwrap();
+        let third = replay.answer("GET", url, &redactor, || Ok(())).unwrap();
         assert!(
             matches!(third, Err(HttpFailure::Transport(ref m)) if m.contains("no recorded answer left")),
             "{third:?}"
         );
-        assert!(replay.answer("POST", url, &redactor).unwrap().is_err());
+        assert!(replay.answer("POST", url, &redactor, || Ok(())).unwrap().is_err());
     }
 }

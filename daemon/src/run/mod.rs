@@ -607,7 +607,7 @@ fn random_token() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 24];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::text::hex(&bytes)
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {

@@ -33,6 +33,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::{Inputs, SendError};
+use crate::care::PromiseStatus;
 use crate::config::Config;
 use crate::model::{Customer, Invoice};
 use crate::segment::{Rule, Segmentation};
@@ -214,7 +215,12 @@ pub(super) fn raise(
             in_force.entry(customer.as_str()).or_default().push(k);
         }
     }
-    let broken = store.broken_promise_days()?;
+    // The days promises were found broken (the promised date for one recorded broken without
+    // it), per customer: the book holds every broken promise, today's included.
+    let mut broken: HashMap<&str, Vec<NaiveDate>> = HashMap::new();
+    for p in inputs.care.book.promises.iter().filter(|p| p.status == PromiseStatus::Broken) {
+        broken.entry(p.customer_id.as_str()).or_default().push(p.settled_on.unwrap_or(p.date));
+    }
     let freshness = super::gate::Freshness::load(store, config.schedule.max_source_age, now)?;
     let sources = store.invoice_sources()?;
     let mut invoices: HashMap<&str, Vec<&Invoice>> = HashMap::new();
@@ -238,7 +244,7 @@ pub(super) fn raise(
             customer,
             segmentation,
             mine,
-            broken.get(&customer.id).map(Vec::as_slice).unwrap_or_default(),
+            broken.get(customer.id.as_str()).map(Vec::as_slice).unwrap_or_default(),
             config.escalation.credit_limit,
             at,
         );
@@ -470,6 +476,39 @@ mod tests {
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].since, day("2026-12-08"));
         assert_ne!(again[0].outbox_id, r.outbox_id);
+    }
+
+    #[test]
+    fn a_second_broken_promise_is_told_from_the_day_it_was_found_broken() {
+        let mut config = Config::default();
+        config.business.alerts_to = Some("debiteuren@bakkerij.example".into());
+        let mut store = store_with(&[("F1", "500.00")]);
+        let tx = store.begin().unwrap();
+        tx.log_import("csv", "test", "").unwrap();
+        tx.commit().unwrap();
+        let by = |on: &str| crate::store::By {
+            who: "anna".into(),
+            at: format!("{on}T09:00:00+00:00"),
+            on: day(on),
+        };
+        for (made, date) in [("2026-11-02", "2026-11-05"), ("2026-11-09", "2026-11-12")] {
+            let promise = crate::store::NewPromise {
+                invoices: vec!["F1".into()],
+                date: day(date),
+                amount: None,
+                note: None,
+            };
+            store.add_promise(&promise, &by(made)).unwrap();
+        }
+        // As `send_day` does: what the payments decided is recorded before the alerts.
+        let playbooks = PlaybookSet::load(PlaybookSource::Builtin, config.default_language, &law()).unwrap();
+        let inputs = Inputs::load(&store, &config, &playbooks, day("2026-12-01")).unwrap();
+        assert_eq!(inputs.care.settled.len(), 2);
+        store.record_settled(&inputs.care.settled, &by("2026-12-01")).unwrap();
+        let raised = run(&mut store, &config, "2026-12-01");
+        let told: Vec<(Kind, NaiveDate)> = raised.iter().map(|r| (r.kind, r.since)).collect();
+        // Thursday 12 November + 3 working days = the 17th: broken on the 18th.
+        assert!(told.contains(&(Kind::BrokenPromises, day("2026-11-18"))), "{raised:?}");
     }
 
     #[test]

@@ -33,11 +33,7 @@ impl CareInputs {
         at: NaiveDate,
     ) -> Result<CareInputs, StoreError> {
         let book = store.load_care()?;
-        if book.promises.is_empty()
-            && book.plans.is_empty()
-            && book.disputes.is_empty()
-            && book.pauses.is_empty()
-        {
+        if book.is_empty() {
             return Ok(CareInputs::default());
         }
         let payments = store.care_payments()?;

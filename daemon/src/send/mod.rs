@@ -71,14 +71,14 @@ impl Inputs {
         // (`send_day` records them): a promise broken today weighs in today's segment.
         let settled = care.settled();
         care.apply(&settled);
-        let mut broken = store.broken_promises()?;
-        for c in &settled {
-            if let crate::store::Settled::PromiseBroken { id, .. } = c {
-                if let Some(p) = care.book.promises.iter().find(|p| p.id == *id) {
-                    broken.push((p.customer_id.clone(), p.date));
-                }
-            }
-        }
+        // The book holds every broken promise, today's included.
+        let broken: Vec<(String, NaiveDate)> = care
+            .book
+            .promises
+            .iter()
+            .filter(|p| p.status == crate::care::PromiseStatus::Broken)
+            .map(|p| (p.customer_id.clone(), p.date))
+            .collect();
         care.settled = settled;
         let segmentations = segment::segment_all(at, &playbooks.rules, &customers, &invoices, &broken);
         Ok(Inputs {

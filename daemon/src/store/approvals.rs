@@ -648,23 +648,12 @@ mod tests {
         let tx = store.begin().unwrap();
         let m = NewMessage {
             key: "k".into(),
-            day: day("2026-12-01"),
-            customer_id: "C1".into(),
             channel: "agency".into(),
             template: "standard-legal-action".into(),
-            language: "nl".into(),
             recipient: None,
-            subject: None,
             body: "case".into(),
-            html: None,
             invoices: vec![Covered { invoice_number: "F-9".into(), step: 1 }],
-            total: None,
-            currency: None,
-            status: Status::AwaitingApproval,
-            pdf: None,
-            fallback: None,
-            data: None,
-            cc: None,
+            ..template_message()
         };
         let id = tx
             .enqueue(&m, "2026-12-01T08:00:00Z", &[("F-9".into(), progress(1, "2026-12-01"))])

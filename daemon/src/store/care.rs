@@ -15,6 +15,7 @@ use crate::care::{
     Book, Dispute, DisputeStatus, Instalment, Pause, PauseScope, PaymentPlan, PlanStatus, Promise,
     PromiseStatus, Recorded, Settings,
 };
+use crate::law::round_cents;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CareError {
@@ -89,6 +90,10 @@ struct Open {
     currency: String,
     open: Decimal,
 }
+
+/// Per invoice, what disputes resolved for the customer took off it: (open amount at the
+/// resolution, amount deducted, paid since), see [`crate::care::after_deduction`].
+pub type Deductions = HashMap<String, Vec<(Decimal, Decimal, Decimal)>>;
 
 /// A change that `dunwell send` records once the payments (or their absence) decide it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -336,12 +341,6 @@ fn open_invoices(tx: &Transaction<'_>, numbers: &[String]) -> Result<(String, St
     Ok((c, cur, total))
 }
 
-/// An amount as money is written: with its two decimals.
-fn cents(mut a: Decimal) -> Decimal {
-    a.rescale(2);
-    a
-}
-
 fn check_amount(what: &str, amount: Decimal, currency: &str) -> Result<(), CareError> {
     if amount <= Decimal::ZERO {
         return refuse(format!("{what} must be more than zero (got {amount})"));
@@ -425,7 +424,7 @@ impl Store {
 
     /// What disputes resolved for the customer take off each invoice: per invoice, the
     /// deduction's (open amount at the resolution, amount deducted, paid since).
-    pub fn deductions(&self) -> Result<HashMap<String, Vec<(Decimal, Decimal, Decimal)>>, StoreError> {
+    pub fn deductions(&self) -> Result<Deductions, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT d.invoice_number, d.open_before, d.deducted,
                 (SELECT json_group_array(p.amount) FROM payments p
@@ -434,7 +433,7 @@ impl Store {
              ORDER BY d.id",
         )?;
         let mut rows = stmt.query([])?;
-        let mut out: HashMap<String, Vec<(Decimal, Decimal, Decimal)>> = HashMap::new();
+        let mut out = Deductions::new();
         while let Some(r) = rows.next()? {
             let paid: Vec<String> = serde_json::from_str(r.get_ref(3)?.as_str()?).unwrap_or_default();
             let mut since = Decimal::ZERO;
@@ -462,7 +461,7 @@ impl Store {
         }
         let amount = p.amount.unwrap_or(open);
         check_amount("the promised amount", amount, &currency)?;
-        let amount = cents(amount);
+        let amount = round_cents(amount);
         tx.execute(
             "INSERT INTO promises (customer_id, invoice_number, promised_date, amount, status, recorded_at, note,
                 recorded_by, recorded_on)
@@ -514,7 +513,7 @@ impl Store {
         settings: &Settings,
         by: &By,
     ) -> Result<Dispute, CareError> {
-        if !settings.dispute_reasons.iter().any(|r| *r == d.reason) {
+        if !settings.dispute_reasons.contains(&d.reason) {
             return refuse(format!(
                 "`{}` is not a dispute reason; use one of {} (the list is `dispute_reasons` in [care] of dunwell.toml)",
                 d.reason,
@@ -532,7 +531,7 @@ impl Store {
                 ));
             }
         }
-        let d = &NewDispute { amount: d.amount.map(cents), ..d.clone() };
+        let d = &NewDispute { amount: d.amount.map(round_cents), ..d.clone() };
         let deadline = d.deadline.unwrap_or(by.on + Days::new(u64::from(settings.dispute_days)));
         if deadline < by.on {
             return refuse(format!("the deadline {deadline} is before {} (the day recorded)", by.on));
@@ -678,19 +677,21 @@ impl Store {
         if p.instalments.is_empty() {
             return refuse("name the instalments: --instalment YYYY-MM-DD:AMOUNT, one per instalment");
         }
-        let mut instalments: Vec<(NaiveDate, Decimal)> =
-            p.instalments.iter().map(|(d, a)| (*d, cents(*a))).collect();
+        // Checked as given (more than 2 decimals is refused), then written with their cents.
+        let mut instalments = p.instalments.clone();
         instalments.sort_by_key(|(d, _)| *d);
         let mut sum = Decimal::ZERO;
-        for (i, (date, amount)) in instalments.iter().enumerate() {
-            check_amount(&format!("instalment {date}"), *amount, &currency)?;
-            if *date < by.on {
+        for i in 0..instalments.len() {
+            let (date, amount) = instalments[i];
+            check_amount(&format!("instalment {date}"), amount, &currency)?;
+            if date < by.on {
                 return refuse(format!("instalment {date} is before {} (the day recorded)", by.on));
             }
-            if i > 0 && instalments[i - 1].0 == *date {
+            if i > 0 && instalments[i - 1].0 == date {
                 return refuse(format!("two instalments on {date}: make it one"));
             }
-            sum += amount;
+            instalments[i].1 = round_cents(amount);
+            sum += instalments[i].1;
         }
         if sum != open {
             return refuse(format!(
@@ -871,15 +872,41 @@ impl Store {
         }
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for c in changes {
-            let (table, id, status, on, missed) = match *c {
-                Settled::PromiseKept { id, on } => ("promises", id, "kept", on, None),
-                Settled::PromiseBroken { id, on } => ("promises", id, "broken", on, None),
-                Settled::PlanKept { id, on } => ("payment_plans", id, "kept", on, None),
-                Settled::PlanBroken { id, on, seq } => ("payment_plans", id, "broken", on, Some(seq)),
+            let (promise, id, status, on, missed, text) = match *c {
+                Settled::PromiseKept { id, on } => {
+                    (true, id, "kept", on, None, format!("promise #{id} kept (paid by {on})"))
+                }
+                Settled::PromiseBroken { id, on } => (
+                    true,
+                    id,
+                    "broken",
+                    on,
+                    None,
+                    format!("promise #{id} broken: not paid by the end of its grace"),
+                ),
+                Settled::PlanKept { id, on } => {
+                    (false, id, "kept", on, None, format!("payment plan #{id} kept: every instalment paid"))
+                }
+                Settled::PlanBroken { id, on, seq } => (
+                    false,
+                    id,
+                    "broken",
+                    on,
+                    Some(seq),
+                    format!("payment plan #{id} broken: instalment {seq} not paid by the end of its grace"),
+                ),
             };
-            let from = if table == "promises" { "'open'" } else { "'active'" };
+            // The record's table, the status it leaves, the table of its invoices and its
+            // key there, and its kind in the history.
+            let (table, from, members, key, kind) = if promise {
+                ("promises", "open", "promise_invoices", "promise_id", "promise")
+            } else {
+                ("payment_plans", "active", "payment_plan_invoices", "plan_id", "payment-plan")
+            };
             let changed = tx.execute(
-                &format!("UPDATE {table} SET status = ?2, settled_on = ?3 WHERE id = ?1 AND status = {from}"),
+                &format!(
+                    "UPDATE {table} SET status = ?2, settled_on = ?3 WHERE id = ?1 AND status = '{from}'"
+                ),
                 params![id, status, on.to_string()],
             )?;
             if changed == 0 {
@@ -888,35 +915,16 @@ impl Store {
             if let Some(seq) = missed {
                 tx.execute("UPDATE payment_plans SET missed = ?2 WHERE id = ?1", params![id, seq])?;
             }
-            let (customer, invoices): (String, String) = if table == "promises" {
-                tx.query_row(
-                    "SELECT customer_id, (SELECT json_group_array(invoice_number) FROM promise_invoices WHERE promise_id = ?1)
-                     FROM promises WHERE id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?
-            } else {
-                tx.query_row(
-                    "SELECT customer_id, (SELECT json_group_array(invoice_number) FROM payment_plan_invoices WHERE plan_id = ?1)
-                     FROM payment_plans WHERE id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?
-            };
-            let invoices = invoices_json(&invoices)?;
-            let text = match *c {
-                Settled::PromiseKept { .. } => format!("promise #{id} kept (paid by {on})"),
-                Settled::PromiseBroken { .. } => {
-                    format!("promise #{id} broken: not paid by the end of its grace")
-                }
-                Settled::PlanKept { .. } => format!("payment plan #{id} kept: every instalment paid"),
-                Settled::PlanBroken { seq, .. } => {
-                    format!("payment plan #{id} broken: instalment {seq} not paid by the end of its grace")
-                }
-            };
-            let kind = if table == "promises" { "promise" } else { "payment-plan" };
+            let (customer, invoices): (String, String) = tx.query_row(
+                &format!(
+                    "SELECT customer_id, (SELECT json_group_array(invoice_number) FROM {members} WHERE {key} = ?1)
+                     FROM {table} WHERE id = ?1"
+                ),
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             let by = By { on, ..by.clone() };
-            event(&tx, &by, Some(&customer), &invoices, kind, id, &text)?;
+            event(&tx, &by, Some(&customer), &invoices_json(&invoices)?, kind, id, &text)?;
         }
         tx.commit()?;
         Ok(())
@@ -1199,6 +1207,11 @@ mod tests {
         };
         assert!(refused(s.add_plan(&plan(&[200, 200]), &on))
             .contains("add up to 400.00 EUR, but F2 has 500.00 EUR open"));
+        // Amounts are checked as given: rounded to cents first, these would add up.
+        let mut odd = plan(&[250, 250]);
+        odd.instalments[0].1 = Decimal::new(250_004, 3);
+        odd.instalments[1].1 = Decimal::new(249_996, 3);
+        assert!(refused(s.add_plan(&odd, &on)).contains("250.004 has more than 2 decimals"));
         s.add_plan(&plan(&[250, 250]), &on).unwrap();
         assert!(refused(s.add_plan(&plan(&[500]), &on)).contains("in payment plan #1 already"));
         let pause = NewPause { scope: PauseScope::Customer("C9".into()), until: None, reason: "x".into() };

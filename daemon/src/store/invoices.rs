@@ -4,7 +4,7 @@
 use rusqlite::params;
 use serde::Serialize;
 
-use super::{date_col, decimal_col, opt_date, Store, StoreError};
+use super::{invoice_row, Store, StoreError, INVOICE_COLUMNS};
 use crate::model::Invoice;
 
 /// A stored invoice with where it came from.
@@ -33,26 +33,16 @@ impl Store {
     /// The invoices `filter` lets through, in invoice-number order. Whether one is open is
     /// decided on the exact decimal, not in SQL (the store keeps amounts as text).
     pub fn list_invoices(&self, filter: &InvoiceFilter) -> Result<Vec<ListedInvoice>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT number, customer_id, issue_date, due_date, currency, total, open_amount, paid_date,
-                    payment_reference, source, source_id
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {INVOICE_COLUMNS}, payment_reference, source, source_id
              FROM invoices
              WHERE (?1 IS NULL OR customer_id = ?1) AND (?2 IS NULL OR source = ?2)
-             ORDER BY number",
-        )?;
+             ORDER BY number"
+        ))?;
         let mut rows = stmt.query(params![filter.customer, filter.source])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
-            let invoice = Invoice {
-                number: r.get(0)?,
-                customer_id: r.get(1)?,
-                issue_date: date_col(r.get_ref(2)?.as_str()?)?,
-                due_date: date_col(r.get_ref(3)?.as_str()?)?,
-                currency: r.get(4)?,
-                total: decimal_col(r.get_ref(5)?.as_str()?)?,
-                open_amount: decimal_col(r.get_ref(6)?.as_str()?)?,
-                paid_date: opt_date(r.get_ref(7)?.as_str_or_null()?)?,
-            };
+            let invoice = invoice_row(r)?;
             if filter.open && invoice.open_amount <= rust_decimal::Decimal::ZERO {
                 continue;
             }

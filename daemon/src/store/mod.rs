@@ -61,6 +61,50 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// The columns [`customer_row`] reads, first in a SELECT.
+const CUSTOMER_COLUMNS: &str = "id, name, kind, language, email, phone, street, postal_code, city, country, \
+     customer_since, payment_method, segment, jurisdiction, account_manager, credit_limit";
+
+/// A customer from the first columns of a row selected with [`CUSTOMER_COLUMNS`].
+fn customer_row(r: &rusqlite::Row<'_>) -> Result<Customer, StoreError> {
+    Ok(Customer {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        kind: parse_col::<CustomerKind>(r.get_ref(2)?.as_str()?, "customer kind")?,
+        language: opt_col::<Language>(r.get_ref(3)?.as_str_or_null()?, "language")?,
+        email: r.get(4)?,
+        phone: r.get(5)?,
+        address: Address { street: r.get(6)?, postal_code: r.get(7)?, city: r.get(8)?, country: r.get(9)? },
+        customer_since: opt_date(r.get_ref(10)?.as_str_or_null()?)?,
+        payment_method: opt_col::<PaymentMethod>(r.get_ref(11)?.as_str_or_null()?, "payment method")?,
+        segment: r.get(12)?,
+        jurisdiction: opt_col::<crate::calendar::Jurisdiction>(
+            r.get_ref(13)?.as_str_or_null()?,
+            "customer jurisdiction",
+        )?,
+        account_manager: r.get(14)?,
+        credit_limit: r.get_ref(15)?.as_str_or_null()?.map(decimal_col).transpose()?,
+    })
+}
+
+/// The columns [`invoice_row`] reads, first in a SELECT.
+const INVOICE_COLUMNS: &str =
+    "number, customer_id, issue_date, due_date, currency, total, open_amount, paid_date";
+
+/// An invoice from the first columns of a row selected with [`INVOICE_COLUMNS`].
+fn invoice_row(r: &rusqlite::Row<'_>) -> Result<Invoice, StoreError> {
+    Ok(Invoice {
+        number: r.get_ref(0)?.as_str()?.to_owned(),
+        customer_id: r.get_ref(1)?.as_str()?.to_owned(),
+        issue_date: date_col(r.get_ref(2)?.as_str()?)?,
+        due_date: date_col(r.get_ref(3)?.as_str()?)?,
+        currency: r.get_ref(4)?.as_str()?.to_owned(),
+        total: decimal_col(r.get_ref(5)?.as_str()?)?,
+        open_amount: decimal_col(r.get_ref(6)?.as_str()?)?,
+        paid_date: opt_date(r.get_ref(7)?.as_str_or_null()?)?,
+    })
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
@@ -128,37 +172,11 @@ impl Store {
     }
 
     pub fn load_customers(&self) -> Result<Vec<Customer>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, name, kind, language, email, phone, street, postal_code, city, country,
-                    customer_since, payment_method, segment, jurisdiction, account_manager, credit_limit
-             FROM customers ORDER BY id",
-        )?;
+        let mut stmt = self.conn.prepare(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers ORDER BY id"))?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
-            out.push(Customer {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                kind: parse_col::<CustomerKind>(r.get_ref(2)?.as_str()?, "customer kind")?,
-                language: opt_col::<Language>(r.get_ref(3)?.as_str_or_null()?, "language")?,
-                email: r.get(4)?,
-                phone: r.get(5)?,
-                address: Address {
-                    street: r.get(6)?,
-                    postal_code: r.get(7)?,
-                    city: r.get(8)?,
-                    country: r.get(9)?,
-                },
-                customer_since: opt_date(r.get_ref(10)?.as_str_or_null()?)?,
-                payment_method: opt_col::<PaymentMethod>(r.get_ref(11)?.as_str_or_null()?, "payment method")?,
-                segment: r.get(12)?,
-                jurisdiction: opt_col::<crate::calendar::Jurisdiction>(
-                    r.get_ref(13)?.as_str_or_null()?,
-                    "customer jurisdiction",
-                )?,
-                account_manager: r.get(14)?,
-                credit_limit: r.get_ref(15)?.as_str_or_null()?.map(decimal_col).transpose()?,
-            });
+            out.push(customer_row(r)?);
         }
         Ok(out)
     }
@@ -166,23 +184,12 @@ impl Store {
     /// Every invoice, in invoice-number order. Reads borrowed text to keep a million-row load
     /// to one allocation per string field.
     pub fn load_invoices(&self) -> Result<Vec<Invoice>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT number, customer_id, issue_date, due_date, currency, total, open_amount, paid_date
-             FROM invoices ORDER BY number",
-        )?;
+        let mut stmt =
+            self.conn.prepare(&format!("SELECT {INVOICE_COLUMNS} FROM invoices ORDER BY number"))?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
-            out.push(Invoice {
-                number: r.get_ref(0)?.as_str()?.to_owned(),
-                customer_id: r.get_ref(1)?.as_str()?.to_owned(),
-                issue_date: date_col(r.get_ref(2)?.as_str()?)?,
-                due_date: date_col(r.get_ref(3)?.as_str()?)?,
-                currency: r.get_ref(4)?.as_str()?.to_owned(),
-                total: decimal_col(r.get_ref(5)?.as_str()?)?,
-                open_amount: decimal_col(r.get_ref(6)?.as_str()?)?,
-                paid_date: opt_date(r.get_ref(7)?.as_str_or_null()?)?,
-            });
+            out.push(invoice_row(r)?);
         }
         Ok(out)
     }

@@ -96,10 +96,14 @@ fn note(r: &rusqlite::Row<'_>) -> Result<Note, StoreError> {
     })
 }
 
+/// An id written with or without its angle brackets, without them.
+fn bare(id: &str) -> &str {
+    id.trim().trim_start_matches('<').trim_end_matches('>')
+}
+
 /// `<id>` for an id written with or without its angle brackets.
 pub fn bracketed(id: &str) -> String {
-    let bare = id.trim().trim_start_matches('<').trim_end_matches('>');
-    format!("<{bare}>")
+    format!("<{}>", bare(id))
 }
 
 impl Store {
@@ -144,6 +148,13 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?)
+    }
+
+    /// A recorded note.
+    pub fn note(&self, id: i64) -> Result<Option<Note>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!("SELECT {NOTE_COLUMNS} FROM notes WHERE id = ?1"))?;
+        let mut rows = stmt.query([id])?;
+        rows.next()?.map(note).transpose()
     }
 
     /// The notes of a customer, or those answering a message that covers an invoice, in day
@@ -200,7 +211,7 @@ impl Store {
             .conn
             .query_row(
                 "SELECT id, customer_id, day, template FROM outbox WHERE message_id IN (?1, ?2) ORDER BY id LIMIT 1",
-                params![bracketed(id), id.trim().trim_start_matches('<').trim_end_matches('>')],
+                params![bracketed(id), bare(id)],
                 |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?)),
             )
             .optional()?;
@@ -228,21 +239,6 @@ impl Store {
         self.conn
             .execute("DELETE FROM alerts WHERE customer_id = ?1 AND kind = ?2", params![customer_id, kind])?;
         Ok(())
-    }
-
-    /// Broken promises per customer, with the day each was found broken (the promised date
-    /// for a promise recorded broken without one), oldest first.
-    pub fn broken_promise_days(&self) -> Result<HashMap<String, Vec<NaiveDate>>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT customer_id, coalesce(settled_on, promised_date) AS d FROM promises
-             WHERE status = 'broken' ORDER BY customer_id, d",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut out: HashMap<String, Vec<NaiveDate>> = HashMap::new();
-        while let Some(r) = rows.next()? {
-            out.entry(r.get(0)?).or_default().push(date_col(r.get_ref(1)?.as_str()?)?);
-        }
-        Ok(out)
     }
 }
 
@@ -291,6 +287,8 @@ mod tests {
         let notes = store.notes("C1").unwrap();
         assert_eq!(notes.len(), 1);
         assert_eq!((notes[0].id, notes[0].body.as_str()), (id, "Ik betaal vrijdag."));
+        assert_eq!(store.note(id).unwrap().as_ref(), Some(&notes[0]));
+        assert_eq!(store.note(id + 1).unwrap(), None);
         assert_eq!(store.note_with_message_id("C1", "r1@example.nl").unwrap(), Some(id));
         assert_eq!(store.note_with_message_id("C2", "<r1@example.nl>").unwrap(), None);
         assert!(store.notes("C2").unwrap().is_empty());

@@ -3,70 +3,19 @@
 //! report's few fields into, and marking an invoice that left the report as paid.
 
 use chrono::NaiveDate;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 use rust_decimal::Decimal;
 
-use super::{decimal_col, opt_col, opt_date, parse_col, StoreError, WriteTx};
-use crate::model::{Address, Customer, CustomerKind, Language, PaymentMethod};
+use super::{customer_row, StoreError, WriteTx, CUSTOMER_COLUMNS};
+use crate::model::Customer;
 
 impl WriteTx<'_> {
     /// The stored customer `id`, whole.
     pub fn stored_customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT id, name, kind, language, email, phone, street, postal_code, city, country,
-                    customer_since, payment_method, segment, jurisdiction, account_manager, credit_limit
-             FROM customers WHERE id = ?1",
-        )?;
-        let row = stmt
-            .query_row([id], |r| {
-                Ok((
-                    (r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?),
-                    (
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                    ),
-                    (
-                        r.get::<_, Option<String>>(6)?,
-                        r.get::<_, Option<String>>(7)?,
-                        r.get::<_, Option<String>>(8)?,
-                        r.get::<_, Option<String>>(9)?,
-                    ),
-                    (
-                        r.get::<_, Option<String>>(10)?,
-                        r.get::<_, Option<String>>(11)?,
-                        r.get::<_, Option<String>>(12)?,
-                        r.get::<_, Option<String>>(13)?,
-                        r.get::<_, Option<String>>(14)?,
-                        r.get::<_, Option<String>>(15)?,
-                    ),
-                ))
-            })
-            .optional()?;
-        let Some(((id, name, kind), (language, email, phone), (street, postal_code, city, country), rest)) =
-            row
-        else {
-            return Ok(None);
-        };
-        let (since, method, segment, jurisdiction, account_manager, credit_limit) = rest;
-        Ok(Some(Customer {
-            id,
-            name,
-            kind: parse_col::<CustomerKind>(&kind, "customer kind")?,
-            language: opt_col::<Language>(language.as_deref(), "language")?,
-            email,
-            phone,
-            address: Address { street, postal_code, city, country },
-            customer_since: opt_date(since.as_deref())?,
-            payment_method: opt_col::<PaymentMethod>(method.as_deref(), "payment method")?,
-            segment,
-            jurisdiction: opt_col::<crate::calendar::Jurisdiction>(
-                jurisdiction.as_deref(),
-                "customer jurisdiction",
-            )?,
-            account_manager,
-            credit_limit: credit_limit.as_deref().map(decimal_col).transpose()?,
-        }))
+        let mut stmt =
+            self.tx.prepare_cached(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = ?1"))?;
+        let mut rows = stmt.query([id])?;
+        rows.next()?.map(customer_row).transpose()
     }
 
     /// Marks invoice `number` paid on `date`: nothing open (at the scale of its total), and

@@ -218,12 +218,13 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    /// A full pull of `entity` stopped before its last page: the next run resumes at `cursor`.
+    /// A full pull of `entity` stopped before its last page: the next run resumes at `cursor`,
+    /// or, without one (the source gave none), starts the entity over, forgetting what it saw.
     pub fn full_pull_resume(
         &self,
         plugin: &str,
         entity: &str,
-        cursor: &str,
+        cursor: Option<&str>,
         started: &str,
     ) -> Result<(), StoreError> {
         self.tx.execute(
@@ -231,27 +232,12 @@ impl WriteTx<'_> {
              ON CONFLICT (plugin, entity) DO UPDATE SET cursor = excluded.cursor, done = 0",
             params![plugin, entity, cursor, started],
         )?;
-        Ok(())
-    }
-
-    /// `entity` starts from no cursor on the next run of the full pull begun at `started`
-    /// (what it saw so far no longer counts): the source gave no cursor to resume at.
-    pub fn full_pull_restart(&self, plugin: &str, entity: &str, started: &str) -> Result<(), StoreError> {
-        self.tx.execute(
-            "DELETE FROM sync_full_pulls WHERE plugin = ?1 AND entity = ?2",
-            params![plugin, entity],
-        )?;
-        self.tx.execute(
-            "DELETE FROM sync_full_seen WHERE plugin = ?1 AND entity = ?2",
-            params![plugin, entity],
-        )?;
-        // The pull stays under way: a row for an entity that is done keeps it so. When none
-        // is done yet, the entity's own row (with no cursor) does.
-        self.tx.execute(
-            "INSERT OR IGNORE INTO sync_full_pulls (plugin, entity, cursor, done, started)
-             SELECT ?1, ?2, NULL, 0, ?3 WHERE NOT EXISTS (SELECT 1 FROM sync_full_pulls WHERE plugin = ?1)",
-            params![plugin, entity, started],
-        )?;
+        if cursor.is_none() {
+            self.tx.execute(
+                "DELETE FROM sync_full_seen WHERE plugin = ?1 AND entity = ?2",
+                params![plugin, entity],
+            )?;
+        }
         Ok(())
     }
 

@@ -398,13 +398,14 @@ fn customer_fields(c: wit::Customer) -> Result<Customer, Bad> {
         None => None,
         Some(cc) => Some(parse_country(&cc).map_err(|m| bad("country", &cc, &m))?),
     };
+    let name = required("name", Kind::Name, c.name)?;
+    let kind = match c.kind {
+        Some(wit::CustomerKind::B2c) => CustomerKind::B2c,
+        _ => CustomerKind::B2b,
+    };
+    // The operator's columns (segment, jurisdiction, account manager, ...) stay unset: the
+    // connector contract does not carry them.
     Ok(Customer {
-        id: key,
-        name: required("name", Kind::Name, c.name)?,
-        kind: match c.kind {
-            Some(wit::CustomerKind::B2c) => CustomerKind::B2c,
-            _ => CustomerKind::B2b,
-        },
         language,
         email: optional("email", Kind::Email, c.email)?,
         phone: optional("phone", Kind::Name, c.phone)?,
@@ -414,13 +415,7 @@ fn customer_fields(c: wit::Customer) -> Result<Customer, Bad> {
             city: optional("city", Kind::Name, c.address.city)?,
             country,
         },
-        customer_since: None,
-        payment_method: None,
-        segment: None,
-        // The operator's columns: the connector contract does not carry them.
-        jurisdiction: None,
-        account_manager: None,
-        credit_limit: None,
+        ..Customer::new(key, name, kind)
     })
 }
 

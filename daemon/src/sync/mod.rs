@@ -81,7 +81,6 @@ pub enum SyncError {
     #[error("{message}; {kept}")]
     Stopped {
         plugin: String,
-        entity: &'static str,
         /// What of the run was stored, and where the next one goes on.
         kept: String,
         message: String,
@@ -279,11 +278,11 @@ pub fn sync_with(
     mode: Mode,
 ) -> Result<SyncSummary, SyncError> {
     let name = plugin.name().to_string();
+    let status = store.sync_status(&name)?;
     let mut gave_way = false;
     let full = match mode {
         Mode::Full | Mode::FullAllowEmpty => true,
         Mode::Auto => {
-            let status = store.sync_status(&name)?;
             let hours = plugin.settings().full_sync_hours;
             let due = full_sync_due(status.as_ref(), hours, now);
             gave_way =
@@ -291,16 +290,16 @@ pub fn sync_with(
             due
         }
     };
-    if full && store.full_pull(&name)?.is_empty() {
+    let under_way = store.full_pull(&name)?;
+    if full && under_way.is_empty() {
         tracing::info!(plugin = name.as_str(), "full sync: pulling everything and reconciling");
     }
     // Entities with quarantined records are pulled whole, so every one is looked at again;
     // not after two failures in a row (the same give-way as for full syncs).
-    let retry = match store.sync_status(&name)? {
+    let retry = match status {
         Some(s) if s.failures >= FULL_SYNC_GIVE_WAY_AFTER => BTreeSet::new(),
         _ => store.quarantined_entities(&name)?,
     };
-    let under_way = store.full_pull(&name)?;
     let mut failure = None;
     let result = pull(store, plugin, full, &retry, &under_way, run_day(now)).and_then(|mut pulled| {
         // A failure part-way: the pages before it are stored, then the failure is recorded.
@@ -315,7 +314,6 @@ pub fn sync_with(
             };
             failure = stop.error.take().map(|e| SyncError::Stopped {
                 plugin: name.clone(),
-                entity: stop.entity,
                 kept,
                 retry_after: e.retry_after(),
                 message: match e {
@@ -350,9 +348,8 @@ pub fn sync_with(
             plugin: who,
             message: crate::text::plugin_text(&plugin.redactor().apply(&message)),
         },
-        SyncError::Stopped { plugin: who, entity, kept, message, retry_after } => SyncError::Stopped {
+        SyncError::Stopped { plugin: who, kept, message, retry_after } => SyncError::Stopped {
             plugin: who,
-            entity,
             kept,
             message: crate::text::plugin_text(&plugin.redactor().apply(&message)),
             retry_after,
@@ -423,6 +420,13 @@ pub struct Seen {
     pub held: std::collections::HashSet<String>,
 }
 
+impl Seen {
+    fn load(store: &Store, plugin: &str, entity: &str) -> Result<Seen, StoreError> {
+        let (keys, held) = store.full_pull_seen(plugin, entity)?;
+        Ok(Seen { keys, held })
+    }
+}
+
 /// Pulls every page of what changed (`full`, or a plugin that says every pull is a snapshot:
 /// of everything; the entities in `whole`: all of them too), and checks it (`today`: the run's
 /// day, see [`run_day`]): what cannot be used goes to `Pulled::quarantined`.
@@ -478,9 +482,8 @@ pub fn pull(
             };
             if let (None, Some((mut cursor, scratch))) = (&pulled.stop, start) {
                 if let Some(s) = state.filter(|s| !s.done) {
-                    let (keys, held) = store.full_pull_seen(name, $entity)?;
                     tracing::info!(plugin = name, "resuming {} after the {} seen so far", $entity, s.seen);
-                    pulled.seen_before.insert($entity, Seen { keys, held });
+                    pulled.seen_before.insert($entity, Seen::load(store, name, $entity)?);
                 } else if !full && !snapshot && under_way.is_empty() && whole.contains($entity) {
                     tracing::info!(plugin = name, "pulling all {} again to retry the quarantined ones", $entity);
                 }

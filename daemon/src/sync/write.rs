@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 
 use super::matching::{count_rule, Matcher};
 use super::quarantine;
-use super::{Pulled, Stop, SyncError, SyncSummary, SyncedPayment, CREDIT_PREFIX};
+use super::{Pulled, SyncError, SyncSummary, SyncedPayment, CREDIT_PREFIX};
 use crate::store::{PaymentWriter, Store, StoreError, UnmatchedPayment, WriteTx};
 
 /// What this pull's invoices state, by number: the open amount and the paid date.
@@ -77,14 +77,14 @@ fn gone(
     let mut gone = Gone::default();
     if pulled.snapshots.contains("invoices") {
         let held = quarantine::held(pulled, "invoices");
-        let keys = with_seen(pulled, "invoices", pulled.invoices.iter().map(|i| i.invoice.number.as_str()));
+        let keys = with_seen(pulled, "invoices");
         let stored = tx.invoices_of_source(source)?;
         gone.invoices = lacking("invoices", keys, held.len(), stored, |(n, _)| n, allow_empty, warnings);
         gone.invoices.retain(|(_, id)| !held.contains(id));
     }
     if pulled.snapshots.contains("customers") {
         let held = quarantine::held(pulled, "customers");
-        let keys = with_seen(pulled, "customers", pulled.customers.iter().map(|c| c.customer.id.as_str()));
+        let keys = with_seen(pulled, "customers");
         let stored = tx.customers_of_source(source)?;
         gone.customers = lacking("customers", keys, held.len(), stored, |(k, _)| k, allow_empty, warnings)
             .into_iter()
@@ -94,7 +94,7 @@ fn gone(
     }
     if pulled.snapshots.contains("payments") {
         let held = quarantine::held(pulled, "payments");
-        let keys = with_seen(pulled, "payments", pulled.payments.iter().map(|p| p.source_id.as_str()));
+        let keys = with_seen(pulled, "payments");
         let stored = tx.payments_of_source(source)?;
         gone.payments = lacking("payments", keys, held.len(), stored, |id| id, allow_empty, warnings);
         gone.payments.retain(|id| !held.contains(id));
@@ -102,26 +102,24 @@ fn gone(
     Ok(gone)
 }
 
-/// The keys of `entity` this run pulled, with those the earlier runs of a full pull saw: the
-/// complete list the store is reconciled against.
-fn with_seen<'p>(pulled: &'p Pulled, entity: &str, keys: impl Iterator<Item = &'p str>) -> HashSet<&'p str> {
-    let mut all: HashSet<&str> = keys.collect();
+/// The keys of `entity` this run pulled, those a snapshot is reconciled by: invoice numbers,
+/// customer ids, payment source ids.
+fn pulled_keys<'p>(pulled: &'p Pulled, entity: &str) -> Vec<&'p str> {
+    match entity {
+        "customers" => pulled.customers.iter().map(|c| c.customer.id.as_str()).collect(),
+        "invoices" => pulled.invoices.iter().map(|i| i.invoice.number.as_str()).collect(),
+        _ => pulled.payments.iter().map(|p| p.source_id.as_str()).collect(),
+    }
+}
+
+/// The complete list a snapshot of `entity` is reconciled against: the keys this run pulled,
+/// with those the earlier runs of a full pull saw.
+fn with_seen<'p>(pulled: &'p Pulled, entity: &str) -> HashSet<&'p str> {
+    let mut all: HashSet<&str> = pulled_keys(pulled, entity).into_iter().collect();
     if let Some(seen) = pulled.seen_before.get(entity) {
         all.extend(seen.keys.iter().map(String::as_str));
     }
     all
-}
-
-/// The keys a run of a full pull that stopped saw of `entity`, kept for the run that completes
-/// it: (keys of usable records, source ids of quarantined ones).
-fn seen_now<'p>(pulled: &'p Pulled, entity: &str) -> (Vec<&'p str>, Vec<&'p str>) {
-    let keys = match entity {
-        "customers" => pulled.customers.iter().map(|c| c.customer.id.as_str()).collect(),
-        "invoices" => pulled.invoices.iter().map(|i| i.invoice.number.as_str()).collect(),
-        _ => pulled.payments.iter().map(|p| p.source_id.as_str()).collect(),
-    };
-    let held = pulled.quarantined.iter().filter(|q| q.entity == entity).map(|q| q.id.as_str()).collect();
-    (keys, held)
 }
 
 /// What the store holds of one entity (`stored`, keyed by `key`) that a snapshot with `keys`
@@ -483,16 +481,13 @@ fn full_pull_progress(
     for entity in &pulled.snapshots {
         tx.full_pull_done(plugin, entity, &started)?;
     }
-    match stop {
-        Some(Stop { entity, resume: Some(cursor), .. }) => {
-            tx.full_pull_resume(plugin, entity, cursor, &started)?;
-            let (keys, held) = seen_now(pulled, entity);
-            tx.full_pull_saw(plugin, entity, false, keys)?;
-            tx.full_pull_saw(plugin, entity, true, held)?;
+    if let Some(stop) = stop {
+        tx.full_pull_resume(plugin, stop.entity, stop.resume.as_deref(), &started)?;
+        if stop.resume.is_some() {
+            tx.full_pull_saw(plugin, stop.entity, false, pulled_keys(pulled, stop.entity))?;
+            let held = quarantine::held(pulled, stop.entity);
+            tx.full_pull_saw(plugin, stop.entity, true, held.iter().map(String::as_str))?;
         }
-        // No cursor to resume at: the entity starts over (the pull is under way all the same).
-        Some(Stop { entity, resume: None, .. }) => tx.full_pull_restart(plugin, entity, &started)?,
-        None => {}
     }
     Ok(())
 }

@@ -766,6 +766,26 @@ fn every_shipped_template_renders_in_every_language() {
     assert!(failures.is_empty(), "{} problems:\n{}", failures.len(), failures.join("\n"));
 }
 
+/// What is wrong with the lists of an HTML body, if anything: every item inside a list, no
+/// paragraph inside one, every list closed.
+fn list_problem(html: &str) -> Option<&'static str> {
+    let mut depth = 0i32;
+    for (i, _) in html.match_indices('<') {
+        let tag = &html[i..];
+        if tag.starts_with("<ul>") {
+            depth += 1;
+        } else if tag.starts_with("</ul>") {
+            depth -= 1;
+        } else if (tag.starts_with("<li>") && depth != 1)
+            || (tag.starts_with("<p>") && depth != 0)
+            || depth < 0
+        {
+            return Some("the HTML has a list item outside a list or a paragraph inside one");
+        }
+    }
+    (depth != 0).then_some("the HTML leaves a list open")
+}
+
 fn check_message(step: &Step, ctx: &MessageContext, m: &Message, what: &str, failures: &mut Vec<String>) {
     let lang = ctx.customer.language;
     let money = |a: Decimal| format_money(a, &ctx.invoice.currency, lang);
@@ -841,26 +861,8 @@ fn check_message(step: &Step, ctx: &MessageContext, m: &Message, what: &str, fai
             fail(format!("a fee of {} is charged but not shown", money(fee)));
         }
     }
-    if let Some(html) = &m.html {
-        // Lists are whole: every item inside a list, every list closed.
-        let mut depth = 0i32;
-        for (i, _) in html.match_indices('<') {
-            let tag = &html[i..];
-            if tag.starts_with("<ul>") {
-                depth += 1;
-            } else if tag.starts_with("</ul>") {
-                depth -= 1;
-            } else if (tag.starts_with("<li>") && depth != 1)
-                || (tag.starts_with("<p>") && depth != 0)
-                || depth < 0
-            {
-                fail("the HTML has a list item outside a list or a paragraph inside one".into());
-                break;
-            }
-        }
-        if depth != 0 {
-            fail("the HTML leaves a list open".into());
-        }
+    if let Some(problem) = m.html.as_deref().and_then(list_problem) {
+        fail(problem.into());
     }
     for text in [Some(&all), m.html.as_ref()].into_iter().flatten() {
         if text.contains("{{") || text.contains("{%") || text.contains("  \n") || text.contains(" \n") {
@@ -1305,25 +1307,8 @@ fn check_care_message(
             }
         }
     }
-    if let Some(html) = &m.html {
-        let mut depth = 0i32;
-        for (i, _) in html.match_indices('<') {
-            let tag = &html[i..];
-            if tag.starts_with("<ul>") {
-                depth += 1;
-            } else if tag.starts_with("</ul>") {
-                depth -= 1;
-            } else if (tag.starts_with("<li>") && depth != 1)
-                || (tag.starts_with("<p>") && depth != 0)
-                || depth < 0
-            {
-                fail("the HTML has a list item outside a list or a paragraph inside one".into());
-                break;
-            }
-        }
-        if depth != 0 {
-            fail("the HTML leaves a list open".into());
-        }
+    if let Some(problem) = m.html.as_deref().and_then(list_problem) {
+        fail(problem.into());
     }
 }
 

@@ -39,23 +39,8 @@ fn numbered(id: &str, number: &str) -> Invoice {
     Invoice { id: id.into(), number: number.into(), ..good_invoice(0) }
 }
 
-fn customer(id: &str, key: &str, name: &str) -> Customer {
-    Customer {
-        id: id.into(),
-        key: key.into(),
-        name: name.into(),
-        kind: None,
-        contact: None,
-        email: None,
-        phone: None,
-        address: Address { street: None, postal_code: None, city: None, country: None },
-        language: None,
-        removed: false,
-    }
-}
-
 fn hostile_customer() -> Customer {
-    customer("hc1", "HC1", "Hostile Test Customer")
+    Customer::new("hc1", "HC1", "Hostile Test Customer")
 }
 
 fn victim_customer() -> String {
@@ -114,14 +99,14 @@ impl Connector for Hostile {
         match mode.as_str() {
             "takeover" | "takeover_remove" => {
                 // The victim's key, with the attacker's address.
-                let mut victim = customer("evil-victim", &victim_customer(), "Victim Name Kept");
+                let mut victim = Customer::new("evil-victim", victim_customer(), "Victim Name Kept");
                 victim.email = Some("attacker@evil.example".into());
                 victim.removed = mode == "takeover_remove";
                 items.push(victim);
             }
             "unicode" => {
-                items.push(customer("uc1", "UC1", "ACME \u{202e}lanigiro\u{202c} BV\nFAKE LINE"));
-                let mut bcc = customer("uc2", "UC2", "Header Injection BV");
+                items.push(Customer::new("uc1", "UC1", "ACME \u{202e}lanigiro\u{202c} BV\nFAKE LINE"));
+                let mut bcc = Customer::new("uc2", "UC2", "Header Injection BV");
                 bcc.email = Some("a@b.example\nBcc: x@evil.example".into());
                 items.push(bcc);
             }
