@@ -569,7 +569,8 @@ fn run_check(config: &Config, args: &CheckArgs, out: &mut dyn Write) -> Result<(
     let loaded = PlaybookSet::load(source.clone(), config.default_language, &config.law_settings());
     // Without loaded playbooks, assume they write (the shipped ones do).
     let writes = loaded.as_ref().map_or(true, writes_to_customers);
-    let (business, business_warnings) = business_problems(config, writes);
+    let be_consumers = if writes { belgian_consumers(config)? } else { Vec::new() };
+    let (business, business_warnings) = business_problems(config, writes, &be_consumers);
     for w in &business_warnings {
         writeln!(out, "warning: {w}")?;
     }
@@ -659,11 +660,37 @@ fn writes_to_customers(set: &PlaybookSet) -> bool {
     })
 }
 
+/// The stored customers who are consumers under Belgian law (they live in Belgium), by id: the
+/// first reminder they get must name the creditor's registration number (Boek XIX WER).
+fn belgian_consumers(config: &Config) -> Result<Vec<String>> {
+    use crate::calendar::Jurisdiction;
+    if !config.database_path().is_file() {
+        return Ok(Vec::new());
+    }
+    let store = open_store(config)?;
+    Ok(store
+        .load_customers()?
+        .into_iter()
+        .filter(|c| {
+            c.kind == crate::model::CustomerKind::B2c && c.law(config.jurisdiction).0 == Jurisdiction::Be
+        })
+        .map(|c| c.id)
+        .collect())
+}
+
 /// What `[business]` must hold before the playbooks write to anyone: every e-mail and letter
-/// names the creditor and where to pay; a Belgian business's reminders to consumers must name
-/// its enterprise number (Boek XIX WER). Problems point at dunwell.toml and the key; a Dutch
-/// business without its KvK number (Handelsregisterwet art. 27) is a warning.
-fn business_problems(config: &Config, writes: bool) -> (Vec<crate::location::Problem>, Vec<String>) {
+/// names the creditor and where to pay. A Belgian consumer's first reminder must name the
+/// creditor and its registration number (Boek XIX WER art. XIX.2): a Belgian business's
+/// enterprise number, so `company_number` is required of it; a Dutch business's KvK number (or
+/// a Belgian enterprise number it has), so a Dutch business with neither fails as soon as the
+/// store holds a Belgian consumer (`be_consumers`, their ids). Problems point at dunwell.toml
+/// and the key; a Dutch business without its KvK number (Handelsregisterwet art. 27) and no
+/// Belgian consumers is a warning.
+fn business_problems(
+    config: &Config,
+    writes: bool,
+    be_consumers: &[String],
+) -> (Vec<crate::location::Problem>, Vec<String>) {
     use crate::calendar::Jurisdiction;
     use crate::location::{Location, Problem};
     let file = config.source.clone().unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_FILE));
@@ -706,7 +733,20 @@ fn business_problems(config: &Config, writes: bool) -> (Vec<crate::location::Pro
             "`company_number` in [business] is empty: a Belgian business's reminders to consumers must name its enterprise number (Boek XIX WER), and its letters too (WER art. III.25); set company_number = \"0123.456.749\"",
         ));
     }
-    if config.jurisdiction == Jurisdiction::Nl && b.kvk.is_none() {
+    let registered = b.kvk.is_some() || b.company_number.is_some();
+    if config.jurisdiction == Jurisdiction::Nl && !registered && !be_consumers.is_empty() {
+        let named: Vec<&str> = be_consumers.iter().take(3).map(String::as_str).collect();
+        let more = if be_consumers.len() > named.len() { ", …" } else { "" };
+        problems.push(Problem::new(
+            at("kvk"),
+            format!(
+                "`kvk` and `company_number` in [business] are empty, but the store holds {} consumer{} in Belgium ({}{more}): the first reminder to a Belgian consumer must name the creditor's registration number (Boek XIX WER art. XIX.2); set kvk = \"12345678\" (or the Belgian company_number)",
+                be_consumers.len(),
+                if be_consumers.len() == 1 { "" } else { "s" },
+                named.join(", ")
+            ),
+        ));
+    } else if config.jurisdiction == Jurisdiction::Nl && b.kvk.is_none() {
         warnings.push(format!(
             "{}: `kvk` in [business] is empty: a Dutch business must print its KvK number on letters and e-mails (Handelsregisterwet art. 27); set kvk = \"12345678\"",
             at("kvk")

@@ -148,6 +148,12 @@ pub struct Customer {
     /// without it `[escalation] credit_limit` of dunwell.toml. Going over it alerts the business.
     #[serde(default, with = "rust_decimal::serde::str_option")]
     pub credit_limit: Option<Decimal>,
+    /// The person the letters are addressed to (`contact` in customers.csv, set by hand), by
+    /// first and last name: the salutation then names them ("Geachte Anne Jansen") instead of
+    /// reading "Geachte Hotel De Linde"; without it the texts write "Geachte heer, mevrouw".
+    /// Connectors leave it empty (the contract does not carry it).
+    #[serde(default)]
+    pub contact: Option<String>,
 }
 
 impl Customer {
@@ -167,6 +173,7 @@ impl Customer {
             jurisdiction: None,
             account_manager: None,
             credit_limit: None,
+            contact: None,
         }
     }
 

@@ -218,6 +218,14 @@ pub struct Action {
     /// The term of an earlier message that has run out by `date`: the message says so instead
     /// of pretending it still runs.
     pub expired_term: Option<Term>,
+    /// The collection costs (BE: the damages) are owed on `date` because the term that ran out
+    /// was given by a message that named them, and the customer's law makes them due after it
+    /// (`law::consumer::earliest_costs_date`: NL consumers after the term of a 14-day letter,
+    /// art. 6:96 lid 6 BW; BE consumers after the wait that the free first reminder started, Boek
+    /// XIX WER; for a consumer the message must have given 14 days or more; businesses from the
+    /// due date). The message then says they are due instead of announcing them again as costs
+    /// that "will not be due" when paid in time.
+    pub costs_due: bool,
     /// A playbook step, or a message of working with the customer (step 0).
     pub kind: ActionKind,
     /// The promise, plan or dispute a message of working with the customer is about.
@@ -407,6 +415,11 @@ fn plan_invoice(
         }
     }
     let mut term = s.progress.and_then(|p| p.term);
+    // The message that gave `term`: whether it named the collection costs, how it went, and
+    // its term in days. Before the first step to plan, the last step that gives a term (the one
+    // that set the stored term).
+    let mut term_giver: Option<TermGiver> =
+        playbook.steps.iter().take(first).rev().find_map(|s| term_giver_of(s, kind));
     // Written demands so far (they interrupt prescription where the law says so).
     let mut demands: Vec<NaiveDate> = s.progress.into_iter().flat_map(Progress::demands).collect();
     let mut warned_prescription = false;
@@ -442,6 +455,24 @@ fn plan_invoice(
             break;
         }
         let expired_term = term.filter(|t| day > t.ends && step.channel.delivery().is_some());
+        let costs_due = match (expired_term, term_giver) {
+            // A consumer's letter counts only with a term of 14 days or more (NL: the 14-day
+            // letter; BE: the first reminder's wait), whatever `earliest_costs_date` assumes.
+            (Some(t), Some(TermGiver { names_costs: true, delivery, days }))
+                if kind == CustomerKind::B2b || u64::from(days) >= crate::law::consumer::TERM_DAYS =>
+            {
+                let letter = Letter { sent: t.sent, delivery, names_exact_costs: true };
+                crate::law::consumer::earliest_costs_date(
+                    law_j,
+                    kind,
+                    inv.due_date,
+                    Some(letter),
+                    rules.post_delay_days,
+                )
+                .is_some_and(|from| from <= day)
+            }
+            _ => false,
+        };
         // Prescription: a warning near it; past it, nothing escalates without a person's approval.
         let mut prescribed = None;
         if let Some(law) = rules.law {
@@ -477,6 +508,7 @@ fn plan_invoice(
             (Some(days), Some(delivery)) => {
                 let ends = crate::law::consumer::term_end(law_j, day, delivery, days, rules.post_delay_days);
                 term = Some(Term { sent: day, ends });
+                term_giver = term_giver_of(step, kind);
                 Some(ends)
             }
             _ => None,
@@ -566,6 +598,7 @@ fn plan_invoice(
             interest_basis,
             deadline,
             expired_term,
+            costs_due,
             kind: ActionKind::Step,
             care: None,
             disputed,
@@ -583,6 +616,25 @@ fn plan_invoice(
         });
         prev_day = Some(day);
     }
+}
+
+/// The message that gave the last term, as far as whether the costs are owed after it depends
+/// on it.
+#[derive(Debug, Clone, Copy)]
+struct TermGiver {
+    /// It announced or applied the collection costs.
+    names_costs: bool,
+    delivery: Delivery,
+    /// The term it gave, in days.
+    days: u32,
+}
+
+/// For a step that gives a customer of `kind` a term: what its message said of the costs, how
+/// it reaches the customer, and the term.
+fn term_giver_of(step: &Step, kind: CustomerKind) -> Option<TermGiver> {
+    let days = step.term_for(kind)?;
+    let delivery = step.channel.delivery()?;
+    Some(TermGiver { names_costs: step.money_for(kind).1 != MoneyAction::None, delivery, days })
 }
 
 #[derive(Debug, Default, Clone)]

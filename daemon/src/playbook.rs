@@ -495,6 +495,7 @@ impl PlaybookSet {
                 check_consumer_rules(law, &playbook, &step_offsets, &path, &text, &mut problems);
                 check_terms(law, &playbook, &step_offsets, &path, &text, &mut problems);
                 check_be_first_reminder(&playbook, &step_offsets, &path, &text, &mut problems);
+                check_be_first_reminder_texts(&source, &languages, &playbook, &mut problems);
             }
             if let Some(prev) = playbooks.get(&playbook.segment) {
                 problems.push(Problem::new(
@@ -872,9 +873,7 @@ fn check_be_first_reminder(
     text: &str,
     problems: &mut Vec<Problem>,
 ) {
-    let Some((i, first)) =
-        playbook.steps.iter().enumerate().find(|(_, s)| s.offset_days >= 1 && s.channel.delivery().is_some())
-    else {
+    let Some((i, first)) = first_reminder(playbook) else {
         return;
     };
     let (interest, costs) = first.money_for(CustomerKind::B2c);
@@ -901,6 +900,62 @@ fn check_be_first_reminder(
             missing.join(", ")
         ),
     ));
+}
+
+/// The first reminder after the due date, if the playbook has one: the first step after the
+/// due date that sends a message. For a Belgian consumer it is the free reminder that starts the
+/// 14-day wait of Boek XIX WER.
+fn first_reminder(playbook: &Playbook) -> Option<(usize, &Step)> {
+    playbook.steps.iter().enumerate().find(|(_, s)| s.offset_days >= 1 && s.channel.delivery().is_some())
+}
+
+/// The parts of a step's message and where each one's file is: the text, and the HTML body for
+/// the channels that have one.
+fn template_parts(step: &Step) -> Vec<(crate::template::TemplatePart, fn(Language, &str) -> String)> {
+    use crate::template::TemplatePart;
+    let mut parts = vec![(TemplatePart::Text, PlaybookSource::template_path as fn(Language, &str) -> String)];
+    if crate::template::has_html(step.channel) {
+        parts.push((TemplatePart::Html, PlaybookSource::html_template_path));
+    }
+    parts
+}
+
+/// The text of the Belgian consumer's first reminder (Boek XIX WER art. XIX.2): the step's own
+/// template and that of its fallback, in every language and each part (an e-mail's HTML body
+/// too), rendered for a sample Belgian consumer must print a term of at least 14 calendar days
+/// with its last day, the balance, the damages and interest that will be claimed, and the
+/// creditor's name and company number (`template::check_be_first_reminder_text`).
+/// [`check_be_first_reminder`] checks the step's settings; this one what a user may edit in
+/// the templates and their partials. A file that is missing or does not render is reported by
+/// [`check_templates`].
+fn check_be_first_reminder_texts(
+    source: &PlaybookSource,
+    languages: &[Language],
+    playbook: &Playbook,
+    problems: &mut Vec<Problem>,
+) {
+    use crate::template::{check_be_first_reminder_text, TemplatePart};
+    let Some((_, first)) = first_reminder(playbook) else { return };
+    for step in std::iter::once(first.clone()).chain(first.fallback()) {
+        let parts = template_parts(&step);
+        for &lang in languages {
+            for &(part, file_of) in &parts {
+                let rel = file_of(lang, &step.template);
+                let Ok(Some(body)) = source.read(&rel) else { continue };
+                let name = match part {
+                    TemplatePart::Text => step.template.clone(),
+                    TemplatePart::Html => format!("{}.html", step.template),
+                };
+                match check_be_first_reminder_text(source, &body, &name, lang, &step, part) {
+                    Err(e @ crate::template::TemplateError::Layout { .. }) => {
+                        problems.push(Problem::new(Location::file(source.display(&rel)), e.to_string()))
+                    }
+                    // Syntax and rendering errors are check_templates' to report.
+                    Err(_) | Ok(()) => {}
+                }
+            }
+        }
+    }
 }
 
 /// A term once given is honoured: a step that escalates (charges, hands over, or names new
@@ -984,7 +1039,7 @@ fn check_templates(
     text: &str,
     problems: &mut Vec<Problem>,
 ) {
-    use crate::template::{check_template, has_html, TemplatePart};
+    use crate::template::{check_template, TemplatePart};
     // The template's line in the playbook, for pointing at it.
     let template_location = |name: &str| {
         let needle = format!("\"{name}\"");
@@ -1007,11 +1062,7 @@ fn check_templates(
         if !seen.insert(key) {
             continue;
         }
-        let mut parts =
-            vec![(TemplatePart::Text, PlaybookSource::template_path as fn(Language, &str) -> String)];
-        if has_html(step.channel) {
-            parts.push((TemplatePart::Html, PlaybookSource::html_template_path));
-        }
+        let parts = template_parts(step);
         for &lang in languages {
             for &(part, file_of) in &parts {
                 let rel = file_of(lang, &step.template);
@@ -1058,5 +1109,101 @@ fn check_templates(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn law() -> LawSettings {
+        LawSettings {
+            jurisdiction: Jurisdiction::Nl,
+            post_delay_days: 2,
+            be_reminder_fee_max: Decimal::new(750, 2),
+            letter_postage: Decimal::ZERO,
+        }
+    }
+
+    /// The shipped standard playbook's text, with `from` replaced by `to` (which must be there).
+    fn standard_with(from: &str, to: &str) -> String {
+        let text = BUILTIN.get_file("standard.toml").and_then(|f| f.contents_utf8()).expect("shipped");
+        assert!(text.contains(from), "standard.toml has no `{from}`");
+        text.replacen(from, to, 1)
+    }
+
+    /// What `check_terms` says of a playbook text.
+    fn term_problems(text: &str) -> Vec<String> {
+        let path = Path::new("standard.toml");
+        let mut problems = Vec::new();
+        let (playbook, _, offsets) = parse_playbook(path, text, &mut problems).expect("parses");
+        assert!(problems.is_empty(), "{problems:?}");
+        check_terms(&law(), &playbook, &offsets, path, text, &mut problems);
+        problems.iter().map(|p| p.to_string()).collect()
+    }
+
+    #[test]
+    fn the_shipped_playbooks_keep_their_own_terms() {
+        for name in ["standard.toml", "vip.toml", "bad-payer.toml"] {
+            let text = BUILTIN.get_file(name).and_then(|f| f.contents_utf8()).expect("shipped");
+            let path = Path::new(name);
+            let mut problems = Vec::new();
+            let (playbook, _, offsets) = parse_playbook(path, text, &mut problems).expect("parses");
+            check_terms(&law(), &playbook, &offsets, path, text, &mut problems);
+            assert!(problems.is_empty(), "{name}: {problems:?}");
+        }
+    }
+
+    #[test]
+    fn check_terms_refuses_a_handoff_inside_the_formal_notices_term() {
+        // The formal notice (step 6, J+65, by letter) gives 14 days from receipt: two days of
+        // post, 14 days, and a weekend or holiday at the end can take it to J+88 (the BE count
+        // from the 3rd working day after posting is the longest). A handoff at J+70 would come
+        // while it runs; the check names the offset that keeps the term.
+        let problems = term_problems(&standard_with("offset_days = 89", "offset_days = 70"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let p = &problems[0];
+        assert!(
+            p.contains(
+                "step 7 (standard-legal-action) at J+70 escalates before a term given earlier has ended"
+            ),
+            "{p}"
+        );
+        assert!(
+            p.contains(
+                "the 14-day term that step 6 (standard-formal-notice) gives at J+65 can run through J+88"
+            ),
+            "{p}"
+        );
+        assert!(p.contains("give this step offset_days = 89 or later"), "{p}");
+        // The location is the step's [[steps]] line.
+        let line = standard_with("offset_days = 89", "offset_days = 70")
+            .lines()
+            .position(|l| l.contains("offset_days = 70"))
+            .expect("edited")
+            - 1;
+        assert!(p.starts_with(&format!("standard.toml:{line}:1: ")), "{p}");
+    }
+
+    #[test]
+    fn check_terms_refuses_a_formal_notice_inside_the_last_warnings_term() {
+        // The last warning (step 5, J+45, e-mail) gives 14 days: the formal notice at J+52
+        // would charge the costs while it runs.
+        let problems = term_problems(&standard_with("offset_days = 65", "offset_days = 52"));
+        let notice = problems
+            .iter()
+            .find(|p| p.contains("step 6 (standard-formal-notice) at J+52"))
+            .unwrap_or_else(|| panic!("{problems:?}"));
+        assert!(notice.contains("step 5 (standard-last-warning) gives at J+45"), "{notice}");
+        assert!(notice.contains("give this step offset_days = 65 or later"), "{notice}");
+        // Without the last warning's term the same offsets pass: the term is what moves it.
+        let text = standard_with("offset_days = 65", "offset_days = 52")
+            .replacen("offset_days = 89", "offset_days = 76", 1)
+            .replacen(
+                "# Its text gives 14 days to pay: the formal notice waits until that term has ended.\nterm_days = 14\n",
+                "",
+                1,
+            );
+        assert_eq!(term_problems(&text), Vec::<String>::new());
     }
 }

@@ -382,6 +382,7 @@ mod tests {
             jurisdiction: None,
             account_manager: None,
             credit_limit: None,
+            contact: None,
         }
     }
 

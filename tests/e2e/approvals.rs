@@ -5,8 +5,9 @@
 //!
 //! The data: three business customers in Amersfoort, one invoice each, due Sun 2026-11-01.
 //! The standard playbook from Fri 11-06 (J+5): reminder 11-06, 14-day letter Thu 11-26, call
-//! Tue 12-01, last warning Wed 12-16, formal notice by letter Wed 12-23 (J+52, needs approval),
-//! the handoff to the agency Mon 2027-01-18 (J+76 is a Saturday; needs approval).
+//! Tue 12-01, last warning Wed 12-16 (14 days, through Wed 12-30), formal notice by letter Tue
+//! 2027-01-05 (J+65, needs approval), the handoff to the agency Fri 2027-01-29 (J+89; needs
+//! approval).
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,7 @@ use crate::{json, outbox, s, Env};
 /// The days the steps before the formal notice fall on: sending on exactly those days is what
 /// sending every day would do (nothing else is due in between).
 const BEFORE_NOTICE: [&str; 4] = ["2026-11-06", "2026-11-26", "2026-12-01", "2026-12-16"];
-const NOTICE_DAY: &str = "2026-12-23";
+const NOTICE_DAY: &str = "2027-01-05";
 
 fn installation(extra: &str) -> Env {
     let env = Env::with_config(extra);
@@ -126,7 +127,7 @@ fn formal_notices_wait_for_approval_and_are_sent_skipped_or_postponed_as_decided
         assert!(body.contains(number) && body.contains("Bakkerij Van Dam"), "{body}");
         assert_eq!(m["currency"], "EUR");
     }
-    let table = env.ok(&["approvals", "--at", "2026-12-28"]);
+    let table = env.ok(&["approvals", "--at", "2027-01-08"]);
     assert!(table.contains("standard-formal-notice"), "{table}");
     assert!(table.contains("3 messages awaiting approval"), "{table}");
     // Sending again that day delivers none of them.
@@ -153,7 +154,7 @@ fn formal_notices_wait_for_approval_and_are_sent_skipped_or_postponed_as_decided
         "--by",
         "anna",
     ]);
-    assert!(out.contains("postponed 5 days, planned again from 2026-12-28"), "{out}");
+    assert!(out.contains("postponed 5 days, planned again from 2027-01-10"), "{out}");
     let out = env.ok(&["approvals", "reject", &c.to_string(), "--skip", "--at", NOTICE_DAY, "--by", "anna"]);
     assert!(out.contains("the step is skipped"), "{out}");
     // A decided message is no longer awaiting approval: a second decision is refused whole.
@@ -163,7 +164,7 @@ fn formal_notices_wait_for_approval_and_are_sent_skipped_or_postponed_as_decided
     assert!(env.ok(&["approvals"]).contains("nothing awaits approval"));
 
     // The approved one goes out with the next send; the other two do not.
-    env.ok(&["send", "--at", "2026-12-24"]);
+    env.ok(&["send", "--at", "2027-01-06"]);
     let messages = outbox(&env);
     let sent = messages.iter().find(|m| id(m) == a).unwrap();
     assert_eq!(sent["status"], "sent", "{sent:#}");
@@ -177,18 +178,19 @@ fn formal_notices_wait_for_approval_and_are_sent_skipped_or_postponed_as_decided
         assert_eq!(delivered_file(&env, m), None);
     }
 
-    // Postponed by 5 days: nothing for A2 on the days before, the notice again on 12-28
-    // (a Monday), waiting for approval again, and still nothing of it in the file outbox.
-    crate::send_days(&env, "2026-12-25", "2026-12-27");
+    // Postponed by 5 days (paused through Sat 01-09): nothing for A2 on the days before, the
+    // notice again on the first working day after, Mon 01-11, waiting for approval again, and
+    // still nothing of it in the file outbox.
+    crate::send_days(&env, "2027-01-07", "2027-01-10");
     let messages = outbox(&env);
     assert!(of(&messages, "A2").iter().all(|m| m["day"].as_str() <= Some(NOTICE_DAY)), "{messages:#?}");
-    env.ok(&["send", "--at", "2026-12-28"]);
+    env.ok(&["send", "--at", "2027-01-11"]);
     let messages = outbox(&env);
     let again = *of(&messages, "A2").last().unwrap();
     assert_ne!(id(again), b);
     assert_eq!(
         (again["day"].as_str(), again["template"].as_str(), again["status"].as_str()),
-        (Some("2026-12-28"), Some("standard-formal-notice"), Some("awaiting-approval")),
+        (Some("2027-01-11"), Some("standard-formal-notice"), Some("awaiting-approval")),
         "{again:#}"
     );
     assert_eq!(again["invoices"], json(r#"[{"invoice_number": "F-2", "step": 6}]"#));
@@ -201,7 +203,7 @@ fn formal_notices_wait_for_approval_and_are_sent_skipped_or_postponed_as_decided
     let plan = json(&env.ok(&[
         "plan",
         "--at",
-        "2026-12-28",
+        "2027-01-11",
         "--days",
         "60",
         "--customer",
@@ -215,14 +217,14 @@ fn formal_notices_wait_for_approval_and_are_sent_skipped_or_postponed_as_decided
         .iter()
         .map(|x| (x["date"].as_str().unwrap(), x["step"].as_u64().unwrap()))
         .collect();
-    assert_eq!(next, [("2027-01-18", 7)], "{plan:#}");
-    env.ok(&["send", "--at", "2027-01-18"]);
+    assert_eq!(next, [("2027-01-29", 7)], "{plan:#}");
+    env.ok(&["send", "--at", "2027-01-29"]);
     let messages = outbox(&env);
     let visser = of(&messages, "A3");
     let handoff = *visser.last().unwrap();
     assert_eq!(
         (handoff["day"].as_str(), handoff["channel"].as_str(), handoff["status"].as_str()),
-        (Some("2027-01-18"), Some("agency"), Some("awaiting-approval")),
+        (Some("2027-01-29"), Some("agency"), Some("awaiting-approval")),
         "{handoff:#}"
     );
     assert_eq!(handoff["invoices"][0]["step"], 7);
@@ -230,11 +232,12 @@ fn formal_notices_wait_for_approval_and_are_sent_skipped_or_postponed_as_decided
     assert!(visser.iter().all(|m| m["status"] != "sent" || m["template"] != "standard-formal-notice"));
     assert_eq!(delivered_file(&env, id(handoff)), None);
     // While the postponed notice waits for its decision, nothing later of F-2 goes ahead of
-    // it: the handoff the plan has for Thu 01-21 is held, with the reason.
+    // it: the handoff, six days later than planned like the notice (Fri 01-29 + 6 = Thu 02-04),
+    // is held, with the reason.
     let plan = json(&env.ok(&[
         "plan",
         "--at",
-        "2027-01-19",
+        "2027-01-30",
         "--days",
         "30",
         "--customer",
@@ -244,10 +247,10 @@ fn formal_notices_wait_for_approval_and_are_sent_skipped_or_postponed_as_decided
     ]));
     assert_eq!(
         (plan[0]["date"].as_str(), plan[0]["step"].as_u64()),
-        (Some("2027-01-21"), Some(7)),
+        (Some("2027-02-04"), Some(7)),
         "{plan:#}"
     );
-    let report = json(&env.ok(&["send", "--at", "2027-01-21", "--format", "json"]));
+    let report = json(&env.ok(&["send", "--at", "2027-02-04", "--format", "json"]));
     let held: Vec<&Value> =
         report["held"].as_array().unwrap().iter().filter(|h| h["customer_id"] == "A2").collect();
     assert_eq!(held.len(), 1, "{report:#}");
@@ -305,7 +308,7 @@ fn the_admin_api_lists_approves_and_rejects_behind_its_token() {
         "{ADMIN}[schedule]\nmax_source_age = '400d'\nsend = '0 12 1 6 *'\ndeliver = '*/5 * * * *'\n"
     ));
     let [a, b, c] = notices_waiting(&env);
-    let mut d = start(&env, &["--clock-start", "2026-12-23T08:00:00Z", "--clock-speed", "60"], &[]);
+    let mut d = start(&env, &["--clock-start", "2027-01-05T08:00:00Z", "--clock-speed", "60"], &[]);
     let addr = admin_addr(&env, &mut d);
     let t = token(&env);
 
@@ -348,7 +351,7 @@ fn the_admin_api_lists_approves_and_rejects_behind_its_token() {
     );
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["decided"][0]["decision"], "postponed:5", "{body}");
-    assert_eq!(body["decided"][0]["paused_until"], "2026-12-27", "the daemon's day: {body}");
+    assert_eq!(body["decided"][0]["paused_until"], "2027-01-09", "the daemon's day: {body}");
     let (code, body) = post(
         &addr,
         "/approvals/reject",

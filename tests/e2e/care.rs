@@ -615,9 +615,10 @@ fn the_admin_api_records_and_lists_what_the_cli_does_behind_its_token() {
 #[test]
 fn an_approval_pending_across_days_is_written_again_with_the_term_of_the_day_it_is_given() {
     let env = installation();
-    send_days(&env, "2026-10-29", "2026-12-29");
-    // C1's formal notice (24 December) waits for a person; nothing of it went out, and no later
-    // step of P-1 is written while it waits.
+    send_days(&env, "2026-10-29", "2027-01-11");
+    // C1's formal notice (J+65: Wednesday 6 January, after the last warning's 14 days from 17
+    // December) waits for a person; nothing of it went out, and no later step of P-1 is written
+    // while it waits.
     let waiting: Vec<Value> = json(&env.ok(&["approvals", "--format", "json"]))
         .as_array()
         .unwrap()
@@ -629,31 +630,31 @@ fn an_approval_pending_across_days_is_written_again_with_the_term_of_the_day_it_
     let notice = &waiting[0];
     assert_eq!(
         (notice["day"].as_str(), notice["template"].as_str()),
-        (Some("2026-12-24"), Some("standard-formal-notice"))
+        (Some("2027-01-06"), Some("standard-formal-notice"))
     );
-    // Posted on the 24th: received the 26th, 14 days run to Saturday 9 January, so Monday the 11th.
-    assert!(notice["body"].as_str().unwrap().contains("uiterlijk op 11 januari 2027"), "{notice}");
+    // Posted on the 6th: received Friday the 8th, 14 days run to Friday 22 January.
+    assert!(notice["body"].as_str().unwrap().contains("uiterlijk op 22 januari 2027"), "{notice}");
     assert_eq!(notice["file"], Value::Null);
     let id = notice["id"].as_i64().unwrap().to_string();
-    let out = env.ok(&["approvals", "approve", &id, "--at", "2026-12-30", "--by", "anna"]);
+    let out = env.ok(&["approvals", "approve", &id, "--at", "2027-01-12", "--by", "anna"]);
     assert!(out.contains("writes it again"), "{out}");
-    send_days(&env, "2026-12-30", "2026-12-30");
+    send_days(&env, "2027-01-12", "2027-01-12");
     let c1 = messages(&env, "C1");
     let (old, new) = (&c1[c1.len() - 2], &c1[c1.len() - 1]);
     assert_eq!(
         (old["status"].as_str(), old["day"].as_str()),
-        (Some("cancelled"), Some("2026-12-24")),
+        (Some("cancelled"), Some("2027-01-06")),
         "{old}"
     );
     assert_eq!(
         (new["status"].as_str(), new["day"].as_str(), new["template"].as_str()),
-        (Some("sent"), Some("2026-12-30"), Some("standard-formal-notice")),
+        (Some("sent"), Some("2027-01-12"), Some("standard-formal-notice")),
         "{new}"
     );
-    // Written on the day of the approval, it gives its full term from then: posted on the
-    // 30th, received 1 January, 14 days to the 15th.
-    assert!(new["body"].as_str().unwrap().contains("uiterlijk op 15 januari 2027"), "{new}");
+    // Written on the day of the approval, it gives its full term from then: posted Tuesday the
+    // 12th, received the 14th, 14 days to the 28th.
+    assert!(new["body"].as_str().unwrap().contains("uiterlijk op 28 januari 2027"), "{new}");
     assert!(new["file"].as_str().is_some_and(|f| f.ends_with(".pdf")), "{new}");
     let history = env.ok(&["history", "P-1"]);
-    assert!(history.contains("approved by anna on 2026-12-30"), "{history}");
+    assert!(history.contains("approved by anna on 2027-01-12"), "{history}");
 }

@@ -364,3 +364,97 @@ fn a_14_day_letter_must_keep_its_amount() {
     assert!(err.contains("14-day letter"), "{err}");
     assert!(err.contains("exact amount"), "{err}");
 }
+
+#[test]
+fn a_step_that_escalates_inside_a_term_given_before_it_is_refused_with_the_offset_it_needs() {
+    // The formal notice (J+65, a letter) gives 14 days from receipt: two days of post, 14 days
+    // and a weekend or holidays at the end can take it to J+88. A handoff at J+70 would come
+    // while that term runs.
+    let mut line = 0;
+    let err = check_broken(|d| {
+        replace(&d.join("standard.toml"), "offset_days = 89", "offset_days = 70");
+        line = line_of(&d.join("standard.toml"), "offset_days = 70") - 2;
+    });
+    assert!(
+        err.contains(&format!(
+            "standard.toml:{line}:1: step 7 (standard-legal-action) at J+70 escalates before a term given earlier has ended: the 14-day term that step 6 (standard-formal-notice) gives at J+65 can run through J+88"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("give this step offset_days = 89 or later"), "{err}");
+    // The last warning's 14 days (J+45, by e-mail) keep the formal notice from J+52.
+    let err = check_broken(|d| replace(&d.join("standard.toml"), "offset_days = 65", "offset_days = 52"));
+    assert!(
+        err.contains("step 6 (standard-formal-notice) at J+52 escalates before a term given earlier has ended: the 14-day term that step 5 (standard-last-warning) gives at J+45"),
+        "{err}"
+    );
+    assert!(err.contains("give this step offset_days = 65 or later"), "{err}");
+}
+
+#[test]
+fn a_belgian_first_reminder_whose_text_lost_what_boek_xix_asks_is_refused() {
+    // The step still says 14 days and announces damages and interest; the edited partial gives
+    // a Belgian consumer 7 days.
+    let err = check_broken(|d| {
+        replace(
+            &d.join("templates/nl/_be_first_reminder.txt"),
+            "binnen 14 kalenderdagen",
+            "binnen 7 kalenderdagen",
+        )
+    });
+    assert!(err.contains("templates/nl/standard-reminder-1.txt: template standard-reminder-1: step 2 (standard-reminder-1) is the first reminder after the due date"), "{err}");
+    assert!(
+        err.contains("templates/nl/vip-reminder-1.txt: template vip-reminder-1: step 1 (vip-reminder-1)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("a term of at least 14 calendar days (`14 kalenderdagen`) (it gives 7 kalenderdagen)"),
+        "{err}"
+    );
+    assert!(err.contains("_be_first_reminder.txt"), "{err}");
+    assert!(err.contains("Boek XIX WER (art. XIX.2)"), "{err}");
+    // Damages announced without their amount.
+    let err = check_broken(|d| {
+        replace(
+            &d.join("templates/de/_be_first_reminder.txt"),
+            "- {% include \"_costs.txt\" %};",
+            "- eine Entschädigung;",
+        )
+    });
+    assert!(err.contains("templates/de/standard-reminder-1.txt: template standard-reminder-1"), "{err}");
+    assert!(err.contains("it does not print the damages that will be claimed (here 185,18 €)"), "{err}");
+}
+
+#[test]
+fn a_dutch_business_without_a_registration_number_may_not_write_to_belgian_consumers() {
+    // Neither kvk nor company_number: a Belgian consumer's first reminder would name no
+    // registration number (Boek XIX WER).
+    let env = Env::new();
+    let business = "[business]\nname = 'Bakkerij Van Dam B.V.'\niban = 'NL91ABNA0417164300'\n";
+    env.set_config_without_business(business);
+    let data = env.path().join("gent");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("customers.csv"),
+        "customer_id,name,kind,language,email,country\nG1,Els Van Damme,b2c,nl,els@example.be,BE\nN1,Sanne Visser,b2c,nl,sanne@example.nl,NL\n",
+    )
+    .unwrap();
+    std::fs::write(data.join("invoices.csv"), "invoice_number,customer_id,issue_date,due_date,total\n")
+        .unwrap();
+    env.ok(&["import", "csv", s(&data)]);
+    let err = env.fails(&["check"]);
+    assert!(
+        err.contains("`kvk` and `company_number` in [business] are empty, but the store holds 1 consumer in Belgium (G1)"),
+        "{err}"
+    );
+    assert!(err.contains("dunwell.toml:3:1:"), "the [business] line: {err}");
+    assert!(err.contains("Boek XIX WER"), "{err}");
+    // The KvK number is its registration number: enough (and the warning about it goes).
+    env.set_config_without_business(&format!("{business}kvk = '12345678'\n"));
+    let out = env.ok(&["check"]);
+    assert!(!out.contains("`kvk` in [business] is empty"), "{out}");
+    // So is a Belgian enterprise number (the KvK warning stays: Dutch law asks for it).
+    env.set_config_without_business(&format!("{business}company_number = '0123.456.749'\n"));
+    let out = env.ok(&["check"]);
+    assert!(out.contains("`kvk` in [business] is empty"), "{out}");
+}

@@ -398,3 +398,86 @@ fn open_invoices_missing_from_a_later_export_are_named() {
     let out = env.run(&["import", "csv", s(&testdata("good"))]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("not in this invoices.csv"));
 }
+
+/// The body of `dunwell preview --format json` with `args`.
+fn preview_body(env: &Env, args: &[&str]) -> String {
+    let mut all = vec!["preview", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = env.ok(&all);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    v["body"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_optional_jurisdiction_and_contact_columns_are_imported_and_used() {
+    // A Dutch business; two business customers in Belgium, each 1000.00 due Wed 2026-07-01.
+    // B1 says `jurisdiction = be` and names its contact person: Belgian rules (the € 40 fixed
+    // compensation of art. 6 of the law of 2 August 2002, interest at the Belgian commercial rate
+    // of 10.5 %) and "Geachte Anne Jansen". B2 leaves both empty: the business's Dutch law (BIK
+    // 15 % = 150.00, wettelijke handelsrente 10.15 %) and "Geachte heer, mevrouw".
+    // The 14-day letter (J+25, Mon 07-27): interest for 26 days (07-02..07-27):
+    // 1000.00 x 10.5 % x 26/365 = 7.4795 -> 7.48; x 10.15 % = 7.2301 -> 7.23.
+    let env = Env::new();
+    let dir = env.path().join("export");
+    std::fs::create_dir_all(&dir).unwrap();
+    let customers = "customer_id,name,kind,language,email,country,jurisdiction,contact\n\
+        B1,Brasserie Het Anker BV,b2b,nl,boekhouding@hetanker.example,BE,be,Anne Jansen\n\
+        B2,Brouwerij De Zon BV,b2b,nl,info@dezon.example,BE,,\n";
+    std::fs::write(dir.join("customers.csv"), customers).unwrap();
+    std::fs::write(
+        dir.join("invoices.csv"),
+        "invoice_number,customer_id,issue_date,due_date,currency,total,open_amount\n\
+         A-1,B1,2026-06-01,2026-07-01,EUR,1000.00,\nZ-1,B2,2026-06-01,2026-07-01,EUR,1000.00,\n",
+    )
+    .unwrap();
+    let out = env.ok(&["import", "csv", s(&dir)]);
+    assert!(out.contains("customers: 2 added"), "{out}");
+    let stored = Store::open(&env.db()).unwrap().load_customers().unwrap();
+    assert_eq!(stored[0].jurisdiction, Some(dunwell::calendar::Jurisdiction::Be));
+    assert_eq!(stored[0].contact.as_deref(), Some("Anne Jansen"));
+    assert_eq!((stored[1].jurisdiction, stored[1].contact.as_deref()), (None, None));
+    let out = env.ok(&["import", "csv", s(&dir)]);
+    assert!(out.contains("customers: 0 added, 0 changed, 2 unchanged"), "{out}");
+
+    let plan = env.ok(&["plan", "--at", "2026-07-02", "--days", "30", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    let letter = |invoice: &str| {
+        plan.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["invoice_number"] == invoice && a["step"] == 3)
+            .unwrap_or_else(|| panic!("{plan:#}"))
+            .clone()
+    };
+    let (a, z) = (letter("A-1"), letter("Z-1"));
+    assert_eq!(a["date"], "2026-07-27");
+    let amounts = |x: &serde_json::Value| {
+        [&x["jurisdiction"], &x["interest_basis"], &x["interest_rate"], &x["interest"], &x["costs"]]
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(amounts(&a), ["be", "be-commercial", "10.5", "7.48", "40.00"], "{a}");
+    assert_eq!(amounts(&z), ["nl", "nl-commercial", "10.15", "7.23", "150.00"], "{z}");
+
+    let body = preview_body(&env, &["--invoice", "A-1", "--step", "3", "--at", "2026-07-02"]);
+    assert!(body.starts_with("Geachte Anne Jansen,\n"), "{body}");
+    assert!(
+        body.contains("een forfaitaire vergoeding voor invorderingskosten van € 40,00 (art. 6 van de wet van 2 augustus 2002; geen btw)"),
+        "{body}"
+    );
+    assert!(body.contains("rekenen wij verwijlintrest aan (wet van 2 augustus 2002"), "{body}");
+    assert!(body.contains("10,5% per jaar) vanaf de dag na de vervaldatum tot de dag van volledige betaling; tot en met vandaag is dat € 7,48"), "{body}");
+    let body = preview_body(&env, &["--invoice", "Z-1", "--step", "3", "--at", "2026-07-02"]);
+    assert!(body.starts_with("Geachte heer, mevrouw,\n"), "{body}");
+    assert!(body.contains("incassokosten van € 150,00 (art. 6:96 BW en Besluit BIK; geen btw)"), "{body}");
+    assert!(!body.contains("Brouwerij De Zon BV,\n"), "{body}");
+    // In English the contact is "Dear Anne Jansen".
+    let body = preview_body(&env, &["--invoice", "A-1", "--step", "3", "--at", "2026-07-02", "--lang", "en"]);
+    assert!(body.starts_with("Dear Anne Jansen,\n"), "{body}");
+
+    // A new contact in the export is a change, and the next letter names them.
+    std::fs::write(dir.join("customers.csv"), customers.replace("Anne Jansen", "Piet de Vries")).unwrap();
+    let out = env.ok(&["import", "csv", s(&dir)]);
+    assert!(out.contains("customers: 0 added, 1 changed, 1 unchanged"), "{out}");
+    let body = preview_body(&env, &["--invoice", "A-1", "--step", "3", "--at", "2026-07-02"]);
+    assert!(body.starts_with("Geachte Piet de Vries,\n"), "{body}");
+}

@@ -225,7 +225,7 @@ fn read_request(stream: &TcpStream) -> Option<Seen> {
     Some(Seen { method, target, headers, body: r.body })
 }
 
-/// Step 6 of the standard playbook (the formal notice, J+52) as a registered letter.
+/// Step 6 of the standard playbook (the formal notice, J+65) as a registered letter.
 fn registered_notice(playbooks: &Path) {
     replace(
         &playbooks.join("standard.toml"),
@@ -318,12 +318,12 @@ fn pingen_posts_registered_and_ordinary_letters_with_their_pdf_and_product() {
             "template = \"standard-reminder-1\"\nfallback_channel = \"letter\"\n",
         );
     });
-    // The schedule from the first step (J-3) through the formal notice (J+52, 2026-12-22). The
+    // The schedule from the first step (J-3) through the formal notice (J+65, 2027-01-04). The
     // notices wait for approval: nothing of them reaches Pingen until they are approved.
-    send_days(&env, "2026-10-28", "2026-12-22");
+    send_days(&env, "2026-10-28", "2027-01-04");
     assert_eq!(fake.creates().len(), 1, "only the first reminder's letter: {:#?}", fake.creates());
-    assert_eq!(crate::approvals::approve_waiting(&env, "2026-12-22").len(), 2);
-    env.ok(&["send", "--at", "2026-12-22"]);
+    assert_eq!(crate::approvals::approve_waiting(&env, "2027-01-04").len(), 2);
+    env.ok(&["send", "--at", "2027-01-04"]);
     let messages = outbox(&env);
 
     // The formal notices: registered letters, sent, with Pingen's letter id.
@@ -332,7 +332,7 @@ fn pingen_posts_registered_and_ordinary_letters_with_their_pdf_and_product() {
     {
         let notice = message(&messages, customer, "registered-letter");
         assert_eq!(notice["status"], "sent", "{notice:#}");
-        assert_eq!(notice["day"], "2026-12-22", "{notice:#}");
+        assert_eq!(notice["day"], "2027-01-04", "{notice:#}");
         let id = notice["provider_id"].as_str().unwrap_or_else(|| panic!("no provider id: {notice:#}"));
         assert_eq!(fake.status_of(id).as_deref(), Some("submitted"), "{id}");
 
@@ -416,11 +416,11 @@ fn pingen_posts_registered_and_ordinary_letters_with_their_pdf_and_product() {
 fn pingen_failing_the_send_call_is_retried_on_the_recorded_letter_never_a_second_one() {
     let fake = Fake::start(State { fail_first_send: true, ..State::default() });
     let env = installation(&fake, |_| {});
-    send_days(&env, "2026-10-28", "2026-12-22");
-    // The two formal notices (J+52) wait for approval, then go out with the next run.
+    send_days(&env, "2026-10-28", "2027-01-04");
+    // The two formal notices (J+65) wait for approval, then go out with the next run.
     assert_eq!(fake.creates().len(), 0, "{:#?}", fake.creates());
-    assert_eq!(crate::approvals::approve_waiting(&env, "2026-12-22").len(), 2);
-    env.ok(&["send", "--at", "2026-12-22"]);
+    assert_eq!(crate::approvals::approve_waiting(&env, "2027-01-04").len(), 2);
+    env.ok(&["send", "--at", "2027-01-04"]);
 
     // K1's send call got a 500 first.
     let messages = outbox(&env);
@@ -441,7 +441,7 @@ fn pingen_failing_the_send_call_is_retried_on_the_recorded_letter_never_a_second
 
     // Before its next attempt is due nothing is tried again.
     let before = fake.seen().len();
-    env.ok(&["send", "--at", "2026-12-22"]);
+    env.ok(&["send", "--at", "2027-01-04"]);
     assert_eq!(fake.seen().len(), before, "{:#?}", &fake.seen()[before..]);
     assert_eq!(message(&outbox(&env), "K1", "letter")["status"], "failed");
 
@@ -456,7 +456,7 @@ fn pingen_failing_the_send_call_is_retried_on_the_recorded_letter_never_a_second
         .unwrap();
     assert_eq!(moved, 1);
     drop(conn);
-    let report = json(&env.ok(&["send", "--at", "2026-12-23", "--format", "json"]));
+    let report = json(&env.ok(&["send", "--at", "2027-01-05", "--format", "json"]));
     assert_eq!(report["delivery"]["sent"], 1, "{report:#}");
     assert_eq!(report["delivery"]["failed"], 0, "{report:#}");
 
@@ -499,13 +499,13 @@ fn pingen_refusing_the_letter_makes_it_dead_with_pingens_reason() {
         ..State::default()
     });
     let env = installation(&fake, registered_notice);
-    send_days(&env, "2026-10-28", "2026-12-21");
+    send_days(&env, "2026-10-28", "2027-01-03");
     // The notices wait for approval first: nothing goes to Pingen.
-    let report = json(&env.ok(&["send", "--at", "2026-12-22", "--format", "json"]));
+    let report = json(&env.ok(&["send", "--at", "2027-01-04", "--format", "json"]));
     assert_eq!(report["awaiting_approval"], 2, "{report:#}");
     assert_eq!(fake.creates().len(), 0, "{:#?}", fake.creates());
-    assert_eq!(crate::approvals::approve_waiting(&env, "2026-12-22").len(), 2);
-    let report = json(&env.ok(&["send", "--at", "2026-12-22", "--format", "json"]));
+    assert_eq!(crate::approvals::approve_waiting(&env, "2027-01-04").len(), 2);
+    let report = json(&env.ok(&["send", "--at", "2027-01-04", "--format", "json"]));
     assert_eq!(report["delivery"]["dead"], 2, "{report:#}");
     assert_eq!(report["delivery"]["sent"], 0, "{report:#}");
 
@@ -525,6 +525,6 @@ fn pingen_refusing_the_letter_makes_it_dead_with_pingens_reason() {
     assert!(!fake.seen().iter().any(|r| r.method == "PATCH"));
     // A dead letter is not tried again.
     let before = fake.seen().len();
-    env.ok(&["send", "--at", "2026-12-23"]);
+    env.ok(&["send", "--at", "2027-01-05"]);
     assert_eq!(fake.seen().len(), before);
 }

@@ -197,15 +197,16 @@ fn empty_store_plans_nothing() {
 }
 
 /// Issue 8: 1210.00 due Wed 2025-10-01 with 605.00 open. Standard playbook from 2025-09-28:
-/// step 5 (J+45) is Sat 11-15 -> Mon 11-17 and applies interest (costs announced); step 6
-/// (J+52) Sat 11-22 -> Mon 11-24 applies both; step 7 (J+76) is past the horizon. NL
-/// commercial rate 10.15% (2025-07-01). Interest on 605.00: 47 days (10-02..11-17) 7.9076 ->
-/// 7.91; 54 days 9.0849 -> 9.08 (on 1210.00 it would be 15.81, 18.17). BIK: 15% of 605.00 =
-/// 90.75. Totals: 605.00 + 7.91 = 612.91; 605.00 + 9.08 + 90.75 = 704.83.
+/// step 5 (J+45) is Sat 11-15 -> Mon 11-17 and applies interest (costs announced), giving 14
+/// days (through Mon 12-01); step 6 (J+65) Fri 12-05 applies both; step 7 (J+89) is past the
+/// horizon. NL commercial rate 10.15% (2025-07-01). Interest on 605.00: 47 days (10-02..11-17)
+/// 7.9076 -> 7.91; 65 days (10-02..12-05) 10.9358 -> 10.94 (on 1210.00 it would be 15.81,
+/// 21.87). BIK: 15% of 605.00 = 90.75. Totals: 605.00 + 7.91 = 612.91; 605.00 + 10.94 + 90.75 =
+/// 706.69.
 fn open_amount_plan(case: &str) -> Vec<Value> {
     let env = Env::new();
     env.ok(&["import", "csv", s(&testdata(&format!("open-amount/{case}")))]);
-    let out = env.ok(&["plan", "--at", "2025-09-28", "--days", "60", "--format", "json"]);
+    let out = env.ok(&["plan", "--at", "2025-09-28", "--days", "70", "--format", "json"]);
     let v: Value = serde_json::from_str(&out).unwrap();
     v.as_array().unwrap().iter().filter(|a| a["step"].as_u64().unwrap() >= 5).cloned().collect()
 }
@@ -229,7 +230,7 @@ fn money(actions: &[Value]) -> Vec<(String, u64, String, String, String)> {
 #[test]
 fn interest_rests_on_the_open_amount_a_spreadsheet_states() {
     let expected: Vec<(String, u64, String, String, String)> =
-        [("2025-11-17", 5, "7.91", "90.75", "612.91"), ("2025-11-24", 6, "9.08", "90.75", "704.83")]
+        [("2025-11-17", 5, "7.91", "90.75", "612.91"), ("2025-12-05", 6, "10.94", "90.75", "706.69")]
             .iter()
             .map(|(d, st, i, c, t)| (d.to_string(), *st, i.to_string(), c.to_string(), t.to_string()))
             .collect();
@@ -247,4 +248,79 @@ fn interest_rests_on_the_open_amount_a_spreadsheet_states() {
     let dated = open_amount_plan("dated");
     assert_eq!(money(&dated), expected);
     assert!(dated.iter().all(|a| !a["reason"].as_str().unwrap().contains("payment dates")));
+}
+
+/// A folder with customers.csv and invoices.csv written from the given lines.
+fn export(env: &Env, name: &str, customers: &str, invoices: &str) -> std::path::PathBuf {
+    let dir = env.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("customers.csv"), customers).unwrap();
+    std::fs::write(dir.join("invoices.csv"), invoices).unwrap();
+    dir
+}
+
+/// The reminders (step 2) of a plan: (invoice, day, deadline).
+fn reminders(json: &str) -> Vec<(String, String, String)> {
+    let v: Value = serde_json::from_str(json).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["step"] == 2)
+        .map(|a| {
+            (
+                a["invoice_number"].as_str().unwrap().to_string(),
+                a["date"].as_str().unwrap().to_string(),
+                a["deadline"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_consumers_term_skips_their_own_countrys_holiday_while_sending_follows_the_business() {
+    // A Dutch business, a consumer in Gent. G-1 is due Fri 2026-10-23: its first reminder (J+5)
+    // goes Wed 10-28 by e-mail and gives the Belgian 14 calendar days from the day after: 10-29
+    // through Wed 11-11, Armistice Day in Belgium (a working day in the Netherlands), so the term
+    // runs through Thu 11-12. G-2 is due Fri 11-06: its reminder's day, Wed 11-11, is a working
+    // day of the business, so it goes that day (14 days: 11-12 through Wed 11-25).
+    let customers = "customer_id,name,kind,language,email,street,postal_code,city,country\nG1,Els Van Damme,b2c,nl,els@example.be,Veldstraat 1,9000,Gent,BE\n";
+    let invoices = "invoice_number,customer_id,issue_date,due_date,currency,total,open_amount\nG-1,G1,2026-09-23,2026-10-23,EUR,46.88,\nG-2,G1,2026-10-07,2026-11-06,EUR,120.00,\n";
+    let env = Env::new();
+    env.ok(&["import", "csv", s(&export(&env, "gent", customers, invoices))]);
+    let plan = env.ok(&["plan", "--at", "2026-10-24", "--days", "20", "--format", "json"]);
+    assert_eq!(
+        reminders(&plan),
+        vec![
+            ("G-1".to_string(), "2026-10-28".to_string(), "2026-11-12".to_string()),
+            ("G-2".to_string(), "2026-11-11".to_string(), "2026-11-25".to_string()),
+        ],
+        "{plan}"
+    );
+    let body = json_body(&env, &["--invoice", "G-1", "--at", "2026-10-24"]);
+    assert!(
+        body.contains("binnen 14 kalenderdagen na de dag van verzending van dit bericht, dus uiterlijk op 12 november 2026"),
+        "{body}"
+    );
+    // A Belgian business closes on 11-11: G-2's reminder goes the next day, the term the same.
+    let be = Env::with_config(
+        "jurisdiction = \"be\"\n[business]\nname = 'Bakkerij Peeters BV'\niban = 'BE68539007547034'\ncompany_number = '0123.456.749'\n",
+    );
+    be.ok(&["import", "csv", s(&export(&be, "gent", customers, invoices))]);
+    let plan = be.ok(&["plan", "--at", "2026-10-24", "--days", "20", "--format", "json"]);
+    assert_eq!(
+        reminders(&plan),
+        vec![
+            ("G-1".to_string(), "2026-10-28".to_string(), "2026-11-12".to_string()),
+            ("G-2".to_string(), "2026-11-12".to_string(), "2026-11-26".to_string()),
+        ],
+        "{plan}"
+    );
+}
+
+/// The body of `dunwell preview --format json` with `args`.
+fn json_body(env: &Env, args: &[&str]) -> String {
+    let mut all = vec!["preview", "--format", "json"];
+    all.extend_from_slice(args);
+    let v: Value = serde_json::from_str(&env.ok(&all)).unwrap();
+    v["body"].as_str().unwrap().to_string()
 }

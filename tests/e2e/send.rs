@@ -322,10 +322,11 @@ fn one_message_covers_both_invoices_and_charges_the_costs_once_on_their_total() 
 #[test]
 fn a_letter_step_writes_a_pdf_with_the_invoice_and_where_to_pay() {
     // 2026-001 (C1): step 2 caught up on 11-26 moves the schedule 21 days (anchor 11-21); step
-    // 6 (letter, J+52) falls on Tue 2027-01-12. It is the formal notice: written awaiting
-    // approval, no file until a person approves it, then the next run writes it.
+    // 6 (letter, J+65) falls on Mon 2027-01-25, after the last warning's 14 days (Tue 01-05
+    // through Tue 01-19). It is the formal notice: written awaiting approval, no file until a
+    // person approves it, then the next run writes it.
     let env = imported("");
-    for day in ["2026-11-26", "2026-12-16", "2026-12-21", "2027-01-05", "2027-01-12"] {
+    for day in ["2026-11-26", "2026-12-16", "2026-12-21", "2027-01-05", "2027-01-25"] {
         env.ok(&["send", "--at", day]);
     }
     let pdfs = || -> Vec<String> {
@@ -340,8 +341,8 @@ fn a_letter_step_writes_a_pdf_with_the_invoice_and_where_to_pay() {
         .map(|m| (m["customer_id"].as_str().unwrap(), m["template"].as_str().unwrap()))
         .collect();
     assert!(notices.contains(&("C1", "standard-formal-notice")), "{waiting:#}");
-    crate::approvals::approve_waiting(&env, "2027-01-12");
-    env.ok(&["send", "--at", "2027-01-12"]);
+    crate::approvals::approve_waiting(&env, "2027-01-25");
+    env.ok(&["send", "--at", "2027-01-25"]);
     let letters = pdfs();
     assert!(!letters.is_empty(), "no letter written");
     let pdf = env.path().join("data/outbox").join(&letters[0]);

@@ -100,7 +100,7 @@ fn an_e_mail_without_an_address_falls_back_to_a_letter_and_the_mail_carries_the_
 fn a_fee_is_charged_once_shown_and_owed_from_then_on_but_never_to_a_dutch_consumer() {
     let env = installation("", with_options);
     // After the catch-up on 11-26 the schedule runs 21 days late (anchor 11-21): step 5 (J+45)
-    // on Tue 2027-01-05, the formal notice (J+52) on Tue 01-12.
+    // on Tue 2027-01-05 (14 days, through Tue 01-19), the formal notice (J+65) on Mon 01-25.
     send_days(&env, "2026-11-26", "2027-01-05");
     let plan = json(&env.ok(&["plan", "--at", "2027-01-06", "--days", "20", "--format", "json"]));
     let notice = plan
@@ -126,7 +126,7 @@ fn a_fee_is_charged_once_shown_and_owed_from_then_on_but_never_to_a_dutch_consum
 
     // The formal notice states the earlier fee in what is owed: 500.00 + interest + 40.00
     // costs (BIK minimum 15 % of 500 = 75.00) + 7.50.
-    send_days(&env, "2027-01-06", "2027-01-12");
+    send_days(&env, "2027-01-06", "2027-01-25");
     let notice = outbox(&env)
         .into_iter()
         .find(|m| m["customer_id"] == "K1" && m["template"] == "standard-formal-notice")
@@ -221,12 +221,14 @@ fn the_handoff_writes_a_case_file_posts_it_and_the_invoices_leave_the_playbook()
         with_options,
     );
     std::fs::write(env.path().join("agency-token"), format!("{token}\n")).unwrap();
-    // The handoff (J+76 from the anchor 11-21) falls on Fri 2027-02-05, after the formal
-    // notice's term (posted 01-12, received 01-14, through 01-28). The formal notices and the
-    // handoffs wait for approval: a person approves each on its day, the next run delivers it.
+    // The formal notice (J+65 from the anchor 11-21) falls on Mon 2027-01-25, after the last
+    // warning's term (Tue 01-05 through Tue 01-19); the handoff (J+89) on Thu 2027-02-18, after
+    // the formal notice's term (posted 01-25, received 01-27, through Wed 02-10). The formal
+    // notices and the handoffs wait for approval: a person approves each on its day, the next
+    // run delivers it.
     let mut approved = Vec::new();
     let mut day = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
-    while day <= chrono::NaiveDate::from_ymd_opt(2027, 2, 8).unwrap() {
+    while day <= chrono::NaiveDate::from_ymd_opt(2027, 2, 19).unwrap() {
         env.ok(&["send", "--at", &day.to_string()]);
         approved.extend(crate::approvals::approve_waiting(&env, &day.to_string()));
         day = day.succ_opt().unwrap();
@@ -240,10 +242,10 @@ fn the_handoff_writes_a_case_file_posts_it_and_the_invoices_leave_the_playbook()
     assert_eq!(
         waited,
         [
-            ("standard-formal-notice", "2027-01-12"),
-            ("standard-formal-notice", "2027-01-12"),
-            ("standard-legal-action", "2027-02-05"),
-            ("standard-legal-action", "2027-02-05")
+            ("standard-formal-notice", "2027-01-25"),
+            ("standard-formal-notice", "2027-01-25"),
+            ("standard-legal-action", "2027-02-18"),
+            ("standard-legal-action", "2027-02-18")
         ],
         "K1's and K2's"
     );
@@ -287,10 +289,10 @@ fn the_handoff_writes_a_case_file_posts_it_and_the_invoices_leave_the_playbook()
     assert_eq!(posted["documents"][0]["content_type"], "application/pdf");
 
     // The invoice left the playbook: no further step, shown as handed over.
-    let plan = env.ok(&["plan", "--at", "2027-02-09", "--days", "60"]);
+    let plan = env.ok(&["plan", "--at", "2027-02-19", "--days", "60"]);
     assert!(plan.contains("handed over to the collection agency"), "{plan}");
     assert!(plan.contains("F-1"), "{plan}");
-    let actions = json(&env.ok(&["plan", "--at", "2027-02-09", "--days", "60", "--format", "json"]));
+    let actions = json(&env.ok(&["plan", "--at", "2027-02-19", "--days", "60", "--format", "json"]));
     assert!(actions.as_array().unwrap().iter().all(|a| a["invoice_number"] != "F-1"), "{actions}");
 }
 
@@ -312,18 +314,28 @@ fn slow_first_gateway() -> (String, Arc<Mutex<Vec<String>>>) {
 }
 
 /// Edits a copy of the shipped playbooks (`p`): the standard playbook's first reminder goes
-/// out as an SMS, with a short text in every language (the shipped ones send no SMS).
+/// out as an SMS, with a short text in every language (the shipped ones send no SMS). To a
+/// Belgian consumer it is the free first reminder of Boek XIX WER, so it says what that one must
+/// (`dunwell check` refuses it otherwise): 14 calendar days and their last day, the damages and
+/// the interest rate that follow, the creditor's registration number.
 pub fn first_reminder_by_sms(p: &Path) {
     replace(
         &p.join("standard.toml"),
         "channel = \"email\"\ntemplate = \"standard-reminder-1\"",
         "channel = \"sms\"\ntemplate = \"standard-sms\"",
     );
+    let be = |days: &str, by: &str, then: &str, damages: &str, interest: &str, number: &str| {
+        let and = interest.split_once(' ').map_or("", |(and, _)| and);
+        let interest = interest.split_once(' ').map_or(interest, |(_, i)| i);
+        format!(
+            "{{% if customer.kind == \"b2c\" and jurisdiction == \"be\" %}} {days}{{% if deadline is not none %}}, {by} {{{{ deadline | date }}}}{{% endif %}}; {then}{{% if costs is not none %}} {damages} {{{{ costs | money }}}} {and}{{% endif %}} {interest}{{% if interest_rate is not none %}} {{{{ interest_rate | percent }}}}{{% endif %}}. {number} {{{{ business.company_number or business.kvk or \"-\" }}}}.{{% endif %}}"
+        )
+    };
     for (lang, text) in [
-        ("nl", "{{ business.name }}: factuur {{ invoice.number }} van {{ total_open | money }} staat open. Betaal op {{ business.iban }}."),
-        ("fr", "{{ business.name }} : facture {{ invoice.number }} de {{ total_open | money }} impayée. IBAN {{ business.iban }}."),
-        ("en", "{{ business.name }}: invoice {{ invoice.number }} of {{ total_open | money }} is unpaid. IBAN {{ business.iban }}."),
-        ("de", "{{ business.name }}: Rechnung {{ invoice.number }} über {{ total_open | money }} ist offen. IBAN {{ business.iban }}."),
+        ("nl", format!("{{{{ business.name }}}}: factuur {{{{ invoice.number }}}} van {{{{ total_open | money }}}} staat open. Betaal op {{{{ business.iban }}}}.{}", be("Binnen 14 kalenderdagen", "uiterlijk", "daarna", "schadevergoeding", "en verwijlintrest", "Ondernemingsnr."))),
+        ("fr", format!("{{{{ business.name }}}} : facture {{{{ invoice.number }}}} de {{{{ total_open | money }}}} impayée. IBAN {{{{ business.iban }}}}.{}", be("Dans les 14 jours calendrier", "au plus tard le", "ensuite", "indemnité", "et intérêts", "N° d'entreprise"))),
+        ("en", format!("{{{{ business.name }}}}: invoice {{{{ invoice.number }}}} of {{{{ total_open | money }}}} is unpaid. IBAN {{{{ business.iban }}}}.{}", be("Within 14 calendar days", "by", "then", "damages", "and interest", "Company no."))),
+        ("de", format!("{{{{ business.name }}}}: Rechnung {{{{ invoice.number }}}} über {{{{ total_open | money }}}} ist offen. IBAN {{{{ business.iban }}}}.{}", be("Innerhalb von 14 Kalendertagen", "spätestens am", "danach", "Entschädigung", "und Verzugszinsen", "Unternehmensnr."))),
     ] {
         std::fs::write(p.join(format!("templates/{lang}/standard-sms.txt")), text).unwrap();
     }
@@ -548,4 +560,150 @@ fn the_providers_delivery_reports_settle_an_unknown_sms_and_kill_an_undelivered_
     assert_eq!(m["status"], "dead", "{m:#}");
     assert!(m["last_error"].as_str().unwrap().contains("`undelivered`"), "{m:#}");
     assert!(d.log().contains("SMS report: message"), "{}", d.log());
+}
+
+/// A Dutch hotel (a business) with one invoice of 1000.00, due Wed 2026-07-01, and an e-mail
+/// address; the business is closed the week of Mon 2026-08-17.
+fn hotel_with_a_summer_closure() -> Env {
+    let closed =
+        "closing_days = [\"2026-08-17\", \"2026-08-18\", \"2026-08-19\", \"2026-08-20\", \"2026-08-21\"]\n";
+    let env = configured(closed, |_| {});
+    let data = env.path().join("hotel");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("customers.csv"),
+        "customer_id,name,kind,language,email,country\nH1,Hotel De Linde B.V.,b2b,nl,boekhouding@delinde.example,NL\n",
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("invoices.csv"),
+        "invoice_number,customer_id,issue_date,due_date,currency,total,open_amount\nH-1,H1,2026-06-01,2026-07-01,EUR,1000.00,\n",
+    )
+    .unwrap();
+    env.ok(&["import", "csv", s(&data)]);
+    env
+}
+
+#[test]
+fn the_last_warning_gives_a_term_that_pushes_the_formal_notice() {
+    // Hand-computed, Dutch law for a business: wettelijke handelsrente 10.15 % from Thu 07-02,
+    // BIK 15 % of 1000.00 = 150.00 (no VAT). The standard playbook:
+    // - step 2 (J+5) Mon 07-06 gives the business 7 days: through Mon 07-13;
+    // - step 3 (J+25) Sun 07-26 -> Mon 07-27, the 14-day letter: through Mon 08-10;
+    // - step 4 (J+30) Fri 07-31, the call;
+    // - step 5, the last warning (J+45): Sat 08-15 -> Mon 08-17, closed all week -> Mon 08-24.
+    //   Interest 1000.00 x 10.15 % x 54/365 (07-02..08-24) = 15.0164 -> 15.02. It says the
+    //   letter's term ran out (the costs are owed since) and gives 14 days: through Mon 09-07;
+    // - step 6, the formal notice (J+65): Fri 09-04 falls inside that term, so it goes on Tue
+    //   09-08. Interest x 69/365 (07-02..09-08) = 19.1877 -> 19.19; 1000.00 + 19.19 + 150.00 =
+    //   1169.19. By post it arrives Thu 09-10: 14 days through Thu 09-24;
+    // - step 7, the handoff (J+89): Mon 09-28, after that term.
+    let env = hotel_with_a_summer_closure();
+    let plan = json(&env.ok(&["plan", "--at", "2026-07-02", "--days", "120", "--format", "json"]));
+    let days: Vec<(&str, u64, Option<&str>)> = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["date"].as_str().unwrap(), a["step"].as_u64().unwrap(), a["deadline"].as_str()))
+        .collect();
+    assert_eq!(
+        days,
+        [
+            ("2026-07-06", 2, Some("2026-07-13")),
+            ("2026-07-27", 3, Some("2026-08-10")),
+            ("2026-07-31", 4, None),
+            ("2026-08-24", 5, Some("2026-09-07")),
+            ("2026-09-08", 6, Some("2026-09-24")),
+            ("2026-09-28", 7, None),
+        ],
+        "{plan:#}"
+    );
+    let notice = &plan[4];
+    assert!(
+        notice["reason"].as_str().unwrap().contains(
+            "It waits for the term of the message of 2026-08-24, which runs through 2026-09-07: planned for 2026-09-04, it goes on 2026-09-08."
+        ),
+        "{notice}"
+    );
+    assert_eq!((notice["interest"].as_str(), notice["costs"].as_str()), (Some("19.19"), Some("150.00")));
+    assert_eq!(notice["total_due"], "1169.19");
+
+    let warning = [
+        "- Openstaande hoofdsom: € 1.000,00\n- Vertragingsrente tot en met 24 augustus 2026 (wettelijke handelsrente, art. 6:119a BW, 10,15% per jaar): € 15,02\n- Totaal verschuldigd: € 1.015,02\n",
+        "De termijn uit ons bericht van 27 juli 2026 is op 10 augustus 2026 verstreken zonder dat wij uw betaling hebben ontvangen; de incassokosten van € 150,00 (art. 6:96 BW en Besluit BIK; geen btw) zijn daarmee verschuldigd.",
+        "Wij verzoeken u dit bedrag uiterlijk op 7 september 2026 over te maken",
+        "Dit is onze laatste herinnering. Betaalt u niet uiterlijk op 7 september 2026, dan:",
+    ];
+    let body = preview_body(&env, &["--invoice", "H-1", "--step", "5", "--at", "2026-07-02"]);
+    for line in warning {
+        assert!(body.contains(line), "`{line}` in:\n{body}");
+    }
+    let formal = [
+        "De termijn uit ons bericht van 24 augustus 2026 is op 7 september 2026 verstreken zonder dat wij uw betaling hebben ontvangen; de incassokosten van € 150,00 (art. 6:96 BW en Besluit BIK; geen btw) zijn daarmee verschuldigd.",
+        "- Openstaande hoofdsom: € 1.000,00\n- Vertragingsrente tot en met 8 september 2026 (wettelijke handelsrente, art. 6:119a BW, 10,15% per jaar): € 19,19\n- Incassokosten (art. 6:96 BW en Besluit BIK; geen btw): € 150,00\n- Totaal verschuldigd: € 1.169,19\n",
+        "Wij sommeren u het totaal verschuldigde bedrag uiterlijk op 24 september 2026 over te maken",
+    ];
+    let body = preview_body(&env, &["--invoice", "H-1", "--step", "6", "--at", "2026-07-02"]);
+    for line in formal {
+        assert!(body.contains(line), "`{line}` in:\n{body}");
+    }
+
+    // Sent day by day as planned: the same texts; nothing on the Friday the notice would have
+    // gone without the last warning's term.
+    for day in ["2026-07-06", "2026-07-27", "2026-07-31", "2026-08-24"] {
+        let report = json(&env.ok(&["send", "--at", day, "--format", "json"]));
+        assert_eq!(report["written"].as_array().unwrap().len(), 1, "{day}: {report}");
+    }
+    let report = json(&env.ok(&["send", "--at", "2026-09-04", "--format", "json"]));
+    assert!(report["written"].as_array().unwrap().is_empty(), "{report}");
+    env.ok(&["send", "--at", "2026-09-08"]);
+    let messages = outbox(&env);
+    let sent = |template: &str| {
+        messages
+            .iter()
+            .find(|m| m["template"] == template)
+            .unwrap_or_else(|| panic!("no {template}: {messages:#?}"))
+    };
+    let w = sent("standard-last-warning");
+    assert_eq!(w["total"], "1015.02", "{w}");
+    for line in warning {
+        assert!(w["body"].as_str().unwrap().contains(line), "`{line}` in {w}");
+    }
+    let n = sent("standard-formal-notice");
+    assert_eq!(
+        (n["status"].as_str(), n["total"].as_str()),
+        (Some("awaiting-approval"), Some("1169.19")),
+        "{n}"
+    );
+    for line in formal {
+        assert!(n["body"].as_str().unwrap().contains(line), "`{line}` in {n}");
+    }
+}
+
+#[test]
+fn a_business_that_cannot_deduct_vat_charges_and_names_the_costs_with_vat() {
+    // vat_deductible = false: the BIK carries 21 % VAT and the letters say "inclusief btw".
+    // Petra de Boer (a consumer, 80.00 open): the BIK minimum of 40.00 + 8.40 VAT = 48.40, named
+    // by her first reminder (the 14-day letter). Fietsenmaker Jansen (a business, 500.00): 15 %
+    // = 75.00 + 15.75 VAT = 90.75, charged by the formal notice.
+    let env = installation("vat_deductible = false\n", |_| {});
+    let body = preview_body(&env, &["--invoice", "F-2", "--at", "2026-11-26"]);
+    assert!(
+        body.contains("- brengen wij incassokosten van € 48,40 (art. 6:96 BW en Besluit BIK; inclusief btw) in rekening;"),
+        "{body}"
+    );
+    let body = preview_body(&env, &["--invoice", "F-2", "--at", "2026-11-26", "--lang", "fr"]);
+    assert!(
+        body.contains("des frais de recouvrement de 48,40 € (art. 6:96 du Code civil néerlandais et Besluit BIK ; TVA comprise)"),
+        "{body}"
+    );
+    let body = preview_body(&env, &["--invoice", "F-1", "--step", "6", "--at", "2026-11-26"]);
+    assert!(
+        body.contains("- Incassokosten (art. 6:96 BW en Besluit BIK; inclusief btw): € 90,75\n"),
+        "{body}"
+    );
+    // Deductible (the default): the same costs without VAT, and the letters say so.
+    let env = installation("", |_| {});
+    let body = preview_body(&env, &["--invoice", "F-2", "--at", "2026-11-26"]);
+    assert!(body.contains("incassokosten van € 40,00 (art. 6:96 BW en Besluit BIK; geen btw)"), "{body}");
 }

@@ -41,6 +41,7 @@ pub const CUSTOMER_COLUMNS: &[Column] = &[
     opt("jurisdiction"),
     opt("account_manager"),
     opt("credit_limit"),
+    opt("contact"),
 ];
 pub const INVOICE_COLUMNS: &[Column] = &[
     req("invoice_number"),
@@ -233,6 +234,15 @@ fn names_of(kind: Kind, field: &str) -> &'static [&'static str] {
         (_, "payment_method") => &["Betaalwijze", "Betaalmethode", "Mode de paiement", "Payment method"],
         (_, "account_manager") => &["Accountmanager", "Account manager"],
         (_, "credit_limit") => &["Kredietlimiet", "Limite de crédit", "Credit limit"],
+        (_, "contact") => &[
+            "Contactpersoon",
+            "Naam contactpersoon",
+            "Ter attentie van",
+            "Personne de contact",
+            "Personne à contacter",
+            "Contact person",
+            "Contact name",
+        ],
         (_, "invoice_number") => INVOICE_NUMBER,
         (_, "issue_date") => &[
             "Factuurdatum",
@@ -592,6 +602,15 @@ mod tests {
         assert_eq!(en, [Some(0), Some(1), Some(2), Some(3), None, Some(4), Some(5)]);
         let pay = positions(Kind::Payments, &["Factuurnr.", "Betaaldatum", "Bedrag"]);
         assert_eq!(pay, [Some(0), Some(1), Some(2), None]);
+    }
+
+    #[test]
+    fn the_contact_person_by_its_dutch_french_and_english_names() {
+        let contact = CUSTOMER_COLUMNS.iter().position(|c| c.name == "contact").unwrap();
+        for header in ["contact", "Contactpersoon", "Personne de contact", "Contact person"] {
+            let p = positions(Kind::Customers, &["Klantnummer", "Naam", "Soort", header]);
+            assert_eq!(p[contact], Some(3), "{header}");
+        }
     }
 
     #[test]

@@ -192,6 +192,7 @@ pub fn parse_customer(
         }
         Ok(limit)
     });
+    let contact = c.optional(16, "contact", |s| text::single_line(s, MAX_NAME));
     let street = c.optional(6, "street", |s| text::single_line(s, MAX_NAME));
     let postal = c.optional(7, "postal_code", |s| text::single_line(s, MAX_NAME));
     let city = c.optional(8, "city", |s| text::single_line(s, MAX_NAME));
@@ -219,6 +220,7 @@ pub fn parse_customer(
             jurisdiction: jurisdiction?,
             account_manager: account_manager?,
             credit_limit: credit_limit?,
+            contact: contact?.filter(|s| !s.is_empty()),
         },
     })
 }

@@ -306,6 +306,7 @@ pub(super) fn action(
         interest_basis: None,
         deadline: None,
         expired_term: None,
+        costs_due: false,
         kind,
         care: Some(care),
         disputed: None,

@@ -1000,3 +1000,78 @@ mod care {
         assert_eq!(plan.actions[1].care.and_then(|c| c.seq), Some(1));
     }
 }
+
+#[test]
+fn the_costs_are_due_once_the_term_of_a_message_that_named_them_ran_out() {
+    // The shipped pattern: a first reminder (J+5) that gives consumers 14 days and names the
+    // costs (businesses 7 days, no costs), a second (J+25) that names them with 14 days for
+    // all, a last warning (J+45). Due Wed 2025-10-01.
+    let mut first = with_term(money_step(5, MoneyAction::None, MoneyAction::None), 7);
+    (first.consumer_interest, first.consumer_costs, first.consumer_term_days) =
+        (MoneyAction::Announce, MoneyAction::Announce, Some(14));
+    let second = with_term(money_step(25, MoneyAction::Announce, MoneyAction::Announce), 14);
+    let last = money_step(45, MoneyAction::Apply, MoneyAction::Announce);
+    let pbs = with_steps(vec![first.clone(), second.clone(), last.clone()]);
+    let inv = invoice("F1", "2025-10-01", 500);
+    let due = |kind| -> Vec<bool> {
+        plan_with_law("2025-10-01", &nl(), &pbs, &inv, kind, &[])
+            .actions
+            .iter()
+            .map(|a| a.costs_due)
+            .collect()
+    };
+    // A consumer: the first reminder was the 14-day letter (art. 6:96 lid 6 BW): the costs are
+    // owed once its term ran out, so the second reminder says so.
+    assert_eq!(due(CustomerKind::B2c), [false, true, true]);
+    // A business: its first reminder named no costs; the second is the first to name them.
+    assert_eq!(due(CustomerKind::B2b), [false, false, true]);
+    // A 7-day term is no 14-day letter: nothing is owed by a Dutch consumer after it.
+    first.consumer_term_days = Some(7);
+    let short = with_steps(vec![first, second, last]);
+    let p = plan_with_law("2025-10-01", &nl(), &short, &inv, CustomerKind::B2c, &[]);
+    assert!(p.actions[1].expired_term.is_some(), "{:?}", p.actions[1]);
+    assert!(!p.actions[1].costs_due, "{:?}", p.actions[1]);
+    assert!(p.actions[2].costs_due, "after the second reminder's 14 days");
+
+    // Planned again from the stored progress (the second reminder sent on Mon 10-27, its term
+    // through Mon 11-10): the last warning still knows that message named the costs.
+    let rates = Rates::shipped().unwrap();
+    let costs = CostsOptions::default();
+    let cal = nl();
+    let rules = Rules {
+        calendar: &cal,
+        playbooks: &pbs,
+        law: Some(Law { rates: &rates, costs: &costs }),
+        post_delay_days: 2,
+        care_settings: None,
+    };
+    let progress = Progress {
+        playbook: "standard".into(),
+        steps_done: 2,
+        anchor: d("2025-10-01"),
+        last_day: Some(d("2025-10-27")),
+        first_reminder: Some((d("2025-10-06"), Delivery::Electronic)),
+        fees: Decimal::ZERO,
+        handed_over: None,
+        term: Some(Term { sent: d("2025-10-27"), ends: d("2025-11-10") }),
+    };
+    let c = customer();
+    let s = segmentation("standard");
+    let p = plan(
+        d("2025-11-01"),
+        60,
+        &rules,
+        [Subject {
+            invoice: &inv,
+            customer: &c,
+            segmentation: &s,
+            progress: Some(&progress),
+            payments: &[],
+            care: None,
+        }],
+    );
+    let a = &p.actions[0];
+    assert_eq!((a.step, a.date), (3, d("2025-11-17")));
+    assert_eq!(a.expired_term, progress.term);
+    assert!(a.costs_due, "{a:?}");
+}

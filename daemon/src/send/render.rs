@@ -168,7 +168,11 @@ pub(super) fn draft(
     ctx.interest_basis = lead.interest_basis.filter(|_| ctx.interest.is_some()).map(str::to_string);
     ctx.costs_include_vat = lead.jurisdiction == crate::calendar::Jurisdiction::Nl && !config.vat_deductible;
     ctx.deadline = lead.deadline;
-    ctx.expired_term = lead.expired_term.map(|t| template::ExpiredTerm { sent: t.sent, ended: t.ends });
+    ctx.expired_term = lead.expired_term.map(|t| template::ExpiredTerm {
+        sent: t.sent,
+        ended: t.ends,
+        costs_due: lead.costs_due,
+    });
     aggregate_costs(lead.jurisdiction, inputs, &mut ctx)?;
     let template_name = step.as_ref().map_or(lead.template.as_str(), |s| s.template.as_str());
     let rendered =

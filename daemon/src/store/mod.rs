@@ -63,7 +63,7 @@ pub struct Store {
 
 /// The columns [`customer_row`] reads, first in a SELECT.
 const CUSTOMER_COLUMNS: &str = "id, name, kind, language, email, phone, street, postal_code, city, country, \
-     customer_since, payment_method, segment, jurisdiction, account_manager, credit_limit";
+     customer_since, payment_method, segment, jurisdiction, account_manager, credit_limit, contact";
 
 /// A customer from the first columns of a row selected with [`CUSTOMER_COLUMNS`].
 fn customer_row(r: &rusqlite::Row<'_>) -> Result<Customer, StoreError> {
@@ -84,6 +84,7 @@ fn customer_row(r: &rusqlite::Row<'_>) -> Result<Customer, StoreError> {
         )?,
         account_manager: r.get(14)?,
         credit_limit: r.get_ref(15)?.as_str_or_null()?.map(decimal_col).transpose()?,
+        contact: r.get(16)?,
     })
 }
 

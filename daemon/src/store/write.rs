@@ -188,8 +188,8 @@ macro_rules! insert_customer {
     () => {
         "INSERT INTO customers (id, name, kind, language, email, phone, street, postal_code,
             city, country, customer_since, payment_method, segment, source, source_id, jurisdiction,
-            account_manager, credit_limit)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+            account_manager, credit_limit, contact)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
     };
 }
 
@@ -202,15 +202,15 @@ const UPSERT_CUSTOMER: &str = concat!(
         customer_since = excluded.customer_since, payment_method = excluded.payment_method,
         segment = excluded.segment, source = excluded.source, source_id = excluded.source_id,
         jurisdiction = excluded.jurisdiction, account_manager = excluded.account_manager,
-        credit_limit = excluded.credit_limit
+        credit_limit = excluded.credit_limit, contact = excluded.contact
      WHERE (name, kind, language, email, phone, street, postal_code, city, country,
             customer_since, payment_method, segment, source, source_id, jurisdiction,
-            account_manager, credit_limit)
+            account_manager, credit_limit, contact)
         IS NOT (excluded.name, excluded.kind, excluded.language, excluded.email, excluded.phone,
                 excluded.street, excluded.postal_code, excluded.city, excluded.country,
                 excluded.customer_since, excluded.payment_method, excluded.segment,
                 excluded.source, excluded.source_id, excluded.jurisdiction,
-                excluded.account_manager, excluded.credit_limit)"
+                excluded.account_manager, excluded.credit_limit, excluded.contact)"
 );
 
 /// [`UPSERT_CUSTOMER`] without the operator's columns in the update (see
@@ -278,6 +278,7 @@ impl CustomerWriter<'_> {
             c.jurisdiction.map(crate::calendar::Jurisdiction::as_str),
             c.account_manager,
             c.credit_limit.map(|l| l.to_string()),
+            c.contact,
         ])?;
         Ok(classify(existed, self.tx.total_changes() > before))
     }
@@ -523,6 +524,33 @@ mod tests {
         assert_eq!(tx.customer_writer().unwrap().upsert(&cleared, "csv", "C1").unwrap(), Upsert::Changed);
         tx.commit().unwrap();
         assert_eq!(store.load_customers().unwrap(), vec![cleared]);
+    }
+
+    #[test]
+    fn the_contact_person_is_the_operators_too() {
+        let mut store = Store::open_in_memory().unwrap();
+        let tx = store.begin().unwrap();
+        let mut c = Customer { contact: Some("Anne Jansen".into()), ..customer("C1") };
+        {
+            let mut cw = tx.customer_writer().unwrap();
+            assert_eq!(cw.upsert(&c, "csv", "C1").unwrap(), Upsert::Added);
+            assert_eq!(cw.upsert(&c, "csv", "C1").unwrap(), Upsert::Unchanged);
+            // A connector does not carry it: its record leaves the contact as it is.
+            let from_plugin = Customer { name: "Renamed".into(), ..customer("C1") };
+            assert_eq!(
+                tx.plugin_customer_writer().unwrap().upsert(&from_plugin, "csv", "C1").unwrap(),
+                Upsert::Changed
+            );
+        }
+        tx.commit().unwrap();
+        c.name = "Renamed".into();
+        assert_eq!(store.load_customers().unwrap(), vec![c.clone()]);
+        // Another contact in the spreadsheet is a change.
+        let tx = store.begin().unwrap();
+        let other = Customer { contact: Some("Piet de Vries".into()), ..c };
+        assert_eq!(tx.customer_writer().unwrap().upsert(&other, "csv", "C1").unwrap(), Upsert::Changed);
+        tx.commit().unwrap();
+        assert_eq!(store.load_customers().unwrap(), vec![other]);
     }
 
     #[test]

@@ -310,6 +310,130 @@ fn check_announced_costs(
     Ok(())
 }
 
+/// The word a language uses for calendar days after a number (`14 kalenderdagen`): Boek XIX
+/// WER counts the first reminder's term in calendar days, and the shipped texts say so.
+fn calendar_days_word(lang: Language) -> &'static str {
+    match lang {
+        Language::Nl => "kalenderdagen",
+        Language::Fr => "jours calendrier",
+        Language::En => "calendar days",
+        Language::De => "Kalendertagen",
+    }
+}
+
+/// The numbers written just before `word` in `text` (`binnen 14 kalenderdagen` gives 14).
+fn numbers_before(text: &str, word: &str) -> Vec<u32> {
+    text.match_indices(word)
+        .filter_map(|(at, _)| {
+            let before = text[..at].trim_end();
+            let digits = before.trim_end_matches(|c: char| c.is_ascii_digit());
+            before[digits.len()..].parse().ok()
+        })
+        .collect()
+}
+
+/// Checks the text of the first reminder after the due date (`step`) as a Belgian consumer
+/// receives it. That reminder is free and starts the 14-day wait of Boek XIX WER (art. XIX.2),
+/// and it only does so when it states a term of at least 14 calendar days with its last day,
+/// the balance due, the damages and the interest (its rate: the amount only starts after the
+/// wait) that will be claimed, and the creditor's name and company number. The step's settings
+/// are checked elsewhere (`playbook::check_be_first_reminder`); this catches a template, or a
+/// partial such as `_be_first_reminder.txt`, edited until it no longer says all that. It is
+/// rendered in `lang` for a sample Belgian consumer, once from a business with a Belgian
+/// enterprise number and once from a Dutch business with only its KvK number (which is then its
+/// registration number). The error names what is missing.
+pub fn check_be_first_reminder_text(
+    playbooks: &PlaybookSource,
+    source: &str,
+    name: &str,
+    lang: Language,
+    step: &Step,
+    part: TemplatePart,
+) -> Result<(), TemplateError> {
+    if step.channel.delivery().is_none() {
+        return Ok(());
+    }
+    let partials = check_source(playbooks, source, name, lang, part)?;
+    let b2c = step.money_for(CustomerKind::B2c);
+    let [_, consumer, ..] = sample_variants(lang, step.channel, step.money_for(CustomerKind::B2b), b2c);
+    let mut dutch_business = consumer.clone();
+    dutch_business.business.company_number = None;
+    dutch_business.business.rpr = None;
+    dutch_business.business.kvk = Some("12345678".into());
+    for ctx in [consumer, dutch_business] {
+        let text = match part {
+            TemplatePart::Text => render_text(source, name, lang, &ctx, Some(partials)).map(|r| r.body)?,
+            TemplatePart::Html => render_html_in(source, name, lang, &ctx, "subject", Some(partials))?,
+        };
+        // The HTML body escapes what it prints; compare with what a reader sees.
+        let text = text.replace("&amp;", "&").replace("&#x2f;", "/").replace("&#x27;", "'");
+        let money = |d: Decimal| super::format_money(d, &ctx.invoice.currency, lang);
+        let mut missing = Vec::new();
+        let word = calendar_days_word(lang);
+        let days = numbers_before(&text, word);
+        if days.is_empty() || days.iter().any(|d| *d < 14) {
+            let found = match days.iter().min() {
+                Some(d) if *d < 14 => format!(" (it gives {d} {word})"),
+                _ => String::new(),
+            };
+            missing.push(format!("a term of at least 14 calendar days (`14 {word}`){found}"));
+        }
+        if let Some(deadline) = ctx.deadline {
+            let day = super::format_date(deadline, lang);
+            if !text.contains(&day) {
+                missing.push(format!("the term's last day (here {day}, from `deadline`)"));
+            }
+        }
+        if !text.contains(&money(ctx.total_open)) {
+            missing.push(format!("the balance due (here {})", money(ctx.total_open)));
+        }
+        if let Some(costs) = ctx.costs {
+            if !text.contains(&money(costs)) {
+                missing.push(format!("the damages that will be claimed (here {})", money(costs)));
+            }
+        }
+        if let Some(rate) = ctx.interest_rate.filter(|_| ctx.interest_action != MoneyAction::None) {
+            let rate = super::format_percent(rate, lang);
+            if !text.contains(&rate) {
+                missing.push(format!("the interest that will be claimed, with its rate (here {rate})"));
+            }
+        }
+        if !text.contains(&ctx.business.name) {
+            missing.push(format!("the creditor's name (here {})", ctx.business.name));
+        }
+        let number = ctx.business.company_number.as_ref().or(ctx.business.kvk.as_ref());
+        if let Some(number) = number.filter(|n| !text.contains(n.as_str())) {
+            let which = if ctx.business.company_number.is_some() {
+                "enterprise number"
+            } else {
+                "registration number (a Dutch business's KvK number)"
+            };
+            missing.push(format!("the creditor's {which} (here {number})"));
+        }
+        if !missing.is_empty() {
+            let partials: Vec<String> =
+                included_names(source).into_iter().filter(|p| is_partial_name(p)).collect();
+            let from = if partials.is_empty() {
+                String::new()
+            } else {
+                format!(" (with the partials it includes: {})", partials.join(", "))
+            };
+            return Err(TemplateError::Layout {
+                name: name.to_string(),
+                message: format!(
+                    "step {} ({}) is the first reminder after the due date, which for a Belgian consumer \
+                     is free and starts the 14-day wait of Boek XIX WER (art. XIX.2); rendered for a \
+                     Belgian consumer{from} it does not print {}",
+                    step.number,
+                    step.template,
+                    missing.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The partials a template includes (`{% include "_x.txt" %}`), read from the same language
 /// folder, must not join lines by accident either; those they include in turn are checked too.
 fn check_included_partials(source: &str, name: &str, partials: Partials<'_>) -> Result<(), TemplateError> {

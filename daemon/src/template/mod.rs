@@ -66,8 +66,8 @@ use crate::playbook::{Channel, MoneyAction, PlaybookSource, Step};
 
 pub use crate::gsm::{parts as sms_parts, Encoding as SmsEncoding, SmsParts};
 pub use check::{
-    care_template_notes, check_care_template, check_care_templates, check_syntax, check_template,
-    TemplatePart,
+    care_template_notes, check_be_first_reminder_text, check_care_template, check_care_templates,
+    check_syntax, check_template, TemplatePart,
 };
 pub use format::{format_date, format_days, format_money, format_percent};
 
@@ -227,6 +227,11 @@ pub struct ExpiredTerm {
     pub sent: NaiveDate,
     /// The term's last day.
     pub ended: NaiveDate,
+    /// The collection costs (BE: the damages) the message names are owed since the term ran
+    /// out: the message that gave it named them, and the customer's law makes them due after it
+    /// (`plan::Action::costs_due`). The texts then say so, and never that paying now avoids
+    /// them.
+    pub costs_due: bool,
 }
 
 /// The creditor: the business that sends the reminders (`[business]` of dunwell.toml).
@@ -313,7 +318,7 @@ impl CustomerContext {
             kind: c.kind,
             country: c.address.country.clone(),
             language: c.language.unwrap_or(default_language),
-            contact_name: None,
+            contact_name: c.contact.clone(),
         }
     }
 }
@@ -585,7 +590,8 @@ impl MessageContext {
         ctx.interest_rate = Some(Decimal::new(1015, 2));
         ctx.interest_basis = Some("nl-commercial".into());
         ctx.costs_include_vat = false;
-        ctx.expired_term = Some(ExpiredTerm { sent: date(2026, 3, 18), ended: date(2026, 4, 1) });
+        ctx.expired_term =
+            Some(ExpiredTerm { sent: date(2026, 3, 18), ended: date(2026, 4, 1), costs_due: true });
         ctx.step = 5;
         // Working with the customer: a promise for both invoices, a plan of three instalments
         // (the first paid, the second in part), its second instalment, and a dispute about
@@ -800,7 +806,7 @@ const VOCABULARY: &str = "business.{name, legal_form, address, iban, bic, vat_nu
      days_overdue, payment_reference, interest, costs, total_due, disputed, dispute_reason}, \
      total_open, payment_reference, today, days_overdue, interest, costs, fee, total_due, \
      interest_action, costs_action, deadline, jurisdiction, interest_rate, interest_basis, \
-     costs_include_vat, expired_term.{sent, ended}, step, channel, \
+     costs_include_vat, expired_term.{sent, ended, costs_due}, step, channel, \
      promise.{id, date, amount, made_on, invoices}, \
      payment_plan.{id, made_on, invoices, instalments, total, paid, missed}, \
      instalment and each of payment_plan.instalments.{seq, date, amount, paid, open, payment_reference}, \

@@ -721,8 +721,27 @@ fn check_wording(step: &Step, ctx: &MessageContext, m: &Message, what: &str, fai
     }
 }
 
+/// `ctx` as the planner may send it: without an expired term, and (when an earlier step of its
+/// playbook gives this kind of customer a term) after that term ran out, with the costs owed
+/// since (the message that gave the term named them) or not; the expired term's day and end are
+/// the sample's.
+fn expired_term_branches(ctx: &MessageContext, after_a_term: bool) -> Vec<(MessageContext, &'static str)> {
+    let sample = MessageContext::sample().expired_term.expect("the sample has an expired term");
+    [(None, "no expired term"), (Some(false), "term expired"), (Some(true), "term expired, costs due")]
+        .into_iter()
+        .filter(|(expired, _)| after_a_term || expired.is_none())
+        .map(|(costs_due, what)| {
+            let mut c = ctx.clone();
+            c.expired_term = costs_due.map(|costs_due| ExpiredTerm { costs_due, ..sample });
+            (c, what)
+        })
+        .collect()
+}
+
 /// Every template of every shipped step renders in every language, for a business and a
-/// consumer, with one invoice and with two, and says what its step must say.
+/// consumer, under Dutch and Belgian law, with one invoice and with two, without an expired term
+/// and after one (its costs owed or not), and says what its step must say: the sums add up, the
+/// interest has its basis and rate.
 #[test]
 fn every_shipped_template_renders_in_every_language() {
     let set = PlaybookSet::load(PlaybookSource::Dir(playbooks_dir()), Language::Nl, &nl_law())
@@ -731,31 +750,37 @@ fn every_shipped_template_renders_in_every_language() {
     let mut names = BTreeSet::new();
     let mut failures = Vec::new();
     for pb in set.playbooks.values() {
-        for step in &pb.steps {
+        for (i, step) in pb.steps.iter().enumerate() {
             names.insert(step.template.clone());
             for lang in Language::ALL {
                 for jurisdiction in [Jurisdiction::Nl, Jurisdiction::Be] {
                     for kind in [CustomerKind::B2b, CustomerKind::B2c] {
+                        let after_a_term = pb.steps[..i]
+                            .iter()
+                            .any(|s| s.term_for(kind).is_some() && s.channel.delivery().is_some());
                         for several in [false, true] {
-                            let ctx = context_in(step, kind, jurisdiction, lang, several);
-                            let what = format!(
-                                "{lang}/{} ({} {}, {} invoice{})",
-                                step.template,
-                                jurisdiction,
-                                kind.as_str(),
-                                ctx.invoices.len(),
-                                if several { "s" } else { "" }
-                            );
-                            let m = match render_message(&set.source, &step.template, &ctx) {
-                                Ok(m) => m,
-                                Err(e) => {
-                                    failures.push(format!("{what}: {e}"));
-                                    continue;
-                                }
-                            };
-                            check_message(step, &ctx, &m, &what, &mut failures);
-                            check_sums(&ctx, &m, &what, &mut failures);
-                            check_wording(step, &ctx, &m, &what, &mut failures);
+                            let base = context_in(step, kind, jurisdiction, lang, several);
+                            for (ctx, branch) in expired_term_branches(&base, after_a_term) {
+                                let what = format!(
+                                    "{lang}/{} ({} {}, {} invoice{}, {branch})",
+                                    step.template,
+                                    jurisdiction,
+                                    kind.as_str(),
+                                    ctx.invoices.len(),
+                                    if several { "s" } else { "" }
+                                );
+                                let m = match render_message(&set.source, &step.template, &ctx) {
+                                    Ok(m) => m,
+                                    Err(e) => {
+                                        failures.push(format!("{what}: {e}"));
+                                        continue;
+                                    }
+                                };
+                                check_message(step, &ctx, &m, &what, &mut failures);
+                                check_sums(&ctx, &m, &what, &mut failures);
+                                check_wording(step, &ctx, &m, &what, &mut failures);
+                                check_expired_term(step, &ctx, &m, &what, &mut failures);
+                            }
                         }
                     }
                 }
@@ -764,6 +789,63 @@ fn every_shipped_template_renders_in_every_language() {
     }
     assert_eq!(names.len(), 19, "the default playbooks name 19 templates: {names:?}");
     assert!(failures.is_empty(), "{} problems:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// After an earlier term ran out, a message that writes to the customer says so (with its
+/// date), never gives the impression that the old term still runs, and, when the costs are owed
+/// since (`expired_term.costs_due`), states them as due with their amount and never promises
+/// that paying now avoids them.
+fn check_expired_term(
+    step: &Step,
+    ctx: &MessageContext,
+    m: &Message,
+    what: &str,
+    failures: &mut Vec<String>,
+) {
+    let lang = ctx.customer.language;
+    let writes = matches!(step.channel, Channel::Email | Channel::Letter | Channel::RegisteredLetter);
+    let Some(expired) = ctx.expired_term.filter(|_| writes && step.offset_days > 0) else { return };
+    let mut fail = |msg: String| failures.push(format!("{what}: {msg}"));
+    let ended = format_date(expired.ended, lang);
+    for (part, text) in [("text", Some(&m.text)), ("HTML", m.html.as_ref())] {
+        let Some(text) = text else { continue };
+        if !text.contains(&ended) {
+            fail(format!("the {part} does not say that the term that ended on {ended} has run out"));
+        }
+        // The sentence is a paragraph of its own (a partial loses its last line break).
+        if part == "text" {
+            let lines: Vec<&str> = text.lines().collect();
+            if let Some(i) = lines.iter().position(|l| l.contains(&ended)) {
+                if lines.get(i + 1).is_some_and(|next| !next.is_empty()) {
+                    fail(format!("the expired term runs into the next paragraph: `{}`", lines[i + 1]));
+                }
+            }
+        }
+        let costs = ctx.costs.filter(|_| ctx.costs_action != MoneyAction::None);
+        if let Some(costs) = costs.filter(|_| expired.costs_due || ctx.costs_action == MoneyAction::Apply) {
+            let due = match lang {
+                Language::Nl => "verschuldigd",
+                Language::Fr => "dès lors",
+                Language::En => "therefore due",
+                Language::De => "geschuldet",
+            };
+            let amount = format_money(costs, &ctx.invoice.currency, lang);
+            if !text.lines().any(|l| l.contains(&ended) && l.contains(&amount) && l.contains(due)) {
+                fail(format!(
+                    "the {part} does not say that the costs of {amount} are due since the term ran out"
+                ));
+            }
+            let not_due = match lang {
+                Language::Nl => "niet verschuldigd",
+                Language::Fr => "pas dus",
+                Language::En => "not be due",
+                Language::De => "nicht an",
+            };
+            if text.contains(not_due) {
+                fail(format!("the {part} says the costs that are due will not be (`{not_due}`)"));
+            }
+        }
+    }
 }
 
 /// What is wrong with the lists of an HTML body, if anything: every item inside a list, no
@@ -1686,4 +1768,443 @@ fn the_check_renders_the_care_templates() {
     let problems = PlaybookSet::load(source.clone(), Language::Nl, &nl_law()).unwrap_err().to_string();
     assert!(problems.contains("templates/de/dispute-overdue.txt"), "{problems}");
     assert!(problems.contains("remove the `Subject:` line"), "{problems}");
+}
+
+// ---- issue 11: terms, costs due, Boek XIX, wording ----
+
+/// The shipped playbooks, loaded as `dunwell check` loads them.
+fn shipped() -> PlaybookSet {
+    PlaybookSet::load(PlaybookSource::Dir(playbooks_dir()), Language::Nl, &nl_law())
+        .unwrap_or_else(|p| panic!("{p}"))
+}
+
+/// Step `template` of the shipped playbooks.
+fn shipped_step<'a>(set: &'a PlaybookSet, template: &str) -> &'a Step {
+    set.playbooks.values().flat_map(|p| &p.steps).find(|s| s.template == template).expect("a shipped step")
+}
+
+/// `ctx` after the term of the message of 18 March 2026 ran out on 1 April 2026.
+fn after_the_term(mut ctx: MessageContext, costs_due: bool) -> MessageContext {
+    ctx.expired_term = Some(ExpiredTerm { sent: day(2026, 3, 18), ended: day(2026, 4, 1), costs_due });
+    ctx
+}
+
+#[test]
+fn the_second_reminder_to_a_consumer_says_the_first_term_ran_out_and_the_costs_are_due() {
+    // A consumer's first reminder gave 14 days and named the costs (the 14-day letter; for a
+    // Belgian consumer the free reminder that starts the wait). When it ran out, the costs are
+    // owed: the second reminder says so with their amount, and no longer that paying within its
+    // own term avoids them.
+    let set = shipped();
+    for template in ["standard-reminder-2", "vip-reminder-2"] {
+        let step = shipped_step(&set, template);
+        let nl =
+            after_the_term(context_in(step, CustomerKind::B2c, Jurisdiction::Nl, Language::Nl, false), true);
+        assert_eq!(nl.costs, Some(d("185.18")), "one invoice's share of the sample's costs");
+        let m = render_message(&set.source, template, &nl).unwrap();
+        assert!(
+            m.text.contains(
+                "De termijn uit ons bericht van 18 maart 2026 is op 1 april 2026 verstreken zonder dat wij uw betaling \
+                 hebben ontvangen; de incassokosten van € 185,18 (art. 6:96 BW en Besluit BIK; geen btw) zijn daarmee \
+                 verschuldigd."
+            ),
+            "{template}: {}",
+            m.text
+        );
+        assert!(m.text.contains("- brengen wij deze kosten in rekening;"), "{template}: {}", m.text);
+        for text in [&m.text, m.html.as_ref().unwrap()] {
+            assert!(!text.contains("niet verschuldigd"), "{template}: {text}");
+        }
+        assert!(!m.subject.as_deref().unwrap_or_default().contains("voorkom"), "{:?}", m.subject);
+        let be =
+            after_the_term(context_in(step, CustomerKind::B2c, Jurisdiction::Be, Language::Nl, false), true);
+        let m = render_message(&set.source, template, &be).unwrap();
+        assert!(
+            m.text.contains(
+                "is op 1 april 2026 verstreken zonder dat wij uw betaling hebben ontvangen; een forfaitaire \
+                 schadevergoeding van € 185,18 (volgens onze algemene voorwaarden, Boek XIX WER; geen btw) is daarmee \
+                 verschuldigd."
+            ),
+            "{template}: {}",
+            m.text
+        );
+        assert!(!m.text.contains("niet verschuldigd"), "{template}: {}", m.text);
+        // The other languages: the term ran out, the costs are due, nothing says they will not be.
+        for (lang, expired, due, not_due) in [
+            (Language::Fr, "a expiré le 1er avril 2026", "sont dès lors dus", "pas dus"),
+            (Language::En, "ended on 1 April 2026", "are therefore due", "not be due"),
+            (Language::De, "ist am 1. April 2026 abgelaufen", "sind damit geschuldet", "nicht an"),
+        ] {
+            let ctx =
+                after_the_term(context_in(step, CustomerKind::B2c, Jurisdiction::Nl, lang, false), true);
+            let m = render_message(&set.source, template, &ctx).unwrap();
+            for text in [&m.text, m.html.as_ref().unwrap()] {
+                assert!(text.contains(expired) && text.contains(due), "{lang}/{template}: {text}");
+                assert!(!text.contains(not_due), "{lang}/{template}: {text}");
+            }
+        }
+    }
+    // A business's first reminder named no costs: its term ran out, but the second reminder is
+    // the first to name them, with a new term that avoids them.
+    let step = shipped_step(&set, "standard-reminder-2");
+    let ctx =
+        after_the_term(context_in(step, CustomerKind::B2b, Jurisdiction::Nl, Language::Nl, false), false);
+    let m = render_message(&set.source, "standard-reminder-2", &ctx).unwrap();
+    assert!(
+        m.text.contains(
+            "De termijn uit ons bericht van 18 maart 2026 is op 1 april 2026 verstreken zonder dat wij uw betaling \
+             hebben ontvangen.\n"
+        ),
+        "{}",
+        m.text
+    );
+    assert!(m.text.contains("- brengen wij incassokosten van € 185,18"), "{}", m.text);
+    assert!(m.text.contains("Betaalt u binnen de genoemde termijn, dan zijn deze kosten niet verschuldigd."));
+    assert!(m.subject.unwrap().ends_with(": voorkom incassokosten"));
+}
+
+#[test]
+fn collection_costs_say_whether_vat_is_included() {
+    // A business that cannot deduct VAT charges the BIK with VAT (21 %): the letters say so.
+    let set = shipped();
+    let notice = shipped_step(&set, "standard-formal-notice");
+    let letter = shipped_step(&set, "standard-reminder-2");
+    for (lang, applied, announced) in [
+        (Language::Nl, "- Incassokosten (art. 6:96 BW en Besluit BIK; inclusief btw): € 185,18", "incassokosten van € 185,18 (art. 6:96 BW en Besluit BIK; inclusief btw)"),
+        (Language::Fr, "- Frais de recouvrement (art. 6:96 du Code civil néerlandais et Besluit BIK ; TVA comprise) : 185,18 €", "des frais de recouvrement de 185,18 € (art. 6:96 du Code civil néerlandais et Besluit BIK ; TVA comprise)"),
+        (Language::En, "Collection Costs Decree; including VAT): €185.18", "collection costs of €185.18 (art. 6:96 Dutch Civil Code and the Dutch Collection Costs Decree; including VAT)"),
+    ] {
+        let mut ctx = context_in(notice, CustomerKind::B2b, Jurisdiction::Nl, lang, false);
+        ctx.costs_include_vat = true;
+        let m = render_message(&set.source, &notice.template, &ctx).unwrap();
+        assert!(m.text.contains(applied), "{lang}: {}", m.text);
+        let mut ctx = context_in(letter, CustomerKind::B2c, Jurisdiction::Nl, lang, false);
+        ctx.costs_include_vat = true;
+        let m = render_message(&set.source, &letter.template, &ctx).unwrap();
+        assert!(m.text.contains(announced), "{lang}: {}", m.text);
+        assert!(m.html.unwrap().contains(announced), "{lang}");
+        // Without it: no VAT.
+        ctx.costs_include_vat = false;
+        let m = render_message(&set.source, &letter.template, &ctx).unwrap();
+        assert!(
+            !m.text.contains("inclusief btw") && !m.text.contains("TVA comprise") && !m.text.contains("including VAT"),
+            "{lang}: {}",
+            m.text
+        );
+    }
+}
+
+#[test]
+fn the_formal_notices_ask_the_court_for_the_costs_of_the_proceedings() {
+    // No threat the law does not back: the costs of proceedings are the court's to award.
+    let set = shipped();
+    for template in ["standard-formal-notice", "vip-formal-notice", "bad-payer-formal-notice"] {
+        let step = shipped_step(&set, template);
+        for (lang, jurisdiction, wording) in [
+            (Language::Nl, Jurisdiction::Nl, "de rechter zullen vragen u ook in de proceskosten te veroordelen"),
+            (Language::Nl, Jurisdiction::Be, "de rechter zullen vragen u ook te veroordelen tot de gerechtskosten, waaronder het rolrecht en de rechtsplegingsvergoeding"),
+            (Language::Fr, Jurisdiction::Be, "demanderons au juge de vous condamner également aux dépens, en ce compris les droits de mise au rôle et l'indemnité de procédure"),
+            (Language::En, Jurisdiction::Nl, "ask the court to order you to pay the costs of the proceedings"),
+            (Language::De, Jurisdiction::Nl, "das Gericht ersuchen werden, Sie auch zu den Gerichtskosten zu verurteilen"),
+        ] {
+            let ctx = context_in(step, CustomerKind::B2b, jurisdiction, lang, false);
+            let text = render_message(&set.source, template, &ctx).unwrap().text;
+            assert!(text.contains(wording), "{lang}/{template} ({jurisdiction}): {text}");
+            assert!(!text.contains("op u verhalen") && !text.contains("zullen wij eveneens"), "{text}");
+        }
+    }
+}
+
+#[test]
+fn the_reviews_wording_fixes_hold() {
+    // letters-review §2: "Hierbij" (not the informal "Bij deze"), "sans objet" (not "nulle"),
+    // "verser" (not "virer"), "Je dois toutefois" (not "Je suis tenu", which presumes a man).
+    let set = shipped();
+    for template in ["standard-formal-notice", "vip-formal-notice", "bad-payer-formal-notice"] {
+        let step = shipped_step(&set, template);
+        for jurisdiction in [Jurisdiction::Nl, Jurisdiction::Be] {
+            let nl = render_message(
+                &set.source,
+                template,
+                &context_in(step, CustomerKind::B2b, jurisdiction, Language::Nl, false),
+            )
+            .unwrap()
+            .text;
+            assert!(nl.contains("hierbij in gebreke."), "{template}: {nl}");
+            assert!(!nl.contains("Bij deze") && !nl.contains("formeel in gebreke"), "{template}: {nl}");
+            let fr = render_message(
+                &set.source,
+                template,
+                &context_in(step, CustomerKind::B2b, jurisdiction, Language::Fr, false),
+            )
+            .unwrap()
+            .text;
+            assert!(fr.contains("de considérer la présente comme sans objet."), "{template}: {fr}");
+            assert!(fr.contains("mettons en demeure de verser le montant total dû"), "{template}: {fr}");
+            assert!(!fr.contains("nulle") && !fr.contains("virer"), "{template}: {fr}");
+        }
+    }
+    let step = shipped_step(&set, "vip-reminder-2");
+    let fr = render_message(
+        &set.source,
+        "vip-reminder-2",
+        &context_in(step, CustomerKind::B2b, Jurisdiction::Be, Language::Fr, false),
+    )
+    .unwrap();
+    for text in [&fr.text, fr.html.as_ref().unwrap()] {
+        assert!(text.contains("Je dois toutefois vous indiquer ce qui se passera"), "{text}");
+        assert!(!text.contains("Je suis tenu"), "{text}");
+    }
+    // And in no shipped file at all, whatever the branch.
+    for (lang, words) in [
+        (Language::Nl, &["Bij deze", "bij deze stellen"][..]),
+        (
+            Language::Fr,
+            &["comme nulle", "comme nul ", "de virer", "vous prions de virer", "Je suis tenu"][..],
+        ),
+    ] {
+        for entry in std::fs::read_dir(playbooks_dir().join("templates").join(lang.as_str())).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for w in words {
+                assert!(!text.contains(w), "{}: `{w}`", path.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn dutch_texts_for_belgian_customers_use_belgian_terms() {
+    let set = shipped();
+    let nl_be = |template: &str, kind: CustomerKind| {
+        let step = shipped_step(&set, template);
+        let m = render_message(
+            &set.source,
+            template,
+            &context_in(step, kind, Jurisdiction::Be, Language::Nl, false),
+        )
+        .unwrap();
+        format!("{}\n{}", m.subject.unwrap_or_default(), m.text)
+    };
+    // A +++…+++ reference is a gestructureerde mededeling, never a betalingskenmerk.
+    let reminder = nl_be("standard-reminder-2", CustomerKind::B2b);
+    assert!(
+        reminder.contains("onder vermelding van de gestructureerde mededeling +++090/9337/55493+++"),
+        "{reminder}"
+    );
+    assert!(!reminder.contains("betalingskenmerk"), "{reminder}");
+    // The formal notice: in gebreke, verwijlintrest, rolrecht, rechtsplegingsvergoeding, and the
+    // creditor's ondernemingsnummer; none of the Dutch terms.
+    let notice = nl_be("standard-formal-notice", CustomerKind::B2b);
+    for word in [
+        "Wij stellen u hierbij in gebreke.",
+        "Verwijlintrest tot en met",
+        "het rolrecht en de rechtsplegingsvergoeding",
+        "loopt de verwijlintrest door",
+        "Ondernemingsnummer 0123.456.749, RPR Gent",
+    ] {
+        assert!(notice.contains(word), "`{word}`: {notice}");
+    }
+    for word in ["vertragingsrente", "verzuim", "proceskosten", "griffierecht", "KvK"] {
+        assert!(!notice.contains(word), "`{word}`: {notice}");
+    }
+    // A registered letter to a Belgian customer is an aangetekende zending.
+    let last = nl_be("bad-payer-final", CustomerKind::B2b);
+    assert!(last.contains("een formele ingebrekestelling per aangetekende zending"), "{last}");
+    // The consumer's first reminder names the creditor by its ondernemingsnummer.
+    let first = nl_be("standard-reminder-1", CustomerKind::B2c);
+    assert!(
+        first.contains("Schuldeiser: Bakkerij Van Dam B.V., ondernemingsnummer 0123.456.749."),
+        "{first}"
+    );
+    // The second reminder that charges interest says verwijlintrest in its subject too.
+    let second = nl_be("bad-payer-reminder-2", CustomerKind::B2b);
+    let subject = second.lines().next().unwrap_or_default();
+    assert_eq!(subject, "Tweede herinnering factuur 2026-0117: verwijlintrest aangerekend");
+    let step = shipped_step(&set, "bad-payer-reminder-2");
+    let nl = render_message(
+        &set.source,
+        "bad-payer-reminder-2",
+        &context_in(step, CustomerKind::B2b, Jurisdiction::Nl, Language::Nl, false),
+    )
+    .unwrap();
+    assert_eq!(
+        nl.subject.as_deref(),
+        Some("Tweede herinnering factuur 2026-0117: rente in rekening gebracht")
+    );
+}
+
+#[test]
+fn the_belgian_first_reminder_names_the_creditor_once_with_one_full_stop() {
+    // A name that ends in a full stop (B.V.) is not followed by a second one when no number
+    // follows it; with a number the sentence ends after the number.
+    let set = shipped();
+    let step = shipped_step(&set, "standard-reminder-1");
+    for (lang, creditor) in [
+        (Language::Nl, "Schuldeiser: Bakkerij Van Dam B.V."),
+        (Language::Fr, "Créancier : Bakkerij Van Dam B.V."),
+        (Language::En, "Creditor: Bakkerij Van Dam B.V."),
+        (Language::De, "Gläubiger: Bakkerij Van Dam B.V."),
+    ] {
+        let mut ctx = context_in(step, CustomerKind::B2c, Jurisdiction::Be, lang, false);
+        ctx.business.company_number = None;
+        ctx.business.kvk = None;
+        let m = render_message(&set.source, &step.template, &ctx).unwrap();
+        for text in [&m.text, m.html.as_ref().unwrap()] {
+            assert!(text.contains(creditor), "{lang}: {text}");
+            assert!(!text.contains("B.V.."), "{lang}: {text}");
+        }
+        ctx.business.name = "Bakkerij Van Dam".into();
+        let m = render_message(&set.source, &step.template, &ctx).unwrap();
+        assert!(m.text.contains(&format!("{}.\n", creditor.trim_end_matches(" B.V."))), "{lang}: {}", m.text);
+        ctx.business.kvk = Some("12345678".into());
+        let m = render_message(&set.source, &step.template, &ctx).unwrap();
+        assert!(m.text.contains("12345678.\n"), "{lang}: {}", m.text);
+    }
+}
+
+/// A copy of the shipped playbooks in a temporary folder, with `edit` applied to it.
+fn edited_playbooks(edit: impl FnOnce(&Path)) -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            if entry.path().is_dir() {
+                copy(&entry.path(), &to.join(entry.file_name()));
+            } else {
+                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy(&playbooks_dir(), dir.path());
+    edit(dir.path());
+    dir
+}
+
+/// Replaces `from` (which must be there) in a file.
+fn replace_in(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no `{from}`", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn the_belgian_first_reminder_text_is_checked_whatever_the_step_says() {
+    // The step's settings are right (14 days, damages and interest announced): only the text
+    // decides whether the Belgian consumer read what Boek XIX WER asks.
+    let set = shipped();
+    let step = shipped_step(&set, "standard-reminder-1").clone();
+    let check = |source: &PlaybookSource, lang: Language, part: TemplatePart| {
+        let rel = match part {
+            TemplatePart::Text => PlaybookSource::template_path(lang, &step.template),
+            TemplatePart::Html => PlaybookSource::html_template_path(lang, &step.template),
+        };
+        let text = source.read_file(&rel).unwrap().unwrap();
+        check_be_first_reminder_text(source, &text, &step.template, lang, &step, part)
+    };
+    for lang in Language::ALL {
+        for part in [TemplatePart::Text, TemplatePart::Html] {
+            check(&set.source, lang, part).unwrap_or_else(|e| panic!("{lang}: {e}"));
+        }
+    }
+    // Seven days in the partial: refused, naming the term it gives.
+    let dir = edited_playbooks(|d| {
+        replace_in(
+            &d.join("templates/nl/_be_first_reminder.txt"),
+            "binnen 14 kalenderdagen",
+            "binnen 7 kalenderdagen",
+        )
+    });
+    let source = PlaybookSource::Dir(dir.path().to_path_buf());
+    let err = check(&source, Language::Nl, TemplatePart::Text).unwrap_err().to_string();
+    assert!(err.contains("step 2 (standard-reminder-1) is the first reminder after the due date"), "{err}");
+    assert!(
+        err.contains("a term of at least 14 calendar days (`14 kalenderdagen`) (it gives 7 kalenderdagen)"),
+        "{err}"
+    );
+    assert!(err.contains("_be_first_reminder.txt"), "{err}");
+    // The HTML body has its own partial, untouched; the other languages too.
+    check(&source, Language::Nl, TemplatePart::Html).unwrap();
+    check(&source, Language::Fr, TemplatePart::Text).unwrap();
+    // No creditor line: the signature still names the business and its number, which is what
+    // the law asks of the message (the check reads all of it) ...
+    let without_creditor = |d: &Path| {
+        let p = d.join("templates/fr/_be_first_reminder.html");
+        let text = std::fs::read_to_string(&p).unwrap();
+        let kept: Vec<&str> = text.lines().filter(|l| !l.contains("Créancier")).collect();
+        std::fs::write(&p, kept.join("\n")).unwrap();
+    };
+    let dir = edited_playbooks(without_creditor);
+    check(&PlaybookSource::Dir(dir.path().to_path_buf()), Language::Fr, TemplatePart::Html).unwrap();
+    // ... but signed by a team instead, the message no longer gives the enterprise number.
+    let dir = edited_playbooks(|d| {
+        without_creditor(d);
+        replace_in(
+            &d.join("templates/fr/standard-reminder-1.html"),
+            "{% include \"_signature.html\" %}",
+            "<p>Le service comptable</p>",
+        );
+    });
+    let source = PlaybookSource::Dir(dir.path().to_path_buf());
+    let err = check(&source, Language::Fr, TemplatePart::Html).unwrap_err().to_string();
+    assert!(err.contains("the creditor's enterprise number (here 0123.456.749)"), "{err}");
+    // The payment instruction still names the business: only the number lacks.
+    assert!(!err.contains("the creditor's name"), "{err}");
+    // No damages or interest, no balance, no last day.
+    let dir = edited_playbooks(|d| {
+        let p = d.join("templates/en/_be_first_reminder.txt");
+        replace_in(&p, "{% include \"_costs.txt\" %}", "fixed damages");
+        replace_in(&p, "{% include \"_interest_basis.txt\" %}", "");
+        replace_in(&p, ", that is by {{ deadline | date }} at the latest", "");
+        replace_in(&p, "outstanding balance of {{ total_open | money }}", "outstanding balance");
+    });
+    let source = PlaybookSource::Dir(dir.path().to_path_buf());
+    let err = check(&source, Language::En, TemplatePart::Text).unwrap_err().to_string();
+    for missing in [
+        "the term's last day",
+        "the damages that will be claimed",
+        "the interest that will be claimed, with its rate (here 10.5%)",
+    ] {
+        assert!(err.contains(missing), "`{missing}`: {err}");
+    }
+    // The playbooks' check reports it with the file.
+    let problems = PlaybookSet::load(source, Language::Nl, &nl_law()).unwrap_err().to_string();
+    assert!(
+        problems.contains("templates/en/standard-reminder-1.txt: template standard-reminder-1: step 2"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("templates/en/vip-reminder-1.txt: template vip-reminder-1: step 1"),
+        "{problems}"
+    );
+}
+
+#[test]
+fn the_salutation_names_the_customers_contact_person() {
+    let set = shipped();
+    let mut customer = crate::model::Customer::new("C-1042", "Hotel De Linde", CustomerKind::B2b);
+    customer.contact = Some("Anne Jansen".into());
+    let contact = CustomerContext::from_customer(&customer, Language::Nl);
+    assert_eq!(contact.contact_name.as_deref(), Some("Anne Jansen"));
+    let step = shipped_step(&set, "standard-formal-notice");
+    for (lang, with, without) in [
+        (Language::Nl, "Geachte Anne Jansen,", "Geachte heer, mevrouw,"),
+        (Language::En, "Dear Anne Jansen,", "Dear Sir or Madam,"),
+        (Language::De, "Guten Tag Anne Jansen,", "Sehr geehrte Damen und Herren,"),
+        (Language::Fr, "Madame, Monsieur,", "Madame, Monsieur,"),
+    ] {
+        let mut ctx = context_in(step, CustomerKind::B2b, Jurisdiction::Nl, lang, false);
+        ctx.customer = CustomerContext { language: lang, ..contact.clone() };
+        let text = render_message(&set.source, &step.template, &ctx).unwrap().text;
+        assert!(text.contains(with), "{lang}: {text}");
+        assert!(!text.contains("Hotel De Linde,"), "{lang}: {text}");
+        ctx.customer.contact_name = CustomerContext::from_customer(
+            &crate::model::Customer::new("C-1042", "Hotel De Linde", CustomerKind::B2b),
+            lang,
+        )
+        .contact_name;
+        let text = render_message(&set.source, &step.template, &ctx).unwrap().text;
+        assert!(text.contains(without), "{lang}: {text}");
+    }
 }
