@@ -5,13 +5,13 @@
 //!
 //! # TLS and the crypto provider
 //!
-//! reqwest's `rustls` feature builds every client's TLS configuration with the process-wide
-//! rustls `CryptoProvider` when one is installed and otherwise with aws-lc-rs, passed
-//! explicitly (`rustls::crypto::aws_lc_rs::default_provider()`); it never asks rustls to pick a
-//! provider from its crate features, so building a client cannot panic with "no process-level
-//! CryptoProvider available", whatever other crates turn on. dunwell installs no process
-//! default: every client of this module (and lettre's SMTP, which does the same with its
-//! `aws-lc-rs` feature) runs on aws-lc-rs.
+//! rustls runs on ring, the one provider compiled in (aws-lc-rs took a minute of a clean build
+//! for its C library). reqwest's `rustls-no-provider` feature builds every client's TLS
+//! configuration with the process-wide rustls `CryptoProvider` and panics when none is
+//! installed, so [`client_builder`] installs ring as that default before anything else can
+//! build a client ([`tls_provider`]). lettre's SMTP (its `ring` feature) takes the process
+//! default too, else ring, and the implicit-TLS connection of the e-mail channel names ring
+//! itself: every HTTP and SMTP client runs on ring.
 
 use std::time::Duration;
 
@@ -27,6 +27,7 @@ pub const USER_AGENT: &str = concat!("dunwell/", env!("CARGO_PKG_VERSION"));
 /// may be sent twice), and [`USER_AGENT`]. Callers add their own overall timeout and whatever
 /// else they need, then `build()`.
 pub fn client_builder(connect_timeout: Duration) -> reqwest::ClientBuilder {
+    install_tls_provider();
     reqwest::Client::builder()
         .tls_backend_rustls()
         .no_proxy()
@@ -35,6 +36,20 @@ pub fn client_builder(connect_timeout: Duration) -> reqwest::ClientBuilder {
         .retry(reqwest::retry::never())
         .referer(false)
         .user_agent(USER_AGENT)
+}
+
+/// The crypto provider of every TLS connection dunwell makes.
+pub fn tls_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
+/// Installs [`tls_provider`] as the process default once. A default installed before (by
+/// another call, or another crate) is kept: it can only be ring, the one provider compiled in.
+fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tls_provider().install_default();
+    });
 }
 
 #[cfg(test)]

@@ -374,7 +374,7 @@ impl lettre::transport::smtp::client::AsyncTokioStream for TlsTcp {
 }
 
 /// The rustls client of implicit TLS, as lettre builds it for STARTTLS: TLS 1.2 and 1.3 on
-/// aws-lc-rs, the platform's verifier, plus `ca_file`'s certificates as extra roots.
+/// ring, the platform's verifier, plus `ca_file`'s certificates as extra roots.
 fn implicit_tls(
     host: &str,
     ca_pem: Option<&[u8]>,
@@ -384,7 +384,7 @@ fn implicit_tls(
     for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.unwrap_or_default()) {
         extra.push(cert.map_err(|e| format!("ca_file: {e}"))?);
     }
-    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = std::sync::Arc::new(crate::http::tls_provider());
     let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
         .map_err(|e| format!("TLS for {host}: {e}"))?;
     let config = rustls::ClientConfig::builder_with_provider(provider)

@@ -21,15 +21,11 @@
 //! # TLS and the crypto provider
 //!
 //! The client comes from [`crate::http::client_builder`], the binary's one HTTP setup (the
-//! plugin host uses it too). reqwest 0.13's `rustls` feature builds its TLS configuration with
-//! the process-wide rustls `CryptoProvider` when one is installed and otherwise with aws-lc-rs,
-//! explicitly (`rustls::crypto::aws_lc_rs::default_provider()`, reqwest's
-//! `default_rustls_crypto_provider`): it never relies on rustls picking one from its crate
-//! features, so no "no process-level CryptoProvider" panic can happen, whichever providers
-//! other crates compile in. (Since ureq left, aws-lc-rs is also the only provider in the
-//! dependency tree: `cargo tree -p dunwell -i ring` is empty.) lettre with its `aws-lc-rs`
-//! feature does the same (process default, else aws-lc-rs). So every HTTP and SMTP client runs
-//! on aws-lc-rs and nothing needs installing; this module installs nothing.
+//! plugin host uses it too), which installs ring as the process-wide rustls `CryptoProvider`
+//! before it builds anything, so reqwest's `rustls-no-provider` never meets a process without
+//! one (its "no crypto provider" panic). ring is the only provider in the dependency tree
+//! (`cargo tree -p dunwell -i aws-lc-rs` is empty); lettre with its `ring` feature uses the
+//! process default, else ring. This module installs nothing itself.
 
 mod number;
 pub mod report;

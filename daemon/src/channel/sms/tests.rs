@@ -382,7 +382,7 @@ async fn connection_refused_is_failed_and_retryable() {
     assert!(err.is_retryable());
 }
 
-/// The TLS stack works with no crypto provider installed (reqwest brings aws-lc-rs): an
+/// The TLS stack works with no crypto provider installed beforehand (the shared builder installs ring): an
 /// `https://` URL to a server that is not TLS fails in the handshake, as a connection failure
 /// (nothing sent), not a panic.
 #[tokio::test]
