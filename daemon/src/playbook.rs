@@ -909,11 +909,14 @@ fn first_reminder(playbook: &Playbook) -> Option<(usize, &Step)> {
     playbook.steps.iter().enumerate().find(|(_, s)| s.offset_days >= 1 && s.channel.delivery().is_some())
 }
 
+/// Where a message part's file is, for a language and a template name.
+type TemplateFile = fn(Language, &str) -> String;
+
 /// The parts of a step's message and where each one's file is: the text, and the HTML body for
 /// the channels that have one.
-fn template_parts(step: &Step) -> Vec<(crate::template::TemplatePart, fn(Language, &str) -> String)> {
+fn template_parts(step: &Step) -> Vec<(crate::template::TemplatePart, TemplateFile)> {
     use crate::template::TemplatePart;
-    let mut parts = vec![(TemplatePart::Text, PlaybookSource::template_path as fn(Language, &str) -> String)];
+    let mut parts = vec![(TemplatePart::Text, PlaybookSource::template_path as TemplateFile)];
     if crate::template::has_html(step.channel) {
         parts.push((TemplatePart::Html, PlaybookSource::html_template_path));
     }
@@ -946,12 +949,11 @@ fn check_be_first_reminder_texts(
                     TemplatePart::Text => step.template.clone(),
                     TemplatePart::Html => format!("{}.html", step.template),
                 };
-                match check_be_first_reminder_text(source, &body, &name, lang, &step, part) {
-                    Err(e @ crate::template::TemplateError::Layout { .. }) => {
-                        problems.push(Problem::new(Location::file(source.display(&rel)), e.to_string()))
-                    }
-                    // Syntax and rendering errors are check_templates' to report.
-                    Err(_) | Ok(()) => {}
+                // Syntax and rendering errors are check_templates' to report.
+                if let Err(e @ crate::template::TemplateError::Layout { .. }) =
+                    check_be_first_reminder_text(source, &body, &name, lang, &step, part)
+                {
+                    problems.push(Problem::new(Location::file(source.display(&rel)), e.to_string()))
                 }
             }
         }

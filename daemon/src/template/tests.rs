@@ -454,7 +454,7 @@ fn context_in(
         i.days_overdue = days;
     }
     ctx.invoices[1..].iter_mut().for_each(|i| {
-        i.due_date = i.due_date + chrono::Duration::days(10);
+        i.due_date += chrono::Duration::days(10);
         i.days_overdue -= 10;
     });
     ctx.invoice = ctx.invoices[0].clone();
@@ -970,13 +970,9 @@ fn check_message(step: &Step, ctx: &MessageContext, m: &Message, what: &str, fai
             }
         }
     }
-    if step.channel == Channel::Email
-        || step.channel == Channel::Letter
-        || step.channel == Channel::RegisteredLetter
-    {
-        if !all.contains(&ctx.business.iban) {
-            fail("does not say where to pay (IBAN)".into());
-        }
+    let written = [Channel::Email, Channel::Letter, Channel::RegisteredLetter].contains(&step.channel);
+    if written && !all.contains(&ctx.business.iban) {
+        fail("does not say where to pay (IBAN)".into());
     }
 }
 
