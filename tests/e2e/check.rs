@@ -439,8 +439,12 @@ fn a_dutch_business_without_a_registration_number_may_not_write_to_belgian_consu
         "customer_id,name,kind,language,email,country\nG1,Els Van Damme,b2c,nl,els@example.be,BE\nN1,Sanne Visser,b2c,nl,sanne@example.nl,NL\n",
     )
     .unwrap();
-    std::fs::write(data.join("invoices.csv"), "invoice_number,customer_id,issue_date,due_date,total\n")
-        .unwrap();
+    // One overdue invoice each: the first reminder is due on 2026-06-06 (J+5).
+    std::fs::write(
+        data.join("invoices.csv"),
+        "invoice_number,customer_id,issue_date,due_date,total\nG-1,G1,2026-05-01,2026-06-01,100.00\nN-1,N1,2026-05-01,2026-06-01,100.00\n",
+    )
+    .unwrap();
     env.ok(&["import", "csv", s(&data)]);
     let err = env.fails(&["check"]);
     assert!(
@@ -449,6 +453,23 @@ fn a_dutch_business_without_a_registration_number_may_not_write_to_belgian_consu
     );
     assert!(err.contains("dunwell.toml:3:1:"), "the [business] line: {err}");
     assert!(err.contains("Boek XIX WER"), "{err}");
+    // A send that runs anyway writes nothing to the Belgian consumer: held, with the reason, and
+    // planned again on the next run; the Dutch consumer's reminder goes.
+    let plan = crate::json(&env.ok(&["plan", "--at", "2026-06-01", "--days", "10", "--format", "json"]));
+    let first = |invoice: &str| {
+        plan.as_array().unwrap().iter().find(|a| a["invoice_number"] == invoice).map(|a| a["date"].clone())
+    };
+    let day = first("G-1").expect("a first reminder to G1");
+    assert_eq!(Some(day.clone()), first("N-1"), "{plan:#}");
+    let day = day.as_str().unwrap();
+    let report = crate::json(&env.ok(&["send", "--at", day, "--format", "json"]));
+    let held = report["held"].as_array().unwrap();
+    assert_eq!(held.len(), 1, "{report:#}");
+    assert_eq!((&held[0]["customer_id"], &held[0]["kind"]), (&"G1".into(), &"no-registration-number".into()));
+    assert!(held[0]["reason"].as_str().unwrap().contains("neither kvk nor company_number"), "{report:#}");
+    let written: Vec<&str> =
+        report["written"].as_array().unwrap().iter().map(|m| m["customer_id"].as_str().unwrap()).collect();
+    assert_eq!(written, ["N1"], "{report:#}");
     // The KvK number is its registration number: enough (and the warning about it goes).
     env.set_config_without_business(&format!("{business}kvk = '12345678'\n"));
     let out = env.ok(&["check"]);

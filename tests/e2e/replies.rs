@@ -6,7 +6,7 @@
 use crate::email::message_id_of;
 use crate::{json, s, testdata, Env};
 
-const BUSINESS: &str = "[business]\nname = 'Bakkerij Van Dam B.V.'\naddress = 'Kerkstraat 12, 3811 CV Amersfoort'\niban = 'NL91ABNA0417164300'\ncontact_email = 'debiteuren@bakkerij.example'\n";
+const BUSINESS: &str = "[business]\nname = 'Bakkerij Van Dam B.V.'\naddress = 'Kerkstraat 12, 3811 CV Amersfoort'\niban = 'NL91ABNA0417164300'\nkvk = '12345678'\ncontact_email = 'debiteuren@bakkerij.example'\n";
 
 /// The customer's answer to `answers`, as a mail client saves it: multipart, the text
 /// quoted-printable, a UTF-8 subject, dated `date`.

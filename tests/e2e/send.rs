@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::{json, s, testdata, Env};
 
 /// The business every test sends for.
-const BUSINESS: &str = "[business]\nname = 'Bakkerij Van Dam B.V.'\naddress = 'Kerkstraat 12, 3811 CV Amersfoort'\niban = 'NL91ABNA0417164300'\n";
+const BUSINESS: &str = "[business]\nname = 'Bakkerij Van Dam B.V.'\naddress = 'Kerkstraat 12, 3811 CV Amersfoort'\niban = 'NL91ABNA0417164300'\nkvk = '12345678'\n";
 
 fn imported(config: &str) -> Env {
     let env = Env::with_config(&format!("{BUSINESS}{config}"));

@@ -241,15 +241,15 @@ pub fn one_fee_per_message(actions: &mut [Action], by_customer: bool) {
     }
 }
 
-/// A message held back by the weekly cap.
+/// A message held back: not written, so the next run plans it again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Held {
     pub customer_id: String,
     pub channel: String,
     pub invoices: Vec<String>,
     pub reason: String,
-    /// Why, as a word for scripts and metrics: `weekly-cap`, `no-costs`, `stale-source`,
-    /// `awaiting-approval`.
+    /// Why, as a word for scripts and metrics: `weekly-cap`, `no-costs`,
+    /// `no-registration-number`, `stale-source`, `awaiting-approval`.
     pub kind: String,
 }
 
@@ -450,6 +450,26 @@ pub fn send_day(
                     missing.step, missing.invoice_number, missing.open_amount, missing.currency
                 ),
                 kind: "no-costs".into(),
+            });
+            continue;
+        }
+        // A reminder to a consumer in Belgium must name the creditor's registration number
+        // (Boek XIX WER art. XIX.2). `dunwell check` refuses such a configuration; a send that
+        // runs anyway holds the message instead of writing one the law does not count.
+        if customer.kind == crate::model::CustomerKind::B2c
+            && customer.law(config.jurisdiction).0 == crate::calendar::Jurisdiction::Be
+            && config.business.kvk.is_none()
+            && config.business.company_number.is_none()
+        {
+            report.held.push(Held {
+                customer_id: g.customer_id.clone(),
+                channel: g.channel.as_str().to_string(),
+                invoices: g.actions.iter().map(|a| a.invoice_number.clone()).collect(),
+                reason: format!(
+                    "customer {} is a consumer in Belgium, whose reminders must name the creditor's registration number (Boek XIX WER art. XIX.2), and [business] has neither kvk nor company_number: set one in dunwell.toml; the message goes out on the next run after that",
+                    g.customer_id
+                ),
+                kind: "no-registration-number".into(),
             });
             continue;
         }
