@@ -663,7 +663,6 @@ fn writes_to_customers(set: &PlaybookSet) -> bool {
 /// The stored customers who are consumers under Belgian law (they live in Belgium), by id: the
 /// first reminder they get must name the creditor's registration number (Boek XIX WER).
 fn belgian_consumers(config: &Config) -> Result<Vec<String>> {
-    use crate::calendar::Jurisdiction;
     if !config.database_path().is_file() {
         return Ok(Vec::new());
     }
@@ -671,9 +670,7 @@ fn belgian_consumers(config: &Config) -> Result<Vec<String>> {
     Ok(store
         .load_customers()?
         .into_iter()
-        .filter(|c| {
-            c.kind == crate::model::CustomerKind::B2c && c.law(config.jurisdiction).0 == Jurisdiction::Be
-        })
+        .filter(|c| c.is_belgian_consumer(config.jurisdiction))
         .map(|c| c.id)
         .collect())
 }
@@ -733,8 +730,10 @@ fn business_problems(
             "`company_number` in [business] is empty: a Belgian business's reminders to consumers must name its enterprise number (Boek XIX WER), and its letters too (WER art. III.25); set company_number = \"0123.456.749\"",
         ));
     }
-    let registered = b.kvk.is_some() || b.company_number.is_some();
-    if config.jurisdiction == Jurisdiction::Nl && !registered && !be_consumers.is_empty() {
+    if config.jurisdiction == Jurisdiction::Nl
+        && b.registration_number().is_none()
+        && !be_consumers.is_empty()
+    {
         let named: Vec<&str> = be_consumers.iter().take(3).map(String::as_str).collect();
         let more = if be_consumers.len() > named.len() { ", …" } else { "" };
         problems.push(Problem::new(

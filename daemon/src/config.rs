@@ -75,6 +75,14 @@ pub struct Business {
     pub alerts_to: Option<String>,
 }
 
+impl Business {
+    /// What names the business in a register: its Belgian enterprise number, else its KvK
+    /// number. A Belgian consumer's first reminder must print one (Boek XIX WER art. XIX.2).
+    pub fn registration_number(&self) -> Option<&str> {
+        self.company_number.as_deref().or(self.kvk.as_deref())
+    }
+}
+
 /// A Belgian enterprise number as it is written: `0123.456.749`. `digits` are its 10 digits
 /// (as [`Business::company_number`] keeps them, or with the dots); anything else is returned as
 /// given.

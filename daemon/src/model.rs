@@ -204,6 +204,13 @@ impl Customer {
             },
         }
     }
+
+    /// A consumer whom the Belgian consumer rules protect (Boek XIX WER): one who lives in
+    /// Belgium whatever the business's law, or one with no country under a Belgian business
+    /// ([`Customer::law`]).
+    pub fn is_belgian_consumer(&self, business: crate::calendar::Jurisdiction) -> bool {
+        self.kind == CustomerKind::B2c && self.law(business).0 == crate::calendar::Jurisdiction::Be
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -909,16 +909,22 @@ fn first_reminder(playbook: &Playbook) -> Option<(usize, &Step)> {
     playbook.steps.iter().enumerate().find(|(_, s)| s.offset_days >= 1 && s.channel.delivery().is_some())
 }
 
-/// Where a message part's file is, for a language and a template name.
-type TemplateFile = fn(Language, &str) -> String;
-
-/// The parts of a step's message and where each one's file is: the text, and the HTML body for
-/// the channels that have one.
-fn template_parts(step: &Step) -> Vec<(crate::template::TemplatePart, TemplateFile)> {
+/// The parts of a step's message in `lang`: the text, and the HTML body for the channels that
+/// have one; each with its file (relative to the playbooks folder) and the name errors give it
+/// (the template's for the text part, as before, its file name for HTML).
+fn template_files(step: &Step, lang: Language) -> Vec<(crate::template::TemplatePart, String, String)> {
     use crate::template::TemplatePart;
-    let mut parts = vec![(TemplatePart::Text, PlaybookSource::template_path as TemplateFile)];
+    let mut parts = vec![(
+        TemplatePart::Text,
+        PlaybookSource::template_path(lang, &step.template),
+        step.template.clone(),
+    )];
     if crate::template::has_html(step.channel) {
-        parts.push((TemplatePart::Html, PlaybookSource::html_template_path));
+        parts.push((
+            TemplatePart::Html,
+            PlaybookSource::html_template_path(lang, &step.template),
+            format!("{}.html", step.template),
+        ));
     }
     parts
 }
@@ -937,18 +943,12 @@ fn check_be_first_reminder_texts(
     playbook: &Playbook,
     problems: &mut Vec<Problem>,
 ) {
-    use crate::template::{check_be_first_reminder_text, TemplatePart};
+    use crate::template::check_be_first_reminder_text;
     let Some((_, first)) = first_reminder(playbook) else { return };
     for step in std::iter::once(first.clone()).chain(first.fallback()) {
-        let parts = template_parts(&step);
         for &lang in languages {
-            for &(part, file_of) in &parts {
-                let rel = file_of(lang, &step.template);
+            for (part, rel, name) in template_files(&step, lang) {
                 let Ok(Some(body)) = source.read(&rel) else { continue };
-                let name = match part {
-                    TemplatePart::Text => step.template.clone(),
-                    TemplatePart::Html => format!("{}.html", step.template),
-                };
                 // Syntax and rendering errors are check_templates' to report.
                 if let Err(e @ crate::template::TemplateError::Layout { .. }) =
                     check_be_first_reminder_text(source, &body, &name, lang, &step, part)
@@ -1064,16 +1064,9 @@ fn check_templates(
         if !seen.insert(key) {
             continue;
         }
-        let parts = template_parts(step);
         for &lang in languages {
-            for &(part, file_of) in &parts {
-                let rel = file_of(lang, &step.template);
+            for (part, rel, name) in template_files(step, lang) {
                 let file = source.display(&rel);
-                // Errors name the template as before for the text part, by its file for HTML.
-                let name = match part {
-                    TemplatePart::Text => step.template.clone(),
-                    TemplatePart::Html => format!("{}.html", step.template),
-                };
                 match source.read(&rel) {
                     Ok(Some(body)) => {
                         if let Err(e) = check_template(source, &body, &name, lang, step, part) {

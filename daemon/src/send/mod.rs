@@ -456,10 +456,8 @@ pub fn send_day(
         // A reminder to a consumer in Belgium must name the creditor's registration number
         // (Boek XIX WER art. XIX.2). `dunwell check` refuses such a configuration; a send that
         // runs anyway holds the message instead of writing one the law does not count.
-        if customer.kind == crate::model::CustomerKind::B2c
-            && customer.law(config.jurisdiction).0 == crate::calendar::Jurisdiction::Be
-            && config.business.kvk.is_none()
-            && config.business.company_number.is_none()
+        if customer.is_belgian_consumer(config.jurisdiction)
+            && config.business.registration_number().is_none()
         {
             report.held.push(Held {
                 customer_id: g.customer_id.clone(),

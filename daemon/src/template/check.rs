@@ -49,10 +49,7 @@ pub fn check_template(
     let b2c = step.money_for(CustomerKind::B2c);
     let variants = sample_variants(lang, step.channel, b2b, b2c);
     for ctx in &variants {
-        let text = match part {
-            TemplatePart::Text => render_text(source, name, lang, ctx, Some(partials)).map(|r| r.body)?,
-            TemplatePart::Html => render_html_in(source, name, lang, ctx, "subject", Some(partials))?,
-        };
+        let text = render_part(source, name, lang, ctx, part, partials)?;
         // The Dutch consumer with two invoices is the one the 14-day letter is written for.
         if std::ptr::eq(ctx, &variants[3]) {
             check_announced_costs(&text, name, ctx, step)?;
@@ -95,14 +92,25 @@ pub fn check_care_template(
 ) -> Result<(), TemplateError> {
     let partials = check_source(playbooks, source, name, lang, part)?;
     for ctx in care_variants(lang, template, channel) {
-        match part {
-            TemplatePart::Text => render_text(source, name, lang, &ctx, Some(partials)).map(drop)?,
-            TemplatePart::Html => {
-                render_html_in(source, name, lang, &ctx, "subject", Some(partials)).map(drop)?
-            }
-        }
+        render_part(source, name, lang, &ctx, part, partials)?;
     }
     Ok(())
+}
+
+/// What the check reads of a message part rendered for `ctx`: the text's body (its subject
+/// line taken off), or the HTML body.
+fn render_part(
+    source: &str,
+    name: &str,
+    lang: Language,
+    ctx: &MessageContext,
+    part: TemplatePart,
+    partials: Partials<'_>,
+) -> Result<String, TemplateError> {
+    match part {
+        TemplatePart::Text => render_text(source, name, lang, ctx, Some(partials)).map(|r| r.body),
+        TemplatePart::Html => render_html_in(source, name, lang, ctx, "subject", Some(partials)),
+    }
 }
 
 /// `dunwell check` for the care templates ([`CARE_TEMPLATES`]): each is rendered in each of
@@ -353,7 +361,9 @@ pub fn check_be_first_reminder_text(
     if step.channel.delivery().is_none() {
         return Ok(());
     }
-    let partials = check_source(playbooks, source, name, lang, part)?;
+    // Parsing and line breaks are [`check_template`]'s, which `dunwell check` runs on the same
+    // file; a template that does not parse fails here too, when it renders.
+    let partials = Partials { source: playbooks, lang };
     let b2c = step.money_for(CustomerKind::B2c);
     let [_, consumer, ..] = sample_variants(lang, step.channel, step.money_for(CustomerKind::B2b), b2c);
     let mut dutch_business = consumer.clone();
@@ -361,10 +371,7 @@ pub fn check_be_first_reminder_text(
     dutch_business.business.rpr = None;
     dutch_business.business.kvk = Some("12345678".into());
     for ctx in [consumer, dutch_business] {
-        let text = match part {
-            TemplatePart::Text => render_text(source, name, lang, &ctx, Some(partials)).map(|r| r.body)?,
-            TemplatePart::Html => render_html_in(source, name, lang, &ctx, "subject", Some(partials))?,
-        };
+        let text = render_part(source, name, lang, &ctx, part, partials)?;
         // The HTML body escapes what it prints; compare with what a reader sees.
         let text = text.replace("&amp;", "&").replace("&#x2f;", "/").replace("&#x27;", "'");
         let money = |d: Decimal| super::format_money(d, &ctx.invoice.currency, lang);
