@@ -77,6 +77,18 @@ pub fn easter_sunday(year: i32) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, month as u32, day as u32).expect("computus yields a valid date")
 }
 
+/// [`easter_sunday`] from a table of the years a planner or a check asks about: the 40-year
+/// scans of `dunwell check` ask for Easter millions of times, and the arithmetic was a tenth
+/// of the check's time. Years outside the table are computed.
+fn easter(year: i32) -> NaiveDate {
+    const YEARS: std::ops::RangeInclusive<i32> = 1900..=2299;
+    static TABLE: std::sync::OnceLock<Vec<NaiveDate>> = std::sync::OnceLock::new();
+    match usize::try_from(year - YEARS.start()) {
+        Ok(i) if YEARS.contains(&year) => TABLE.get_or_init(|| YEARS.map(easter_sunday).collect())[i],
+        _ => easter_sunday(year),
+    }
+}
+
 fn ymd(year: i32, month: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, month, day).expect("fixed holiday dates are valid")
 }
@@ -173,8 +185,8 @@ impl Calendar {
         if matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
             return true;
         }
-        let easter = easter_sunday(date.year());
-        date == add_days(easter, -2)
+        // Good Friday falls between 20 March and 23 April.
+        (matches!(date.month(), 3 | 4) && date == add_days(easter(date.year()), -2))
             || (date.month() == 5 && date.day() == 5)
             || holiday_name(Jurisdiction::Nl, date).is_some()
     }
@@ -203,8 +215,7 @@ fn holiday_name(jurisdiction: Jurisdiction, date: NaiveDate) -> Option<&'static 
     if !(3..=6).contains(&m) {
         return None;
     }
-    let easter = easter_sunday(date.year());
-    match (date - easter).num_days() {
+    match (date - easter(date.year())).num_days() {
         1 => Some("Easter Monday"),
         39 => Some("Ascension Day"),
         50 => Some("Whit Monday"),
@@ -218,6 +229,17 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_easter_table_is_the_computus_and_good_friday_falls_in_march_or_april() {
+        for year in 1583..=2600 {
+            let sunday = easter_sunday(year);
+            assert_eq!(easter(year), sunday, "{year}");
+            // is_atw_holiday only looks for Good Friday in these months.
+            assert!(matches!(add_days(sunday, -2).month(), 3 | 4), "{year}");
+            assert!(Calendar::is_atw_holiday(add_days(sunday, -2)), "{year}");
+        }
     }
 
     #[test]

@@ -289,8 +289,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
 }
 
 /// The playbooks for a command that uses them: checked in full once per change of the files,
-/// the settings or the binary (remembered in the data directory); `dunwell check` and the
-/// daemon always check in full.
+/// the settings or the binary (remembered in the data directory), as the daemon's are;
+/// `dunwell check` always checks in full.
 pub(crate) fn load_playbooks(config: &Config) -> Result<PlaybookSet> {
     let source = PlaybookSource::resolve(config.playbooks_dir.as_deref());
     PlaybookSet::load_cached(source, config.default_language, &config.law_settings(), &config.data_dir)

@@ -63,10 +63,16 @@ impl Loaded {
     pub fn load(config_path: Option<&Path>) -> Result<Loaded, RunError> {
         let config = Config::discover(config_path).map_err(|e| RunError::Config(e.to_string()))?;
         let source = PlaybookSource::resolve(config.playbooks_dir.as_deref());
-        let playbooks =
-            PlaybookSet::load(source, config.default_language, &config.law_settings()).map_err(|p| {
-                RunError::Config(format!("{p}\nthe playbooks have problems (see `dunwell check`)"))
-            })?;
+        // Checked in full once per change of the files, the settings or the binary, as every
+        // command does: a restart (24 of them in the kill test) then takes milliseconds, not
+        // the deep check's second.
+        let playbooks = PlaybookSet::load_cached(
+            source,
+            config.default_language,
+            &config.law_settings(),
+            &config.data_dir,
+        )
+        .map_err(|p| RunError::Config(format!("{p}\nthe playbooks have problems (see `dunwell check`)")))?;
         // The rate tables are read now so a broken override file is refused here, not at 08:00.
         crate::law::Rates::load(config.rates_file.as_deref()).map_err(|e| RunError::Config(e.to_string()))?;
         // The channels' settings and secrets are checked now; each delivery opens its own.

@@ -5,8 +5,8 @@
 use rust_decimal::Decimal;
 
 use super::{
-    care_template_source, dispute_part, environment, has_html, is_partial_name, render_html_in, render_text,
-    render_with, shape_care, MessageContext, Partials, TemplateError, CARE_TEMPLATES,
+    care_template_source, dispute_part, has_html, is_partial_name, shape_care, Compiled, MessageContext,
+    Partials, TemplateError, CARE_TEMPLATES,
 };
 use crate::calendar::Jurisdiction;
 use crate::location::{Location, Problem};
@@ -44,12 +44,12 @@ pub fn check_template(
     step: &Step,
     part: TemplatePart,
 ) -> Result<(), TemplateError> {
-    let partials = check_source(playbooks, source, name, lang, part)?;
+    let mut compiled = check_source(playbooks, source, name, lang, part)?;
     let b2b = step.money_for(CustomerKind::B2b);
     let b2c = step.money_for(CustomerKind::B2c);
     let variants = sample_variants(lang, step.channel, b2b, b2c);
     for ctx in &variants {
-        let text = render_part(source, name, lang, ctx, part, partials)?;
+        let text = render_part(&mut compiled, ctx, part)?;
         // The Dutch consumer with two invoices is the one the 14-day letter is written for.
         if std::ptr::eq(ctx, &variants[3]) {
             check_announced_costs(&text, name, ctx, step)?;
@@ -60,20 +60,19 @@ pub fn check_template(
 
 /// What every template file must pass before it is rendered: it parses, it does not join lines
 /// by accident, and neither do the partials it includes (read from `playbooks` in `lang`).
+/// Returns the file parsed, to be rendered against the samples.
 fn check_source<'a>(
     playbooks: &'a PlaybookSource,
     source: &str,
     name: &str,
     lang: Language,
     part: TemplatePart,
-) -> Result<Partials<'a>, TemplateError> {
+) -> Result<Compiled<'a>, TemplateError> {
     let partials = Partials { source: playbooks, lang };
-    let env = environment(lang, "EUR", part == TemplatePart::Html, Some(partials));
-    env.template_from_named_str(name, source)
-        .map_err(|e| TemplateError::from_minijinja(name, source, e, Some(partials)))?;
+    let compiled = Compiled::new(source, name, lang, part == TemplatePart::Html, Some(partials))?;
     check_swallowed_line_breaks(source, name, None)?;
     check_included_partials(source, name, partials)?;
-    Ok(partials)
+    Ok(compiled)
 }
 
 /// Checks one file of care template `template` ([`CARE_TEMPLATES`]) in `lang` for `channel`,
@@ -90,9 +89,9 @@ pub fn check_care_template(
     channel: Channel,
     part: TemplatePart,
 ) -> Result<(), TemplateError> {
-    let partials = check_source(playbooks, source, name, lang, part)?;
+    let mut compiled = check_source(playbooks, source, name, lang, part)?;
     for ctx in care_variants(lang, template, channel) {
-        render_part(source, name, lang, &ctx, part, partials)?;
+        render_part(&mut compiled, &ctx, part)?;
     }
     Ok(())
 }
@@ -100,16 +99,13 @@ pub fn check_care_template(
 /// What the check reads of a message part rendered for `ctx`: the text's body (its subject
 /// line taken off), or the HTML body.
 fn render_part(
-    source: &str,
-    name: &str,
-    lang: Language,
+    compiled: &mut Compiled<'_>,
     ctx: &MessageContext,
     part: TemplatePart,
-    partials: Partials<'_>,
 ) -> Result<String, TemplateError> {
     match part {
-        TemplatePart::Text => render_text(source, name, lang, ctx, Some(partials)).map(|r| r.body),
-        TemplatePart::Html => render_html_in(source, name, lang, ctx, "subject", Some(partials)),
+        TemplatePart::Text => compiled.render_text(ctx).map(|r| r.body),
+        TemplatePart::Html => compiled.render_html(ctx, "subject"),
     }
 }
 
@@ -364,6 +360,7 @@ pub fn check_be_first_reminder_text(
     // Parsing and line breaks are [`check_template`]'s, which `dunwell check` runs on the same
     // file; a template that does not parse fails here too, when it renders.
     let partials = Partials { source: playbooks, lang };
+    let mut compiled = Compiled::new(source, name, lang, part == TemplatePart::Html, Some(partials))?;
     let b2c = step.money_for(CustomerKind::B2c);
     let [_, consumer, ..] = sample_variants(lang, step.channel, step.money_for(CustomerKind::B2b), b2c);
     let mut dutch_business = consumer.clone();
@@ -371,7 +368,7 @@ pub fn check_be_first_reminder_text(
     dutch_business.business.rpr = None;
     dutch_business.business.kvk = Some("12345678".into());
     for ctx in [consumer, dutch_business] {
-        let text = render_part(source, name, lang, &ctx, part, partials)?;
+        let text = render_part(&mut compiled, &ctx, part)?;
         // The HTML body escapes what it prints; compare with what a reader sees.
         let text = text.replace("&amp;", "&").replace("&#x2f;", "/").replace("&#x27;", "'");
         let money = |d: Decimal| super::format_money(d, &ctx.invoice.currency, lang);
@@ -479,14 +476,12 @@ fn included_names(source: &str) -> Vec<String> {
 /// accident, and must render against the sample contexts of a step that applies interest and
 /// costs (its subject line is not checked). It includes no partials.
 pub fn check_syntax(source: &str, name: &str) -> Result<(), TemplateError> {
-    let env = environment(Language::En, "EUR", false, None);
-    env.template_from_named_str(name, source)
-        .map_err(|e| TemplateError::from_minijinja(name, source, e, None))?;
+    let mut compiled = Compiled::new(source, name, Language::En, false, None)?;
     check_swallowed_line_breaks(source, name, None)?;
     let apply = (MoneyAction::Apply, MoneyAction::Apply);
     let announce = (MoneyAction::Announce, MoneyAction::Announce);
     for ctx in sample_variants(Language::En, Channel::Letter, apply, announce) {
-        render_with(source, name, Language::En, &ctx, false, None)?;
+        compiled.render(&ctx)?;
     }
     Ok(())
 }

@@ -1101,7 +1101,12 @@ fn render_text(
     partials: Option<Partials<'_>>,
 ) -> Result<Rendered, TemplateError> {
     let text = render_with(source, name, lang, ctx, false, partials)?;
-    let (subject, body) = split_subject(&text);
+    text_layout(&text, name, ctx)
+}
+
+/// The text part as rendered, split into subject and body, with the layout its channel needs.
+fn text_layout(text: &str, name: &str, ctx: &MessageContext) -> Result<Rendered, TemplateError> {
+    let (subject, body) = split_subject(text);
     let layout = |message: String| TemplateError::Layout { name: name.to_string(), message };
     if needs_subject(ctx.channel) && subject.as_deref().is_none_or(str::is_empty) {
         return Err(layout(format!(
@@ -1145,6 +1150,11 @@ fn render_html_in(
     partials: Option<Partials<'_>>,
 ) -> Result<String, TemplateError> {
     let body = render_with(source, name, lang, ctx, true, partials)?;
+    html_document(&body, name, lang, subject)
+}
+
+/// The HTML part as rendered: a body fragment wrapped in a minimal document titled `subject`.
+fn html_document(body: &str, name: &str, lang: Language, subject: &str) -> Result<String, TemplateError> {
     let body = body.trim();
     if body.is_empty() {
         return Err(TemplateError::Layout {
@@ -1343,6 +1353,73 @@ fn render_with(
         .template_from_named_str(name, source)
         .map_err(|e| TemplateError::from_minijinja(name, source, e, partials))?;
     template.render(ctx).map_err(|e| TemplateError::from_minijinja(name, source, e, partials))
+}
+
+/// One template file parsed once and rendered for many contexts. `dunwell check` renders each
+/// file against half a dozen sample contexts on every start of the daemon and on the first
+/// command in a data directory; parsing the file and the partials it includes for every one of
+/// them was most of the check's time. The environment is rebuilt only when a context's
+/// currency differs (the `money` filter closes over it).
+struct Compiled<'p> {
+    env: Environment<'static>,
+    name: String,
+    source: String,
+    lang: Language,
+    html: bool,
+    currency: String,
+    partials: Option<Partials<'p>>,
+}
+
+impl<'p> Compiled<'p> {
+    /// Parses `source`: a syntax error is returned here, with its line.
+    fn new(
+        source: &str,
+        name: &str,
+        lang: Language,
+        html: bool,
+        partials: Option<Partials<'p>>,
+    ) -> Result<Compiled<'p>, TemplateError> {
+        let mut compiled = Compiled {
+            env: Environment::new(),
+            name: name.to_string(),
+            source: source.to_string(),
+            lang,
+            html,
+            currency: String::new(),
+            partials,
+        };
+        compiled.build("EUR")?;
+        Ok(compiled)
+    }
+
+    fn build(&mut self, currency: &str) -> Result<(), TemplateError> {
+        let mut env = environment(self.lang, currency, self.html, self.partials);
+        env.add_template_owned(self.name.clone(), self.source.clone())
+            .map_err(|e| TemplateError::from_minijinja(&self.name, &self.source, e, self.partials))?;
+        (self.env, self.currency) = (env, currency.to_string());
+        Ok(())
+    }
+
+    /// The template rendered for `ctx`, before its channel's layout is checked.
+    fn render(&mut self, ctx: &MessageContext) -> Result<String, TemplateError> {
+        if ctx.invoice.currency != self.currency {
+            self.build(&ctx.invoice.currency)?;
+        }
+        let failed = |e| TemplateError::from_minijinja(&self.name, &self.source, e, self.partials);
+        self.env.get_template(&self.name).and_then(|t| t.render(ctx)).map_err(failed)
+    }
+
+    /// The text part for `ctx`: subject and body, with the layout its channel needs.
+    fn render_text(&mut self, ctx: &MessageContext) -> Result<Rendered, TemplateError> {
+        let text = self.render(ctx)?;
+        text_layout(&text, &self.name, ctx)
+    }
+
+    /// The HTML part for `ctx`, as a whole document titled `subject`.
+    fn render_html(&mut self, ctx: &MessageContext, subject: &str) -> Result<String, TemplateError> {
+        let body = self.render(ctx)?;
+        html_document(&body, &self.name, self.lang, subject)
+    }
 }
 
 /// Splits off a leading `Subject:` line. Leading blank lines of the body and trailing white
