@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
 use toml::Spanned;
 
-use crate::calendar::{add_days, Jurisdiction};
+use crate::calendar::Jurisdiction;
 use crate::law::consumer::{check_consumer_playbook, Delivery, StepView};
 use crate::location::{Location, Problem, Problems};
 use crate::model::{parse_amount, CustomerKind, Language};
@@ -973,11 +973,19 @@ fn check_terms(
     text: &str,
     problems: &mut Vec<Problem>,
 ) {
-    use crate::law::consumer::{term_end, worst_case};
+    use crate::law::consumer::{term_end, ShiftedWorstCase};
     // Per escalating step: the latest first day it may go (from the due date), and why.
     let mut needed: BTreeMap<usize, (i64, String)> = BTreeMap::new();
-    // A scan over every due date of 40 years is the cost here: once per term given.
-    let mut scans: std::collections::HashMap<(Jurisdiction, i64, u32, Delivery), i64> =
+    // A scan over every due date of 40 years is the cost here: once per kind of term, for
+    // every offset of the playbook's steps.
+    let offsets = match (
+        playbook.steps.iter().map(|s| s.offset_days).min(),
+        playbook.steps.iter().map(|s| s.offset_days).max(),
+    ) {
+        (Some(min), Some(max)) => min..=max,
+        _ => return,
+    };
+    let mut scans: std::collections::HashMap<(Jurisdiction, u32, Delivery), ShiftedWorstCase> =
         std::collections::HashMap::new();
     for kind in [CustomerKind::B2b, CustomerKind::B2c] {
         for j in [Jurisdiction::Nl, Jurisdiction::Be] {
@@ -987,13 +995,14 @@ fn check_terms(
                 if let Some(giver) = last.filter(|_| step.escalates_for(kind)) {
                     let days = giver.term_for(kind).unwrap_or_default();
                     let delivery = giver.channel.delivery().unwrap_or(Delivery::Electronic);
-                    let first_day =
-                        *scans.entry((j, giver.offset_days, days, delivery)).or_insert_with(|| {
-                            worst_case(|due| {
-                                let sent = calendar.working_day_on_or_after(add_days(due, giver.offset_days));
-                                term_end(j, sent, delivery, days, law.post_delay_days) + chrono::Days::new(1)
-                            })
-                        });
+                    let scan = scans.entry((j, days, delivery)).or_insert_with(|| {
+                        ShiftedWorstCase::new(offsets.clone(), |day| {
+                            let sent = calendar.working_day_on_or_after(day);
+                            term_end(j, sent, delivery, days, law.post_delay_days) + chrono::Days::new(1)
+                        })
+                    });
+                    // Every step's offset lies in the range scanned.
+                    let first_day = scan.at(giver.offset_days).unwrap_or(i64::MIN);
                     if step.offset_days < first_day && needed.get(&i).is_none_or(|(n, _)| first_day > *n) {
                         let who = match kind {
                             CustomerKind::B2b => "a business",

@@ -265,6 +265,48 @@ pub fn worst_case(f: impl Fn(NaiveDate) -> NaiveDate) -> i64 {
     worst
 }
 
+/// [`worst_case`] of `|due| g(due + offset)` for every offset of a range, from one scan: the
+/// lag `g(s) - s` of every day `s` that a due date plus an offset reaches, then the largest
+/// over each offset's window. `dunwell check` asked for a 40-year scan per step that gives a
+/// term; the steps of a playbook differ only in their offsets, so one scan per kind of term
+/// serves them all.
+#[derive(Debug, Clone)]
+pub struct ShiftedWorstCase {
+    offsets: std::ops::RangeInclusive<i64>,
+    lags: Vec<i64>,
+    /// Due dates in [`WORST_CASE_YEARS`].
+    span: usize,
+}
+
+impl ShiftedWorstCase {
+    pub fn new(
+        offsets: std::ops::RangeInclusive<i64>,
+        g: impl Fn(NaiveDate) -> NaiveDate,
+    ) -> ShiftedWorstCase {
+        let start = NaiveDate::from_ymd_opt(*WORST_CASE_YEARS.start(), 1, 1).expect("valid");
+        let end = NaiveDate::from_ymd_opt(*WORST_CASE_YEARS.end(), 12, 31).expect("valid");
+        let span = usize::try_from((end - start).num_days() + 1).expect("a positive span");
+        let (first, last) = (add_days(start, *offsets.start()), add_days(end, *offsets.end()));
+        let mut lags = Vec::with_capacity(span + offsets.clone().count());
+        let mut day = first;
+        while day <= last {
+            lags.push((g(day) - day).num_days());
+            day = next_day(day);
+        }
+        ShiftedWorstCase { offsets, lags, span }
+    }
+
+    /// `worst_case(|due| g(due + offset))`; `None` for an offset outside the range scanned.
+    pub fn at(&self, offset: i64) -> Option<i64> {
+        if !self.offsets.contains(&offset) {
+            return None;
+        }
+        let from = usize::try_from(offset - self.offsets.start()).ok()?;
+        let worst = self.lags.get(from..from + self.span)?.iter().max()?;
+        Some(worst + offset)
+    }
+}
+
 /// Checks a consumer (B2C) playbook against the timing rules for every due date in
 /// [`WORST_CASE_YEARS`] (weekends and holidays move the earliest lawful day by up to a few days,
 /// so a step must be late enough for the worst case). Steps are taken in offset order.
@@ -489,6 +531,21 @@ mod tests {
             applies_interest: false,
             charges_fee: false,
         }
+    }
+
+    #[test]
+    fn one_shifted_scan_gives_each_offsets_worst_case() {
+        let term = |day: NaiveDate| {
+            let sent = Calendar::new(Jurisdiction::Be, []).working_day_on_or_after(day);
+            term_end(Jurisdiction::Be, sent, Delivery::Post, 14, 2) + Days::new(1)
+        };
+        let shifted = ShiftedWorstCase::new(-3..=40, term);
+        for offset in [-3, 0, 1, 7, 14, 39, 40] {
+            let direct = worst_case(|due| term(add_days(due, offset)));
+            assert_eq!(shifted.at(offset), Some(direct), "offset {offset}");
+        }
+        assert_eq!(shifted.at(41), None);
+        assert_eq!(shifted.at(-4), None);
     }
 
     #[test]
