@@ -409,6 +409,13 @@ pub fn send_day(
             continue;
         }
         let lead = g.lead();
+        let held_back = |kind: &str, reason: String| Held {
+            customer_id: g.customer_id.clone(),
+            channel: g.channel.as_str().to_string(),
+            invoices: g.actions.iter().map(|a| a.invoice_number.clone()).collect(),
+            reason,
+            kind: kind.into(),
+        };
         // Any step of the message that needs approval holds the whole message, whichever
         // step leads it.
         let needs_approval = g
@@ -420,18 +427,15 @@ pub fn send_day(
             None => store.messages_between(&g.customer_id, week_start, at)?,
         };
         if count >= pacing.max_messages_per_week && !needs_approval {
-            report.held.push(Held {
-                customer_id: g.customer_id.clone(),
-                channel: g.channel.as_str().to_string(),
-                invoices: g.actions.iter().map(|a| a.invoice_number.clone()).collect(),
-                reason: format!(
+            report.held.push(held_back(
+                "weekly-cap",
+                format!(
                     "customer {} already had {count} message{} in the seven days through {at} (max_messages_per_week = {}); it goes out on a later run",
                     g.customer_id,
                     if count == 1 { "" } else { "s" },
                     pacing.max_messages_per_week
                 ),
-                kind: "weekly-cap".into(),
-            });
+            ));
             continue;
         }
         let Some(customer) = inputs.customer(&g.customer_id) else { continue };
@@ -441,16 +445,13 @@ pub fn send_day(
         if let Some(missing) =
             g.actions.iter().find(|a| a.costs.is_none() && states_costs(playbooks, a, customer))
         {
-            report.held.push(Held {
-                customer_id: g.customer_id.clone(),
-                channel: g.channel.as_str().to_string(),
-                invoices: g.actions.iter().map(|a| a.invoice_number.clone()).collect(),
-                reason: format!(
+            report.held.push(held_back(
+                "no-costs",
+                format!(
                     "step {} of invoice {} must state the collection costs, but none can be computed for it ({} {}; the statutory scales are in euro): the message is held until they can; charge or name the costs by hand and record the step, or change the playbook",
                     missing.step, missing.invoice_number, missing.open_amount, missing.currency
                 ),
-                kind: "no-costs".into(),
-            });
+            ));
             continue;
         }
         // A reminder to a consumer in Belgium must name the creditor's registration number
@@ -459,16 +460,13 @@ pub fn send_day(
         if customer.is_belgian_consumer(config.jurisdiction)
             && config.business.registration_number().is_none()
         {
-            report.held.push(Held {
-                customer_id: g.customer_id.clone(),
-                channel: g.channel.as_str().to_string(),
-                invoices: g.actions.iter().map(|a| a.invoice_number.clone()).collect(),
-                reason: format!(
+            report.held.push(held_back(
+                "no-registration-number",
+                format!(
                     "customer {} is a consumer in Belgium, whose reminders must name the creditor's registration number (Boek XIX WER art. XIX.2), and [business] has neither kvk nor company_number: set one in dunwell.toml; the message goes out on the next run after that",
                     g.customer_id
                 ),
-                kind: "no-registration-number".into(),
-            });
+            ));
             continue;
         }
         if letters.is_none() && needs_letter(playbooks, lead, g.channel) {

@@ -69,7 +69,7 @@ fn check_source<'a>(
     part: TemplatePart,
 ) -> Result<Compiled<'a>, TemplateError> {
     let partials = Partials { source: playbooks, lang };
-    let compiled = Compiled::new(source, name, lang, part == TemplatePart::Html, Some(partials))?;
+    let compiled = Compiled::new(source, name, lang, "EUR", part == TemplatePart::Html, Some(partials))?;
     check_swallowed_line_breaks(source, name, None)?;
     check_included_partials(source, name, partials)?;
     Ok(compiled)
@@ -360,7 +360,7 @@ pub fn check_be_first_reminder_text(
     // Parsing and line breaks are [`check_template`]'s, which `dunwell check` runs on the same
     // file; a template that does not parse fails here too, when it renders.
     let partials = Partials { source: playbooks, lang };
-    let mut compiled = Compiled::new(source, name, lang, part == TemplatePart::Html, Some(partials))?;
+    let mut compiled = Compiled::new(source, name, lang, "EUR", part == TemplatePart::Html, Some(partials))?;
     let b2c = step.money_for(CustomerKind::B2c);
     let [_, consumer, ..] = sample_variants(lang, step.channel, step.money_for(CustomerKind::B2b), b2c);
     let mut dutch_business = consumer.clone();
@@ -476,7 +476,7 @@ fn included_names(source: &str) -> Vec<String> {
 /// accident, and must render against the sample contexts of a step that applies interest and
 /// costs (its subject line is not checked). It includes no partials.
 pub fn check_syntax(source: &str, name: &str) -> Result<(), TemplateError> {
-    let mut compiled = Compiled::new(source, name, Language::En, false, None)?;
+    let mut compiled = Compiled::new(source, name, Language::En, "EUR", false, None)?;
     check_swallowed_line_breaks(source, name, None)?;
     let apply = (MoneyAction::Apply, MoneyAction::Apply);
     let announce = (MoneyAction::Announce, MoneyAction::Announce);

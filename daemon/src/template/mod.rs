@@ -1100,8 +1100,7 @@ fn render_text(
     ctx: &MessageContext,
     partials: Option<Partials<'_>>,
 ) -> Result<Rendered, TemplateError> {
-    let text = render_with(source, name, lang, ctx, false, partials)?;
-    text_layout(&text, name, ctx)
+    Compiled::new(source, name, lang, &ctx.invoice.currency, false, partials)?.render_text(ctx)
 }
 
 /// The text part as rendered, split into subject and body, with the layout its channel needs.
@@ -1149,8 +1148,7 @@ fn render_html_in(
     subject: &str,
     partials: Option<Partials<'_>>,
 ) -> Result<String, TemplateError> {
-    let body = render_with(source, name, lang, ctx, true, partials)?;
-    html_document(&body, name, lang, subject)
+    Compiled::new(source, name, lang, &ctx.invoice.currency, true, partials)?.render_html(ctx, subject)
 }
 
 /// The HTML part as rendered: a body fragment wrapped in a minimal document titled `subject`.
@@ -1340,26 +1338,11 @@ pub fn care_template_source<'a>(
     }
 }
 
-fn render_with(
-    source: &str,
-    name: &str,
-    lang: Language,
-    ctx: &MessageContext,
-    html: bool,
-    partials: Option<Partials<'_>>,
-) -> Result<String, TemplateError> {
-    let env = environment(lang, &ctx.invoice.currency, html, partials);
-    let template = env
-        .template_from_named_str(name, source)
-        .map_err(|e| TemplateError::from_minijinja(name, source, e, partials))?;
-    template.render(ctx).map_err(|e| TemplateError::from_minijinja(name, source, e, partials))
-}
-
-/// One template file parsed once and rendered for many contexts. `dunwell check` renders each
-/// file against half a dozen sample contexts on every start of the daemon and on the first
-/// command in a data directory; parsing the file and the partials it includes for every one of
-/// them was most of the check's time. The environment is rebuilt only when a context's
-/// currency differs (the `money` filter closes over it).
+/// One template file parsed once and rendered for one context (a message) or many. `dunwell
+/// check` renders each file against half a dozen sample contexts on every start of the daemon
+/// and on the first command in a data directory; parsing the file and the partials it includes
+/// for every one of them was most of the check's time. The environment is rebuilt only when a
+/// context's currency differs (the `money` filter closes over it).
 struct Compiled<'p> {
     env: Environment<'static>,
     name: String,
@@ -1371,11 +1354,12 @@ struct Compiled<'p> {
 }
 
 impl<'p> Compiled<'p> {
-    /// Parses `source`: a syntax error is returned here, with its line.
+    /// Parses `source` for amounts in `currency`: a syntax error is returned here, with its line.
     fn new(
         source: &str,
         name: &str,
         lang: Language,
+        currency: &str,
         html: bool,
         partials: Option<Partials<'p>>,
     ) -> Result<Compiled<'p>, TemplateError> {
@@ -1385,25 +1369,26 @@ impl<'p> Compiled<'p> {
             source: source.to_string(),
             lang,
             html,
-            currency: String::new(),
+            currency: currency.to_string(),
             partials,
         };
-        compiled.build("EUR")?;
+        compiled.env = compiled.environment()?;
         Ok(compiled)
     }
 
-    fn build(&mut self, currency: &str) -> Result<(), TemplateError> {
-        let mut env = environment(self.lang, currency, self.html, self.partials);
+    /// The environment for `self.currency`, with the file parsed in it.
+    fn environment(&self) -> Result<Environment<'static>, TemplateError> {
+        let mut env = environment(self.lang, &self.currency, self.html, self.partials);
         env.add_template_owned(self.name.clone(), self.source.clone())
             .map_err(|e| TemplateError::from_minijinja(&self.name, &self.source, e, self.partials))?;
-        (self.env, self.currency) = (env, currency.to_string());
-        Ok(())
+        Ok(env)
     }
 
     /// The template rendered for `ctx`, before its channel's layout is checked.
     fn render(&mut self, ctx: &MessageContext) -> Result<String, TemplateError> {
         if ctx.invoice.currency != self.currency {
-            self.build(&ctx.invoice.currency)?;
+            self.currency = ctx.invoice.currency.clone();
+            self.env = self.environment()?;
         }
         let failed = |e| TemplateError::from_minijinja(&self.name, &self.source, e, self.partials);
         self.env.get_template(&self.name).and_then(|t| t.render(ctx)).map_err(failed)
