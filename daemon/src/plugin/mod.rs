@@ -9,7 +9,8 @@
 //!   thread (every 10 ms).
 //! - One [`Plugin`] per connector: the component compiled once and pre-instantiated.
 //! - One [`Run`] per sync: a fresh `Store` with its own memory limit (`StoreLimits`), CPU
-//!   budget (epoch callback counting guest time), wall-clock timeout (the same callback plus a
+//!   budget (epoch callback reading the thread's CPU clock, [`CpuClock`]), wall-clock timeout
+//!   (the same callback plus a
 //!   tokio timeout around every call, so a guest blocked in a host call is stopped too), and
 //!   an HTTP client that only reaches the operator's allowed hosts. WASI gets nothing but
 //!   clocks, random and, for file connectors, one read-only directory at `/input`; stdout and
@@ -357,6 +358,41 @@ enum Stop {
     Timeout,
 }
 
+/// The guest's CPU time in a run: what the thread running it spent while the guest ran, less
+/// its HTTP calls (the host's work, and mostly waiting). Read from the thread's CPU clock, not
+/// the wall clock: a guest that shares its core with other work still gets its whole budget,
+/// and one that waits does not use it up. A run's calls each run on the thread that makes
+/// them (`block_on` of the run's current-thread runtime), so the clock is read on that thread
+/// at each resume and pause.
+#[derive(Debug, Default)]
+struct CpuClock {
+    /// Guest CPU time of the spans already ended.
+    spent: Duration,
+    /// The thread's CPU clock when the running span began; `None` while the guest is not running.
+    since: Option<Duration>,
+}
+
+impl CpuClock {
+    fn thread_cpu() -> Duration {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        Duration::new(u64::try_from(t.tv_sec).unwrap_or(0), u32::try_from(t.tv_nsec).unwrap_or(0))
+    }
+
+    fn resume(&mut self) {
+        self.since = Some(Self::thread_cpu());
+    }
+
+    fn pause(&mut self) {
+        if let Some(since) = self.since.take() {
+            self.spent += Self::thread_cpu().saturating_sub(since);
+        }
+    }
+
+    fn spent(&self) -> Duration {
+        self.spent + self.since.map_or(Duration::ZERO, |since| Self::thread_cpu().saturating_sub(since))
+    }
+}
+
 /// What a store carries for one run.
 pub struct RunState {
     wasi: WasiCtx,
@@ -367,8 +403,7 @@ pub struct RunState {
     http: http::Client,
     tape: Option<Arc<tape::Tape>>,
     started: Instant,
-    /// Time spent in host calls (not guest CPU).
-    host_time: Duration,
+    cpu: CpuClock,
     stop: Option<Stop>,
     requests: u32,
     /// A request was refused because the run's `max_requests` were used up: what failed
@@ -430,7 +465,7 @@ impl wit_host::Host for RunState {
     }
 
     async fn send(&mut self, request: HttpRequest) -> wasmtime::Result<Result<HttpResponse, HttpError>> {
-        let begun = Instant::now();
+        self.cpu.pause();
         let budget = self.remaining();
         let max = self.settings.limits.max_requests;
         let plugin = self.settings.name.clone();
@@ -482,7 +517,7 @@ impl wit_host::Host for RunState {
                 tracing::warn!(plugin, "{e}");
             }
         }
-        self.host_time += begun.elapsed();
+        self.cpu.resume();
         let shown = self.redact(&url);
         Ok(match result {
             Ok(a) => {
@@ -565,7 +600,7 @@ impl Plugin {
             }),
             tape: self.tape.clone(),
             started: Instant::now(),
-            host_time: Duration::ZERO,
+            cpu: CpuClock::default(),
             stop: None,
             requests: 0,
             out_of_requests: false,
@@ -581,7 +616,7 @@ impl Plugin {
                 s.stop = Some(Stop::Timeout);
                 return Ok(UpdateDeadline::Interrupt);
             }
-            if wall.saturating_sub(s.host_time) >= s.settings.limits.cpu {
+            if s.cpu.spent() >= s.settings.limits.cpu {
                 s.stop = Some(Stop::Cpu);
                 return Ok(UpdateDeadline::Interrupt);
             }
@@ -593,12 +628,14 @@ impl Plugin {
             plugin: s.name.clone(),
             message: format!("cannot start a runtime: {e}"),
         })?;
+        store.data_mut().cpu.resume();
         let instance = runtime.block_on(async {
             match &self.pre {
                 Pre::V0_1(pre) => pre.instantiate_async(&mut store).await.map(Instance::V0_1),
                 Pre::V0_2(pre) => pre.instantiate_async(&mut store).await.map(Instance::V0_2),
             }
         });
+        store.data_mut().cpu.pause();
         let connector = instance.map_err(|e| stopped_or_failed(&s.name, store.data(), e))?;
         Ok(Run { store, runtime, connector, name: s.name.clone(), failed: false })
     }
@@ -621,6 +658,7 @@ macro_rules! call {
             return Err(PluginError::Failed { plugin: $self.name.clone(), message: "an earlier call of this run failed".into() });
         }
         let timeout = $self.store.data().remaining() + Duration::from_millis(200);
+        $self.store.data_mut().cpu.resume();
         let (connector, store) = (&$self.connector, &mut $self.store);
         let result = $self.runtime.block_on(async move {
             tokio::time::timeout(timeout, async move {
@@ -635,6 +673,7 @@ macro_rules! call {
             })
             .await
         });
+        $self.store.data_mut().cpu.pause();
         match result {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err($self.fault(e)),
@@ -814,6 +853,44 @@ fn check_info(info: &Info) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Spins until the thread's CPU clock has advanced by `d`.
+    fn burn(d: Duration) {
+        let start = CpuClock::thread_cpu();
+        let mut x = 0u64;
+        while CpuClock::thread_cpu().saturating_sub(start) < d {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+    }
+
+    #[test]
+    fn the_cpu_clock_counts_cpu_while_running_and_nothing_while_paused_or_waiting() {
+        let mut clock = CpuClock::default();
+        assert_eq!(clock.spent(), Duration::ZERO);
+        // Work done before the guest runs is not its time.
+        burn(Duration::from_millis(20));
+        assert_eq!(clock.spent(), Duration::ZERO);
+        clock.resume();
+        burn(Duration::from_millis(40));
+        let running = clock.spent();
+        assert!(running >= Duration::from_millis(40), "{running:?}");
+        clock.pause();
+        let paused = clock.spent();
+        assert!(paused >= running);
+        // An HTTP call (paused): the host's work is not the guest's.
+        burn(Duration::from_millis(30));
+        assert_eq!(clock.spent(), paused);
+        // Waiting while running costs no CPU time: 200 ms of sleep, well under 100 ms counted.
+        clock.resume();
+        std::thread::sleep(Duration::from_millis(200));
+        clock.pause();
+        let waited = clock.spent() - paused;
+        assert!(waited < Duration::from_millis(100), "{waited:?} counted for 200 ms of sleep");
+        // A second pause adds nothing.
+        let total = clock.spent();
+        clock.pause();
+        assert_eq!(clock.spent(), total);
+    }
 
     #[test]
     fn wit_versions() {
