@@ -43,13 +43,10 @@
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod bindings {
-    wit_bindgen::generate!({
-        path: "wit/connector@0.2.0",
-        world: "connector",
-        pub_export_macro: true,
-        export_macro_name: "__export_world",
-        default_bindings_module: "dunwell_plugin_sdk::bindings",
-    });
+    // `wit_bindgen::generate!` for wit/connector@0.2.0, expanded once and committed
+    // (scripts/regen-bindings; the options are in plugins-sdk/bindgen/src/lib.rs): a connector's
+    // build then compiles no proc-macro stack (syn, wit-parser, wit-component, wasmparser).
+    include!("bindings/connector_0_2_0.rs");
 }
 
 pub mod date;
@@ -287,4 +284,57 @@ pub fn page<T>(all: Vec<T>, request: &PageRequest) -> Result<(Vec<T>, Option<Str
     let items: Vec<T> = all.into_iter().skip(start).take(limit).collect();
     let end = start.saturating_add(items.len());
     Ok((items, Some(paging::OffsetPaging::cursor(end as u64)), end < total))
+}
+
+/// The committed bindings are the expansion of their inputs as they are now: a change to a WIT
+/// contract or to the generator's options without `scripts/regen-bindings` fails here, not in a
+/// connector that no longer matches the host.
+#[cfg(test)]
+mod bindings_are_fresh {
+    use sha2::{Digest, Sha256};
+    use std::path::Path;
+
+    /// What scripts/regen-bindings hashes: the generator's source, then each `.wit` file of the
+    /// contract by name, its name and a newline before its text.
+    fn digest(root: &Path, version: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(std::fs::read(root.join("plugins-sdk/bindgen/src/lib.rs")).unwrap());
+        let dir = root.join(format!("plugins-sdk/wit/connector@{version}"));
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".wit"))
+            .collect();
+        names.sort();
+        for name in names {
+            h.update(format!("{name}\n"));
+            h.update(std::fs::read(dir.join(&name)).unwrap());
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn recorded(file: &Path) -> String {
+        let text = std::fs::read_to_string(file).unwrap();
+        let line = text.lines().nth(1).unwrap_or_default();
+        line.strip_prefix("// inputs sha256: ")
+            .unwrap_or_else(|| panic!("{}: no digest line", file.display()))
+            .into()
+    }
+
+    #[test]
+    fn each_generated_file_records_the_digest_of_its_inputs() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        for (version, file) in [
+            ("0.2.0", "plugins-sdk/src/bindings/connector_0_2_0.rs"),
+            ("0.1.0", "tests/guests/legacy/src/bindings.rs"),
+        ] {
+            let file = root.join(file);
+            assert_eq!(
+                recorded(&file),
+                digest(root, version),
+                "{} is stale: its WIT contract or the generator changed; run scripts/regen-bindings",
+                file.display()
+            );
+        }
+    }
 }
