@@ -9,12 +9,11 @@
 //!   thread (every 10 ms).
 //! - One [`Plugin`] per connector: the component compiled once and pre-instantiated.
 //! - One [`Run`] per sync: a fresh `Store` with its own memory limit (`StoreLimits`), CPU
-//!   budget (epoch callback reading the thread's CPU clock, [`CpuClock`]), wall-clock timeout
-//!   (the same callback plus a
-//!   tokio timeout around every call, so a guest blocked in a host call is stopped too), and
-//!   an HTTP client that only reaches the operator's allowed hosts. WASI gets nothing but
-//!   clocks, random and, for file connectors, one read-only directory at `/input`; stdout and
-//!   stderr are discarded, environment and sockets withheld.
+//!   budget (epoch callback reading the thread's CPU clock, `CpuClock`), wall-clock timeout
+//!   (the same callback plus a tokio timeout around every call, so a guest blocked in a host
+//!   call is stopped too), and an HTTP client that only reaches the operator's allowed hosts.
+//!   WASI gets nothing but clocks, random and, for file connectors, one read-only directory at
+//!   `/input`; stdout and stderr are discarded, environment and sockets withheld.
 //!
 //! **Invariant:** nothing a plugin does can end the daemon: every failure comes back as a
 //! [`PluginError`] naming the plugin. A `Run` whose call failed is not used again.
