@@ -292,8 +292,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
 /// the settings or the binary (remembered in the data directory), as the daemon's are;
 /// `dunwell check` always checks in full.
 pub(crate) fn load_playbooks(config: &Config) -> Result<PlaybookSet> {
-    let source = PlaybookSource::resolve(config.playbooks_dir.as_deref());
-    PlaybookSet::load_cached(source, config.default_language, &config.law_settings(), &config.data_dir)
+    PlaybookSet::load_for(config)
         .map_err(|p| anyhow!("{p}\nthe playbooks have problems; fix them (see `dunwell check`)"))
 }
 

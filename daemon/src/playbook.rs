@@ -405,6 +405,14 @@ impl PlaybookSet {
         Self::load_with(source, default_language, law, true)
     }
 
+    /// The playbooks `config` names (its folder, or the built-in set), checked as
+    /// [`load_cached`](Self::load_cached) checks them, remembered in its data directory: what
+    /// every command that uses them and the daemon's start load.
+    pub fn load_for(config: &crate::config::Config) -> Result<PlaybookSet, Problems> {
+        let source = PlaybookSource::resolve(config.playbooks_dir.as_deref());
+        Self::load_cached(source, config.default_language, &config.law_settings(), &config.data_dir)
+    }
+
     /// [`load`](Self::load), remembering in `cache_dir` (the data directory) that this exact
     /// set passed the deep checks (every template rendered in every language, the terms over
     /// 40 years of due dates, the consumer rules): they depend only on the files, the law

@@ -310,7 +310,7 @@ mod bindings_are_fresh {
             h.update(format!("{name}\n"));
             h.update(std::fs::read(dir.join(&name)).unwrap());
         }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        format!("{:x}", h.finalize())
     }
 
     fn recorded(file: &Path) -> String {

@@ -165,8 +165,12 @@ pub fn sample_env(extra: &str) -> Env {
     env
 }
 
+fn utc(t: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(t).unwrap_or_else(|e| panic!("{t}: {e}")).with_timezone(&chrono::Utc)
+}
+
 fn minutes_utc(t: &str) -> (String, u32) {
-    let t = chrono::DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&chrono::Utc);
+    let t = utc(t);
     (
         t.date_naive().to_string(),
         t.format("%H").to_string().parse::<u32>().unwrap() * 60
@@ -197,12 +201,9 @@ fn a_day_of_work_in_fast_forward_sends_at_eight_and_delivers_inside_the_windows(
     assert_eq!(messages.len() as u64, written, "one outbox row per message written");
     // The 08:00 send (07:00 UTC) ran once; on a loaded machine it starts a few real seconds
     // late, which is minutes at this speed.
-    let at = |field: &str| {
-        let t = send[field].as_str().unwrap_or_else(|| panic!("no {field}: {send:#}"));
-        chrono::DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&chrono::Utc)
-    };
-    let (started, finished) = (at("last_started"), at("last_finished"));
-    let (day, minute) = minutes_utc(&started.to_rfc3339());
+    let at = |field: &str| send[field].as_str().unwrap_or_else(|| panic!("no {field}: {send:#}"));
+    let (started, finished) = (utc(at("last_started")), utc(at("last_finished")));
+    let (day, minute) = minutes_utc(at("last_started"));
     assert!(day == "2026-12-01" && (7 * 60..7 * 60 + 30).contains(&minute), "{send:#}");
     for m in &messages {
         // What is not sent needs a person: no address and no fallback (dead, with the
@@ -225,7 +226,7 @@ fn a_day_of_work_in_fast_forward_sends_at_eight_and_delivers_inside_the_windows(
         };
         assert!((from..until).contains(&minute), "sent outside its window: {m:#}");
         // Recorded by that send, while it ran.
-        let created = chrono::DateTime::parse_from_rfc3339(m["created"].as_str().unwrap()).unwrap();
+        let created = utc(m["created"].as_str().unwrap());
         assert!((started..=finished).contains(&created), "recorded by the 08:00 send: {m:#}\n{send:#}");
     }
     // Each delivery is one structured log line naming the message.

@@ -252,10 +252,16 @@ impl std::fmt::Display for Violation {
     }
 }
 
-/// The largest `f(due) - due` in days over every due date in [`WORST_CASE_YEARS`].
-pub fn worst_case(f: impl Fn(NaiveDate) -> NaiveDate) -> i64 {
+/// The first and last due date of [`WORST_CASE_YEARS`].
+fn worst_case_dues() -> (NaiveDate, NaiveDate) {
     let start = NaiveDate::from_ymd_opt(*WORST_CASE_YEARS.start(), 1, 1).expect("valid");
     let end = NaiveDate::from_ymd_opt(*WORST_CASE_YEARS.end(), 12, 31).expect("valid");
+    (start, end)
+}
+
+/// The largest `f(due) - due` in days over every due date in [`WORST_CASE_YEARS`].
+pub fn worst_case(f: impl Fn(NaiveDate) -> NaiveDate) -> i64 {
+    let (start, end) = worst_case_dues();
     let mut due = start;
     let mut worst = i64::MIN;
     while due <= end {
@@ -283,8 +289,7 @@ impl ShiftedWorstCase {
         offsets: std::ops::RangeInclusive<i64>,
         g: impl Fn(NaiveDate) -> NaiveDate,
     ) -> ShiftedWorstCase {
-        let start = NaiveDate::from_ymd_opt(*WORST_CASE_YEARS.start(), 1, 1).expect("valid");
-        let end = NaiveDate::from_ymd_opt(*WORST_CASE_YEARS.end(), 12, 31).expect("valid");
+        let (start, end) = worst_case_dues();
         let span = usize::try_from((end - start).num_days() + 1).expect("a positive span");
         let (first, last) = (add_days(start, *offsets.start()), add_days(end, *offsets.end()));
         let mut lags = Vec::with_capacity(span + offsets.clone().count());

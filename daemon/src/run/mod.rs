@@ -25,7 +25,7 @@ use serde_json::json;
 
 use crate::calendar::Calendar;
 use crate::config::Config;
-use crate::playbook::{PlaybookSet, PlaybookSource};
+use crate::playbook::PlaybookSet;
 use crate::plugin::{Host, Plugin};
 use crate::store::Store;
 pub use clock::Clock;
@@ -62,17 +62,12 @@ impl Loaded {
     /// Reads and checks everything `config_path` names. Any problem refuses the whole.
     pub fn load(config_path: Option<&Path>) -> Result<Loaded, RunError> {
         let config = Config::discover(config_path).map_err(|e| RunError::Config(e.to_string()))?;
-        let source = PlaybookSource::resolve(config.playbooks_dir.as_deref());
         // Checked in full once per change of the files, the settings or the binary, as every
         // command does: a restart (24 of them in the kill test) then takes milliseconds, not
         // the deep check's second.
-        let playbooks = PlaybookSet::load_cached(
-            source,
-            config.default_language,
-            &config.law_settings(),
-            &config.data_dir,
-        )
-        .map_err(|p| RunError::Config(format!("{p}\nthe playbooks have problems (see `dunwell check`)")))?;
+        let playbooks = PlaybookSet::load_for(&config).map_err(|p| {
+            RunError::Config(format!("{p}\nthe playbooks have problems (see `dunwell check`)"))
+        })?;
         // The rate tables are read now so a broken override file is refused here, not at 08:00.
         crate::law::Rates::load(config.rates_file.as_deref()).map_err(|e| RunError::Config(e.to_string()))?;
         // The channels' settings and secrets are checked now; each delivery opens its own.

@@ -1364,7 +1364,8 @@ impl<'p> Compiled<'p> {
         partials: Option<Partials<'p>>,
     ) -> Result<Compiled<'p>, TemplateError> {
         let mut compiled = Compiled {
-            env: Environment::new(),
+            // A placeholder (no built-ins registered) until the file is parsed just below.
+            env: Environment::empty(),
             name: name.to_string(),
             source: source.to_string(),
             lang,
